@@ -1,0 +1,48 @@
+# The front door: `make run` and `make test` (README). Everything else is a helper of those two.
+BUILD       ?= build
+BUILD_TYPE  ?= RelWithDebInfo
+JOBS        ?= $(shell nproc)
+CMAKE       := cmake -S . -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
+SOURCES     := $(shell git ls-files '*.cpp' '*.hpp' 2>/dev/null)
+
+.PHONY: all bootstrap build test unit integration run sanitize format format-check clean
+
+all: build
+
+bootstrap:
+	@bash scripts/bootstrap.sh
+
+build: bootstrap
+	@$(CMAKE) -B $(BUILD) >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+# Every test: unit tests first (seconds), then the integration tests, each binary on its own topology.
+test: build
+	ctest --test-dir $(BUILD) --output-on-failure -L unit
+	ctest --test-dir $(BUILD) --output-on-failure -L integration
+
+unit: build
+	ctest --test-dir $(BUILD) --output-on-failure -L unit
+
+integration: build
+	ctest --test-dir $(BUILD) --output-on-failure -L integration
+
+# The whole suite again under AddressSanitizer + UndefinedBehaviorSanitizer.
+sanitize: bootstrap
+	@$(CMAKE) -B $(BUILD)-asan -DYW_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+	@cmake --build $(BUILD)-asan -j $(JOBS)
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --test-dir $(BUILD)-asan --output-on-failure
+
+# Start the local topology, migrate, seed a demo tenant and key, and run ywmsgd in the foreground.
+run: build
+	@bash scripts/run.sh $(BUILD)
+
+format:
+	clang-format -i $(SOURCES)
+
+format-check:
+	clang-format --dry-run -Werror $(SOURCES)
+
+clean:
+	rm -rf $(BUILD) $(BUILD)-asan

@@ -1,0 +1,28 @@
+// The ywctl command tree: each noun registers its verbs on the CLI11 app and runs them.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <string>
+
+#include "common/config.hpp"
+#include "common/error.hpp"
+
+namespace ywctl {
+
+struct Globals {
+    std::string config_file;  // --config
+    bool json = false;        // --json
+};
+
+// What a verb does once the command line parsed; returns the process exit code.
+using Action = std::function<int()>;
+
+void add_cluster_commands(CLI::App& app, const Globals& globals, Action& action);
+void add_db_commands(CLI::App& app, const Globals& globals, Action& action);
+
+// The configuration for commands that talk to the application database: --config, YW_CONFIG_FILE, the
+// environment, or (when none names a database) the local topology's var/cluster/cluster.env.
+yw::Result<yw::Config> load_ctl_config(const Globals& globals);
+
+}  // namespace ywctl

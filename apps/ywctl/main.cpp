@@ -1,0 +1,31 @@
+// ywctl: the operator CLI. `ywctl <noun> <verb>`; checks exit with Nagios codes, usage errors with 64.
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "commands.hpp"
+#include "common/logging.hpp"
+#include "output.hpp"
+
+int main(int argc, char** argv) {
+    yw::log::init(yw::log::Level::kWarn, yw::log::Format::kText);
+    CLI::App app{"ywctl: operate ywmessaging — one command per runbook", "ywctl"};
+    app.require_subcommand(1);
+    app.fallthrough();  // --json and --config may follow the verb: `ywctl cluster status --json`
+    ywctl::Globals globals;
+    app.add_option("--config", globals.config_file, "KEY=VALUE configuration file (as ywmsgd --config)");
+    app.add_flag("--json", globals.json, "Machine-readable output");
+    ywctl::Action action;
+    ywctl::add_cluster_commands(app, globals, action);
+    ywctl::add_db_commands(app, globals, action);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForAllHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+        app.exit(e, std::cerr, std::cerr);
+        return ywctl::kUsage;
+    }
+    return action ? action() : int(ywctl::kUsage);
+}

@@ -1,0 +1,674 @@
+// ywctl cluster up|status|down|destroy: initdb, pg_basebackup, pgbouncer and redis-server driven as child
+// processes (as the postgres system user when we are root), with every step checked.
+#include "cluster/local_topology.hpp"
+
+#include <fcntl.h>
+#include <hiredis/hiredis.h>
+#include <libpq-fe.h>
+#include <openssl/rand.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <thread>
+
+#include "common/logging.hpp"
+#include "common/process.hpp"
+#include "pg/ops_queries.hpp"
+#include "pg/sync_connection.hpp"
+
+namespace yw::cluster {
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+namespace {
+
+const char* kServiceUser = "postgres";  // who runs the servers when we are root
+
+std::string service_user() { return running_as_root() ? kServiceUser : ""; }
+
+Status fail(std::string message) { return make_error(ErrorCode::kUnavailable, std::move(message)); }
+
+std::string random_hex(size_t bytes) {
+    std::vector<unsigned char> buf(bytes);
+    if (RAND_bytes(buf.data(), static_cast<int>(buf.size())) != 1) throw std::runtime_error("RAND_bytes failed");
+    std::string out;
+    for (unsigned char b : buf) out += fmt::format("{:02x}", b);
+    return out;
+}
+
+// Hands a path (recursively) to the service user so PostgreSQL and PgBouncer can use it.
+void give_to_service_user(const fs::path& path) {
+    if (!running_as_root()) return;
+    auto ids = lookup_user(kServiceUser);
+    if (!ids) return;
+    std::error_code ec;
+    if (lchown(path.c_str(), ids->uid, ids->gid) != 0) return;
+    if (!fs::is_directory(path, ec)) return;
+    for (auto it = fs::recursive_directory_iterator(path, ec); it != fs::recursive_directory_iterator(); it.increment(ec)) {
+        if (ec) break;
+        (void)lchown(it->path().c_str(), ids->uid, ids->gid);
+    }
+}
+
+Status write_file(const fs::path& path, const std::string& content, fs::perms perms = fs::perms::owner_read |
+                                                                                        fs::perms::owner_write) {
+    std::ofstream out(path, std::ios::trunc);
+    if (!out) return fail(fmt::format("cannot write {}", path.string()));
+    out << content;
+    out.close();
+    std::error_code ec;
+    fs::permissions(path, perms, ec);
+    give_to_service_user(path);
+    return {};
+}
+
+Status append_file(const fs::path& path, const std::string& content) {
+    std::ofstream out(path, std::ios::app);
+    if (!out) return fail(fmt::format("cannot append to {}", path.string()));
+    out << content;
+    return {};
+}
+
+std::string read_text(const fs::path& path) {
+    std::ifstream in(path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+std::optional<pid_t> read_pid(const fs::path& pidfile) {
+    std::ifstream in(pidfile);
+    long pid = 0;
+    if (!(in >> pid) || pid <= 0) return std::nullopt;
+    if (kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) return std::nullopt;
+    return static_cast<pid_t>(pid);
+}
+
+// Runs a server program as the service user; a non-zero exit becomes an error carrying the program's output.
+Status run_checked(const std::vector<std::string>& argv, std::chrono::milliseconds timeout = 120s,
+                   const std::string& log_file = {}) {
+    RunOptions opts;
+    opts.as_user = service_user();
+    opts.timeout = timeout;
+    opts.stdout_file = log_file;
+    auto r = run_process(argv, opts);
+    if (!r) return r.error();
+    if (r->timed_out) return fail(fmt::format("{} did not finish within {} s", argv[0], timeout.count() / 1000));
+    if (r->exit_code != 0) {
+        std::string out = r->output;
+        while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+        return fail(fmt::format("{} failed (exit {}){}{}", render_command(argv), r->exit_code, out.empty() ? "" : ": ",
+                                out));
+    }
+    return {};
+}
+
+bool wait_until(std::chrono::milliseconds limit, const std::function<bool()>& ready) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < deadline) {
+        if (ready()) return true;
+        std::this_thread::sleep_for(100ms);
+    }
+    return ready();
+}
+
+Status stop_pidfile_process(const fs::path& pidfile, const std::string& what) {
+    auto pid = read_pid(pidfile);
+    if (!pid) return {};
+    kill(*pid, SIGTERM);
+    if (!wait_until(15s, [&] { return kill(*pid, 0) != 0; })) {
+        kill(*pid, SIGKILL);
+        if (!wait_until(5s, [&] { return kill(*pid, 0) != 0; })) return fail(fmt::format("{} (pid {}) did not stop", what, *pid));
+    }
+    return {};
+}
+
+std::string dsn(int port, const std::string& user, const std::string& db, const std::string& password = {}) {
+    std::string out = fmt::format("host=127.0.0.1 port={} user={} dbname={}", port, user, db);
+    if (!password.empty()) out += " password=" + password;
+    return out;
+}
+
+std::string url(int port, const std::string& user, const std::string& db, const std::string& password = {}) {
+    return fmt::format("postgresql://{}{}@127.0.0.1:{}/{}", user, password.empty() ? "" : ":" + password, port, db);
+}
+
+bool redis_ping(int port, std::string* detail = nullptr) {
+    timeval tv{1, 0};
+    redisContext* c = redisConnectWithTimeout("127.0.0.1", port, tv);
+    if (!c || c->err) {
+        if (detail && c) *detail = c->errstr;
+        if (c) redisFree(c);
+        return false;
+    }
+    redisSetTimeout(c, tv);
+    bool ok = false;
+    if (auto* reply = static_cast<redisReply*>(redisCommand(c, "PING"))) {
+        ok = reply->type == REDIS_REPLY_STATUS && std::string_view(reply->str, reply->len) == "PONG";
+        freeReplyObject(reply);
+    }
+    if (ok && detail) {
+        if (auto* info = static_cast<redisReply*>(redisCommand(c, "INFO server"))) {
+            if (info->type == REDIS_REPLY_STRING) {
+                std::string text(info->str, info->len);
+                auto at = text.find("redis_version:");
+                if (at != std::string::npos) *detail = "redis " + text.substr(at + 14, text.find('\r', at) - at - 14);
+            }
+            freeReplyObject(info);
+        }
+    }
+    redisFree(c);
+    return ok;
+}
+
+}  // namespace
+
+Ports Ports::from_base(int base) { return Ports{base, base + 1, base + 2, base + 1000, base + 947}; }
+
+std::string postgres_bindir() {
+    if (const char* env = std::getenv("YW_PG_BINDIR"); env && *env) return env;
+    if (fs::exists("/usr/lib/postgresql/15/bin/pg_ctl")) return "/usr/lib/postgresql/15/bin";
+    return {};
+}
+
+namespace {
+std::string pg_program(const std::string& name) {
+    std::string dir = postgres_bindir();
+    return dir.empty() ? name : dir + "/" + name;
+}
+}  // namespace
+
+Result<LocalTopology> LocalTopology::open(Options options) {
+    LocalTopology t;
+    t.options_ = std::move(options);
+    std::error_code ec;
+    t.dir_ = fs::absolute(t.options_.dir, ec);
+    if (ec) return make_error(ErrorCode::kInvalidArgument, fmt::format("bad --dir {}", t.options_.dir.string()));
+    fs::path state = t.dir_ / "topology.json";
+    if (fs::exists(state)) {
+        boost::system::error_code jec;
+        auto doc = boost::json::parse(read_text(state), jec);
+        if (jec || !doc.is_object()) {
+            return make_error(ErrorCode::kInvalidArgument, fmt::format("{} is not valid JSON", state.string()));
+        }
+        const auto& o = doc.as_object();
+        int saved_base = static_cast<int>(o.at("port_base").to_number<int64_t>());
+        if (t.options_.port_base && *t.options_.port_base != saved_base) {
+            return make_error(ErrorCode::kInvalidArgument,
+                              fmt::format("the topology in {} uses --port-base {}; destroy it to change ports",
+                                          t.dir_.string(), saved_base));
+        }
+        t.ports_ = Ports::from_base(saved_base);
+        t.app_password_ = std::string(o.at("app_password").as_string());
+        t.exists_ = true;
+    } else {
+        int base = t.options_.port_base.value_or(kDefaultPortBase);
+        if (base < 1024 || base > 64000) {
+            return make_error(ErrorCode::kInvalidArgument, fmt::format("--port-base must be 1024..64000, got {}", base));
+        }
+        t.ports_ = Ports::from_base(base);
+        t.app_password_ = random_hex(16);
+    }
+    return t;
+}
+
+void LocalTopology::say(const std::string& message) const {
+    if (options_.progress) options_.progress(message);
+}
+
+Connections LocalTopology::connections() const {
+    Connections c;
+    c.primary = url(ports_.primary, "postgres", "ywmessaging");
+    c.replica1 = url(ports_.replica1, "postgres", "ywmessaging");
+    c.replica2 = url(ports_.replica2, "postgres", "ywmessaging");
+    c.pgbouncer = url(ports_.pgbouncer, "app_user", "ywmessaging", app_password_);
+    c.pgbouncer_admin = url(ports_.pgbouncer, "pgbouncer", "pgbouncer");
+    c.redis = fmt::format("redis://127.0.0.1:{}/0", ports_.redis);
+    c.app_primary = url(ports_.primary, "app_user", "ywmessaging", app_password_);
+    return c;
+}
+
+Status LocalTopology::check_ports(const std::vector<std::pair<std::string, int>>& wanted) const {
+    for (const auto& [name, port] : wanted) {
+        if (port_in_use(port)) {
+            return make_error(ErrorCode::kConflict,
+                              fmt::format("port {} (for {}) is already in use; stop what holds it or choose another "
+                                          "--port-base",
+                                          port, name));
+        }
+    }
+    return {};
+}
+
+bool LocalTopology::postgres_running(const fs::path& data) const {
+    if (!fs::exists(data / "PG_VERSION")) return false;
+    RunOptions opts;
+    opts.as_user = service_user();
+    opts.timeout = 10s;
+    auto r = run_process({pg_program("pg_ctl"), "-D", data.string(), "status"}, opts);
+    return r && r->exit_code == 0;
+}
+
+Status LocalTopology::stop_postgres(const fs::path& data) const {
+    if (!postgres_running(data)) return {};
+    return run_checked({pg_program("pg_ctl"), "-D", data.string(), "-m", "fast", "-w", "-t", "60", "stop"}, 90s);
+}
+
+Status LocalTopology::write_state() const {
+    boost::json::object o;
+    o["version"] = 1;
+    o["port_base"] = ports_.base();
+    o["app_password"] = app_password_;
+    return write_file(dir_ / "topology.json", boost::json::serialize(o) + "\n");
+}
+
+Status LocalTopology::write_env_file() const {
+    Connections c = connections();
+    std::string admin_token;
+    fs::path token_file = dir_ / "admin_token";
+    if (fs::exists(token_file)) {
+        admin_token = read_text(token_file);
+    } else {
+        admin_token = random_hex(24);
+        if (auto s = write_file(token_file, admin_token); !s) return s;
+    }
+    std::string text = fmt::format(
+        "# Written by `ywctl cluster up`: the local topology's settings for ywmsgd and ywctl (--config {}).\n"
+        "DATABASE_URL={}\n"
+        "DATABASE_READ_REPLICAS=replica-1={},replica-2={}\n"
+        "REDIS_URL={}\n"
+        "YW_ADMIN_TOKEN={}\n",
+        env_file().string(), c.pgbouncer, url(ports_.replica1, "app_user", "ywmessaging", app_password_),
+        url(ports_.replica2, "app_user", "ywmessaging", app_password_), c.redis, admin_token);
+    return write_file(env_file(), text);
+}
+
+Status LocalTopology::start_primary(std::vector<std::function<void()>>& undo) {
+    fs::path data = dir_ / "primary";
+    if (!fs::exists(data / "PG_VERSION")) {
+        say("initdb primary");
+        std::error_code ec;
+        fs::remove_all(data, ec);
+        if (auto s = run_checked({pg_program("initdb"), "-D", data.string(), "-U", "postgres", "-E", "UTF8",
+                                  "--no-locale", "--auth=trust", "--no-instructions"});
+            !s) {
+            return s;
+        }
+        std::string conf = fmt::format(
+            "\n# --- ywctl cluster ---\n"
+            "listen_addresses = '127.0.0.1'\n"
+            "port = {}\n"
+            "unix_socket_directories = ''\n"
+            "max_connections = 200\n"
+            "shared_buffers = 128MB\n"
+            "wal_level = replica\n"
+            "max_wal_senders = 10\n"
+            "max_replication_slots = 10\n"
+            "wal_keep_size = 256MB\n"
+            "hot_standby = on\n"
+            "hot_standby_feedback = on\n"
+            "wal_log_hints = on  # pg_rewind can rejoin an old primary after a failover\n"
+            "shared_preload_libraries = 'pg_stat_statements'\n"
+            "log_line_prefix = '%m [%p] %q%u@%d '\n",
+            ports_.primary);
+        if (auto s = append_file(data / "postgresql.conf", conf); !s) return s;
+        // Loopback only. The superuser and replication connect without a password (a local development
+        // topology); the application role must use its SCRAM password, as in production.
+        std::string hba =
+            "# --- ywctl cluster ---\n"
+            "local   all          all                    trust\n"
+            "host    all          postgres  127.0.0.1/32 trust\n"
+            "host    replication  postgres  127.0.0.1/32 trust\n"
+            "host    all          all       127.0.0.1/32 scram-sha-256\n";
+        if (auto s = write_file(data / "pg_hba.conf", hba); !s) return s;
+    }
+    if (postgres_running(data)) return {};
+    say(fmt::format("start primary on port {}", ports_.primary));
+    if (auto s = run_checked({pg_program("pg_ctl"), "-D", data.string(), "-l", (dir_ / "log" / "primary.log").string(),
+                              "-w", "-t", "60", "start"},
+                             90s);
+        !s) {
+        return s;
+    }
+    undo.push_back([this, data] { (void)stop_postgres(data); });
+    return {};
+}
+
+Status LocalTopology::prepare_primary() {
+    auto conn = pg::SyncConnection::open(dsn(ports_.primary, "postgres", "postgres"));
+    if (!conn) return conn.error();
+    auto role = conn->query(pg::queries::kRoleExists, {"app_user"});
+    if (!role) return role.error();
+    // A password hashed client side never appears in the server's logs.
+    char* hashed = PQencryptPasswordConn(conn->raw(), app_password_.c_str(), "app_user", "scram-sha-256");
+    if (!hashed) return fail("cannot hash the app_user password");
+    std::string verb = role->empty() ? "CREATE" : "ALTER";
+    std::string sql = fmt::format("{} ROLE app_user LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD {}", verb,
+                                  conn->quote_literal(hashed));
+    PQfreemem(hashed);
+    if (auto s = conn->exec_script("cluster.app_role", sql); !s) return s;
+    auto db = conn->query(pg::queries::kDatabaseExists, {"ywmessaging"});
+    if (!db) return db.error();
+    if (db->empty()) {
+        say("create database ywmessaging owned by app_user");
+        if (auto s = conn->exec_script("cluster.create_database", "CREATE DATABASE ywmessaging OWNER app_user"); !s) {
+            return s;
+        }
+    }
+    for (const char* slot : {"replica_1_slot", "replica_2_slot"}) {
+        auto exists = conn->query(pg::queries::kSlotExists, {slot});
+        if (!exists) return exists.error();
+        if (exists->empty()) {
+            if (auto r = conn->query(pg::queries::kSlotCreate, {slot}); !r) return r.error();
+        }
+    }
+    if (options_.sync) {
+        say("synchronous replication: ANY 1 (replica_1, replica_2)");
+        if (auto s = conn->exec_script("cluster.sync",
+                                       "ALTER SYSTEM SET synchronous_standby_names = 'ANY 1 (replica_1, replica_2)'");
+            !s) {
+            return s;
+        }
+        if (auto s = conn->exec_script("cluster.reload", "SELECT pg_reload_conf()"); !s) return s;
+    }
+    return {};
+}
+
+Status LocalTopology::start_replica(const std::string& name, int port, std::vector<std::function<void()>>& undo) {
+    fs::path data = dir_ / name;
+    std::string app_name = name == "replica-1" ? "replica_1" : "replica_2";
+    std::string slot = app_name + "_slot";
+    if (!fs::exists(data / "PG_VERSION")) {
+        say(fmt::format("pg_basebackup {} from the primary on slot {}", name, slot));
+        std::error_code ec;
+        fs::remove_all(data, ec);
+        if (auto s = run_checked({pg_program("pg_basebackup"), "-d", dsn(ports_.primary, "postgres", "postgres"), "-D",
+                                  data.string(), "-R", "-S", slot, "-X", "stream", "-c", "fast", "--no-password"},
+                                 300s);
+            !s) {
+            return s;
+        }
+        // -R wrote primary_conninfo; restate it with our application_name, and give the node its own port (the
+        // last setting in postgresql.auto.conf wins).
+        std::string conf = fmt::format(
+            "# --- ywctl cluster ---\n"
+            "port = {}\n"
+            "primary_conninfo = 'host=127.0.0.1 port={} user=postgres application_name={}'\n"
+            "primary_slot_name = '{}'\n",
+            port, ports_.primary, app_name, slot);
+        if (auto s = append_file(data / "postgresql.auto.conf", conf); !s) return s;
+        give_to_service_user(data);
+    }
+    if (postgres_running(data)) return {};
+    say(fmt::format("start {} on port {}", name, port));
+    if (auto s = run_checked({pg_program("pg_ctl"), "-D", data.string(), "-l", (dir_ / "log" / (name + ".log")).string(),
+                              "-w", "-t", "60", "start"},
+                             90s);
+        !s) {
+        return s;
+    }
+    undo.push_back([this, data] { (void)stop_postgres(data); });
+    return {};
+}
+
+Status LocalTopology::start_pgbouncer(std::vector<std::function<void()>>& undo) {
+    fs::path home = dir_ / "pgbouncer";
+    fs::path pidfile = home / "pgbouncer.pid";
+    if (read_pid(pidfile)) return {};
+    std::error_code ec;
+    fs::create_directories(home, ec);
+    give_to_service_user(home);
+    std::string ini = fmt::format(
+        "; Written by `ywctl cluster up`. `ywctl pool resize` edits default_pool_size.\n"
+        "[databases]\n"
+        "ywmessaging = host=127.0.0.1 port={} dbname=ywmessaging\n"
+        "\n[pgbouncer]\n"
+        "listen_addr = 127.0.0.1\n"
+        "listen_port = {}\n"
+        "unix_socket_dir =\n"
+        "auth_type = hba\n"
+        "auth_file = {}\n"
+        "auth_hba_file = {}\n"
+        "admin_users = pgbouncer, postgres\n"
+        "stats_users = pgbouncer, postgres\n"
+        "pool_mode = transaction\n"
+        "default_pool_size = 50\n"
+        "reserve_pool_size = 5\n"
+        "max_client_conn = 1000\n"
+        "ignore_startup_parameters = extra_float_digits,options\n"
+        "logfile = {}\n"
+        "pidfile = {}\n"
+        "log_connections = 0\n"
+        "log_disconnections = 0\n",
+        ports_.primary, ports_.pgbouncer, (home / "userlist.txt").string(), (home / "hba.conf").string(),
+        (dir_ / "log" / "pgbouncer.log").string(), pidfile.string());
+    if (auto s = write_file(home / "pgbouncer.ini", ini); !s) return s;
+    // PgBouncer needs app_user's password to log in to PostgreSQL with SCRAM on the client's behalf.
+    std::string users = fmt::format("\"app_user\" \"{}\"\n\"postgres\" \"\"\n\"pgbouncer\" \"\"\n", app_password_);
+    if (auto s = write_file(home / "userlist.txt", users); !s) return s;
+    std::string hba =
+        "host  pgbouncer  pgbouncer  127.0.0.1/32  trust\n"
+        "host  pgbouncer  postgres   127.0.0.1/32  trust\n"
+        "host  all        postgres   127.0.0.1/32  trust\n"
+        "host  all        all        127.0.0.1/32  scram-sha-256\n";
+    if (auto s = write_file(home / "hba.conf", hba); !s) return s;
+    say(fmt::format("start pgbouncer on port {}", ports_.pgbouncer));
+    if (auto s = run_checked({"pgbouncer", "-d", (home / "pgbouncer.ini").string()}, 30s); !s) return s;
+    undo.push_back([pidfile] { (void)stop_pidfile_process(pidfile, "pgbouncer"); });
+    if (!wait_until(15s, [&] { return port_in_use(ports_.pgbouncer); })) {
+        return fail(fmt::format("pgbouncer did not listen on port {}; see {}", ports_.pgbouncer,
+                                (dir_ / "log" / "pgbouncer.log").string()));
+    }
+    return {};
+}
+
+Status LocalTopology::start_redis(std::vector<std::function<void()>>& undo) {
+    fs::path home = dir_ / "redis";
+    fs::path pidfile = home / "redis.pid";
+    if (read_pid(pidfile) && redis_ping(ports_.redis)) return {};
+    std::error_code ec;
+    fs::create_directories(home, ec);
+    give_to_service_user(home);
+    std::string conf = fmt::format(
+        "# Written by `ywctl cluster up`.\n"
+        "bind 127.0.0.1\n"
+        "port {}\n"
+        "daemonize yes\n"
+        "pidfile {}\n"
+        "logfile {}\n"
+        "dir {}\n"
+        "save \"\"\n"
+        "appendonly no\n"
+        "maxmemory 256mb\n"
+        "maxmemory-policy volatile-lru\n",
+        ports_.redis, pidfile.string(), (dir_ / "log" / "redis.log").string(), home.string());
+    if (auto s = write_file(home / "redis.conf", conf); !s) return s;
+    say(fmt::format("start redis on port {}", ports_.redis));
+    if (auto s = run_checked({"redis-server", (home / "redis.conf").string()}, 30s); !s) return s;
+    undo.push_back([pidfile] { (void)stop_pidfile_process(pidfile, "redis"); });
+    if (!wait_until(15s, [&] { return redis_ping(ports_.redis); })) {
+        return fail(fmt::format("redis did not answer PING on port {}; see {}", ports_.redis,
+                                (dir_ / "log" / "redis.log").string()));
+    }
+    return {};
+}
+
+Status LocalTopology::wait_for_streaming() const {
+    say("wait for replica_1 and replica_2 to stream");
+    std::string last;
+    bool ok = wait_until(options_.wait, [&] {
+        auto conn = pg::SyncConnection::open(dsn(ports_.primary, "postgres", "postgres"), 2s);
+        if (!conn) {
+            last = conn.error().message;
+            return false;
+        }
+        auto rows = conn->query(pg::queries::kReplicationStatus);
+        if (!rows) {
+            last = rows.error().message;
+            return false;
+        }
+        int streaming = 0;
+        for (size_t i = 0; i < rows->size(); ++i) {
+            if (rows->text(i, "state") == "streaming") ++streaming;
+        }
+        last = fmt::format("{} of 2 replicas streaming", streaming);
+        return streaming >= 2;
+    });
+    if (!ok) return fail(fmt::format("replicas did not start streaming within {} s ({})", options_.wait.count(), last));
+    return {};
+}
+
+Status LocalTopology::up() {
+    std::error_code ec;
+    fs::create_directories(dir_ / "log", ec);
+    if (ec) return fail(fmt::format("cannot create {}: {}", dir_.string(), ec.message()));
+    if (running_as_root()) {
+        if (!lookup_user(kServiceUser)) {
+            return fail("running as root needs the 'postgres' system user (install postgresql-15: scripts/bootstrap.sh)");
+        }
+        give_to_service_user(dir_);
+        RunOptions opts;
+        opts.as_user = kServiceUser;
+        auto r = run_process({"test", "-w", dir_.string()}, opts);
+        if (!r || r->exit_code != 0) {
+            return fail(fmt::format("the postgres user cannot write {} (a parent directory is closed to it); choose "
+                                    "another --dir, e.g. under /tmp or /var/tmp",
+                                    dir_.string()));
+        }
+    }
+    // Every port a stopped node will need must be free before anything starts.
+    std::vector<std::pair<std::string, int>> wanted;
+    if (!postgres_running(dir_ / "primary")) wanted.emplace_back("primary", ports_.primary);
+    if (!postgres_running(dir_ / "replica-1")) wanted.emplace_back("replica-1", ports_.replica1);
+    if (!postgres_running(dir_ / "replica-2")) wanted.emplace_back("replica-2", ports_.replica2);
+    if (!read_pid(dir_ / "pgbouncer" / "pgbouncer.pid")) wanted.emplace_back("pgbouncer", ports_.pgbouncer);
+    if (!read_pid(dir_ / "redis" / "redis.pid")) wanted.emplace_back("redis", ports_.redis);
+    if (auto s = check_ports(wanted); !s) return s;
+
+    if (auto s = write_state(); !s) return s;
+    std::vector<std::function<void()>> undo;
+    Status status = [&]() -> Status {
+        if (auto s = start_primary(undo); !s) return s;
+        if (auto s = prepare_primary(); !s) return s;
+        if (auto s = start_replica("replica-1", ports_.replica1, undo); !s) return s;
+        if (auto s = start_replica("replica-2", ports_.replica2, undo); !s) return s;
+        if (auto s = start_pgbouncer(undo); !s) return s;
+        if (auto s = start_redis(undo); !s) return s;
+        if (auto s = wait_for_streaming(); !s) return s;
+        return write_env_file();
+    }();
+    if (!status) {
+        say("failed; stopping what this run started");
+        for (auto it = undo.rbegin(); it != undo.rend(); ++it) (*it)();
+        return status;
+    }
+    exists_ = true;
+    return {};
+}
+
+Result<std::vector<NodeStatus>> LocalTopology::status() const {
+    std::vector<NodeStatus> nodes;
+    // What the primary sees of each replica.
+    std::map<std::string, std::pair<std::string, std::pair<long long, long long>>> seen;
+    NodeStatus primary{"primary", NodeKind::kPrimary, ports_.primary};
+    if (auto conn = pg::SyncConnection::open(dsn(ports_.primary, "postgres", "postgres"), 2s)) {
+        primary.running = true;
+        if (auto role = conn->query(pg::queries::kNodeRole)) {
+            primary.role = role->text(0, "in_recovery") == "t" ? "replica" : "primary";
+            primary.detail = "PostgreSQL " + role->text(0, "version");
+        }
+        primary.state = "up";
+        if (auto rows = conn->query(pg::queries::kReplicationStatus)) {
+            for (size_t i = 0; i < rows->size(); ++i) {
+                seen[rows->text(i, "application_name")] = {
+                    rows->text(i, "state"),
+                    {std::stoll(rows->text(i, "replay_lag_ms")),
+                     rows->is_null(i, "replay_lag_bytes") ? 0 : std::stoll(rows->text(i, "replay_lag_bytes"))}};
+            }
+        }
+    } else {
+        primary.state = "down";
+        primary.detail = conn.error().message;
+    }
+    nodes.push_back(primary);
+    for (auto [name, port] : {std::pair<std::string, int>{"replica-1", ports_.replica1}, {"replica-2", ports_.replica2}}) {
+        NodeStatus n{name, NodeKind::kReplica, port};
+        std::string app_name = name == "replica-1" ? "replica_1" : "replica_2";
+        if (auto conn = pg::SyncConnection::open(dsn(port, "postgres", "postgres"), 2s)) {
+            n.running = true;
+            if (auto role = conn->query(pg::queries::kNodeRole)) {
+                n.role = role->text(0, "in_recovery") == "t" ? "replica" : "primary";
+                n.detail = "PostgreSQL " + role->text(0, "version");
+            }
+            auto it = seen.find(app_name);
+            if (it != seen.end()) {
+                n.state = it->second.first;
+                n.lag_ms = it->second.second.first;
+                n.lag_bytes = it->second.second.second;
+            } else {
+                n.state = n.role == "primary" ? "up" : "not streaming";
+            }
+        } else {
+            n.state = "down";
+            n.detail = conn.error().message;
+        }
+        nodes.push_back(n);
+    }
+    NodeStatus bouncer{"pgbouncer", NodeKind::kPgBouncer, ports_.pgbouncer};
+    bouncer.role = "pooler";
+    if (auto conn = pg::SyncConnection::open(dsn(ports_.pgbouncer, "pgbouncer", "pgbouncer"), 2s)) {
+        bouncer.running = true;
+        bouncer.state = "up";
+        if (auto v = conn->simple_query("pgbouncer.version", "SHOW VERSION"); v && !v->empty()) {
+            bouncer.detail = v->rows[0][0].value_or("");
+        }
+    } else {
+        bouncer.state = "down";
+        bouncer.detail = conn.error().message;
+    }
+    nodes.push_back(bouncer);
+    NodeStatus redis{"redis", NodeKind::kRedis, ports_.redis};
+    redis.role = "cache";
+    redis.running = redis_ping(ports_.redis, &redis.detail);
+    redis.state = redis.running ? "up" : "down";
+    nodes.push_back(redis);
+    return nodes;
+}
+
+Status LocalTopology::down() {
+    Status first;
+    auto keep = [&](Status s) {
+        if (!s && first) first = s;
+    };
+    say("stop pgbouncer");
+    keep(stop_pidfile_process(dir_ / "pgbouncer" / "pgbouncer.pid", "pgbouncer"));
+    say("stop replicas and primary");
+    keep(stop_postgres(dir_ / "replica-1"));
+    keep(stop_postgres(dir_ / "replica-2"));
+    keep(stop_postgres(dir_ / "primary"));
+    say("stop redis");
+    keep(stop_pidfile_process(dir_ / "redis" / "redis.pid", "redis"));
+    return first;
+}
+
+Status LocalTopology::destroy() {
+    if (!fs::exists(dir_ / "topology.json")) {
+        if (!fs::exists(dir_)) return {};
+        return make_error(ErrorCode::kInvalidArgument,
+                          fmt::format("{} holds no topology.json; refusing to delete it", dir_.string()));
+    }
+    if (auto s = down(); !s) return s;
+    say(fmt::format("delete {}", dir_.string()));
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+    if (ec) return fail(fmt::format("cannot delete {}: {}", dir_.string(), ec.message()));
+    return {};
+}
+
+}  // namespace yw::cluster

@@ -1,0 +1,109 @@
+// The local topology behind `ywctl cluster`: PostgreSQL primary + replica-1 + replica-2 (streaming on physical
+// slots), PgBouncer in transaction pooling in front of the primary, and Redis — the production shape on one
+// machine, for `make run`, the integration tests and the benchmarks.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/error.hpp"
+
+namespace yw::cluster {
+
+// Ports derive from one base so that a second topology is one flag away: primary N, replicas N+1 and N+2,
+// PgBouncer N+1000, Redis N+947 (defaults 15432, 15433, 15434, 16432, 16379).
+struct Ports {
+    int primary = 15432;
+    int replica1 = 15433;
+    int replica2 = 15434;
+    int pgbouncer = 16432;
+    int redis = 16379;
+
+    static Ports from_base(int base);
+    int base() const { return primary; }
+};
+
+inline constexpr int kDefaultPortBase = 15432;
+
+struct Options {
+    std::filesystem::path dir = "var/cluster";
+    std::optional<int> port_base;  // unset: the saved one, or the default
+    bool sync = false;             // synchronous_standby_names = 'ANY 1 (replica_1, replica_2)'
+    std::chrono::seconds wait{90};  // how long `up` waits for the replicas to stream
+    std::function<void(const std::string&)> progress;  // step-by-step messages; may be empty
+};
+
+enum class NodeKind { kPrimary, kReplica, kPgBouncer, kRedis };
+
+struct NodeStatus {
+    std::string name;  // primary, replica-1, replica-2, pgbouncer, redis
+    NodeKind kind = NodeKind::kPrimary;
+    int port = 0;
+    bool running = false;  // answers on its port
+    std::string role;      // primary | replica | pooler | cache
+    std::string state;     // streaming, up, down, …
+    std::optional<long long> lag_ms;     // replicas: replay lag as the primary sees it
+    std::optional<long long> lag_bytes;  // replicas: WAL not yet replayed
+    std::string detail;    // version or error text
+};
+
+struct Connections {
+    std::string primary;      // superuser DSN, direct
+    std::string replica1;
+    std::string replica2;
+    std::string pgbouncer;    // app_user through PgBouncer (the application's DATABASE_URL)
+    std::string pgbouncer_admin;
+    std::string redis;
+    std::string app_primary;  // app_user, direct to the primary (migrations, probes)
+};
+
+class LocalTopology {
+public:
+    // Reads DIR/topology.json when the directory holds a topology; otherwise prepares a new one (nothing is
+    // written until up()).
+    static Result<LocalTopology> open(Options options);
+
+    // Starts whatever is not running; idempotent. Checks every needed port first; on failure stops what this
+    // call started, so nothing half-started is left running.
+    Status up();
+    Result<std::vector<NodeStatus>> status() const;
+    Status down();
+    // down(), then removes the directory (only one that holds a topology.json).
+    Status destroy();
+
+    const Ports& ports() const { return ports_; }
+    const std::filesystem::path& dir() const { return dir_; }
+    Connections connections() const;
+    // DIR/cluster.env: DATABASE_URL, DATABASE_READ_REPLICAS, REDIS_URL, … for ywmsgd --config.
+    std::filesystem::path env_file() const { return dir_ / "cluster.env"; }
+
+private:
+    LocalTopology() = default;
+    void say(const std::string& message) const;
+    Status check_ports(const std::vector<std::pair<std::string, int>>& wanted) const;
+    Status start_primary(std::vector<std::function<void()>>& undo);
+    Status prepare_primary();
+    Status start_replica(const std::string& name, int port, std::vector<std::function<void()>>& undo);
+    Status start_pgbouncer(std::vector<std::function<void()>>& undo);
+    Status start_redis(std::vector<std::function<void()>>& undo);
+    Status wait_for_streaming() const;
+    Status write_state() const;
+    Status write_env_file() const;
+    bool postgres_running(const std::filesystem::path& data) const;
+    Status stop_postgres(const std::filesystem::path& data) const;
+
+    Options options_;
+    std::filesystem::path dir_;
+    Ports ports_;
+    std::string app_password_;
+    bool exists_ = false;
+};
+
+// Where the PostgreSQL server programs live: $YW_PG_BINDIR, Debian's /usr/lib/postgresql/15/bin, or PATH.
+std::string postgres_bindir();
+
+}  // namespace yw::cluster

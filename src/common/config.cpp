@@ -1,0 +1,249 @@
+// Parsing and validation of Config; pure functions over an Env map so tests need no real environment.
+#include "common/config.hpp"
+
+#include <libpq-fe.h>
+
+#include <algorithm>
+#include <boost/url/parse.hpp>
+#include <charconv>
+#include <cstdlib>
+#include <fmt/format.h>
+#include <fstream>
+#include <set>
+
+extern char** environ;
+
+namespace yw {
+namespace {
+
+// Every name this program reads; YW_* names not in this list are reported as probable typos.
+const std::set<std::string, std::less<>> kKnownNames = {
+    "YW_HTTP_HOST",        "YW_HTTP_PORT",         "YW_THREADS",       "DATABASE_URL",
+    "DATABASE_READ_REPLICAS", "REDIS_URL",         "YW_ADMIN_TOKEN",   "YW_AUTO_MIGRATE",
+    "YW_MIGRATIONS_DIR",   "SLOW_QUERY_THRESHOLD_MS", "CACHE_WARMING_ENABLED", "YW_HEALTH_TIMEOUT_MS",
+    "YW_SHUTDOWN_TIMEOUT_MS", "YW_LOG_LEVEL",      "YW_LOG_FORMAT",    "YW_CONFIG_FILE",
+};
+
+std::string trim(std::string_view s) {
+    auto b = s.find_first_not_of(" \t\r\n");
+    if (b == std::string_view::npos) return {};
+    auto e = s.find_last_not_of(" \t\r\n");
+    return std::string(s.substr(b, e - b + 1));
+}
+
+class Parser {
+public:
+    explicit Parser(const Env& env) : env_(env) {}
+
+    const std::string* get(const char* name) const {
+        auto it = env_.find(name);
+        if (it == env_.end() || it->second.empty()) return nullptr;
+        return &it->second;
+    }
+
+    void problem(std::string text) { problems_.push_back(std::move(text)); }
+    const std::vector<std::string>& problems() const { return problems_; }
+
+    template <typename Int>
+    void integer(const char* name, Int& out, long long min, long long max) {
+        const std::string* v = get(name);
+        if (!v) return;
+        long long parsed = 0;
+        auto [ptr, ec] = std::from_chars(v->data(), v->data() + v->size(), parsed);
+        if (ec != std::errc{} || ptr != v->data() + v->size() || parsed < min || parsed > max) {
+            problem(fmt::format("{} must be an integer from {} to {}, got '{}'", name, min, max, *v));
+            return;
+        }
+        out = static_cast<Int>(parsed);
+    }
+
+    void millis(const char* name, std::chrono::milliseconds& out, long long min, long long max) {
+        long long ms = out.count();
+        integer(name, ms, min, max);
+        out = std::chrono::milliseconds(ms);
+    }
+
+    void boolean(const char* name, bool& out) {
+        const std::string* v = get(name);
+        if (!v) return;
+        std::string lower = *v;
+        std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+        if (lower == "1" || lower == "true" || lower == "yes" || lower == "on") {
+            out = true;
+        } else if (lower == "0" || lower == "false" || lower == "no" || lower == "off") {
+            out = false;
+        } else {
+            problem(fmt::format("{} must be true or false, got '{}'", name, *v));
+        }
+    }
+
+    void postgres_url(const char* name, const std::string& value) {
+        char* err = nullptr;
+        PQconninfoOption* opts = PQconninfoParse(value.c_str(), &err);
+        if (!opts) {
+            std::string why = err ? trim(err) : "unparseable";
+            PQfreemem(err);
+            problem(fmt::format("{} is not a valid PostgreSQL connection string: {}", name, why));
+            return;
+        }
+        PQconninfoFree(opts);
+    }
+
+private:
+    const Env& env_;
+    std::vector<std::string> problems_;
+};
+
+void parse_replicas(Parser& p, Config& c) {
+    const std::string* v = p.get("DATABASE_READ_REPLICAS");
+    if (!v) return;
+    std::string_view rest = *v;
+    int index = 0;
+    while (!rest.empty()) {
+        auto comma = rest.find(',');
+        std::string item = trim(rest.substr(0, comma));
+        rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+        ++index;
+        if (item.empty()) continue;
+        ReplicaEndpoint ep;
+        // "name=url", unless the '=' belongs to a key=value DSN (then the text before it has a space or is a DSN key).
+        auto eq = item.find('=');
+        auto scheme = item.find("://");
+        if (eq != std::string::npos && (scheme == std::string::npos || eq < scheme) &&
+            item.substr(0, eq).find(' ') == std::string::npos && item.substr(eq + 1).find("://") != std::string::npos) {
+            ep.name = trim(item.substr(0, eq));
+            ep.url = trim(item.substr(eq + 1));
+        } else {
+            ep.name = fmt::format("replica-{}", index);
+            ep.url = item;
+        }
+        p.postgres_url("DATABASE_READ_REPLICAS", ep.url);
+        for (const auto& other : c.read_replicas) {
+            if (other.name == ep.name) p.problem(fmt::format("DATABASE_READ_REPLICAS names '{}' twice", ep.name));
+        }
+        c.read_replicas.push_back(std::move(ep));
+    }
+}
+
+void parse_redis(Parser& p, Config& c) {
+    const std::string* v = p.get("REDIS_URL");
+    if (!v) return;
+    auto url = boost::urls::parse_uri(*v);
+    if (!url || (url->scheme() != "redis" && url->scheme() != "rediss") || url->host().empty()) {
+        p.problem(fmt::format("REDIS_URL must look like redis://[:password@]host:port[/db], got '{}'",
+                              url ? std::string("a URL with another scheme or no host") : std::string("not a URL")));
+        return;
+    }
+    c.redis_url = *v;
+}
+
+}  // namespace
+
+Env process_env() {
+    Env env;
+    for (char** e = environ; e && *e; ++e) {
+        std::string_view kv = *e;
+        auto eq = kv.find('=');
+        if (eq == std::string_view::npos) continue;
+        env.emplace(std::string(kv.substr(0, eq)), std::string(kv.substr(eq + 1)));
+    }
+    return env;
+}
+
+Result<Env> read_env_file(const std::string& path) {
+    std::ifstream in(path);
+    if (!in) return make_error(ErrorCode::kInvalidArgument, fmt::format("cannot read config file {}", path));
+    Env env;
+    std::string line;
+    int number = 0;
+    while (std::getline(in, line)) {
+        ++number;
+        std::string t = trim(line);
+        if (t.empty() || t[0] == '#') continue;
+        if (t.rfind("export ", 0) == 0) t = trim(t.substr(7));
+        auto eq = t.find('=');
+        if (eq == std::string::npos || eq == 0) {
+            return make_error(ErrorCode::kInvalidArgument,
+                              fmt::format("{}:{}: expected KEY=VALUE, got '{}'", path, number, t));
+        }
+        std::string key = trim(t.substr(0, eq));
+        std::string value = trim(t.substr(eq + 1));
+        if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'') && value.back() == value.front()) {
+            value = value.substr(1, value.size() - 2);
+        }
+        env[key] = value;
+    }
+    return env;
+}
+
+Result<Config> parse_config(const Env& env) {
+    Parser p(env);
+    Config c;
+
+    if (const auto* v = p.get("YW_HTTP_HOST")) c.http_host = *v;
+    p.integer("YW_HTTP_PORT", c.http_port, 1, 65535);
+    p.integer("YW_THREADS", c.threads, 0, 256);
+
+    if (const auto* v = p.get("DATABASE_URL")) {
+        c.database_url = *v;
+        p.postgres_url("DATABASE_URL", *v);
+    } else {
+        p.problem("DATABASE_URL is required (the primary, or PgBouncer in front of it)");
+    }
+    parse_replicas(p, c);
+    parse_redis(p, c);
+
+    if (const auto* v = p.get("YW_ADMIN_TOKEN")) {
+        if (v->size() < 16) p.problem("YW_ADMIN_TOKEN must be at least 16 characters");
+        c.admin_token = *v;
+    }
+    p.boolean("YW_AUTO_MIGRATE", c.auto_migrate);
+    c.migrations_dir = YW_DEFAULT_MIGRATIONS_DIR;
+    if (const auto* v = p.get("YW_MIGRATIONS_DIR")) c.migrations_dir = *v;
+
+    p.integer("SLOW_QUERY_THRESHOLD_MS", c.slow_query_threshold_ms, 1, 600000);
+    p.boolean("CACHE_WARMING_ENABLED", c.cache_warming_enabled);
+    p.millis("YW_HEALTH_TIMEOUT_MS", c.health_timeout, 10, 60000);
+    p.millis("YW_SHUTDOWN_TIMEOUT_MS", c.shutdown_timeout, 0, 600000);
+
+    if (const auto* v = p.get("YW_LOG_LEVEL"); v && !log::parse_level(*v, c.log_level)) {
+        p.problem(fmt::format("YW_LOG_LEVEL must be debug, info, warn or error, got '{}'", *v));
+    }
+    if (const auto* v = p.get("YW_LOG_FORMAT")) {
+        if (*v == "json") {
+            c.log_format = log::Format::kJson;
+        } else if (*v == "text") {
+            c.log_format = log::Format::kText;
+        } else {
+            p.problem(fmt::format("YW_LOG_FORMAT must be json or text, got '{}'", *v));
+        }
+    }
+
+    if (!p.problems().empty()) {
+        std::string message = "invalid configuration: ";
+        for (size_t i = 0; i < p.problems().size(); ++i) message += (i ? "; " : "") + p.problems()[i];
+        return make_error(ErrorCode::kInvalidArgument, message);
+    }
+    for (const auto& [name, value] : env) {
+        if (name.rfind("YW_", 0) == 0 && !kKnownNames.contains(name)) {
+            c.warnings.push_back(fmt::format("unknown configuration variable {} is ignored", name));
+        }
+    }
+    return c;
+}
+
+Result<Config> load_config(const std::string& file) {
+    Env env = process_env();
+    std::string path = file;
+    if (path.empty()) {
+        if (auto it = env.find("YW_CONFIG_FILE"); it != env.end()) path = it->second;
+    }
+    if (path.empty()) return parse_config(env);
+    auto from_file = read_env_file(path);
+    if (!from_file) return from_file.error();
+    Env merged = std::move(from_file.value());
+    for (auto& [k, v] : env) merged[k] = v;  // the environment wins over the file
+    return parse_config(merged);
+}
+
+}  // namespace yw

@@ -1,0 +1,59 @@
+// Configuration of ywmsgd and ywctl: read once at start from the environment and an optional KEY=VALUE
+// file, validated as a whole, then passed around immutable. Names are documented in docs/configuration.md.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/error.hpp"
+#include "common/logging.hpp"
+
+namespace yw {
+
+using Env = std::map<std::string, std::string>;
+
+struct ReplicaEndpoint {
+    std::string name;  // e.g. "replica-1"
+    std::string url;   // a libpq connection string or URI
+};
+
+struct Config {
+    std::string http_host = "127.0.0.1";
+    std::uint16_t http_port = 8080;
+    int threads = 0;  // 0: one per core
+
+    std::string database_url;                   // primary, or PgBouncer in front of it
+    std::vector<ReplicaEndpoint> read_replicas;  // DATABASE_READ_REPLICAS
+    std::string redis_url;                      // empty: no Redis configured
+
+    std::string admin_token;  // empty: /admin/* is closed
+    bool auto_migrate = false;
+    std::string migrations_dir;
+
+    int slow_query_threshold_ms = 100;
+    bool cache_warming_enabled = false;
+    std::chrono::milliseconds health_timeout{1000};
+    std::chrono::milliseconds shutdown_timeout{10000};
+
+    log::Level log_level = log::Level::kInfo;
+    log::Format log_format = log::Format::kJson;
+
+    std::vector<std::string> warnings;  // non-fatal findings (unknown YW_* names) for the caller to log
+};
+
+// The process environment as a map.
+Env process_env();
+
+// Reads a KEY=VALUE file (comments with #, optional "export ", optional single or double quotes).
+Result<Env> read_env_file(const std::string& path);
+
+// Validates every variable and reports all problems at once, each naming its variable.
+Result<Config> parse_config(const Env& env);
+
+// The file named by `file` (or YW_CONFIG_FILE when `file` is empty) overlaid by the process environment.
+Result<Config> load_config(const std::string& file = {});
+
+}  // namespace yw

@@ -1,0 +1,21 @@
+// Demo data for `make run`: one tenant and one API key, so the first curl has something to call.
+#pragma once
+
+#include <string>
+
+#include "common/error.hpp"
+#include "pg/sync_connection.hpp"
+
+namespace yw::ops {
+
+struct SeededTenant {
+    std::string tenant_id;
+    std::string tenant_name;
+    std::string api_key;  // the secret: printed once by the caller, stored only as its SHA-256
+    std::string api_key_prefix;
+    std::string tier;
+};
+
+Result<SeededTenant> seed_demo_tenant(pg::SyncConnection& conn, const std::string& name, const std::string& tier);
+
+}  // namespace yw::ops

@@ -1,0 +1,48 @@
+// Owned PostgreSQL results and the one mapping from a libpq failure to yw::Error; shared by the async
+// connection and the blocking tools layer, so nothing here depends on Asio.
+#pragma once
+
+#include <libpq-fe.h>
+
+#include <string_view>
+
+#include "common/error.hpp"
+
+namespace yw::pg {
+
+// A PGresult with one owner; values are text (the connections ask for text results).
+class ResultSet {
+public:
+    ResultSet() = default;
+    explicit ResultSet(PGresult* result) : result_(result) {}  // takes ownership
+    ResultSet(ResultSet&& other) noexcept;
+    ResultSet& operator=(ResultSet&& other) noexcept;
+    ResultSet(const ResultSet&) = delete;
+    ResultSet& operator=(const ResultSet&) = delete;
+    ~ResultSet();
+
+    int rows() const;
+    int cols() const;
+    // The text of a value; empty for NULL, so ask is_null() where NULL and '' differ.
+    std::string_view get(int row, int col) const;
+    bool is_null(int row, int col) const;
+    // Rows touched by INSERT, UPDATE, DELETE, …; 0 for statements that report none.
+    long affected_rows() const;
+
+    const PGresult* raw() const { return result_; }
+
+private:
+    PGresult* result_ = nullptr;
+};
+
+// The error class of a SQLSTATE ("23505" → kConflict, …). Pure; exposed for tests.
+ErrorCode error_code_for_sqlstate(std::string_view sqlstate);
+
+// The Error of a failed statement, or of the connection when `result` is null (lost connection, failed
+// send). The message keeps libpq's primary text and the SQLSTATE, on one line.
+Error error_from_result(const PGresult* result, const PGconn* conn);
+
+// Takes ownership of `result`: a ResultSet when the statement succeeded, its Error otherwise.
+Result<ResultSet> take_result(PGresult* result, const PGconn* conn);
+
+}  // namespace yw::pg

@@ -1,0 +1,125 @@
+// Blocking libpq wrapper: parameterized unnamed statements only, errors as yw::Error with the SQLSTATE mapped.
+#include "pg/sync_connection.hpp"
+
+#include <libpq-fe.h>
+
+#include <cassert>
+#include <fmt/format.h>
+
+#include "common/logging.hpp"
+#include "pg/result_set.hpp"
+
+namespace yw::pg {
+
+size_t Rows::column_index(std::string_view column) const {
+    for (size_t i = 0; i < columns.size(); ++i) {
+        if (columns[i] == column) return i;
+    }
+    assert(false && "unknown column");
+    return 0;
+}
+
+std::string Rows::text(size_t row, std::string_view column) const {
+    const Param& v = rows.at(row).at(column_index(column));
+    return v ? *v : std::string();
+}
+
+bool Rows::is_null(size_t row, std::string_view column) const { return !rows.at(row).at(column_index(column)); }
+
+void SyncConnection::Closer::operator()(pg_conn* c) const { PQfinish(c); }
+
+SyncConnection::~SyncConnection() = default;
+
+Result<SyncConnection> SyncConnection::open(const std::string& conninfo, std::chrono::seconds connect_timeout,
+                                            std::chrono::milliseconds statement_timeout) {
+    const char* keys[] = {"dbname", "connect_timeout", "options", nullptr};
+    std::string timeout = std::to_string(std::max<long long>(1, connect_timeout.count()));
+    std::string options = statement_timeout.count() > 0
+                              ? fmt::format("-c statement_timeout={}", statement_timeout.count())
+                              : std::string();
+    // expand_dbname=1: `conninfo` may be a URI or key=value string; later keys fill what it leaves unset.
+    const char* values[] = {conninfo.c_str(), timeout.c_str(), options.empty() ? nullptr : options.c_str(), nullptr};
+    PGconn* c = PQconnectdbParams(keys, values, 1);
+    if (!c) return make_error(ErrorCode::kUnavailable, "out of memory creating a PostgreSQL connection");
+    if (PQstatus(c) != CONNECTION_OK) {
+        std::string message = PQerrorMessage(c);
+        PQfinish(c);
+        while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+        return make_error(ErrorCode::kUnavailable, message);
+    }
+    // Server NOTICEs ("relation … already exists, skipping") go to the debug log, not to a user's terminal.
+    PQsetNoticeProcessor(
+        c, [](void*, const char* message) { log::debug("postgres notice", {{"notice", std::string(message)}}); },
+        nullptr);
+    return SyncConnection(c);
+}
+
+bool SyncConnection::healthy() const { return conn_ && PQstatus(conn_.get()) == CONNECTION_OK; }
+
+namespace {
+
+Result<Rows> materialise(PGresult* raw, pg_conn* conn, std::string_view name) {
+    auto taken = take_result(raw, conn);
+    if (!taken) {
+        Error err = taken.error();
+        err.message = fmt::format("{}: {}", name, err.message);
+        return err;
+    }
+    const ResultSet& res = *taken;
+    Rows out;
+    for (int c = 0; c < res.cols(); ++c) out.columns.emplace_back(PQfname(res.raw(), c));
+    out.rows.reserve(static_cast<size_t>(res.rows()));
+    for (int r = 0; r < res.rows(); ++r) {
+        auto& row = out.rows.emplace_back();
+        for (int c = 0; c < res.cols(); ++c) {
+            if (res.is_null(r, c)) {
+                row.emplace_back(std::nullopt);
+            } else {
+                row.emplace_back(std::string(res.get(r, c)));
+            }
+        }
+    }
+    out.affected = res.affected_rows();
+    return out;
+}
+
+}  // namespace
+
+Result<Rows> SyncConnection::query(const Query& q, const std::vector<Param>& params) {
+    std::vector<const char*> values;
+    values.reserve(params.size());
+    for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
+    std::string text(q.sql);
+    return materialise(PQexecParams(conn_.get(), text.c_str(), static_cast<int>(values.size()), nullptr,
+                                    values.data(), nullptr, nullptr, 0),
+                       conn_.get(), q.name);
+}
+
+Result<Rows> SyncConnection::simple_query(std::string_view name, const std::string& sql) {
+    // PQexec returns the last statement's result; an error stops the script there.
+    return materialise(PQexec(conn_.get(), sql.c_str()), conn_.get(), name);
+}
+
+Status SyncConnection::exec_script(std::string_view name, const std::string& sql) {
+    auto rows = simple_query(name, sql);
+    if (!rows) return rows.error();
+    return {};
+}
+
+std::string SyncConnection::quote_identifier(std::string_view identifier) const {
+    char* q = PQescapeIdentifier(conn_.get(), identifier.data(), identifier.size());
+    assert(q && "PQescapeIdentifier failed");
+    std::string out(q);
+    PQfreemem(q);
+    return out;
+}
+
+std::string SyncConnection::quote_literal(std::string_view literal) const {
+    char* q = PQescapeLiteral(conn_.get(), literal.data(), literal.size());
+    assert(q && "PQescapeLiteral failed");
+    std::string out(q);
+    PQfreemem(q);
+    return out;
+}
+
+}  // namespace yw::pg

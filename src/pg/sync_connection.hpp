@@ -1,0 +1,69 @@
+// A blocking PostgreSQL connection for ywctl, migrations and tests: sequential tools, where a thread waiting on
+// a query is fine. The server uses the asynchronous pg::Connection instead.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/error.hpp"
+#include "pg/queries.hpp"
+
+struct pg_conn;
+
+namespace yw::pg {
+
+using Param = std::optional<std::string>;  // nullopt is SQL NULL
+
+// A fully materialised result: small result sets of operational queries.
+struct Rows {
+    std::vector<std::string> columns;
+    std::vector<std::vector<Param>> rows;
+    long affected = 0;  // rows affected by INSERT/UPDATE/DELETE
+
+    size_t size() const { return rows.size(); }
+    bool empty() const { return rows.empty(); }
+    // The text of a cell by column name; "" for NULL; asserts that the column exists.
+    std::string text(size_t row, std::string_view column) const;
+    bool is_null(size_t row, std::string_view column) const;
+    size_t column_index(std::string_view column) const;
+};
+
+class SyncConnection {
+public:
+    // connect_timeout bounds the connection attempt; statement_timeout (0 = none) bounds every query.
+    static Result<SyncConnection> open(const std::string& conninfo,
+                                       std::chrono::seconds connect_timeout = std::chrono::seconds(5),
+                                       std::chrono::milliseconds statement_timeout = std::chrono::milliseconds(0));
+
+    SyncConnection(SyncConnection&&) noexcept = default;
+    SyncConnection& operator=(SyncConnection&&) noexcept = default;
+    ~SyncConnection();
+
+    // A registry query with parameters, as an unnamed statement.
+    Result<Rows> query(const Query& q, const std::vector<Param>& params = {});
+
+    // Runs SQL that may hold several statements (migration files), through the simple query protocol; the
+    // rows are the last statement's. Also the only protocol PgBouncer's admin console speaks.
+    Result<Rows> simple_query(std::string_view name, const std::string& sql);
+    Status exec_script(std::string_view name, const std::string& sql);
+
+    // Quoting for the few statements that cannot take parameters (CREATE ROLE, CREATE DATABASE).
+    std::string quote_identifier(std::string_view identifier) const;
+    std::string quote_literal(std::string_view literal) const;
+
+    bool healthy() const;
+    pg_conn* raw() const { return conn_.get(); }
+
+private:
+    struct Closer {
+        void operator()(pg_conn* c) const;
+    };
+    explicit SyncConnection(pg_conn* c) : conn_(c) {}
+    std::unique_ptr<pg_conn, Closer> conn_;
+};
+
+}  // namespace yw::pg

@@ -1,0 +1,259 @@
+// The topology fixture and process/HTTP helpers of the integration tests; also their main().
+#include "support/topology_fixture.hpp"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include "common/logging.hpp"
+#include "pg/migrator.hpp"
+
+namespace yw::test {
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string built(const std::string& program) { return std::string(YW_BINARY_DIR) + "/" + program; }
+
+int pick_port_base() {
+    std::mt19937 rng(static_cast<unsigned>(getpid()) ^ static_cast<unsigned>(time(nullptr)));
+    std::uniform_int_distribution<int> dist(20000, 50000);
+    for (int attempt = 0; attempt < 200; ++attempt) {
+        int base = dist(rng);
+        auto p = cluster::Ports::from_base(base);
+        if (!port_in_use(p.primary) && !port_in_use(p.replica1) && !port_in_use(p.replica2) &&
+            !port_in_use(p.pgbouncer) && !port_in_use(p.redis)) {
+            return base;
+        }
+    }
+    return 0;
+}
+
+class TopologyEnvironment : public ::testing::Environment {
+public:
+    void SetUp() override { Topology::get().start(); }
+    void TearDown() override { Topology::get().stop(); }
+};
+
+}  // namespace
+
+Topology& Topology::get() {
+    static Topology instance;
+    return instance;
+}
+
+void Topology::start() {
+    char templ[] = "/tmp/yw-it-XXXXXX";
+    char* made = mkdtemp(templ);
+    ASSERT_NE(made, nullptr);
+    int base = pick_port_base();
+    ASSERT_NE(base, 0) << "no free port range for a topology";
+    cluster::Options options;
+    options.dir = made;
+    options.port_base = base;
+    options.progress = [](const std::string& m) { std::fprintf(stderr, "[topology] %s\n", m.c_str()); };
+    auto opened = cluster::LocalTopology::open(options);
+    ASSERT_TRUE(opened.ok()) << opened.error().message;
+    local_ = std::make_unique<cluster::LocalTopology>(std::move(opened.value()));
+
+    // A reaper process destroys the topology when this process ends, however it ends: it waits for EOF on a pipe
+    // only we hold open.
+    int fds[2];
+    ASSERT_EQ(pipe(fds), 0);
+    pid_t reaper = fork();
+    ASSERT_GE(reaper, 0);
+    if (reaper == 0) {
+        close(fds[1]);
+        setsid();  // outlive a signal to our process group
+        char c;
+        while (read(fds[0], &c, 1) > 0) {
+        }
+        std::string ywctl = built("ywctl");
+        execl(ywctl.c_str(), "ywctl", "cluster", "destroy", "--yes", "--dir", made, static_cast<char*>(nullptr));
+        _exit(127);
+    }
+    close(fds[0]);
+    fcntl(fds[1], F_SETFD, FD_CLOEXEC);
+    reaper_pipe_ = fds[1];
+
+    auto up = local_->up();
+    ASSERT_TRUE(up.ok()) << up.error().message;
+    auto migrated = pg::migrate(connections().pgbouncer, std::string(YW_SOURCE_DIR) + "/sql/migrations");
+    ASSERT_TRUE(migrated.ok()) << migrated.error().message;
+}
+
+void Topology::stop() {
+    if (!local_) return;
+    auto s = local_->destroy();
+    if (!s) std::fprintf(stderr, "[topology] destroy failed: %s\n", s.error().message.c_str());
+    if (reaper_pipe_ >= 0) close(reaper_pipe_);  // the reaper's destroy finds nothing left
+    reaper_pipe_ = -1;
+}
+
+pg::SyncConnection Topology::superuser(const std::string& node, const std::string& db) const {
+    int port = node == "primary" ? ports().primary : node == "replica-1" ? ports().replica1 : ports().replica2;
+    auto c = pg::SyncConnection::open(fmt::format("host=127.0.0.1 port={} user=postgres dbname={}", port, db));
+    if (!c) throw std::runtime_error("cannot connect to " + node + ": " + c.error().message);
+    return std::move(c.value());
+}
+
+pg::SyncConnection Topology::app() const {
+    auto c = pg::SyncConnection::open(connections().pgbouncer);
+    if (!c) throw std::runtime_error("cannot connect through pgbouncer: " + c.error().message);
+    return std::move(c.value());
+}
+
+RunResult run_built(const std::string& program, const std::vector<std::string>& args,
+                    const std::vector<std::string>& env, std::chrono::seconds timeout) {
+    std::vector<std::string> argv{built(program)};
+    argv.insert(argv.end(), args.begin(), args.end());
+    RunOptions opts;
+    opts.env = env;
+    opts.timeout = timeout;
+    auto r = run_process(argv, opts);
+    if (!r) return RunResult{-1, r.error().message, false};
+    return *r;
+}
+
+Child::Child(const std::string& program, const std::vector<std::string>& args, const std::vector<std::string>& env) {
+    char templ[] = "/tmp/yw-child-XXXXXX.log";
+    int fd = mkstemps(templ, 4);
+    log_path_ = templ;
+    std::vector<std::string> argv{built(program)};
+    argv.insert(argv.end(), args.begin(), args.end());
+    std::vector<char*> cargv;
+    for (auto& a : argv) cargv.push_back(a.data());
+    cargv.push_back(nullptr);
+    std::vector<std::string> envs;
+    for (char** e = environ; e && *e; ++e) envs.emplace_back(*e);
+    envs.insert(envs.end(), env.begin(), env.end());
+    std::vector<char*> cenv;
+    for (auto& e : envs) cenv.push_back(e.data());
+    cenv.push_back(nullptr);
+    pid_ = fork();
+    if (pid_ == 0) {
+        dup2(fd, STDOUT_FILENO);
+        dup2(fd, STDERR_FILENO);
+        execve(cargv[0], cargv.data(), cenv.data());
+        _exit(127);
+    }
+    close(fd);
+}
+
+Child::~Child() {
+    if (pid_ > 0) {
+        kill(pid_, SIGKILL);
+        waitpid(pid_, nullptr, 0);
+    }
+    unlink(log_path_.c_str());
+}
+
+bool Child::running() {
+    if (pid_ <= 0) return false;
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        pid_ = -1;
+        return false;
+    }
+    return true;
+}
+
+int Child::terminate(std::chrono::seconds grace) {
+    if (!running()) return exit_code_;
+    kill(pid_, SIGTERM);
+    auto deadline = std::chrono::steady_clock::now() + grace;
+    while (running() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(20ms);
+    if (running()) {
+        kill(pid_, SIGKILL);
+        waitpid(pid_, nullptr, 0);
+        pid_ = -1;
+        exit_code_ = -1;
+    }
+    return exit_code_;
+}
+
+std::string Child::log() const {
+    std::ifstream in(log_path_);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+HttpResponse http_request(int port, const std::string& method, const std::string& target, const std::string& body,
+                          const std::map<std::string, std::string>& headers) {
+    namespace beast = boost::beast;
+    namespace http = beast::http;
+    HttpResponse out;
+    try {
+        boost::asio::io_context ioc;
+        beast::tcp_stream stream(ioc);
+        stream.expires_after(30s);
+        stream.connect(boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"),
+                                                      static_cast<unsigned short>(port)));
+        http::request<http::string_body> req{http::string_to_verb(method), target, 11};
+        req.set(http::field::host, "127.0.0.1");
+        for (const auto& [k, v] : headers) req.set(k, v);
+        if (!body.empty()) {
+            req.set(http::field::content_type, "application/json");
+            req.body() = body;
+        }
+        req.prepare_payload();
+        http::write(stream, req);
+        beast::flat_buffer buffer;
+        http::response<http::string_body> res;
+        http::read(stream, buffer, res);
+        out.status = static_cast<int>(res.result_int());
+        out.body = res.body();
+        for (const auto& f : res) {
+            std::string name(f.name_string());
+            std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+            out.headers[name] = std::string(f.value());
+        }
+        beast::error_code ec;
+        stream.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_both, ec);
+    } catch (const std::exception& e) {
+        out.status = 0;
+        out.body = e.what();
+    }
+    return out;
+}
+
+int free_port() {
+    std::mt19937 rng(static_cast<unsigned>(getpid()) ^ static_cast<unsigned>(clock()));
+    std::uniform_int_distribution<int> dist(50001, 60000);
+    for (;;) {
+        int p = dist(rng);
+        if (!port_in_use(p)) return p;
+    }
+}
+
+bool wait_for_port(int port, std::chrono::milliseconds limit) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < deadline) {
+        if (port_in_use(port)) return true;
+        std::this_thread::sleep_for(20ms);
+    }
+    return false;
+}
+
+}  // namespace yw::test
+
+int main(int argc, char** argv) {
+    ::testing::InitGoogleTest(&argc, argv);
+    yw::log::init(yw::log::Level::kWarn, yw::log::Format::kText);
+    ::testing::AddGlobalTestEnvironment(new yw::test::TopologyEnvironment);
+    return RUN_ALL_TESTS();
+}

@@ -1,0 +1,77 @@
+// Integration test support: one throwaway topology per test binary (free ports, temp dir, migrated), torn down
+// at exit even when a test fails or the binary crashes; plus helpers to run ywctl and ywmsgd.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "cluster/local_topology.hpp"
+#include "common/process.hpp"
+#include "pg/sync_connection.hpp"
+
+namespace yw::test {
+
+class Topology {
+public:
+    // The binary's topology; started by the test environment before the first test.
+    static Topology& get();
+
+    cluster::LocalTopology& local() { return *local_; }
+    const cluster::Ports& ports() const { return local_->ports(); }
+    cluster::Connections connections() const { return local_->connections(); }
+    std::filesystem::path dir() const { return local_->dir(); }
+    std::filesystem::path env_file() const { return local_->env_file(); }
+
+    // A superuser connection to a node ("primary", "replica-1", "replica-2"), direct.
+    pg::SyncConnection superuser(const std::string& node, const std::string& db = "ywmessaging") const;
+    // app_user through PgBouncer, as ywmsgd connects.
+    pg::SyncConnection app() const;
+
+    void start();
+    void stop();
+
+private:
+    std::unique_ptr<cluster::LocalTopology> local_;
+    int reaper_pipe_ = -1;
+};
+
+// Runs a program of the build (ywctl, ywmsgd) to completion.
+RunResult run_built(const std::string& program, const std::vector<std::string>& args,
+                    const std::vector<std::string>& env = {}, std::chrono::seconds timeout = std::chrono::seconds(120));
+
+// A background ywmsgd (or any program) killed when this object goes away.
+class Child {
+public:
+    Child(const std::string& program, const std::vector<std::string>& args, const std::vector<std::string>& env);
+    ~Child();
+    Child(const Child&) = delete;
+    Child& operator=(const Child&) = delete;
+
+    bool running();
+    // Sends SIGTERM and waits; returns the exit code (-1 if killed).
+    int terminate(std::chrono::seconds grace = std::chrono::seconds(15));
+    std::string log() const;  // what the child printed so far
+
+private:
+    int pid_ = -1;
+    std::string log_path_;
+    int exit_code_ = -1;
+};
+
+struct HttpResponse {
+    int status = 0;  // 0 when the request failed
+    std::string body;
+    std::map<std::string, std::string> headers;  // lower-case names
+};
+HttpResponse http_request(int port, const std::string& method, const std::string& target, const std::string& body = {},
+                          const std::map<std::string, std::string>& headers = {});
+
+// A TCP port on 127.0.0.1 nobody is listening on right now.
+int free_port();
+// Waits until something listens on 127.0.0.1:port.
+bool wait_for_port(int port, std::chrono::milliseconds limit);
+
+}  // namespace yw::test

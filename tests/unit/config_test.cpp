@@ -1,0 +1,141 @@
+// Configuration parsing: defaults, every validation naming its variable, the KEY=VALUE file.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include "common/config.hpp"
+
+namespace yw {
+namespace {
+
+Env minimal() { return {{"DATABASE_URL", "postgresql://app_user:pw@127.0.0.1:16432/ywmessaging"}}; }
+
+TEST(Config, DefaultsWithOnlyDatabaseUrl) {
+    auto c = parse_config(minimal());
+    ASSERT_TRUE(c.ok()) << c.error().message;
+    EXPECT_EQ(c->http_host, "127.0.0.1");
+    EXPECT_EQ(c->http_port, 8080);
+    EXPECT_EQ(c->slow_query_threshold_ms, 100);
+    EXPECT_FALSE(c->auto_migrate);
+    EXPECT_FALSE(c->cache_warming_enabled);
+    EXPECT_EQ(c->health_timeout, std::chrono::milliseconds(1000));
+    EXPECT_TRUE(c->read_replicas.empty());
+    EXPECT_TRUE(c->redis_url.empty());
+    EXPECT_TRUE(c->warnings.empty());
+}
+
+TEST(Config, MissingDatabaseUrlIsNamed) {
+    auto c = parse_config({});
+    ASSERT_FALSE(c.ok());
+    EXPECT_NE(c.error().message.find("DATABASE_URL"), std::string::npos);
+    EXPECT_EQ(c.error().code, ErrorCode::kInvalidArgument);
+}
+
+TEST(Config, EveryBadValueIsReportedWithItsName) {
+    Env env = minimal();
+    env["YW_HTTP_PORT"] = "80a";
+    env["SLOW_QUERY_THRESHOLD_MS"] = "-5";
+    env["CACHE_WARMING_ENABLED"] = "maybe";
+    env["YW_LOG_LEVEL"] = "loud";
+    env["REDIS_URL"] = "http://example";
+    env["YW_ADMIN_TOKEN"] = "short";
+    auto c = parse_config(env);
+    ASSERT_FALSE(c.ok());
+    for (const char* name : {"YW_HTTP_PORT", "SLOW_QUERY_THRESHOLD_MS", "CACHE_WARMING_ENABLED", "YW_LOG_LEVEL",
+                             "REDIS_URL", "YW_ADMIN_TOKEN"}) {
+        EXPECT_NE(c.error().message.find(name), std::string::npos) << name << " missing in: " << c.error().message;
+    }
+}
+
+TEST(Config, PortOutOfRange) {
+    Env env = minimal();
+    env["YW_HTTP_PORT"] = "70000";
+    auto c = parse_config(env);
+    ASSERT_FALSE(c.ok());
+    EXPECT_NE(c.error().message.find("YW_HTTP_PORT must be an integer from 1 to 65535, got '70000'"), std::string::npos);
+}
+
+TEST(Config, InvalidDatabaseUrlIsRejectedByLibpqParser) {
+    Env env = {{"DATABASE_URL", "postgresql://host:notaport/db?bogus_option=1"}};
+    auto c = parse_config(env);
+    ASSERT_FALSE(c.ok());
+    EXPECT_NE(c.error().message.find("DATABASE_URL is not a valid PostgreSQL connection string"), std::string::npos);
+}
+
+TEST(Config, ReplicasNamedAndUnnamed) {
+    Env env = minimal();
+    env["DATABASE_READ_REPLICAS"] =
+        "replica-1=postgresql://app_user@127.0.0.1:15433/ywmessaging, postgresql://app_user@127.0.0.1:15434/ywmessaging";
+    auto c = parse_config(env);
+    ASSERT_TRUE(c.ok()) << c.error().message;
+    ASSERT_EQ(c->read_replicas.size(), 2u);
+    EXPECT_EQ(c->read_replicas[0].name, "replica-1");
+    EXPECT_EQ(c->read_replicas[0].url, "postgresql://app_user@127.0.0.1:15433/ywmessaging");
+    EXPECT_EQ(c->read_replicas[1].name, "replica-2");
+}
+
+TEST(Config, DuplicateReplicaNames) {
+    Env env = minimal();
+    env["DATABASE_READ_REPLICAS"] = "a=postgresql://h:1/d,a=postgresql://h:2/d";
+    auto c = parse_config(env);
+    ASSERT_FALSE(c.ok());
+    EXPECT_NE(c.error().message.find("names 'a' twice"), std::string::npos);
+}
+
+TEST(Config, BooleansAcceptCommonSpellings) {
+    for (const char* yes : {"1", "true", "TRUE", "yes", "on"}) {
+        Env env = minimal();
+        env["CACHE_WARMING_ENABLED"] = yes;
+        auto c = parse_config(env);
+        ASSERT_TRUE(c.ok());
+        EXPECT_TRUE(c->cache_warming_enabled) << yes;
+    }
+}
+
+TEST(Config, UnknownYwVariableIsAWarningNotAnError) {
+    Env env = minimal();
+    env["YW_HTTP_PROT"] = "9000";
+    env["UNRELATED"] = "x";
+    auto c = parse_config(env);
+    ASSERT_TRUE(c.ok());
+    ASSERT_EQ(c->warnings.size(), 1u);
+    EXPECT_NE(c->warnings[0].find("YW_HTTP_PROT"), std::string::npos);
+}
+
+TEST(Config, EnvFileParsesCommentsQuotesAndExport) {
+    std::string path = testing::TempDir() + "/yw_config_test.env";
+    {
+        std::ofstream out(path);
+        out << "# comment\n\nexport DATABASE_URL='postgresql://u@h:1/d'\nYW_HTTP_PORT = \"9090\"\nREDIS_URL=redis://h:6379/0\n";
+    }
+    auto env = read_env_file(path);
+    ASSERT_TRUE(env.ok()) << env.error().message;
+    EXPECT_EQ(env->at("DATABASE_URL"), "postgresql://u@h:1/d");
+    EXPECT_EQ(env->at("YW_HTTP_PORT"), "9090");
+    auto c = parse_config(*env);
+    ASSERT_TRUE(c.ok()) << c.error().message;
+    EXPECT_EQ(c->http_port, 9090);
+    std::remove(path.c_str());
+}
+
+TEST(Config, EnvFileRejectsGarbageWithLineNumber) {
+    std::string path = testing::TempDir() + "/yw_config_bad.env";
+    {
+        std::ofstream out(path);
+        out << "DATABASE_URL=x\nthis is not a setting\n";
+    }
+    auto env = read_env_file(path);
+    ASSERT_FALSE(env.ok());
+    EXPECT_NE(env.error().message.find(":2:"), std::string::npos);
+    std::remove(path.c_str());
+}
+
+TEST(Config, MissingEnvFile) {
+    auto env = read_env_file("/nonexistent/yw.env");
+    ASSERT_FALSE(env.ok());
+    EXPECT_NE(env.error().message.find("/nonexistent/yw.env"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace yw
