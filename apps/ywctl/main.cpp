@@ -24,7 +24,25 @@ int main(int argc, char** argv) {
     } catch (const CLI::CallForAllHelp& e) {
         return app.exit(e);
     } catch (const CLI::ParseError& e) {
-        app.exit(e, std::cerr, std::cerr);
+        // Name the problem, then show the usage of the deepest command the user reached, which lists its verbs.
+        CLI::App* reached = &app;
+        for (bool deeper = true; deeper;) {
+            deeper = false;
+            for (CLI::App* sub : reached->get_subcommands()) {
+                reached = sub;
+                deeper = true;
+                break;
+            }
+        }
+        std::string path;
+        std::string extra;
+        for (CLI::App* a = reached; a != nullptr; a = a->get_parent()) {
+            path = a->get_name() + (path.empty() ? "" : " " + path);
+            if (extra.empty() && !a->remaining().empty()) extra = a->remaining().front();
+        }
+        std::cerr << path << ": " << e.what();
+        if (!extra.empty()) std::cerr << " (not understood: " << extra << ")";
+        std::cerr << "\n\n" << reached->help();
         return ywctl::kUsage;
     }
     return action ? action() : int(ywctl::kUsage);

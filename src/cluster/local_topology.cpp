@@ -525,6 +525,15 @@ Status LocalTopology::wait_for_streaming() const {
 }
 
 Status LocalTopology::up() {
+    // Every port a stopped node will need must be free before anything starts.
+    std::vector<std::pair<std::string, int>> wanted;
+    if (!postgres_running(dir_ / "primary")) wanted.emplace_back("primary", ports_.primary);
+    if (!postgres_running(dir_ / "replica-1")) wanted.emplace_back("replica-1", ports_.replica1);
+    if (!postgres_running(dir_ / "replica-2")) wanted.emplace_back("replica-2", ports_.replica2);
+    if (!read_pid(dir_ / "pgbouncer" / "pgbouncer.pid")) wanted.emplace_back("pgbouncer", ports_.pgbouncer);
+    if (!read_pid(dir_ / "redis" / "redis.pid")) wanted.emplace_back("redis", ports_.redis);
+    if (auto s = check_ports(wanted); !s) return s;
+
     std::error_code ec;
     fs::create_directories(dir_ / "log", ec);
     if (ec) return fail(fmt::format("cannot create {}: {}", dir_.string(), ec.message()));
@@ -542,14 +551,6 @@ Status LocalTopology::up() {
                                     dir_.string()));
         }
     }
-    // Every port a stopped node will need must be free before anything starts.
-    std::vector<std::pair<std::string, int>> wanted;
-    if (!postgres_running(dir_ / "primary")) wanted.emplace_back("primary", ports_.primary);
-    if (!postgres_running(dir_ / "replica-1")) wanted.emplace_back("replica-1", ports_.replica1);
-    if (!postgres_running(dir_ / "replica-2")) wanted.emplace_back("replica-2", ports_.replica2);
-    if (!read_pid(dir_ / "pgbouncer" / "pgbouncer.pid")) wanted.emplace_back("pgbouncer", ports_.pgbouncer);
-    if (!read_pid(dir_ / "redis" / "redis.pid")) wanted.emplace_back("redis", ports_.redis);
-    if (auto s = check_ports(wanted); !s) return s;
 
     if (auto s = write_state(); !s) return s;
     std::vector<std::function<void()>> undo;

@@ -86,6 +86,22 @@ public:
             problem(fmt::format("{} is not a valid PostgreSQL connection string: {}", name, why));
             return;
         }
+        // libpq parses but does not check values until it connects; a bad port should fail at start, by name.
+        for (PQconninfoOption* o = opts; o->keyword; ++o) {
+            if (std::string_view(o->keyword) != "port" || !o->val) continue;
+            std::string_view ports = o->val;
+            while (!ports.empty()) {
+                auto comma = ports.find(',');
+                std::string_view one = ports.substr(0, comma);
+                int port = 0;
+                auto [ptr, ec] = std::from_chars(one.data(), one.data() + one.size(), port);
+                if (ec != std::errc{} || ptr != one.data() + one.size() || port < 1 || port > 65535) {
+                    problem(fmt::format("{} has an invalid port '{}'", name, one));
+                    break;
+                }
+                ports = comma == std::string_view::npos ? std::string_view{} : ports.substr(comma + 1);
+            }
+        }
         PQconninfoFree(opts);
     }
 

@@ -57,10 +57,19 @@ TEST(Config, PortOutOfRange) {
 }
 
 TEST(Config, InvalidDatabaseUrlIsRejectedByLibpqParser) {
-    Env env = {{"DATABASE_URL", "postgresql://host:notaport/db?bogus_option=1"}};
+    Env env = {{"DATABASE_URL", "postgresql://host/db?bogus_option=1"}};
     auto c = parse_config(env);
     ASSERT_FALSE(c.ok());
     EXPECT_NE(c.error().message.find("DATABASE_URL is not a valid PostgreSQL connection string"), std::string::npos);
+}
+
+TEST(Config, InvalidPortInDatabaseUrlIsCaughtAtStart) {
+    for (const char* url : {"postgresql://h:notaport/db", "host=h port=99999 dbname=d", "postgresql://h1:5432,h2:x/db"}) {
+        auto c = parse_config({{"DATABASE_URL", url}});
+        ASSERT_FALSE(c.ok()) << url;
+        EXPECT_NE(c.error().message.find("DATABASE_URL has an invalid port"), std::string::npos) << c.error().message;
+    }
+    EXPECT_TRUE(parse_config({{"DATABASE_URL", "postgresql://h1:5432,h2:5433/db"}}).ok());
 }
 
 TEST(Config, ReplicasNamedAndUnnamed) {
