@@ -1,8 +1,8 @@
 // ywctl cluster up|status|down|destroy: the local topology (see src/cluster/local_topology.hpp).
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <boost/json.hpp>
-#include <fmt/format.h>
 #include <iostream>
 
 #include "cluster/local_topology.hpp"
@@ -41,16 +41,20 @@ void print_connections(const yw::cluster::LocalTopology& t) {
               << "  replica-2    psql '" << c.replica2 << "'\n"
               << "  pgbouncer    psql '" << c.pgbouncer_admin << "' -c 'SHOW POOLS'\n"
               << "  redis        redis-cli -p " << t.ports().redis << "\n\n"
-              << "Application settings (DATABASE_URL with app_user's password, REDIS_URL, …): " << t.env_file().string()
-              << "\n";
+              << "Application settings (DATABASE_URL with app_user's password, REDIS_URL, …): "
+              << t.env_file().string() << "\n";
 }
 
 const char* kind_name(yw::cluster::NodeKind k) {
     switch (k) {
-        case yw::cluster::NodeKind::kPrimary: return "postgresql";
-        case yw::cluster::NodeKind::kReplica: return "postgresql";
-        case yw::cluster::NodeKind::kPgBouncer: return "pgbouncer";
-        case yw::cluster::NodeKind::kRedis: return "redis";
+        case yw::cluster::NodeKind::kPrimary:
+            return "postgresql";
+        case yw::cluster::NodeKind::kReplica:
+            return "postgresql";
+        case yw::cluster::NodeKind::kPgBouncer:
+            return "pgbouncer";
+        case yw::cluster::NodeKind::kRedis:
+            return "redis";
     }
     return "";
 }
@@ -76,10 +80,11 @@ int status(const Globals& g, const ClusterArgs& args) {
         }
         exit = std::max(exit, node_exit);
         std::string lag = n.lag_ms ? fmt::format("{} ms", *n.lag_ms) : "";
-        table.rows.push_back({mark(node_exit == kOk), n.name, std::to_string(n.port), n.role, n.state, lag, n.detail});
-        boost::json::object o{{"name", n.name}, {"kind", kind_name(n.kind)}, {"port", n.port}, {"running", n.running},
-                              {"role", n.role}, {"state", n.state},         {"detail", n.detail},
-                              {"ok", node_exit == kOk}};
+        table.rows.push_back(
+            {mark(node_exit == kOk), n.name, std::to_string(n.port), n.role, n.state, lag, n.detail});
+        boost::json::object o{
+            {"name", n.name}, {"kind", kind_name(n.kind)}, {"port", n.port},     {"running", n.running},
+            {"role", n.role}, {"state", n.state},          {"detail", n.detail}, {"ok", node_exit == kOk}};
         o["lag_ms"] = n.lag_ms ? boost::json::value(*n.lag_ms) : boost::json::value(nullptr);
         o["lag_bytes"] = n.lag_bytes ? boost::json::value(*n.lag_bytes) : boost::json::value(nullptr);
         out.push_back(std::move(o));
@@ -103,14 +108,16 @@ bool confirm(const std::string& question) {
 }  // namespace
 
 void add_cluster_commands(CLI::App& app, const Globals& g, Action& action) {
-    auto* cluster = app.add_subcommand("cluster", "The local topology: PostgreSQL primary + 2 replicas, PgBouncer, Redis");
+    auto* cluster = app.add_subcommand(
+        "cluster", "The local topology: PostgreSQL primary + 2 replicas, PgBouncer, Redis");
     cluster->require_subcommand(1);
     auto args = std::make_shared<ClusterArgs>();
     auto add_dir = [args](CLI::App* c) {
         c->add_option("--dir", args->dir, "Directory of the topology")->capture_default_str();
     };
 
-    auto* up = cluster->add_subcommand("up", "Start every node that is not running; wait until both replicas stream");
+    auto* up = cluster->add_subcommand(
+        "up", "Start every node that is not running; wait until both replicas stream");
     add_dir(up);
     up->add_option("--port-base", args->port_base,
                    "Primary port N; replicas N+1, N+2; PgBouncer N+1000; Redis N+947 (default 15432)")
@@ -137,7 +144,8 @@ void add_cluster_commands(CLI::App& app, const Globals& g, Action& action) {
         };
     });
 
-    auto* st = cluster->add_subcommand("status", "Each node's role, state and replication lag (Nagios exit codes)");
+    auto* st =
+        cluster->add_subcommand("status", "Each node's role, state and replication lag (Nagios exit codes)");
     add_dir(st);
     st->callback([&g, &action, args] { action = [&g, args] { return status(g, *args); }; });
 

@@ -1,7 +1,8 @@
 // ywctl db migrate|status, partitions ensure|list, demo seed: commands on the application database.
+#include <fmt/format.h>
+
 #include <boost/json.hpp>
 #include <filesystem>
-#include <fmt/format.h>
 #include <iostream>
 
 #include "commands.hpp"
@@ -41,7 +42,8 @@ std::optional<yw::pg::SyncConnection> connect(const Globals& g, const yw::Config
 }
 
 // Runs `body` with the configuration and a connection, mapping setup failures to exit codes.
-int with_database(const Globals& g, const std::function<int(const yw::Config&, yw::pg::SyncConnection&)>& body) {
+int with_database(const Globals& g,
+                  const std::function<int(const yw::Config&, yw::pg::SyncConnection&)>& body) {
     auto config = load_ctl_config(g);
     if (!config) {
         print_error(g.json, config.error().message);
@@ -66,10 +68,12 @@ int migrate(const Globals& g) {
     }
     if (g.json) {
         boost::json::array applied;
-        for (const auto& m : report->applied) applied.push_back(boost::json::object{{"version", m.version}, {"name", m.name}});
+        for (const auto& m : report->applied)
+            applied.push_back(boost::json::object{{"version", m.version}, {"name", m.name}});
         print_json(boost::json::object{{"applied", applied}, {"current_version", report->current_version}});
     } else {
-        for (const auto& m : report->applied) std::cout << "✓ applied " << fmt::format("{:04d}_{}", m.version, m.name) << "\n";
+        for (const auto& m : report->applied)
+            std::cout << "✓ applied " << fmt::format("{:04d}_{}", m.version, m.name) << "\n";
         std::cout << "schema is at version " << report->current_version
                   << (report->applied.empty() ? " (nothing to apply)" : "") << "\n";
     }
@@ -94,7 +98,8 @@ int db_status(const Globals& g) {
         for (const auto& m : *files) {
             bool is_done = done.contains(m.version);
             pending += !is_done;
-            table.rows.push_back({mark(is_done), fmt::format("{:04d}", m.version), m.name, is_done ? "applied" : "pending"});
+            table.rows.push_back(
+                {mark(is_done), fmt::format("{:04d}", m.version), m.name, is_done ? "applied" : "pending"});
             out.push_back({{"version", m.version}, {"name", m.name}, {"applied", is_done}});
         }
         if (g.json) {
@@ -120,7 +125,8 @@ int partitions_ensure(const Globals& g, int ahead) {
             print_json(boost::json::object{{"created", names}});
         } else {
             for (const auto& n : *created) std::cout << "✓ created " << n << "\n";
-            if (created->empty()) std::cout << "✓ the current month and the next " << ahead << " have partitions\n";
+            if (created->empty())
+                std::cout << "✓ the current month and the next " << ahead << " have partitions\n";
         }
         return int(kOk);
     });
@@ -183,11 +189,15 @@ void add_db_commands(CLI::App& app, const Globals& g, Action& action) {
     auto* parts = app.add_subcommand("partitions", "Monthly partitions of conversation_message");
     parts->require_subcommand(1);
     auto ahead = std::make_shared<int>(2);
-    auto* ensure = parts->add_subcommand("ensure", "Create missing partitions for this month and the months ahead");
-    ensure->add_option("--ahead", *ahead, "Months ahead of the current one")->check(CLI::Range(0, 120))->capture_default_str();
+    auto* ensure =
+        parts->add_subcommand("ensure", "Create missing partitions for this month and the months ahead");
+    ensure->add_option("--ahead", *ahead, "Months ahead of the current one")
+        ->check(CLI::Range(0, 120))
+        ->capture_default_str();
     ensure->callback([&g, &action, ahead] { action = [&g, ahead] { return partitions_ensure(g, *ahead); }; });
-    parts->add_subcommand("list", "Every partition with its range and size")
-        ->callback([&g, &action] { action = [&g] { return partitions_list(g); }; });
+    parts->add_subcommand("list", "Every partition with its range and size")->callback([&g, &action] {
+        action = [&g] { return partitions_list(g); };
+    });
 
     auto* demo = app.add_subcommand("demo", "Demo data for the local topology");
     demo->require_subcommand(1);
@@ -198,7 +208,8 @@ void add_db_commands(CLI::App& app, const Globals& g, Action& action) {
     seed->add_option("--tier", *tier, "API key tier")
         ->check(CLI::IsMember({"free", "standard", "professional", "enterprise"}))
         ->capture_default_str();
-    seed->callback([&g, &action, name, tier] { action = [&g, name, tier] { return demo_seed(g, *name, *tier); }; });
+    seed->callback(
+        [&g, &action, name, tier] { action = [&g, name, tier] { return demo_seed(g, *name, *tier); }; });
 }
 
 }  // namespace ywctl

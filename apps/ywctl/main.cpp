@@ -24,7 +24,8 @@ int main(int argc, char** argv) {
     } catch (const CLI::CallForAllHelp& e) {
         return app.exit(e);
     } catch (const CLI::ParseError& e) {
-        // Name the problem, then show the usage of the deepest command the user reached, which lists its verbs.
+        // Name the problem, then show the usage of the deepest command the user reached, which lists its
+        // verbs.
         CLI::App* reached = &app;
         for (bool deeper = true; deeper;) {
             deeper = false;

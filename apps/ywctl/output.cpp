@@ -18,7 +18,8 @@ size_t display_width(const std::string& s) {
 std::string render(const Table& table) {
     std::vector<size_t> widths(table.header.size(), 0);
     auto measure = [&](const std::vector<std::string>& row) {
-        for (size_t i = 0; i < row.size() && i < widths.size(); ++i) widths[i] = std::max(widths[i], display_width(row[i]));
+        for (size_t i = 0; i < row.size() && i < widths.size(); ++i)
+            widths[i] = std::max(widths[i], display_width(row[i]));
     };
     measure(table.header);
     for (const auto& r : table.rows) measure(r);

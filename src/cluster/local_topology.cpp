@@ -3,6 +3,7 @@
 #include "cluster/local_topology.hpp"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <hiredis/hiredis.h>
 #include <libpq-fe.h>
 #include <openssl/rand.h>
@@ -11,7 +12,6 @@
 #include <unistd.h>
 
 #include <boost/json.hpp>
-#include <fmt/format.h>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -36,7 +36,8 @@ Status fail(std::string message) { return make_error(ErrorCode::kUnavailable, st
 
 std::string random_hex(size_t bytes) {
     std::vector<unsigned char> buf(bytes);
-    if (RAND_bytes(buf.data(), static_cast<int>(buf.size())) != 1) throw std::runtime_error("RAND_bytes failed");
+    if (RAND_bytes(buf.data(), static_cast<int>(buf.size())) != 1)
+        throw std::runtime_error("RAND_bytes failed");
     std::string out;
     for (unsigned char b : buf) out += fmt::format("{:02x}", b);
     return out;
@@ -50,14 +51,15 @@ void give_to_service_user(const fs::path& path) {
     std::error_code ec;
     if (lchown(path.c_str(), ids->uid, ids->gid) != 0) return;
     if (!fs::is_directory(path, ec)) return;
-    for (auto it = fs::recursive_directory_iterator(path, ec); it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    for (auto it = fs::recursive_directory_iterator(path, ec); it != fs::recursive_directory_iterator();
+         it.increment(ec)) {
         if (ec) break;
         (void)lchown(it->path().c_str(), ids->uid, ids->gid);
     }
 }
 
-Status write_file(const fs::path& path, const std::string& content, fs::perms perms = fs::perms::owner_read |
-                                                                                        fs::perms::owner_write) {
+Status write_file(const fs::path& path, const std::string& content,
+                  fs::perms perms = fs::perms::owner_read | fs::perms::owner_write) {
     std::ofstream out(path, std::ios::trunc);
     if (!out) return fail(fmt::format("cannot write {}", path.string()));
     out << content;
@@ -99,12 +101,13 @@ Status run_checked(const std::vector<std::string>& argv, std::chrono::millisecon
     opts.stdout_file = log_file;
     auto r = run_process(argv, opts);
     if (!r) return r.error();
-    if (r->timed_out) return fail(fmt::format("{} did not finish within {} s", argv[0], timeout.count() / 1000));
+    if (r->timed_out)
+        return fail(fmt::format("{} did not finish within {} s", argv[0], timeout.count() / 1000));
     if (r->exit_code != 0) {
         std::string out = r->output;
         while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
-        return fail(fmt::format("{} failed (exit {}){}{}", render_command(argv), r->exit_code, out.empty() ? "" : ": ",
-                                out));
+        return fail(fmt::format("{} failed (exit {}){}{}", render_command(argv), r->exit_code,
+                                out.empty() ? "" : ": ", out));
     }
     return {};
 }
@@ -124,7 +127,8 @@ Status stop_pidfile_process(const fs::path& pidfile, const std::string& what) {
     kill(*pid, SIGTERM);
     if (!wait_until(15s, [&] { return kill(*pid, 0) != 0; })) {
         kill(*pid, SIGKILL);
-        if (!wait_until(5s, [&] { return kill(*pid, 0) != 0; })) return fail(fmt::format("{} (pid {}) did not stop", what, *pid));
+        if (!wait_until(5s, [&] { return kill(*pid, 0) != 0; }))
+            return fail(fmt::format("{} (pid {}) did not stop", what, *pid));
     }
     return {};
 }
@@ -136,7 +140,8 @@ std::string dsn(int port, const std::string& user, const std::string& db, const 
 }
 
 std::string url(int port, const std::string& user, const std::string& db, const std::string& password = {}) {
-    return fmt::format("postgresql://{}{}@127.0.0.1:{}/{}", user, password.empty() ? "" : ":" + password, port, db);
+    return fmt::format("postgresql://{}{}@127.0.0.1:{}/{}", user, password.empty() ? "" : ":" + password,
+                       port, db);
 }
 
 bool redis_ping(int port, std::string* detail = nullptr) {
@@ -158,7 +163,8 @@ bool redis_ping(int port, std::string* detail = nullptr) {
             if (info->type == REDIS_REPLY_STRING) {
                 std::string text(info->str, info->len);
                 auto at = text.find("redis_version:");
-                if (at != std::string::npos) *detail = "redis " + text.substr(at + 14, text.find('\r', at) - at - 14);
+                if (at != std::string::npos)
+                    *detail = "redis " + text.substr(at + 14, text.find('\r', at) - at - 14);
             }
             freeReplyObject(info);
         }
@@ -189,20 +195,23 @@ Result<LocalTopology> LocalTopology::open(Options options) {
     t.options_ = std::move(options);
     std::error_code ec;
     t.dir_ = fs::absolute(t.options_.dir, ec);
-    if (ec) return make_error(ErrorCode::kInvalidArgument, fmt::format("bad --dir {}", t.options_.dir.string()));
+    if (ec)
+        return make_error(ErrorCode::kInvalidArgument, fmt::format("bad --dir {}", t.options_.dir.string()));
     fs::path state = t.dir_ / "topology.json";
     if (fs::exists(state)) {
         boost::system::error_code jec;
         auto doc = boost::json::parse(read_text(state), jec);
         if (jec || !doc.is_object()) {
-            return make_error(ErrorCode::kInvalidArgument, fmt::format("{} is not valid JSON", state.string()));
+            return make_error(ErrorCode::kInvalidArgument,
+                              fmt::format("{} is not valid JSON", state.string()));
         }
         const auto& o = doc.as_object();
         int saved_base = static_cast<int>(o.at("port_base").to_number<int64_t>());
         if (t.options_.port_base && *t.options_.port_base != saved_base) {
-            return make_error(ErrorCode::kInvalidArgument,
-                              fmt::format("the topology in {} uses --port-base {}; destroy it to change ports",
-                                          t.dir_.string(), saved_base));
+            return make_error(
+                ErrorCode::kInvalidArgument,
+                fmt::format("the topology in {} uses --port-base {}; destroy it to change ports",
+                            t.dir_.string(), saved_base));
         }
         t.ports_ = Ports::from_base(saved_base);
         t.app_password_ = std::string(o.at("app_password").as_string());
@@ -210,7 +219,8 @@ Result<LocalTopology> LocalTopology::open(Options options) {
     } else {
         int base = t.options_.port_base.value_or(kDefaultPortBase);
         if (base < 1024 || base > 64000) {
-            return make_error(ErrorCode::kInvalidArgument, fmt::format("--port-base must be 1024..64000, got {}", base));
+            return make_error(ErrorCode::kInvalidArgument,
+                              fmt::format("--port-base must be 1024..64000, got {}", base));
         }
         t.ports_ = Ports::from_base(base);
         t.app_password_ = random_hex(16);
@@ -237,10 +247,11 @@ Connections LocalTopology::connections() const {
 Status LocalTopology::check_ports(const std::vector<std::pair<std::string, int>>& wanted) const {
     for (const auto& [name, port] : wanted) {
         if (port_in_use(port)) {
-            return make_error(ErrorCode::kConflict,
-                              fmt::format("port {} (for {}) is already in use; stop what holds it or choose another "
-                                          "--port-base",
-                                          port, name));
+            return make_error(
+                ErrorCode::kConflict,
+                fmt::format("port {} (for {}) is already in use; stop what holds it or choose another "
+                            "--port-base",
+                            port, name));
         }
     }
     return {};
@@ -257,7 +268,8 @@ bool LocalTopology::postgres_running(const fs::path& data) const {
 
 Status LocalTopology::stop_postgres(const fs::path& data) const {
     if (!postgres_running(data)) return {};
-    return run_checked({pg_program("pg_ctl"), "-D", data.string(), "-m", "fast", "-w", "-t", "60", "stop"}, 90s);
+    return run_checked({pg_program("pg_ctl"), "-D", data.string(), "-m", "fast", "-w", "-t", "60", "stop"},
+                       90s);
 }
 
 Status LocalTopology::write_state() const {
@@ -330,8 +342,8 @@ Status LocalTopology::start_primary(std::vector<std::function<void()>>& undo) {
     }
     if (postgres_running(data)) return {};
     say(fmt::format("start primary on port {}", ports_.primary));
-    if (auto s = run_checked({pg_program("pg_ctl"), "-D", data.string(), "-l", (dir_ / "log" / "primary.log").string(),
-                              "-w", "-t", "60", "start"},
+    if (auto s = run_checked({pg_program("pg_ctl"), "-D", data.string(), "-l",
+                              (dir_ / "log" / "primary.log").string(), "-w", "-t", "60", "start"},
                              90s);
         !s) {
         return s;
@@ -349,15 +361,17 @@ Status LocalTopology::prepare_primary() {
     char* hashed = PQencryptPasswordConn(conn->raw(), app_password_.c_str(), "app_user", "scram-sha-256");
     if (!hashed) return fail("cannot hash the app_user password");
     std::string verb = role->empty() ? "CREATE" : "ALTER";
-    std::string sql = fmt::format("{} ROLE app_user LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD {}", verb,
-                                  conn->quote_literal(hashed));
+    std::string sql = fmt::format("{} ROLE app_user LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD {}",
+                                  verb, conn->quote_literal(hashed));
     PQfreemem(hashed);
     if (auto s = conn->exec_script("cluster.app_role", sql); !s) return s;
     auto db = conn->query(pg::queries::kDatabaseExists, {"ywmessaging"});
     if (!db) return db.error();
     if (db->empty()) {
         say("create database ywmessaging owned by app_user");
-        if (auto s = conn->exec_script("cluster.create_database", "CREATE DATABASE ywmessaging OWNER app_user"); !s) {
+        if (auto s =
+                conn->exec_script("cluster.create_database", "CREATE DATABASE ywmessaging OWNER app_user");
+            !s) {
             return s;
         }
     }
@@ -370,8 +384,9 @@ Status LocalTopology::prepare_primary() {
     }
     if (options_.sync) {
         say("synchronous replication: ANY 1 (replica_1, replica_2)");
-        if (auto s = conn->exec_script("cluster.sync",
-                                       "ALTER SYSTEM SET synchronous_standby_names = 'ANY 1 (replica_1, replica_2)'");
+        if (auto s = conn->exec_script(
+                "cluster.sync",
+                "ALTER SYSTEM SET synchronous_standby_names = 'ANY 1 (replica_1, replica_2)'");
             !s) {
             return s;
         }
@@ -380,7 +395,8 @@ Status LocalTopology::prepare_primary() {
     return {};
 }
 
-Status LocalTopology::start_replica(const std::string& name, int port, std::vector<std::function<void()>>& undo) {
+Status LocalTopology::start_replica(const std::string& name, int port,
+                                    std::vector<std::function<void()>>& undo) {
     fs::path data = dir_ / name;
     std::string app_name = name == "replica-1" ? "replica_1" : "replica_2";
     std::string slot = app_name + "_slot";
@@ -388,14 +404,15 @@ Status LocalTopology::start_replica(const std::string& name, int port, std::vect
         say(fmt::format("pg_basebackup {} from the primary on slot {}", name, slot));
         std::error_code ec;
         fs::remove_all(data, ec);
-        if (auto s = run_checked({pg_program("pg_basebackup"), "-d", dsn(ports_.primary, "postgres", "postgres"), "-D",
-                                  data.string(), "-R", "-S", slot, "-X", "stream", "-c", "fast", "--no-password"},
-                                 300s);
+        if (auto s = run_checked(
+                {pg_program("pg_basebackup"), "-d", dsn(ports_.primary, "postgres", "postgres"), "-D",
+                 data.string(), "-R", "-S", slot, "-X", "stream", "-c", "fast", "--no-password"},
+                300s);
             !s) {
             return s;
         }
-        // -R wrote primary_conninfo; restate it with our application_name, and give the node its own port (the
-        // last setting in postgresql.auto.conf wins).
+        // -R wrote primary_conninfo; restate it with our application_name, and give the node its own port
+        // (the last setting in postgresql.auto.conf wins).
         std::string conf = fmt::format(
             "# --- ywctl cluster ---\n"
             "port = {}\n"
@@ -407,8 +424,8 @@ Status LocalTopology::start_replica(const std::string& name, int port, std::vect
     }
     if (postgres_running(data)) return {};
     say(fmt::format("start {} on port {}", name, port));
-    if (auto s = run_checked({pg_program("pg_ctl"), "-D", data.string(), "-l", (dir_ / "log" / (name + ".log")).string(),
-                              "-w", "-t", "60", "start"},
+    if (auto s = run_checked({pg_program("pg_ctl"), "-D", data.string(), "-l",
+                              (dir_ / "log" / (name + ".log")).string(), "-w", "-t", "60", "start"},
                              90s);
         !s) {
         return s;
@@ -450,7 +467,8 @@ Status LocalTopology::start_pgbouncer(std::vector<std::function<void()>>& undo) 
         (dir_ / "log" / "pgbouncer.log").string(), pidfile.string());
     if (auto s = write_file(home / "pgbouncer.ini", ini); !s) return s;
     // PgBouncer needs app_user's password to log in to PostgreSQL with SCRAM on the client's behalf.
-    std::string users = fmt::format("\"app_user\" \"{}\"\n\"postgres\" \"\"\n\"pgbouncer\" \"\"\n", app_password_);
+    std::string users =
+        fmt::format("\"app_user\" \"{}\"\n\"postgres\" \"\"\n\"pgbouncer\" \"\"\n", app_password_);
     if (auto s = write_file(home / "userlist.txt", users); !s) return s;
     std::string hba =
         "host  pgbouncer  pgbouncer  127.0.0.1/32  trust\n"
@@ -520,7 +538,9 @@ Status LocalTopology::wait_for_streaming() const {
         last = fmt::format("{} of 2 replicas streaming", streaming);
         return streaming >= 2;
     });
-    if (!ok) return fail(fmt::format("replicas did not start streaming within {} s ({})", options_.wait.count(), last));
+    if (!ok)
+        return fail(
+            fmt::format("replicas did not start streaming within {} s ({})", options_.wait.count(), last));
     return {};
 }
 
@@ -539,16 +559,19 @@ Status LocalTopology::up() {
     if (ec) return fail(fmt::format("cannot create {}: {}", dir_.string(), ec.message()));
     if (running_as_root()) {
         if (!lookup_user(kServiceUser)) {
-            return fail("running as root needs the 'postgres' system user (install postgresql-15: scripts/bootstrap.sh)");
+            return fail(
+                "running as root needs the 'postgres' system user (install postgresql-15: "
+                "scripts/bootstrap.sh)");
         }
         give_to_service_user(dir_);
         RunOptions opts;
         opts.as_user = kServiceUser;
         auto r = run_process({"test", "-w", dir_.string()}, opts);
         if (!r || r->exit_code != 0) {
-            return fail(fmt::format("the postgres user cannot write {} (a parent directory is closed to it); choose "
-                                    "another --dir, e.g. under /tmp or /var/tmp",
-                                    dir_.string()));
+            return fail(
+                fmt::format("the postgres user cannot write {} (a parent directory is closed to it); choose "
+                            "another --dir, e.g. under /tmp or /var/tmp",
+                            dir_.string()));
         }
     }
 
@@ -590,7 +613,8 @@ Result<std::vector<NodeStatus>> LocalTopology::status() const {
                 seen[rows->text(i, "application_name")] = {
                     rows->text(i, "state"),
                     {std::stoll(rows->text(i, "replay_lag_ms")),
-                     rows->is_null(i, "replay_lag_bytes") ? 0 : std::stoll(rows->text(i, "replay_lag_bytes"))}};
+                     rows->is_null(i, "replay_lag_bytes") ? 0
+                                                          : std::stoll(rows->text(i, "replay_lag_bytes"))}};
             }
         }
     } else {
@@ -598,7 +622,8 @@ Result<std::vector<NodeStatus>> LocalTopology::status() const {
         primary.detail = conn.error().message;
     }
     nodes.push_back(primary);
-    for (auto [name, port] : {std::pair<std::string, int>{"replica-1", ports_.replica1}, {"replica-2", ports_.replica2}}) {
+    for (auto [name, port] :
+         {std::pair<std::string, int>{"replica-1", ports_.replica1}, {"replica-2", ports_.replica2}}) {
         NodeStatus n{name, NodeKind::kReplica, port};
         std::string app_name = name == "replica-1" ? "replica_1" : "replica_2";
         if (auto conn = pg::SyncConnection::open(dsn(port, "postgres", "postgres"), 2s)) {

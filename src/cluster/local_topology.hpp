@@ -1,6 +1,6 @@
-// The local topology behind `ywctl cluster`: PostgreSQL primary + replica-1 + replica-2 (streaming on physical
-// slots), PgBouncer in transaction pooling in front of the primary, and Redis — the production shape on one
-// machine, for `make run`, the integration tests and the benchmarks.
+// The local topology behind `ywctl cluster`: PostgreSQL primary + replica-1 + replica-2 (streaming on
+// physical slots), PgBouncer in transaction pooling in front of the primary, and Redis — the production shape
+// on one machine, for `make run`, the integration tests and the benchmarks.
 #pragma once
 
 #include <chrono>
@@ -31,8 +31,8 @@ inline constexpr int kDefaultPortBase = 15432;
 
 struct Options {
     std::filesystem::path dir = "var/cluster";
-    std::optional<int> port_base;  // unset: the saved one, or the default
-    bool sync = false;             // synchronous_standby_names = 'ANY 1 (replica_1, replica_2)'
+    std::optional<int> port_base;   // unset: the saved one, or the default
+    bool sync = false;              // synchronous_standby_names = 'ANY 1 (replica_1, replica_2)'
     std::chrono::seconds wait{90};  // how long `up` waits for the replicas to stream
     std::function<void(const std::string&)> progress;  // step-by-step messages; may be empty
 };
@@ -43,26 +43,26 @@ struct NodeStatus {
     std::string name;  // primary, replica-1, replica-2, pgbouncer, redis
     NodeKind kind = NodeKind::kPrimary;
     int port = 0;
-    bool running = false;  // answers on its port
-    std::string role;      // primary | replica | pooler | cache
-    std::string state;     // streaming, up, down, …
+    bool running = false;                // answers on its port
+    std::string role;                    // primary | replica | pooler | cache
+    std::string state;                   // streaming, up, down, …
     std::optional<long long> lag_ms;     // replicas: replay lag as the primary sees it
     std::optional<long long> lag_bytes;  // replicas: WAL not yet replayed
-    std::string detail;    // version or error text
+    std::string detail;                  // version or error text
 };
 
 struct Connections {
-    std::string primary;      // superuser DSN, direct
+    std::string primary;  // superuser DSN, direct
     std::string replica1;
     std::string replica2;
-    std::string pgbouncer;    // app_user through PgBouncer (the application's DATABASE_URL)
+    std::string pgbouncer;  // app_user through PgBouncer (the application's DATABASE_URL)
     std::string pgbouncer_admin;
     std::string redis;
     std::string app_primary;  // app_user, direct to the primary (migrations, probes)
 };
 
 class LocalTopology {
-public:
+  public:
     // Reads DIR/topology.json when the directory holds a topology; otherwise prepares a new one (nothing is
     // written until up()).
     static Result<LocalTopology> open(Options options);
@@ -81,7 +81,7 @@ public:
     // DIR/cluster.env: DATABASE_URL, DATABASE_READ_REPLICAS, REDIS_URL, … for ywmsgd --config.
     std::filesystem::path env_file() const { return dir_ / "cluster.env"; }
 
-private:
+  private:
     LocalTopology() = default;
     void say(const std::string& message) const;
     Status check_ports(const std::vector<std::pair<std::string, int>>& wanted) const;

@@ -1,13 +1,13 @@
 // Parsing and validation of Config; pure functions over an Env map so tests need no real environment.
 #include "common/config.hpp"
 
+#include <fmt/format.h>
 #include <libpq-fe.h>
 
 #include <algorithm>
 #include <boost/url/parse.hpp>
 #include <charconv>
 #include <cstdlib>
-#include <fmt/format.h>
 #include <fstream>
 #include <set>
 
@@ -18,10 +18,22 @@ namespace {
 
 // Every name this program reads; YW_* names not in this list are reported as probable typos.
 const std::set<std::string, std::less<>> kKnownNames = {
-    "YW_HTTP_HOST",        "YW_HTTP_PORT",         "YW_THREADS",       "DATABASE_URL",
-    "DATABASE_READ_REPLICAS", "REDIS_URL",         "YW_ADMIN_TOKEN",   "YW_AUTO_MIGRATE",
-    "YW_MIGRATIONS_DIR",   "SLOW_QUERY_THRESHOLD_MS", "CACHE_WARMING_ENABLED", "YW_HEALTH_TIMEOUT_MS",
-    "YW_SHUTDOWN_TIMEOUT_MS", "YW_LOG_LEVEL",      "YW_LOG_FORMAT",    "YW_CONFIG_FILE",
+    "YW_HTTP_HOST",
+    "YW_HTTP_PORT",
+    "YW_THREADS",
+    "DATABASE_URL",
+    "DATABASE_READ_REPLICAS",
+    "REDIS_URL",
+    "YW_ADMIN_TOKEN",
+    "YW_AUTO_MIGRATE",
+    "YW_MIGRATIONS_DIR",
+    "SLOW_QUERY_THRESHOLD_MS",
+    "CACHE_WARMING_ENABLED",
+    "YW_HEALTH_TIMEOUT_MS",
+    "YW_SHUTDOWN_TIMEOUT_MS",
+    "YW_LOG_LEVEL",
+    "YW_LOG_FORMAT",
+    "YW_CONFIG_FILE",
 };
 
 std::string trim(std::string_view s) {
@@ -32,7 +44,7 @@ std::string trim(std::string_view s) {
 }
 
 class Parser {
-public:
+  public:
     explicit Parser(const Env& env) : env_(env) {}
 
     const std::string* get(const char* name) const {
@@ -67,7 +79,8 @@ public:
         const std::string* v = get(name);
         if (!v) return;
         std::string lower = *v;
-        std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+        std::transform(lower.begin(), lower.end(), lower.begin(),
+                       [](unsigned char c) { return std::tolower(c); });
         if (lower == "1" || lower == "true" || lower == "yes" || lower == "on") {
             out = true;
         } else if (lower == "0" || lower == "false" || lower == "no" || lower == "off") {
@@ -105,7 +118,7 @@ public:
         PQconninfoFree(opts);
     }
 
-private:
+  private:
     const Env& env_;
     std::vector<std::string> problems_;
 };
@@ -122,11 +135,13 @@ void parse_replicas(Parser& p, Config& c) {
         ++index;
         if (item.empty()) continue;
         ReplicaEndpoint ep;
-        // "name=url", unless the '=' belongs to a key=value DSN (then the text before it has a space or is a DSN key).
+        // "name=url", unless the '=' belongs to a key=value DSN (then the text before it has a space or is a
+        // DSN key).
         auto eq = item.find('=');
         auto scheme = item.find("://");
         if (eq != std::string::npos && (scheme == std::string::npos || eq < scheme) &&
-            item.substr(0, eq).find(' ') == std::string::npos && item.substr(eq + 1).find("://") != std::string::npos) {
+            item.substr(0, eq).find(' ') == std::string::npos &&
+            item.substr(eq + 1).find("://") != std::string::npos) {
             ep.name = trim(item.substr(0, eq));
             ep.url = trim(item.substr(eq + 1));
         } else {
@@ -135,7 +150,8 @@ void parse_replicas(Parser& p, Config& c) {
         }
         p.postgres_url("DATABASE_READ_REPLICAS", ep.url);
         for (const auto& other : c.read_replicas) {
-            if (other.name == ep.name) p.problem(fmt::format("DATABASE_READ_REPLICAS names '{}' twice", ep.name));
+            if (other.name == ep.name)
+                p.problem(fmt::format("DATABASE_READ_REPLICAS names '{}' twice", ep.name));
         }
         c.read_replicas.push_back(std::move(ep));
     }
@@ -146,8 +162,9 @@ void parse_redis(Parser& p, Config& c) {
     if (!v) return;
     auto url = boost::urls::parse_uri(*v);
     if (!url || (url->scheme() != "redis" && url->scheme() != "rediss") || url->host().empty()) {
-        p.problem(fmt::format("REDIS_URL must look like redis://[:password@]host:port[/db], got '{}'",
-                              url ? std::string("a URL with another scheme or no host") : std::string("not a URL")));
+        p.problem(fmt::format(
+            "REDIS_URL must look like redis://[:password@]host:port[/db], got '{}'",
+            url ? std::string("a URL with another scheme or no host") : std::string("not a URL")));
         return;
     }
     c.redis_url = *v;
@@ -184,7 +201,8 @@ Result<Env> read_env_file(const std::string& path) {
         }
         std::string key = trim(t.substr(0, eq));
         std::string value = trim(t.substr(eq + 1));
-        if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'') && value.back() == value.front()) {
+        if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'') &&
+            value.back() == value.front()) {
             value = value.substr(1, value.size() - 2);
         }
         env[key] = value;

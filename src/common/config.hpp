@@ -25,9 +25,9 @@ struct Config {
     std::uint16_t http_port = 8080;
     int threads = 0;  // 0: one per core
 
-    std::string database_url;                   // primary, or PgBouncer in front of it
+    std::string database_url;                    // primary, or PgBouncer in front of it
     std::vector<ReplicaEndpoint> read_replicas;  // DATABASE_READ_REPLICAS
-    std::string redis_url;                      // empty: no Redis configured
+    std::string redis_url;                       // empty: no Redis configured
 
     std::string admin_token;  // empty: /admin/* is closed
     bool auto_migrate = false;

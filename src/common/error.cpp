@@ -5,15 +5,24 @@ namespace yw {
 
 std::string_view to_string(ErrorCode code) {
     switch (code) {
-        case ErrorCode::kInvalidArgument: return "invalid_argument";
-        case ErrorCode::kUnauthenticated: return "unauthenticated";
-        case ErrorCode::kForbidden: return "forbidden";
-        case ErrorCode::kNotFound: return "not_found";
-        case ErrorCode::kConflict: return "conflict";
-        case ErrorCode::kRateLimited: return "rate_limited";
-        case ErrorCode::kUnavailable: return "unavailable";
-        case ErrorCode::kTimeout: return "timeout";
-        case ErrorCode::kInternal: return "internal";
+        case ErrorCode::kInvalidArgument:
+            return "invalid_argument";
+        case ErrorCode::kUnauthenticated:
+            return "unauthenticated";
+        case ErrorCode::kForbidden:
+            return "forbidden";
+        case ErrorCode::kNotFound:
+            return "not_found";
+        case ErrorCode::kConflict:
+            return "conflict";
+        case ErrorCode::kRateLimited:
+            return "rate_limited";
+        case ErrorCode::kUnavailable:
+            return "unavailable";
+        case ErrorCode::kTimeout:
+            return "timeout";
+        case ErrorCode::kInternal:
+            return "internal";
     }
     return "internal";
 }

@@ -9,15 +9,15 @@
 namespace yw {
 
 enum class ErrorCode {
-    kInvalidArgument,   // the caller sent something malformed or out of range
-    kUnauthenticated,   // missing or wrong credentials
-    kForbidden,         // credentials are fine but the action is not allowed
-    kNotFound,          // the thing does not exist (or belongs to another tenant)
-    kConflict,          // the request clashes with the current state
-    kRateLimited,       // too many requests for this key
-    kUnavailable,       // a dependency (database, Redis) cannot be reached right now
-    kTimeout,           // a deadline passed
-    kInternal,          // a bug or an unexpected failure
+    kInvalidArgument,  // the caller sent something malformed or out of range
+    kUnauthenticated,  // missing or wrong credentials
+    kForbidden,        // credentials are fine but the action is not allowed
+    kNotFound,         // the thing does not exist (or belongs to another tenant)
+    kConflict,         // the request clashes with the current state
+    kRateLimited,      // too many requests for this key
+    kUnavailable,      // a dependency (database, Redis) cannot be reached right now
+    kTimeout,          // a deadline passed
+    kInternal,         // a bug or an unexpected failure
 };
 
 std::string_view to_string(ErrorCode code);
@@ -32,9 +32,9 @@ inline Error make_error(ErrorCode code, std::string message) { return Error{code
 // Result<T>: either a value or an Error. std::expected arrives with C++23; this is the small part we need.
 template <typename T>
 class [[nodiscard]] Result {
-public:
-    Result(T value) : v_(std::move(value)) {}                // NOLINT(google-explicit-constructor)
-    Result(Error error) : v_(std::move(error)) {}            // NOLINT(google-explicit-constructor)
+  public:
+    Result(T value) : v_(std::move(value)) {}      // NOLINT(google-explicit-constructor)
+    Result(Error error) : v_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
 
     bool ok() const { return v_.index() == 0; }
     explicit operator bool() const { return ok(); }
@@ -49,13 +49,13 @@ public:
 
     const Error& error() const { return std::get<1>(v_); }
 
-private:
+  private:
     std::variant<T, Error> v_;
 };
 
 template <>
 class [[nodiscard]] Result<void> {
-public:
+  public:
     Result() = default;
     Result(Error error) : error_(std::move(error)), ok_(false) {}  // NOLINT(google-explicit-constructor)
 
@@ -63,7 +63,7 @@ public:
     explicit operator bool() const { return ok_; }
     const Error& error() const { return error_; }
 
-private:
+  private:
     Error error_;
     bool ok_ = true;
 };

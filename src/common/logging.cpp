@@ -2,14 +2,14 @@
 // every field is valid JSON (spdlog's pattern cannot escape user text).
 #include "common/logging.hpp"
 
+#include <fmt/chrono.h>
+#include <fmt/format.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
 #include <boost/json/serialize.hpp>
 #include <chrono>
-#include <fmt/chrono.h>
-#include <fmt/format.h>
 
 namespace yw::log {
 namespace {
@@ -30,10 +30,14 @@ std::shared_ptr<spdlog::logger> logger() {
 
 std::string_view level_name(Level level) {
     switch (level) {
-        case Level::kDebug: return "debug";
-        case Level::kInfo: return "info";
-        case Level::kWarn: return "warn";
-        case Level::kError: return "error";
+        case Level::kDebug:
+            return "debug";
+        case Level::kInfo:
+            return "info";
+        case Level::kWarn:
+            return "warn";
+        case Level::kError:
+            return "error";
     }
     return "info";
 }
@@ -69,8 +73,9 @@ std::string render(Level level, Format format, std::string_view message, Fields 
     if (format == Format::kText) {
         std::string line = fmt::format("{} {:5} {}", timestamp(), level_name(level), message);
         for (const auto& [key, value] : fields) {
-            line += fmt::format(" {}={}", key, value.is_string() ? std::string(value.get_string())
-                                                                 : boost::json::serialize(value));
+            line += fmt::format(
+                " {}={}", key,
+                value.is_string() ? std::string(value.get_string()) : boost::json::serialize(value));
         }
         return line;
     }

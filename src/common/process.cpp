@@ -44,8 +44,9 @@ std::string render_command(const std::vector<std::string>& argv) {
     std::string out;
     for (const auto& a : argv) {
         if (!out.empty()) out += ' ';
-        bool plain = !a.empty() && a.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                                      "0123456789-_./=:,@%+") == std::string::npos;
+        bool plain = !a.empty() && a.find_first_not_of(
+                                       "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                       "0123456789-_./=:,@%+") == std::string::npos;
         if (plain) {
             out += a;
             continue;
@@ -62,7 +63,9 @@ Result<RunResult> run_process(const std::vector<std::string>& argv, const RunOpt
     std::optional<UserIds> ids;
     if (!options.as_user.empty() && running_as_root()) {
         ids = lookup_user(options.as_user);
-        if (!ids) return make_error(ErrorCode::kInternal, fmt::format("system user '{}' does not exist", options.as_user));
+        if (!ids)
+            return make_error(ErrorCode::kInternal,
+                              fmt::format("system user '{}' does not exist", options.as_user));
     }
     int out_fd = -1;
     int pipefd[2] = {-1, -1};
@@ -126,7 +129,8 @@ Result<RunResult> run_process(const std::vector<std::string>& argv, const RunOpt
     char buf[4096];
     auto drain = [&] {
         if (read_fd < 0) return;
-        for (ssize_t n; (n = read(read_fd, buf, sizeof buf)) > 0;) result.output.append(buf, static_cast<size_t>(n));
+        for (ssize_t n; (n = read(read_fd, buf, sizeof buf)) > 0;)
+            result.output.append(buf, static_cast<size_t>(n));
     };
     for (;;) {
         pid_t done = waitpid(pid, &status, WNOHANG);

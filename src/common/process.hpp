@@ -12,10 +12,10 @@
 namespace yw {
 
 struct RunOptions {
-    std::string as_user;                       // empty: the current user; only honoured when running as root
-    std::vector<std::string> env;              // extra "KEY=VALUE" entries
+    std::string as_user;                        // empty: the current user; only honoured when running as root
+    std::vector<std::string> env;               // extra "KEY=VALUE" entries
     std::chrono::milliseconds timeout{120000};  // the child is killed past it
-    std::string stdout_file;                   // if set, the child's stdout/stderr go there instead of a pipe
+    std::string stdout_file;  // if set, the child's stdout/stderr go there instead of a pipe
 };
 
 struct RunResult {

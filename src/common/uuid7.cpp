@@ -1,4 +1,5 @@
-// UUIDv7: 48-bit Unix milliseconds, then 74 random bits (with a counter in rand_a for same-millisecond order).
+// UUIDv7: 48-bit Unix milliseconds, then 74 random bits (with a counter in rand_a for same-millisecond
+// order).
 #include "common/uuid7.hpp"
 
 #include <openssl/rand.h>
@@ -55,8 +56,9 @@ Uuid uuid7() {
     std::uint64_t ms = unix_ms(std::chrono::system_clock::now());
     std::uint16_t counter;
     {
-        // rand_a holds a counter seeded randomly each millisecond, so ids made in the same millisecond by this
-        // process still sort in creation order, and a clock stepping back never reorders them (RFC 9562 method 1).
+        // rand_a holds a counter seeded randomly each millisecond, so ids made in the same millisecond by
+        // this process still sort in creation order, and a clock stepping back never reorders them (RFC 9562
+        // method 1).
         std::lock_guard lock(g_mutex);
         if (ms > g_last_ms) {
             g_last_ms = ms;

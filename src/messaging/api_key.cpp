@@ -79,6 +79,8 @@ std::string to_hex(const KeyHash& hash) {
     return out;
 }
 
-bool constant_time_equal(const KeyHash& a, const KeyHash& b) { return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0; }
+bool constant_time_equal(const KeyHash& a, const KeyHash& b) {
+    return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
 
 }  // namespace yw::messaging

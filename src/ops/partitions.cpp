@@ -1,4 +1,5 @@
-// Thin layer over ensure_conversation_message_partitions() (migration 0001), the one place partitions are made.
+// Thin layer over ensure_conversation_message_partitions() (migration 0001), the one place partitions are
+// made.
 #include "ops/partitions.hpp"
 
 #include <fmt/format.h>

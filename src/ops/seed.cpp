@@ -7,7 +7,8 @@
 
 namespace yw::ops {
 
-Result<SeededTenant> seed_demo_tenant(pg::SyncConnection& conn, const std::string& name, const std::string& tier) {
+Result<SeededTenant> seed_demo_tenant(pg::SyncConnection& conn, const std::string& name,
+                                      const std::string& tier) {
     SeededTenant out;
     out.tenant_id = to_string(uuid7());
     out.tenant_name = name;

@@ -16,6 +16,7 @@ struct SeededTenant {
     std::string tier;
 };
 
-Result<SeededTenant> seed_demo_tenant(pg::SyncConnection& conn, const std::string& name, const std::string& tier);
+Result<SeededTenant> seed_demo_tenant(pg::SyncConnection& conn, const std::string& name,
+                                      const std::string& tier);
 
 }  // namespace yw::ops

@@ -1,8 +1,9 @@
 // Applies sql/migrations/NNNN_name.sql in order; see migrator.hpp for the guarantees.
 #include "pg/migrator.hpp"
 
-#include <algorithm>
 #include <fmt/format.h>
+
+#include <algorithm>
 #include <fstream>
 #include <regex>
 #include <sstream>
@@ -23,12 +24,14 @@ bool parse_migration_filename(const std::string& filename, Migration& out) {
 }
 
 Result<std::vector<Migration>> order_migrations(std::vector<Migration> found) {
-    std::sort(found.begin(), found.end(), [](const Migration& a, const Migration& b) { return a.version < b.version; });
+    std::sort(found.begin(), found.end(),
+              [](const Migration& a, const Migration& b) { return a.version < b.version; });
     for (size_t i = 1; i < found.size(); ++i) {
         if (found[i].version == found[i - 1].version) {
-            return make_error(ErrorCode::kInvalidArgument,
-                              fmt::format("two migrations share version {:04d}: {} and {}", found[i].version,
-                                          found[i - 1].path.filename().string(), found[i].path.filename().string()));
+            return make_error(
+                ErrorCode::kInvalidArgument,
+                fmt::format("two migrations share version {:04d}: {} and {}", found[i].version,
+                            found[i - 1].path.filename().string(), found[i].path.filename().string()));
         }
     }
     return found;
@@ -37,7 +40,8 @@ Result<std::vector<Migration>> order_migrations(std::vector<Migration> found) {
 Result<std::vector<Migration>> list_migrations(const std::filesystem::path& dir) {
     std::error_code ec;
     if (!std::filesystem::is_directory(dir, ec)) {
-        return make_error(ErrorCode::kInvalidArgument, fmt::format("migrations directory {} does not exist", dir.string()));
+        return make_error(ErrorCode::kInvalidArgument,
+                          fmt::format("migrations directory {} does not exist", dir.string()));
     }
     std::vector<Migration> found;
     for (const auto& entry : std::filesystem::directory_iterator(dir)) {
@@ -45,8 +49,9 @@ Result<std::vector<Migration>> list_migrations(const std::filesystem::path& dir)
         if (entry.path().extension() != ".sql") continue;
         Migration m;
         if (!parse_migration_filename(filename, m)) {
-            return make_error(ErrorCode::kInvalidArgument,
-                              fmt::format("migration file {} is not named NNNN_lowercase_name.sql", filename));
+            return make_error(
+                ErrorCode::kInvalidArgument,
+                fmt::format("migration file {} is not named NNNN_lowercase_name.sql", filename));
         }
         m.path = entry.path();
         found.push_back(std::move(m));
@@ -94,13 +99,14 @@ Result<MigrationReport> migrate(const std::string& conninfo, const std::filesyst
         auto sql = read_file(m.path);
         if (!sql) return sql.error();
         bool applied = false;
-        // One transaction per migration; the lock is re-taken each time so that a concurrent instance waits, then
-        // sees the version as already applied and skips it.
+        // One transaction per migration; the lock is re-taken each time so that a concurrent instance waits,
+        // then sees the version as already applied and skips it.
         Status status = in_locked_transaction(*conn, [&]() -> Status {
             auto seen = conn->query(queries::kMigrationApplied, {std::to_string(m.version)});
             if (!seen) return seen.error();
             if (!seen->empty()) return {};
-            if (auto s = conn->exec_script(fmt::format("migration {:04d}_{}", m.version, m.name), *sql); !s) return s;
+            if (auto s = conn->exec_script(fmt::format("migration {:04d}_{}", m.version, m.name), *sql); !s)
+                return s;
             if (auto r = conn->query(queries::kMigrationRecord, {std::to_string(m.version), m.name}); !r) {
                 return r.error();
             }

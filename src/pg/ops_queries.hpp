@@ -1,5 +1,5 @@
-// The named SQL of the operator side: migrations, partitions and the local topology launcher. Part of the query
-// registry (pg/queries.hpp holds the server's); identifiers are never interpolated from user input.
+// The named SQL of the operator side: migrations, partitions and the local topology launcher. Part of the
+// query registry (pg/queries.hpp holds the server's); identifiers are never interpolated from user input.
 #pragma once
 
 #include "pg/queries.hpp"
@@ -14,19 +14,19 @@ inline constexpr Query kRollback{"tx.rollback", "ROLLBACK"};
 // --- migrations ---
 // hashtext('ywmessaging.migrations'): one lock id shared by every instance and ywctl.
 inline constexpr Query kMigrationLock{"migrations.lock",
-                                         "SELECT pg_advisory_xact_lock(hashtext('ywmessaging.migrations'))"};
+                                      "SELECT pg_advisory_xact_lock(hashtext('ywmessaging.migrations'))"};
 inline constexpr Query kMigrationsCreateTable{
     "migrations.create_table",
     "CREATE TABLE IF NOT EXISTS schema_migrations ("
     " version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"};
 inline constexpr Query kMigrationApplied{"migrations.applied",
-                                            "SELECT 1 FROM schema_migrations WHERE version = $1::integer"};
-inline constexpr Query kMigrationRecord{"migrations.record",
-                                           "INSERT INTO schema_migrations (version, name) VALUES ($1::integer, $2)"};
+                                         "SELECT 1 FROM schema_migrations WHERE version = $1::integer"};
+inline constexpr Query kMigrationRecord{
+    "migrations.record", "INSERT INTO schema_migrations (version, name) VALUES ($1::integer, $2)"};
 inline constexpr Query kMigrationCurrentVersion{
     "migrations.current_version", "SELECT coalesce(max(version), 0) AS version FROM schema_migrations"};
-inline constexpr Query kMigrationList{"migrations.list",
-                                         "SELECT version, name, applied_at FROM schema_migrations ORDER BY version"};
+inline constexpr Query kMigrationList{
+    "migrations.list", "SELECT version, name, applied_at FROM schema_migrations ORDER BY version"};
 
 // --- partitions ---
 inline constexpr Query kPartitionsEnsure{
@@ -41,11 +41,12 @@ inline constexpr Query kPartitionsList{
 
 // --- local topology (run as the postgres superuser) ---
 inline constexpr Query kRoleExists{"cluster.role_exists", "SELECT 1 FROM pg_roles WHERE rolname = $1"};
-inline constexpr Query kDatabaseExists{"cluster.database_exists", "SELECT 1 FROM pg_database WHERE datname = $1"};
+inline constexpr Query kDatabaseExists{"cluster.database_exists",
+                                       "SELECT 1 FROM pg_database WHERE datname = $1"};
 inline constexpr Query kSlotExists{"cluster.slot_exists",
-                                      "SELECT 1 FROM pg_replication_slots WHERE slot_name = $1"};
+                                   "SELECT 1 FROM pg_replication_slots WHERE slot_name = $1"};
 inline constexpr Query kSlotCreate{"cluster.slot_create",
-                                      "SELECT pg_create_physical_replication_slot($1, true)"};
+                                   "SELECT pg_create_physical_replication_slot($1, true)"};
 inline constexpr Query kReplicationStatus{
     "cluster.replication_status",
     "SELECT application_name, state, sync_state,"
@@ -54,16 +55,16 @@ inline constexpr Query kReplicationStatus{
     " coalesce(extract(epoch FROM replay_lag) * 1000, 0)::bigint AS replay_lag_ms,"
     " pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::bigint AS replay_lag_bytes"
     " FROM pg_stat_replication ORDER BY application_name"};
-inline constexpr Query kNodeRole{"cluster.node_role",
-                                    "SELECT pg_is_in_recovery() AS in_recovery, current_setting('server_version') "
-                                    "AS version"};
+inline constexpr Query kNodeRole{
+    "cluster.node_role",
+    "SELECT pg_is_in_recovery() AS in_recovery, current_setting('server_version') "
+    "AS version"};
 
 // --- demo data (make run) ---
 inline constexpr Query kTenantInsert{"seed.tenant_insert",
-                                        "INSERT INTO tenants (id, name) VALUES ($1::uuid, $2)"};
-inline constexpr Query kApiKeyInsert{
-    "seed.api_key_insert",
-    "INSERT INTO api_keys (id, tenant_id, prefix, key_hash, name, tier)"
-    " VALUES ($1::uuid, $2::uuid, $3, decode($4, 'hex'), $5, $6)"};
+                                     "INSERT INTO tenants (id, name) VALUES ($1::uuid, $2)"};
+inline constexpr Query kApiKeyInsert{"seed.api_key_insert",
+                                     "INSERT INTO api_keys (id, tenant_id, prefix, key_hash, name, tier)"
+                                     " VALUES ($1::uuid, $2::uuid, $3, decode($4, 'hex'), $5, $6)"};
 
 }  // namespace yw::pg::queries

@@ -1,9 +1,10 @@
 // ResultSet ownership and the SQLSTATE → ErrorCode mapping.
 #include "pg/result_set.hpp"
 
+#include <fmt/format.h>
+
 #include <cassert>
 #include <charconv>
-#include <fmt/format.h>
 #include <string>
 #include <utility>
 
@@ -63,25 +64,28 @@ long ResultSet::affected_rows() const {
 }
 
 ErrorCode error_code_for_sqlstate(std::string_view sqlstate) {
-    if (sqlstate == "57014") return ErrorCode::kTimeout;  // query_canceled: statement_timeout or our cancel
+    if (sqlstate == "57014") return ErrorCode::kTimeout;   // query_canceled: statement_timeout or our cancel
     if (sqlstate == "23505") return ErrorCode::kConflict;  // unique_violation
     std::string_view cls = sqlstate.substr(0, 2);
     // 08: connection exception; 57P0x: the server is shutting down, crashed or still starting;
     // 53300: too_many_connections. All of them pass once the server is back, so they are not bugs.
     if (cls == "08" || sqlstate.starts_with("57P0") || sqlstate == "53300") return ErrorCode::kUnavailable;
-    if (cls == "22" || cls == "23") return ErrorCode::kInvalidArgument;  // data exception, integrity violation
+    if (cls == "22" || cls == "23")
+        return ErrorCode::kInvalidArgument;  // data exception, integrity violation
     return ErrorCode::kInternal;
 }
 
 Error error_from_result(const PGresult* result, const PGconn* conn) {
     const char* sqlstate = result ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
     const char* primary = result ? PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
-    std::string message = one_line(primary                                  ? primary
+    std::string message = one_line(primary                                   ? primary
                                    : result && *PQresultErrorMessage(result) ? PQresultErrorMessage(result)
                                    : conn                                    ? PQerrorMessage(conn)
                                                                              : "");
     if (message.empty()) message = "unknown PostgreSQL error";
-    if (sqlstate) return make_error(error_code_for_sqlstate(sqlstate), fmt::format("{} (SQLSTATE {})", message, sqlstate));
+    if (sqlstate)
+        return make_error(error_code_for_sqlstate(sqlstate),
+                          fmt::format("{} (SQLSTATE {})", message, sqlstate));
     bool lost = conn == nullptr || PQstatus(conn) == CONNECTION_BAD;
     return make_error(lost ? ErrorCode::kUnavailable : ErrorCode::kInternal, std::move(message));
 }
@@ -91,8 +95,10 @@ Result<ResultSet> take_result(PGresult* result, const PGconn* conn) {
     switch (PQresultStatus(result)) {
         case PGRES_TUPLES_OK:
         case PGRES_COMMAND_OK:
-        case PGRES_EMPTY_QUERY: return owned;
-        default: return error_from_result(result, conn);
+        case PGRES_EMPTY_QUERY:
+            return owned;
+        default:
+            return error_from_result(result, conn);
     }
 }
 

@@ -12,7 +12,7 @@ namespace yw::pg {
 
 // A PGresult with one owner; values are text (the connections ask for text results).
 class ResultSet {
-public:
+  public:
     ResultSet() = default;
     explicit ResultSet(PGresult* result) : result_(result) {}  // takes ownership
     ResultSet(ResultSet&& other) noexcept;
@@ -31,7 +31,7 @@ public:
 
     const PGresult* raw() const { return result_; }
 
-private:
+  private:
     PGresult* result_ = nullptr;
 };
 

@@ -1,10 +1,11 @@
-// Blocking libpq wrapper: parameterized unnamed statements only, errors as yw::Error with the SQLSTATE mapped.
+// Blocking libpq wrapper: parameterized unnamed statements only, errors as yw::Error with the SQLSTATE
+// mapped.
 #include "pg/sync_connection.hpp"
 
+#include <fmt/format.h>
 #include <libpq-fe.h>
 
 #include <cassert>
-#include <fmt/format.h>
 
 #include "common/logging.hpp"
 #include "pg/result_set.hpp"
@@ -24,7 +25,9 @@ std::string Rows::text(size_t row, std::string_view column) const {
     return v ? *v : std::string();
 }
 
-bool Rows::is_null(size_t row, std::string_view column) const { return !rows.at(row).at(column_index(column)); }
+bool Rows::is_null(size_t row, std::string_view column) const {
+    return !rows.at(row).at(column_index(column));
+}
 
 void SyncConnection::Closer::operator()(pg_conn* c) const { PQfinish(c); }
 
@@ -38,7 +41,8 @@ Result<SyncConnection> SyncConnection::open(const std::string& conninfo, std::ch
                               ? fmt::format("-c statement_timeout={}", statement_timeout.count())
                               : std::string();
     // expand_dbname=1: `conninfo` may be a URI or key=value string; later keys fill what it leaves unset.
-    const char* values[] = {conninfo.c_str(), timeout.c_str(), options.empty() ? nullptr : options.c_str(), nullptr};
+    const char* values[] = {conninfo.c_str(), timeout.c_str(), options.empty() ? nullptr : options.c_str(),
+                            nullptr};
     PGconn* c = PQconnectdbParams(keys, values, 1);
     if (!c) return make_error(ErrorCode::kUnavailable, "out of memory creating a PostgreSQL connection");
     if (PQstatus(c) != CONNECTION_OK) {
@@ -49,7 +53,10 @@ Result<SyncConnection> SyncConnection::open(const std::string& conninfo, std::ch
     }
     // Server NOTICEs ("relation … already exists, skipping") go to the debug log, not to a user's terminal.
     PQsetNoticeProcessor(
-        c, [](void*, const char* message) { log::debug("postgres notice", {{"notice", std::string(message)}}); },
+        c,
+        [](void*, const char* message) {
+            log::debug("postgres notice", {{"notice", std::string(message)}});
+        },
         nullptr);
     return SyncConnection(c);
 }

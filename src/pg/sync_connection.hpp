@@ -1,5 +1,5 @@
-// A blocking PostgreSQL connection for ywctl, migrations and tests: sequential tools, where a thread waiting on
-// a query is fine. The server uses the asynchronous pg::Connection instead.
+// A blocking PostgreSQL connection for ywctl, migrations and tests: sequential tools, where a thread waiting
+// on a query is fine. The server uses the asynchronous pg::Connection instead.
 #pragma once
 
 #include <chrono>
@@ -33,11 +33,11 @@ struct Rows {
 };
 
 class SyncConnection {
-public:
+  public:
     // connect_timeout bounds the connection attempt; statement_timeout (0 = none) bounds every query.
-    static Result<SyncConnection> open(const std::string& conninfo,
-                                       std::chrono::seconds connect_timeout = std::chrono::seconds(5),
-                                       std::chrono::milliseconds statement_timeout = std::chrono::milliseconds(0));
+    static Result<SyncConnection> open(
+        const std::string& conninfo, std::chrono::seconds connect_timeout = std::chrono::seconds(5),
+        std::chrono::milliseconds statement_timeout = std::chrono::milliseconds(0));
 
     SyncConnection(SyncConnection&&) noexcept = default;
     SyncConnection& operator=(SyncConnection&&) noexcept = default;
@@ -58,7 +58,7 @@ public:
     bool healthy() const;
     pg_conn* raw() const { return conn_.get(); }
 
-private:
+  private:
     struct Closer {
         void operator()(pg_conn* c) const;
     };

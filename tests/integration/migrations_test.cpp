@@ -1,9 +1,9 @@
 // Migrations against a real primary: a failing one rolls back and leaves schema_migrations alone; concurrent
 // runners through PgBouncer apply each version exactly once; `ywctl db status` reports pending ones.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <fmt/format.h>
 #include <fstream>
 #include <thread>
 
@@ -32,7 +32,8 @@ std::string fresh_database(const std::string& name) {
     return url.substr(0, url.rfind('/') + 1) + name;
 }
 
-fs::path migrations_with(const std::string& dir_name, const std::vector<std::pair<std::string, std::string>>& extra) {
+fs::path migrations_with(const std::string& dir_name,
+                         const std::vector<std::pair<std::string, std::string>>& extra) {
     fs::path dir = fs::temp_directory_path() / dir_name;
     fs::remove_all(dir);
     fs::create_directories(dir);
@@ -57,7 +58,8 @@ TEST(Migrations, AFailingMigrationRollsBackWholeAndExitsNonZero) {
                                                     "CREATE TABLE half_done (id int);\n"
                                                     "INSERT INTO half_done VALUES (1);\n"
                                                     "SELECT * FROM no_such_table;\n"}});
-    auto r = run_built("ywctl", {"db", "migrate"}, {"DATABASE_URL=" + url, "YW_MIGRATIONS_DIR=" + dir.string()});
+    auto r =
+        run_built("ywctl", {"db", "migrate"}, {"DATABASE_URL=" + url, "YW_MIGRATIONS_DIR=" + dir.string()});
     EXPECT_NE(r.exit_code, 0);
     EXPECT_NE(r.output.find("relation \"no_such_table\" does not exist"), std::string::npos) << r.output;
     EXPECT_NE(r.output.find("0002_broken"), std::string::npos) << r.output;
@@ -78,8 +80,8 @@ TEST(Migrations, AFailingMigrationRollsBackWholeAndExitsNonZero) {
 
 TEST(Migrations, ConcurrentRunnersThroughPgBouncerApplyEachVersionOnce) {
     std::string direct = fresh_database("ywmessaging_concurrent");
-    // Four runners race on a fresh database (direct: PgBouncer serves only ywmessaging); the advisory lock makes
-    // three of them wait and then find 0002 applied.
+    // Four runners race on a fresh database (direct: PgBouncer serves only ywmessaging); the advisory lock
+    // makes three of them wait and then find 0002 applied.
     fs::path dir = migrations_with("yw_mig_concurrent", {{"0002_slow.sql",
                                                           "SELECT pg_sleep(0.5);\n"
                                                           "CREATE TABLE concurrency_marker (id int);\n"}});
@@ -103,8 +105,10 @@ TEST(Migrations, ConcurrentRunnersThroughPgBouncerApplyEachVersionOnce) {
     EXPECT_EQ(applied_0002, 1u);
     EXPECT_EQ(versions(direct), (std::vector<std::string>{"1", "2"}));
 
-    // Through PgBouncer in transaction pooling, as ywmsgd with YW_AUTO_MIGRATE=1 does: nothing pending, no error.
-    auto through_bouncer = pg::migrate(Topology::get().connections().pgbouncer, fs::path(YW_SOURCE_DIR) / "sql" / "migrations");
+    // Through PgBouncer in transaction pooling, as ywmsgd with YW_AUTO_MIGRATE=1 does: nothing pending, no
+    // error.
+    auto through_bouncer =
+        pg::migrate(Topology::get().connections().pgbouncer, fs::path(YW_SOURCE_DIR) / "sql" / "migrations");
     ASSERT_TRUE(through_bouncer.ok()) << through_bouncer.error().message;
     EXPECT_TRUE(through_bouncer->applied.empty());
     fs::remove_all(dir);
@@ -115,7 +119,8 @@ TEST(Migrations, TheInitialSchemaCreatesTheProductionWindow) {
     auto n = app.query(kPartitionCount);
     ASSERT_TRUE(n.ok());
     EXPECT_GE(std::stoi(n->text(0, "n")), 27);
-    for (const char* table : {"tenants", "api_keys", "users", "conversations", "conversation_message", "api_audit_log"}) {
+    for (const char* table :
+         {"tenants", "api_keys", "users", "conversations", "conversation_message", "api_audit_log"}) {
         auto t = app.query(kTableExists, {table});
         ASSERT_TRUE(t.ok());
         EXPECT_EQ(t->text(0, "present"), "t") << table;

@@ -1,5 +1,6 @@
 // The local topology against the real servers: streaming replication, PgBouncer, Redis, partitions, and the
 // behaviour of `ywctl cluster` (idempotent up, status, a taken port, usage errors).
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <hiredis/hiredis.h>
 #include <netinet/in.h>
@@ -9,7 +10,6 @@
 #include <boost/json.hpp>
 #include <chrono>
 #include <ctime>
-#include <fmt/format.h>
 #include <thread>
 
 #include "pg/queries.hpp"
@@ -24,11 +24,12 @@ using namespace std::chrono_literals;
 constexpr pg::Query kReplicationRows{"test.replication_rows",
                                      "SELECT application_name, state FROM pg_stat_replication ORDER BY 1"};
 constexpr pg::Query kSlots{"test.slots", "SELECT slot_name, active FROM pg_replication_slots ORDER BY 1"};
-constexpr pg::Query kCreateProbe{"test.create_probe",
-                                 "CREATE TABLE IF NOT EXISTS replication_probe (id int PRIMARY KEY, note text)"};
+constexpr pg::Query kCreateProbe{
+    "test.create_probe", "CREATE TABLE IF NOT EXISTS replication_probe (id int PRIMARY KEY, note text)"};
 constexpr pg::Query kInsertProbe{"test.insert_probe", "INSERT INTO replication_probe VALUES ($1::int, $2)"};
 constexpr pg::Query kReadProbe{"test.read_probe", "SELECT note FROM replication_probe WHERE id = $1::int"};
-constexpr pg::Query kIsSuperuser{"test.is_superuser", "SELECT rolsuper FROM pg_roles WHERE rolname = current_user"};
+constexpr pg::Query kIsSuperuser{"test.is_superuser",
+                                 "SELECT rolsuper FROM pg_roles WHERE rolname = current_user"};
 constexpr pg::Query kCurrentUser{"test.current_user", "SELECT current_user AS u, pg_is_in_recovery() AS r"};
 constexpr pg::Query kPostmasterStart{"test.postmaster_start", "SELECT pg_postmaster_start_time()::text AS t"};
 constexpr pg::Query kPartitionNames{
@@ -94,8 +95,8 @@ TEST(Topology, PgBouncerAdminConsoleAnswersShowPools) {
     EXPECT_EQ(settings["pool_mode"], "transaction");
     EXPECT_EQ(settings["default_pool_size"], "50");
     // The postgres superuser reaches the console too, as RB-5 does.
-    auto as_postgres = pg::SyncConnection::open(
-        fmt::format("host=127.0.0.1 port={} user=postgres dbname=pgbouncer", Topology::get().ports().pgbouncer));
+    auto as_postgres = pg::SyncConnection::open(fmt::format(
+        "host=127.0.0.1 port={} user=postgres dbname=pgbouncer", Topology::get().ports().pgbouncer));
     ASSERT_TRUE(as_postgres.ok()) << as_postgres.error().message;
 }
 
@@ -109,8 +110,9 @@ TEST(Topology, AppUserQueriesThroughPgBouncerAndIsNotASuperuser) {
     ASSERT_TRUE(super.ok());
     EXPECT_EQ(super->text(0, "rolsuper"), "f");
     // The application role needs its password: PgBouncer rejects a wrong one.
-    auto wrong = pg::SyncConnection::open(fmt::format(
-        "host=127.0.0.1 port={} user=app_user password=wrong dbname=ywmessaging", Topology::get().ports().pgbouncer));
+    auto wrong = pg::SyncConnection::open(
+        fmt::format("host=127.0.0.1 port={} user=app_user password=wrong dbname=ywmessaging",
+                    Topology::get().ports().pgbouncer));
     EXPECT_FALSE(wrong.ok());
 }
 
@@ -219,7 +221,8 @@ TEST(Topology, UpWithATakenPortNamesItAndStartsNothing) {
     std::string dir = mkdtemp(templ);
     auto r = run_built("ywctl", {"cluster", "up", "--dir", dir, "--port-base", std::to_string(base)});
     EXPECT_NE(r.exit_code, 0);
-    EXPECT_NE(r.output.find(fmt::format("port {} (for pgbouncer) is already in use", ports.pgbouncer)), std::string::npos)
+    EXPECT_NE(r.output.find(fmt::format("port {} (for pgbouncer) is already in use", ports.pgbouncer)),
+              std::string::npos)
         << r.output;
     EXPECT_FALSE(port_in_use(ports.primary));
     EXPECT_FALSE(port_in_use(ports.replica1));

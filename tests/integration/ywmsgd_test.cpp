@@ -1,9 +1,9 @@
 // ywmsgd as a process against the real topology: /health, configuration errors, auto-migration, graceful
 // shutdown, and /health turning 503 when the primary stops (last: it breaks the topology).
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
-#include <fmt/format.h>
 #include <sstream>
 #include <thread>
 
@@ -78,7 +78,8 @@ TEST(Ywmsgd, AutoMigrateAppliesTheSchemaBeforeListening) {
     std::string url = Topology::get().connections().app_primary;
     url = url.substr(0, url.rfind('/') + 1) + "yw_auto_migrate";
     int port = free_port();
-    Child server("ywmsgd", {}, {"DATABASE_URL=" + url, fmt::format("YW_HTTP_PORT={}", port), "YW_AUTO_MIGRATE=1"});
+    Child server("ywmsgd", {},
+                 {"DATABASE_URL=" + url, fmt::format("YW_HTTP_PORT={}", port), "YW_AUTO_MIGRATE=1"});
     ASSERT_TRUE(wait_for_port(port, 30s)) << server.log();
     auto conn = pg::SyncConnection::open(url);
     ASSERT_TRUE(conn.ok());
@@ -106,10 +107,12 @@ TEST(YwmsgdPrimaryDown, HealthTurns503WhenThePrimaryStops) {
 
     RunOptions stop;
     stop.as_user = running_as_root() ? "postgres" : "";
-    auto stopped = run_process({cluster::postgres_bindir() + "/pg_ctl", "-D", (Topology::get().dir() / "primary").string(),
-                                "-m", "immediate", "-w", "stop"},
-                               stop);
-    ASSERT_TRUE(stopped.ok() && stopped->exit_code == 0) << (stopped.ok() ? stopped->output : stopped.error().message);
+    auto stopped =
+        run_process({cluster::postgres_bindir() + "/pg_ctl", "-D",
+                     (Topology::get().dir() / "primary").string(), "-m", "immediate", "-w", "stop"},
+                    stop);
+    ASSERT_TRUE(stopped.ok() && stopped->exit_code == 0)
+        << (stopped.ok() ? stopped->output : stopped.error().message);
 
     auto r = http_request(port, "GET", "/health");
     ASSERT_EQ(r.status, 503) << r.body;

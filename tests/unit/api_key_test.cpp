@@ -1,9 +1,9 @@
 // API key generation, syntax, hashing and constant-time comparison.
+#include "messaging/api_key.hpp"
+
 #include <gtest/gtest.h>
 
 #include <set>
-
-#include "messaging/api_key.hpp"
 
 namespace yw::messaging {
 namespace {
@@ -25,9 +25,10 @@ TEST(ApiKey, Sha256KnownVector) {
 }
 
 TEST(ApiKey, RejectsMalformedKeys) {
-    for (const char* bad : {"", "key_", "key_prod_", "key_prod_short", "KEY_prod_0123456789abcdef0123456789ABCDEF",
-                            "key_PROD_0123456789abcdef0123456789ABCDEF", "key_prod_0123456789abcdef0123456789ABCDE!",
-                            "key_prod_0123456789abcdef0123456789ABCDEFG", "key__0123456789abcdef0123456789ABCDEF"}) {
+    for (const char* bad :
+         {"", "key_", "key_prod_", "key_prod_short", "KEY_prod_0123456789abcdef0123456789ABCDEF",
+          "key_PROD_0123456789abcdef0123456789ABCDEF", "key_prod_0123456789abcdef0123456789ABCDE!",
+          "key_prod_0123456789abcdef0123456789ABCDEFG", "key__0123456789abcdef0123456789ABCDEF"}) {
         EXPECT_FALSE(looks_like_api_key(bad)) << bad;
     }
     EXPECT_TRUE(looks_like_api_key("key_prod_0123456789abcdef0123456789ABCDEF"));

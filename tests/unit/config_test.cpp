@@ -1,10 +1,10 @@
 // Configuration parsing: defaults, every validation naming its variable, the KEY=VALUE file.
+#include "common/config.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cstdio>
 #include <fstream>
-
-#include "common/config.hpp"
 
 namespace yw {
 namespace {
@@ -42,9 +42,10 @@ TEST(Config, EveryBadValueIsReportedWithItsName) {
     env["YW_ADMIN_TOKEN"] = "short";
     auto c = parse_config(env);
     ASSERT_FALSE(c.ok());
-    for (const char* name : {"YW_HTTP_PORT", "SLOW_QUERY_THRESHOLD_MS", "CACHE_WARMING_ENABLED", "YW_LOG_LEVEL",
-                             "REDIS_URL", "YW_ADMIN_TOKEN"}) {
-        EXPECT_NE(c.error().message.find(name), std::string::npos) << name << " missing in: " << c.error().message;
+    for (const char* name : {"YW_HTTP_PORT", "SLOW_QUERY_THRESHOLD_MS", "CACHE_WARMING_ENABLED",
+                             "YW_LOG_LEVEL", "REDIS_URL", "YW_ADMIN_TOKEN"}) {
+        EXPECT_NE(c.error().message.find(name), std::string::npos)
+            << name << " missing in: " << c.error().message;
     }
 }
 
@@ -53,21 +54,25 @@ TEST(Config, PortOutOfRange) {
     env["YW_HTTP_PORT"] = "70000";
     auto c = parse_config(env);
     ASSERT_FALSE(c.ok());
-    EXPECT_NE(c.error().message.find("YW_HTTP_PORT must be an integer from 1 to 65535, got '70000'"), std::string::npos);
+    EXPECT_NE(c.error().message.find("YW_HTTP_PORT must be an integer from 1 to 65535, got '70000'"),
+              std::string::npos);
 }
 
 TEST(Config, InvalidDatabaseUrlIsRejectedByLibpqParser) {
     Env env = {{"DATABASE_URL", "postgresql://host/db?bogus_option=1"}};
     auto c = parse_config(env);
     ASSERT_FALSE(c.ok());
-    EXPECT_NE(c.error().message.find("DATABASE_URL is not a valid PostgreSQL connection string"), std::string::npos);
+    EXPECT_NE(c.error().message.find("DATABASE_URL is not a valid PostgreSQL connection string"),
+              std::string::npos);
 }
 
 TEST(Config, InvalidPortInDatabaseUrlIsCaughtAtStart) {
-    for (const char* url : {"postgresql://h:notaport/db", "host=h port=99999 dbname=d", "postgresql://h1:5432,h2:x/db"}) {
+    for (const char* url :
+         {"postgresql://h:notaport/db", "host=h port=99999 dbname=d", "postgresql://h1:5432,h2:x/db"}) {
         auto c = parse_config({{"DATABASE_URL", url}});
         ASSERT_FALSE(c.ok()) << url;
-        EXPECT_NE(c.error().message.find("DATABASE_URL has an invalid port"), std::string::npos) << c.error().message;
+        EXPECT_NE(c.error().message.find("DATABASE_URL has an invalid port"), std::string::npos)
+            << c.error().message;
     }
     EXPECT_TRUE(parse_config({{"DATABASE_URL", "postgresql://h1:5432,h2:5433/db"}}).ok());
 }
@@ -75,7 +80,8 @@ TEST(Config, InvalidPortInDatabaseUrlIsCaughtAtStart) {
 TEST(Config, ReplicasNamedAndUnnamed) {
     Env env = minimal();
     env["DATABASE_READ_REPLICAS"] =
-        "replica-1=postgresql://app_user@127.0.0.1:15433/ywmessaging, postgresql://app_user@127.0.0.1:15434/ywmessaging";
+        "replica-1=postgresql://app_user@127.0.0.1:15433/ywmessaging, "
+        "postgresql://app_user@127.0.0.1:15434/ywmessaging";
     auto c = parse_config(env);
     ASSERT_TRUE(c.ok()) << c.error().message;
     ASSERT_EQ(c->read_replicas.size(), 2u);
@@ -116,7 +122,8 @@ TEST(Config, EnvFileParsesCommentsQuotesAndExport) {
     std::string path = testing::TempDir() + "/yw_config_test.env";
     {
         std::ofstream out(path);
-        out << "# comment\n\nexport DATABASE_URL='postgresql://u@h:1/d'\nYW_HTTP_PORT = \"9090\"\nREDIS_URL=redis://h:6379/0\n";
+        out << "# comment\n\nexport DATABASE_URL='postgresql://u@h:1/d'\nYW_HTTP_PORT = "
+               "\"9090\"\nREDIS_URL=redis://h:6379/0\n";
     }
     auto env = read_env_file(path);
     ASSERT_TRUE(env.ok()) << env.error().message;

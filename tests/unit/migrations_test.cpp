@@ -20,14 +20,15 @@ TEST(Migrations, ParsesWellFormedNames) {
 
 TEST(Migrations, RejectsMalformedNames) {
     Migration m;
-    for (const char* bad : {"1_x.sql", "00001_x.sql", "0001-x.sql", "0001_X.sql", "0001_.sql", "0001_x.sql.bak",
-                            "0000_zero.sql", "abcd_x.sql", "0001_x y.sql"}) {
+    for (const char* bad : {"1_x.sql", "00001_x.sql", "0001-x.sql", "0001_X.sql", "0001_.sql",
+                            "0001_x.sql.bak", "0000_zero.sql", "abcd_x.sql", "0001_x y.sql"}) {
         EXPECT_FALSE(parse_migration_filename(bad, m)) << bad;
     }
 }
 
 TEST(Migrations, OrdersByVersionNotByDiscovery) {
-    std::vector<Migration> found = {{10, "ten", "0010_ten.sql"}, {2, "two", "0002_two.sql"}, {1, "one", "0001_one.sql"}};
+    std::vector<Migration> found = {
+        {10, "ten", "0010_ten.sql"}, {2, "two", "0002_two.sql"}, {1, "one", "0001_one.sql"}};
     auto ordered = order_migrations(found);
     ASSERT_TRUE(ordered.ok());
     ASSERT_EQ(ordered->size(), 3u);
@@ -47,7 +48,8 @@ TEST(Migrations, ListsADirectoryAndIgnoresOtherFiles) {
     auto dir = std::filesystem::path(testing::TempDir()) / "yw_migrations_list";
     std::filesystem::remove_all(dir);
     std::filesystem::create_directories(dir);
-    for (const char* f : {"0002_second.sql", "0001_first.sql", "README.md"}) std::ofstream(dir / f) << "SELECT 1;";
+    for (const char* f : {"0002_second.sql", "0001_first.sql", "README.md"})
+        std::ofstream(dir / f) << "SELECT 1;";
     auto listed = list_migrations(dir);
     ASSERT_TRUE(listed.ok()) << listed.error().message;
     ASSERT_EQ(listed->size(), 2u);

@@ -1,7 +1,7 @@
 // UUIDv7: version and variant bits, time order, round trip through text.
-#include <gtest/gtest.h>
-
 #include "common/uuid7.hpp"
+
+#include <gtest/gtest.h>
 
 namespace yw {
 namespace {
@@ -33,8 +33,8 @@ TEST(Uuid7, TextRoundTrip) {
     ASSERT_TRUE(parse_uuid(to_string(id), parsed));
     EXPECT_EQ(id, parsed);
     ASSERT_TRUE(parse_uuid("0192F3A4-5B6C-7D8E-9FA0-B1C2D3E4F5A6", parsed));
-    for (const char* bad : {"", "not-a-uuid", "0192f3a4-5b6c-7d8e-9fa0-b1c2d3e4f5a", "0192f3a45b6c-7d8e-9fa0-b1c2d3e4f5a6x",
-                            "0192f3a4-5b6c-7d8e-9fa0-b1c2d3e4f5ag"}) {
+    for (const char* bad : {"", "not-a-uuid", "0192f3a4-5b6c-7d8e-9fa0-b1c2d3e4f5a",
+                            "0192f3a45b6c-7d8e-9fa0-b1c2d3e4f5a6x", "0192f3a4-5b6c-7d8e-9fa0-b1c2d3e4f5ag"}) {
         EXPECT_FALSE(parse_uuid(bad, parsed)) << bad;
     }
 }

@@ -2,6 +2,7 @@
 #include "support/topology_fixture.hpp"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -11,7 +12,6 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <fmt/format.h>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -43,7 +43,7 @@ int pick_port_base() {
 }
 
 class TopologyEnvironment : public ::testing::Environment {
-public:
+  public:
     void SetUp() override { Topology::get().start(); }
     void TearDown() override { Topology::get().stop(); }
 };
@@ -69,8 +69,8 @@ void Topology::start() {
     ASSERT_TRUE(opened.ok()) << opened.error().message;
     local_ = std::make_unique<cluster::LocalTopology>(std::move(opened.value()));
 
-    // A reaper process destroys the topology when this process ends, however it ends: it waits for EOF on a pipe
-    // only we hold open.
+    // A reaper process destroys the topology when this process ends, however it ends: it waits for EOF on a
+    // pipe only we hold open.
     int fds[2];
     ASSERT_EQ(pipe(fds), 0);
     pid_t reaper = fork();
@@ -82,7 +82,8 @@ void Topology::start() {
         while (read(fds[0], &c, 1) > 0) {
         }
         std::string ywctl = built("ywctl");
-        execl(ywctl.c_str(), "ywctl", "cluster", "destroy", "--yes", "--dir", made, static_cast<char*>(nullptr));
+        execl(ywctl.c_str(), "ywctl", "cluster", "destroy", "--yes", "--dir", made,
+              static_cast<char*>(nullptr));
         _exit(127);
     }
     close(fds[0]);
@@ -104,8 +105,11 @@ void Topology::stop() {
 }
 
 pg::SyncConnection Topology::superuser(const std::string& node, const std::string& db) const {
-    int port = node == "primary" ? ports().primary : node == "replica-1" ? ports().replica1 : ports().replica2;
-    auto c = pg::SyncConnection::open(fmt::format("host=127.0.0.1 port={} user=postgres dbname={}", port, db));
+    int port = node == "primary"     ? ports().primary
+               : node == "replica-1" ? ports().replica1
+                                     : ports().replica2;
+    auto c =
+        pg::SyncConnection::open(fmt::format("host=127.0.0.1 port={} user=postgres dbname={}", port, db));
     if (!c) throw std::runtime_error("cannot connect to " + node + ": " + c.error().message);
     return std::move(c.value());
 }
@@ -128,7 +132,8 @@ RunResult run_built(const std::string& program, const std::vector<std::string>& 
     return *r;
 }
 
-Child::Child(const std::string& program, const std::vector<std::string>& args, const std::vector<std::string>& env) {
+Child::Child(const std::string& program, const std::vector<std::string>& args,
+             const std::vector<std::string>& env) {
     char templ[] = "/tmp/yw-child-XXXXXX.log";
     int fd = mkstemps(templ, 4);
     log_path_ = templ;
@@ -193,8 +198,8 @@ std::string Child::log() const {
     return ss.str();
 }
 
-HttpResponse http_request(int port, const std::string& method, const std::string& target, const std::string& body,
-                          const std::map<std::string, std::string>& headers) {
+HttpResponse http_request(int port, const std::string& method, const std::string& target,
+                          const std::string& body, const std::map<std::string, std::string>& headers) {
     namespace beast = boost::beast;
     namespace http = beast::http;
     HttpResponse out;
@@ -220,7 +225,8 @@ HttpResponse http_request(int port, const std::string& method, const std::string
         out.body = res.body();
         for (const auto& f : res) {
             std::string name(f.name_string());
-            std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+            std::transform(name.begin(), name.end(), name.begin(),
+                           [](unsigned char c) { return std::tolower(c); });
             out.headers[name] = std::string(f.value());
         }
         beast::error_code ec;

@@ -1,5 +1,5 @@
-// Integration test support: one throwaway topology per test binary (free ports, temp dir, migrated), torn down
-// at exit even when a test fails or the binary crashes; plus helpers to run ywctl and ywmsgd.
+// Integration test support: one throwaway topology per test binary (free ports, temp dir, migrated), torn
+// down at exit even when a test fails or the binary crashes; plus helpers to run ywctl and ywmsgd.
 #pragma once
 
 #include <chrono>
@@ -15,7 +15,7 @@
 namespace yw::test {
 
 class Topology {
-public:
+  public:
     // The binary's topology; started by the test environment before the first test.
     static Topology& get();
 
@@ -33,19 +33,21 @@ public:
     void start();
     void stop();
 
-private:
+  private:
     std::unique_ptr<cluster::LocalTopology> local_;
     int reaper_pipe_ = -1;
 };
 
 // Runs a program of the build (ywctl, ywmsgd) to completion.
 RunResult run_built(const std::string& program, const std::vector<std::string>& args,
-                    const std::vector<std::string>& env = {}, std::chrono::seconds timeout = std::chrono::seconds(120));
+                    const std::vector<std::string>& env = {},
+                    std::chrono::seconds timeout = std::chrono::seconds(120));
 
 // A background ywmsgd (or any program) killed when this object goes away.
 class Child {
-public:
-    Child(const std::string& program, const std::vector<std::string>& args, const std::vector<std::string>& env);
+  public:
+    Child(const std::string& program, const std::vector<std::string>& args,
+          const std::vector<std::string>& env);
     ~Child();
     Child(const Child&) = delete;
     Child& operator=(const Child&) = delete;
@@ -55,7 +57,7 @@ public:
     int terminate(std::chrono::seconds grace = std::chrono::seconds(15));
     std::string log() const;  // what the child printed so far
 
-private:
+  private:
     int pid_ = -1;
     std::string log_path_;
     int exit_code_ = -1;
@@ -66,7 +68,8 @@ struct HttpResponse {
     std::string body;
     std::map<std::string, std::string> headers;  // lower-case names
 };
-HttpResponse http_request(int port, const std::string& method, const std::string& target, const std::string& body = {},
+HttpResponse http_request(int port, const std::string& method, const std::string& target,
+                          const std::string& body = {},
                           const std::map<std::string, std::string>& headers = {});
 
 // A TCP port on 127.0.0.1 nobody is listening on right now.
