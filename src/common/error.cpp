@@ -5,6 +5,8 @@ namespace yw {
 
 std::string_view to_string(ErrorCode code) {
     switch (code) {
+        case ErrorCode::kUnprocessable:
+            return "unprocessable";
         case ErrorCode::kInvalidArgument:
             return "invalid_argument";
         case ErrorCode::kUnauthenticated:

@@ -10,6 +10,7 @@ namespace yw {
 
 enum class ErrorCode {
     kInvalidArgument,  // the caller sent something malformed or out of range
+    kUnprocessable,    // well-formed, but a value breaks a business rule (message content length)
     kUnauthenticated,  // missing or wrong credentials
     kForbidden,        // credentials are fine but the action is not allowed
     kNotFound,         // the thing does not exist (or belongs to another tenant)

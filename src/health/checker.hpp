@@ -1,0 +1,46 @@
+// Liveness of what ywmsgd depends on, as GET /health reports it: for now the primary database.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/json/object.hpp>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include "pg/connection.hpp"
+
+namespace yw::health {
+
+inline constexpr std::string_view kVersion = "0.1.0";
+
+struct DatabaseStatus {
+    bool up = false;
+    double latency_ms = 0;  // when up: the probe's round trip, connecting included when it had to
+    std::string error;      // when down
+};
+
+// Safe to use from concurrent requests. Keeps one idle connection between probes and reopens it when it
+// breaks; a probe that finds it in use opens its own.
+class Checker {
+  public:
+    Checker(std::string database_url, std::chrono::milliseconds timeout);
+
+    // Runs the ping on the primary; never takes longer than the timeout.
+    boost::asio::awaitable<DatabaseStatus> check_database();
+
+  private:
+    boost::asio::awaitable<Result<pg::ResultSet>> ping(std::unique_ptr<pg::Connection>& conn,
+                                                       pg::Deadline deadline);
+
+    const std::string database_url_;
+    const std::chrono::milliseconds timeout_;
+    std::mutex mutex_;
+    std::unique_ptr<pg::Connection> idle_;  // guarded by mutex_
+};
+
+// The /health document: {"status","checks":{"database":…},"version","timestamp"}. Pure, for tests.
+boost::json::object health_report(const DatabaseStatus& database, std::chrono::system_clock::time_point now);
+
+}  // namespace yw::health

@@ -1,0 +1,51 @@
+// The HTTP server's limits and timeouts, and how they follow from the configuration.
+#pragma once
+
+#include <boost/beast/http/verb.hpp>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "common/config.hpp"
+
+namespace yw::http {
+
+// One request as the server saw it, once its response was written: what request metrics count.
+struct RequestRecord {
+    boost::beast::http::verb method;  // verb::unknown for methods Beast does not know and unparsable requests
+    std::string_view route;  // the matched route's pattern ("/v1/users/{id}"); empty when none matched
+    unsigned status;
+    // From the end of the request's read to the end of the response's write.
+    std::chrono::nanoseconds duration;
+};
+
+struct ServerOptions {
+    std::string host = "127.0.0.1";
+    std::uint16_t port = 8080;  // 0: any free port; Server::port() tells which
+    int threads = 0;            // 0: one per core
+    std::uint32_t header_limit = 8 * 1024;
+    std::uint64_t body_limit = 64 * 1024;
+    // From the first byte of a request to its last: a client trickling headers is cut off here.
+    std::chrono::milliseconds read_timeout{10'000};
+    // A keep-alive connection waiting for its next request. Longer than the usual load balancer idle
+    // timeout (60 s), so the balancer closes first and never sends on a connection we are closing.
+    std::chrono::milliseconds idle_timeout{75'000};
+    std::chrono::milliseconds write_timeout{10'000};
+    // How long stop() lets requests in flight finish before closing their connections.
+    std::chrono::milliseconds shutdown_timeout{10'000};
+    // Optional; called on a server thread after every response: must be thread-safe, quick and not throw.
+    std::function<void(const RequestRecord&)> on_response;
+};
+
+inline ServerOptions server_options(const Config& config) {
+    ServerOptions options;
+    options.host = config.http_host;
+    options.port = config.http_port;
+    options.threads = config.threads;
+    options.shutdown_timeout = config.shutdown_timeout;
+    return options;
+}
+
+}  // namespace yw::http

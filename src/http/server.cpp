@@ -1,0 +1,131 @@
+// Listening, thread pool, connection registry and graceful shutdown.
+#include "http/server.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <future>
+
+#include "common/logging.hpp"
+#include "http/session.hpp"
+
+namespace yw::http {
+namespace asio = boost::asio;
+using asio::ip::tcp;
+namespace {
+
+constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
+// Accept errors such as EMFILE last until connections close: pause rather than spin.
+constexpr auto kAcceptRetryDelay = std::chrono::milliseconds(100);
+
+Result<tcp::endpoint> resolve(asio::io_context& io, const std::string& host, std::uint16_t port) {
+    boost::system::error_code ec;
+    auto address = asio::ip::make_address(host, ec);
+    if (!ec) return tcp::endpoint(address, port);
+    tcp::resolver resolver(io);
+    auto found = resolver.resolve(host, std::to_string(port), tcp::resolver::passive, ec);
+    if (ec || found.empty()) {
+        return make_error(ErrorCode::kInvalidArgument,
+                          fmt::format("cannot resolve {}: {}", host, ec.message()));
+    }
+    return found.begin()->endpoint();
+}
+
+}  // namespace
+
+Server::Server(ServerOptions options, Router router)
+    : options_(std::move(options)), router_(std::move(router)), acceptor_(asio::make_strand(io_)) {}
+
+Server::~Server() { stop(); }
+
+Status Server::start() {
+    auto endpoint = resolve(io_, options_.host, options_.port);
+    if (!endpoint) return endpoint.error();
+    boost::system::error_code ec;
+    acceptor_.open(endpoint->protocol(), ec);
+    if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(*endpoint, ec);
+    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+        acceptor_.close();
+        return make_error(ErrorCode::kUnavailable, fmt::format("cannot listen on {}:{}: {}", options_.host,
+                                                               options_.port, ec.message()));
+    }
+    port_ = acceptor_.local_endpoint().port();
+    asio::co_spawn(acceptor_.get_executor(), accept_loop(), asio::detached);
+    int threads =
+        options_.threads > 0 ? options_.threads : static_cast<int>(std::thread::hardware_concurrency());
+    for (int i = 0; i < std::max(threads, 1); ++i) threads_.emplace_back([this] { io_.run(); });
+    return {};
+}
+
+asio::awaitable<void> Server::accept_loop() {
+    for (;;) {
+        tcp::socket socket(asio::make_strand(io_));
+        auto [ec] = co_await acceptor_.async_accept(socket, kAwait);
+        if (!acceptor_.is_open()) co_return;
+        if (ec) {
+            log::warn("accept failed", {{"error", ec.message().c_str()}});
+            asio::steady_timer pause(acceptor_.get_executor(), kAcceptRetryDelay);
+            co_await pause.async_wait(kAwait);
+            continue;
+        }
+        auto session = std::make_shared<Session>(std::move(socket), router_, options_, stopping_);
+        {
+            // Checked under the lock stop() takes, so that stop() sees every session that will ever run.
+            std::lock_guard lock(mutex_);
+            if (stopping_) co_return;
+            sessions_.insert(session);
+        }
+        asio::co_spawn(session->executor(), serve(session), asio::detached);
+    }
+}
+
+asio::awaitable<void> Server::serve(std::shared_ptr<Session> session) {
+    co_await session->run();
+    std::lock_guard lock(mutex_);
+    sessions_.erase(session);
+    if (sessions_.empty()) drained_.notify_all();
+}
+
+void Server::stop() {
+    if (threads_.empty()) return;
+    std::vector<std::shared_ptr<Session>> open;
+    {
+        std::lock_guard lock(mutex_);
+        stopping_ = true;
+        open.assign(sessions_.begin(), sessions_.end());
+    }
+    std::promise<void> closed;
+    asio::post(acceptor_.get_executor(), [this, &closed] {
+        boost::system::error_code ec;
+        acceptor_.close(ec);
+        closed.set_value();
+    });
+    closed.get_future().wait();
+    for (auto& session : open) asio::post(session->executor(), [session] { session->close_if_idle(); });
+    {
+        std::unique_lock lock(mutex_);
+        if (!drained_.wait_for(lock, options_.shutdown_timeout, [this] { return sessions_.empty(); })) {
+            log::warn("shutdown timeout passed; closing connections with requests in flight",
+                      {{"connections", sessions_.size()}});
+        }
+    }
+    io_.stop();
+    for (auto& t : threads_) t.join();
+    threads_.clear();
+    // No thread runs the context any more, so touching the sessions from here is safe. Their suspended
+    // handlers (one waiting on a slow query, say) are destroyed with the context.
+    std::lock_guard lock(mutex_);
+    for (const auto& session : sessions_) session->close();
+    sessions_.clear();
+}
+
+}  // namespace yw::http

@@ -1,0 +1,69 @@
+// The HTTP/1.1 server: a listener, a session per connection, a pool of threads, and a graceful stop.
+#pragma once
+
+#include <atomic>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <unordered_set>
+#include <vector>
+
+#include "common/error.hpp"
+#include "http/options.hpp"
+#include "http/router.hpp"
+
+namespace yw::http {
+
+class Session;
+
+// One io_context run by N threads, each connection on its own strand. Per-thread io_contexts with
+// SO_REUSEPORT would pin each connection to one thread and, worse, split every database pool per thread:
+// on small machines more PostgreSQL backends is exactly what hurts (see issue 3's measurements). One shared
+// context balances work across threads and keeps one bounded pool per endpoint.
+class Server {
+  public:
+    Server(ServerOptions options, Router router);
+    Server(const Server&) = delete;
+    Server& operator=(const Server&) = delete;
+    ~Server();  // stop()s
+
+    // Binds, listens and starts the threads. kUnavailable when the address cannot be bound.
+    Status start();
+
+    // The bound port: the one the kernel chose when options.port was 0. Valid after start().
+    std::uint16_t port() const { return port_; }
+
+    // The server's event loop, for background tasks that share its threads (the audit log's flusher). They
+    // must finish before stop() returns, or be abandoned with it.
+    boost::asio::any_io_executor executor() { return io_.get_executor(); }
+
+    // Stops accepting, closes idle connections, lets requests in flight finish for up to shutdown_timeout,
+    // then cuts the rest and joins the threads. Blocks; call it from outside the server's threads.
+    void stop();
+
+  private:
+    boost::asio::awaitable<void> accept_loop();
+    boost::asio::awaitable<void> serve(std::shared_ptr<Session> session);
+
+    const ServerOptions options_;
+    const Router router_;
+
+    std::mutex mutex_;
+    std::unordered_set<std::shared_ptr<Session>> sessions_;  // open connections
+    std::condition_variable drained_;                        // signalled when sessions_ empties
+    std::atomic<bool> stopping_{false};
+
+    // Declared after what sessions reference, so that handlers still pending when the context is destroyed
+    // find them alive.
+    boost::asio::io_context io_;
+    boost::asio::ip::tcp::acceptor acceptor_;
+    std::vector<std::thread> threads_;
+    std::uint16_t port_ = 0;
+};
+
+}  // namespace yw::http

@@ -1,0 +1,197 @@
+// The async libpq connection: connect polling, send/flush/read loops and deadline cancellation.
+#include "pg/connection.hpp"
+
+#include <fmt/format.h>
+
+#include <atomic>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <thread>
+
+#include "common/logging.hpp"
+
+namespace yw::pg {
+namespace asio = boost::asio;
+namespace {
+
+// PQcancel blocks while it opens a connection to the server, so it runs on a short-lived thread of its own
+// rather than on the event loop. Timeouts are rare; the cap keeps a database meltdown from spawning threads
+// without bound (the abandoned connection is closed either way).
+constexpr int kMaxCancelThreads = 8;
+std::atomic<int> g_cancels_in_flight{0};
+
+void cancel_in_background(PGcancel* cancel, std::string_view query_name) {
+    if (!cancel) return;
+    if (g_cancels_in_flight.fetch_add(1) >= kMaxCancelThreads) {
+        g_cancels_in_flight.fetch_sub(1);
+        PQfreeCancel(cancel);
+        log::warn("query cancel skipped: too many cancels in flight",
+                  {{"query", boost::json::string_view(query_name)}});
+        return;
+    }
+    try {
+        std::thread([cancel, name = std::string(query_name)] {
+            char why[256] = {};
+            if (!PQcancel(cancel, why, sizeof why))
+                log::warn("query cancel failed", {{"query", name.c_str()}, {"error", why}});
+            PQfreeCancel(cancel);
+            g_cancels_in_flight.fetch_sub(1);
+        }).detach();
+    } catch (const std::system_error& e) {
+        g_cancels_in_flight.fetch_sub(1);
+        PQfreeCancel(cancel);
+        log::warn("query cancel skipped: cannot start a thread",
+                  {{"query", boost::json::string_view(query_name)}, {"error", e.what()}});
+    }
+}
+
+}  // namespace
+
+Connection::Connection(PGconn* conn, asio::any_io_executor executor)
+    : conn_(conn), socket_(std::move(executor)) {}
+
+Connection::~Connection() {
+    unwatch_socket();
+    PQfinish(conn_);
+}
+
+void Connection::watch_socket() {
+    unwatch_socket();
+    boost::system::error_code ec;
+    socket_.assign(PQsocket(conn_), ec);
+    if (ec) broken_ = true;
+}
+
+void Connection::unwatch_socket() {
+    if (socket_.is_open()) socket_.release();
+}
+
+asio::awaitable<Result<std::unique_ptr<Connection>>> Connection::connect(asio::any_io_executor executor,
+                                                                         std::string conninfo,
+                                                                         Deadline deadline) {
+    PGconn* raw = PQconnectStart(conninfo.c_str());
+    if (!raw) co_return make_error(ErrorCode::kInternal, "out of memory starting a PostgreSQL connection");
+    std::unique_ptr<Connection> conn(new Connection(raw, std::move(executor)));
+    if (PQstatus(raw) == CONNECTION_BAD) co_return conn->fail();
+
+    // libpq's contract: behave as if PQconnectPoll had asked to wait for writing.
+    PostgresPollingStatusType poll = PGRES_POLLING_WRITING;
+    while (poll != PGRES_POLLING_OK) {
+        if (poll == PGRES_POLLING_FAILED) co_return conn->fail();
+        // PQconnectPoll may close this socket and open another (next address, next host, SSL retry), and
+        // the new one can reuse the same number, so the socket is re-registered on every step.
+        conn->watch_socket();
+        Ready ready =
+            co_await conn->wait(poll == PGRES_POLLING_READING ? Wait::kRead : Wait::kWrite, deadline);
+        conn->unwatch_socket();
+        if (ready == Ready::kTimeout)
+            co_return make_error(ErrorCode::kTimeout, "connecting to PostgreSQL timed out");
+        if (ready == Ready::kFailed) co_return conn->lose_socket();
+        poll = PQconnectPoll(raw);
+    }
+    conn->watch_socket();
+    if (conn->broken_ || PQsetnonblocking(raw, 1) != 0) co_return conn->fail();
+    co_return std::move(conn);
+}
+
+asio::awaitable<Connection::Ready> Connection::wait(Wait what, Deadline deadline) {
+    using asio::experimental::make_parallel_group;
+    using asio::experimental::wait_for_one;
+    asio::steady_timer timer(socket_.get_executor(), deadline);
+    std::size_t first = 0;
+    boost::system::error_code socket_ec;
+    if (what == Wait::kReadWrite) {
+        auto [order, read_ec, write_ec, timer_ec] =
+            co_await make_parallel_group(
+                socket_.async_wait(asio::posix::descriptor_base::wait_read, asio::deferred),
+                socket_.async_wait(asio::posix::descriptor_base::wait_write, asio::deferred),
+                timer.async_wait(asio::deferred))
+                .async_wait(wait_for_one(), asio::use_awaitable);
+        first = order[0] == 2 ? 1 : 0;
+        socket_ec = order[0] == 0 ? read_ec : write_ec;
+    } else {
+        auto type = what == Wait::kRead ? asio::posix::descriptor_base::wait_read
+                                        : asio::posix::descriptor_base::wait_write;
+        auto [order, wait_ec, timer_ec] =
+            co_await make_parallel_group(socket_.async_wait(type, asio::deferred),
+                                         timer.async_wait(asio::deferred))
+                .async_wait(wait_for_one(), asio::use_awaitable);
+        first = order[0];
+        socket_ec = wait_ec;
+    }
+    if (first == 1) co_return Ready::kTimeout;
+    co_return socket_ec ? Ready::kFailed : Ready::kReady;
+}
+
+Error Connection::fail() {
+    if (PQstatus(conn_) == CONNECTION_BAD) broken_ = true;
+    return error_from_result(nullptr, conn_);
+}
+
+Error Connection::lose_socket() {
+    broken_ = true;
+    return make_error(ErrorCode::kUnavailable, "lost the PostgreSQL socket");
+}
+
+Error Connection::abandon(const Query& query) {
+    // The server is still working on the query and libpq still expects its results: nothing short of a
+    // new connection gets back to a known state, so cancel the work and retire this one.
+    broken_ = true;
+    cancel_in_background(PQgetCancel(conn_), query.name);
+    return make_error(ErrorCode::kTimeout,
+                      fmt::format("query {} passed its deadline and was cancelled", query.name));
+}
+
+asio::awaitable<Result<ResultSet>> Connection::exec(const Query& query, Params params, Deadline deadline) {
+    if (broken_) co_return make_error(ErrorCode::kUnavailable, "the PostgreSQL connection is broken");
+    const std::string sql(query.sql);  // libpq wants a terminated string; the registry holds string_views
+    std::vector<const char*> values;
+    values.reserve(params.size());
+    for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
+    if (!PQsendQueryParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(),
+                           nullptr, nullptr, 0)) {
+        co_return fail();
+    }
+
+    for (int pending = PQflush(conn_); pending != 0; pending = PQflush(conn_)) {
+        if (pending < 0) co_return fail();
+        Ready ready = co_await wait(Wait::kReadWrite, deadline);
+        if (ready == Ready::kTimeout) co_return abandon(query);
+        if (ready == Ready::kFailed) co_return lose_socket();
+        // Reading whatever arrived keeps a server that is itself blocked on sending from deadlocking us.
+        if (!PQconsumeInput(conn_)) co_return fail();
+    }
+
+    // One statement gives one result, but libpq's protocol is to read until PQgetResult returns null; the
+    // first error wins over later results.
+    std::optional<Result<ResultSet>> outcome;
+    for (;;) {
+        while (!PQisBusy(conn_)) {
+            PGresult* result = PQgetResult(conn_);
+            if (!result) {
+                if (PQstatus(conn_) == CONNECTION_BAD) broken_ = true;
+                if (!outcome) co_return make_error(ErrorCode::kInternal, "PostgreSQL returned no result");
+                co_return std::move(*outcome);
+            }
+            ExecStatusType status = PQresultStatus(result);
+            if (status == PGRES_COPY_IN || status == PGRES_COPY_OUT || status == PGRES_COPY_BOTH) {
+                // COPY needs its own protocol; reaching it here leaves the connection mid-COPY.
+                PQclear(result);
+                broken_ = true;
+                co_return make_error(ErrorCode::kInternal,
+                                     fmt::format("query {} started a COPY", query.name));
+            }
+            Result<ResultSet> taken = take_result(result, conn_);
+            if (!outcome || (outcome->ok() && !taken.ok())) outcome.emplace(std::move(taken));
+        }
+        Ready ready = co_await wait(Wait::kRead, deadline);
+        if (ready == Ready::kTimeout) co_return abandon(query);
+        if (ready == Ready::kFailed) co_return lose_socket();
+        if (!PQconsumeInput(conn_)) co_return fail();
+    }
+}
+
+}  // namespace yw::pg

@@ -1,0 +1,77 @@
+// One PostgreSQL connection driven by the Asio event loop: libpq in non-blocking mode, every call bounded by
+// a deadline, so no thread ever blocks on the database.
+#pragma once
+
+#include <libpq-fe.h>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/error.hpp"
+#include "pg/queries.hpp"
+#include "pg/result_set.hpp"
+
+namespace yw::pg {
+
+using Deadline = std::chrono::steady_clock::time_point;
+using Param = std::optional<std::string>;  // nullopt is SQL NULL
+using Params = std::vector<Param>;
+
+// Not thread-safe: one coroutine uses a connection at a time (a pool hands it out).
+class Connection {
+  public:
+    // Opens a connection without blocking (PQconnectStart/PQconnectPoll). kUnavailable when the server
+    // refuses or fails, kTimeout when the deadline passes first. A host name in `conninfo` is resolved
+    // synchronously by libpq: use addresses where that matters.
+    static boost::asio::awaitable<Result<std::unique_ptr<Connection>>> connect(
+        boost::asio::any_io_executor executor, std::string conninfo, Deadline deadline);
+
+    Connection(const Connection&) = delete;
+    Connection& operator=(const Connection&) = delete;
+    ~Connection();
+
+    // Runs one statement of the registry with text parameters, as an unnamed statement
+    // (PQsendQueryParams), because PgBouncer in transaction pooling cannot keep named ones. When the deadline
+    // passes the query is cancelled on the server, kTimeout is returned and the connection is broken.
+    // GCC 12 rejects a braced list inside a co_await expression ("array used as initializer"): build the
+    // Params in a statement of their own, then `co_await conn.exec(query, std::move(params), deadline)`.
+    boost::asio::awaitable<Result<ResultSet>> exec(const Query& query, Params params, Deadline deadline);
+
+    // True once the connection cannot be reused (lost, or a query was abandoned mid-flight): drop it.
+    bool broken() const { return broken_; }
+
+  private:
+    enum class Wait {
+        kRead,       // the server sent something
+        kWrite,      // the send buffer has room
+        kReadWrite,  // either: while flushing, the server may talk first
+    };
+    enum class Ready {
+        kReady,    // the socket is ready (or errored, which the next libpq call reports)
+        kTimeout,  // the deadline passed first
+        kFailed,   // the wait itself failed (descriptor gone): the connection is unusable
+    };
+
+    Connection(PGconn* conn, boost::asio::any_io_executor executor);
+
+    void watch_socket();
+    void unwatch_socket();
+    boost::asio::awaitable<Ready> wait(Wait what, Deadline deadline);
+    Error fail();
+    Error lose_socket();
+    Error abandon(const Query& query);
+
+    PGconn* conn_;
+    // Borrows libpq's socket: released before PQfinish (and whenever libpq may swap it), never closed by
+    // Asio.
+    boost::asio::posix::stream_descriptor socket_;
+    bool broken_ = false;
+};
+
+}  // namespace yw::pg
