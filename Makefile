@@ -5,7 +5,7 @@ JOBS        ?= $(shell nproc)
 CMAKE       := cmake -S . -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
 SOURCES     := $(shell git ls-files '*.cpp' '*.hpp' 2>/dev/null)
 
-.PHONY: all bootstrap build test unit integration run sanitize format format-check clean
+.PHONY: all bootstrap build test unit integration run sanitize bench format format-check clean
 
 all: build
 
@@ -37,6 +37,11 @@ sanitize: bootstrap
 # Start the local topology, migrate, seed a demo tenant and key, and run ywmsgd in the foreground.
 run: build
 	@bash scripts/run.sh $(BUILD)
+
+# Release build (build-release), a throwaway topology with ~1M messages, pgbench and wrk; the table lands in
+# bench/out/latest/ and docs/benchmarks.md says how to read it. BENCH_* variables: see bench/run.sh.
+bench: bootstrap
+	BENCH_JOBS=$(JOBS) bash bench/run.sh
 
 format:
 	clang-format -i $(SOURCES)

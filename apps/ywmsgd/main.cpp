@@ -13,9 +13,18 @@
 #include "common/logging.hpp"
 #include "health/checker.hpp"
 #include "health/routes.hpp"
+#include "http/metrics.hpp"
+#include "http/metrics_routes.hpp"
+#include "http/openapi.hpp"
 #include "http/router.hpp"
 #include "http/server.hpp"
+#include "messaging/api_key.hpp"
+#include "messaging/audit_log.hpp"
+#include "messaging/routes.hpp"
+#include "messaging/services.hpp"
+#include "pg/cluster.hpp"
 #include "pg/migrator.hpp"
+#include "pg/monitor.hpp"
 
 namespace {
 
@@ -56,6 +65,14 @@ bool parse_args(int argc, char** argv, Args& args) {
         }
     }
     return true;
+}
+
+// Cursors must verify on every instance: without YW_CURSOR_SECRET the key derives from settings they share.
+std::string cursor_secret(const yw::Config& config) {
+    if (!config.cursor_secret.empty()) return config.cursor_secret;
+    auto hash =
+        yw::messaging::sha256("ywmessaging cursors\n" + config.admin_token + "\n" + config.database_url);
+    return std::string(hash.begin(), hash.end());
 }
 
 std::string url_of(const std::string& host, std::uint16_t port) {
@@ -101,14 +118,43 @@ int main(int argc, char** argv) {
         if (!ec) yw::log::info("stopping", {{"signal", signal}});
     });
 
+    yw::pg::QueryMonitor monitor({config.query_window, config.slow_query_threshold_ms});
+    yw::pg::ClusterOptions cluster_options;
+    cluster_options.primary = {"primary",
+                               config.database_url,
+                               config.db_pool_size,
+                               config.db_acquire_timeout,
+                               config.db_connect_timeout,
+                               config.db_prepare};
+    cluster_options.query_timeout = config.query_timeout;
+    yw::pg::Cluster db(cluster_options, &monitor);
+
+    namespace msg = yw::messaging;
+    msg::CursorCodec cursors(cursor_secret(config));
+    msg::Authenticator auth(db, config.key_cache_ttl);
+    msg::AdminService admin(db);
+    msg::UserService users(db, cursors);
+    msg::ConversationService conversations(db, cursors);
+    msg::MessageService messages(db, cursors);
+    msg::AuditLog audit(db, config.database_url);
+    msg::Api api{config.admin_token, auth, admin, users, conversations, messages, &audit};
+
     yw::health::Checker checker(config.database_url, config.health_timeout);
     yw::http::Router router;
     yw::health::add_routes(router, checker);
-    yw::http::Server server(yw::http::server_options(config), std::move(router));
+    msg::add_routes(router, api);
+    yw::http::add_openapi_route(router);
+    yw::http::Metrics metrics;
+    yw::http::add_metrics_routes(router, monitor, db, metrics);
+    auto options = yw::http::server_options(config);
+    options.on_response = [&metrics](const yw::http::RequestRecord& r) { metrics.observe(r); };
+    options.on_drained = [&audit] { audit.stop(); };
+    yw::http::Server server(options, std::move(router));
     if (auto started = server.start(); !started) {
         yw::log::error("cannot start the HTTP server", {{"error", started.error().message.c_str()}});
         return 1;
     }
+    audit.start(server.executor());
     yw::log::info("listening", {{"url", url_of(config.http_host, server.port()).c_str()}});
 
     signals_io.run();

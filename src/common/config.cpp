@@ -235,6 +235,19 @@ Result<Config> parse_config(const Env& env) {
     c.migrations_dir = YW_DEFAULT_MIGRATIONS_DIR;
     if (const auto* v = p.get("YW_MIGRATIONS_DIR")) c.migrations_dir = *v;
 
+    p.integer("YW_DB_POOL_SIZE", c.db_pool_size, 1, 1000);
+    p.boolean("YW_DB_PREPARE", c.db_prepare);
+    p.millis("YW_DB_ACQUIRE_TIMEOUT_MS", c.db_acquire_timeout, 1, 60000);
+    p.millis("YW_DB_CONNECT_TIMEOUT_MS", c.db_connect_timeout, 10, 60000);
+    p.millis("YW_QUERY_TIMEOUT_MS", c.query_timeout, 10, 600000);
+    p.millis("YW_KEY_CACHE_TTL_MS", c.key_cache_ttl, 0, 60000);
+    long long window_s = c.query_window.count();
+    p.integer("YW_QUERY_WINDOW_S", window_s, 10, 86400);
+    c.query_window = std::chrono::seconds(window_s);
+    if (const auto* v = p.get("YW_CURSOR_SECRET")) {
+        if (v->size() < 16) p.problem("YW_CURSOR_SECRET must be at least 16 characters");
+        c.cursor_secret = *v;
+    }
     p.integer("SLOW_QUERY_THRESHOLD_MS", c.slow_query_threshold_ms, 1, 600000);
     p.boolean("CACHE_WARMING_ENABLED", c.cache_warming_enabled);
     p.millis("YW_HEALTH_TIMEOUT_MS", c.health_timeout, 10, 60000);

@@ -33,6 +33,15 @@ struct Config {
     bool auto_migrate = false;
     std::string migrations_dir;
 
+    int db_pool_size = 16;    // connections to each database endpoint
+    bool db_prepare = false;  // named prepared statements: only where no PgBouncer sits in between
+    std::chrono::milliseconds db_acquire_timeout{2000};
+    std::chrono::milliseconds db_connect_timeout{2000};
+    std::chrono::milliseconds query_timeout{5000};
+    std::chrono::milliseconds key_cache_ttl{5000};
+    std::string cursor_secret;  // signs pagination cursors; shared by every instance
+    std::chrono::seconds query_window{300};
+
     int slow_query_threshold_ms = 100;
     bool cache_warming_enabled = false;
     std::chrono::milliseconds health_timeout{1000};

@@ -8,8 +8,9 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
-#include <boost/json/serialize.hpp>
 #include <chrono>
+
+#include "common/json.hpp"
 
 namespace yw::log {
 namespace {
@@ -73,9 +74,8 @@ std::string render(Level level, Format format, std::string_view message, Fields 
     if (format == Format::kText) {
         std::string line = fmt::format("{} {:5} {}", timestamp(), level_name(level), message);
         for (const auto& [key, value] : fields) {
-            line += fmt::format(
-                " {}={}", key,
-                value.is_string() ? std::string(value.get_string()) : boost::json::serialize(value));
+            line += fmt::format(" {}={}", key,
+                                value.is_string() ? std::string(value.get_string()) : to_json(value));
         }
         return line;
     }
@@ -84,7 +84,7 @@ std::string render(Level level, Format format, std::string_view message, Fields 
     o["level"] = level_name(level);
     o["msg"] = message;
     for (const auto& [key, value] : fields) o[key] = value;
-    return boost::json::serialize(o);
+    return to_json(o);
 }
 
 void write(Level level, std::string_view message, Fields fields) {

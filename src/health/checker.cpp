@@ -32,6 +32,9 @@ asio::awaitable<DatabaseStatus> Checker::check_database() {
     std::unique_ptr<pg::Connection> conn;
     {
         std::lock_guard lock(mutex_);
+        // A probe is in flight (it holds the connection) and one finished a moment ago: share its answer
+        // rather than open a connection per request when a load balancer or a storm of checks arrives.
+        if (!idle_ && last_at_ && started - *last_at_ < kShareWindow) co_return last_;
         conn = std::move(idle_);
     }
     bool reused = conn != nullptr;
@@ -42,14 +45,19 @@ asio::awaitable<DatabaseStatus> Checker::check_database() {
         conn.reset();
         result = co_await ping(conn, deadline);
     }
-    if (!result) co_return DatabaseStatus{.error = result.error().message};
-
-    double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
-    if (!conn->broken()) {
-        std::lock_guard lock(mutex_);
-        if (!idle_) idle_ = std::move(conn);
+    DatabaseStatus status;
+    if (result) {
+        double ms =
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+        status = DatabaseStatus{.up = true, .latency_ms = std::round(ms * 100) / 100};
+    } else {
+        status = DatabaseStatus{.error = result.error().message};
     }
-    co_return DatabaseStatus{.up = true, .latency_ms = std::round(ms * 100) / 100};
+    std::lock_guard lock(mutex_);
+    if (result && !conn->broken() && !idle_) idle_ = std::move(conn);
+    last_ = status;
+    last_at_ = std::chrono::steady_clock::now();
+    co_return status;
 }
 
 boost::json::object health_report(const DatabaseStatus& database, std::chrono::system_clock::time_point now) {

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -22,7 +23,8 @@ struct DatabaseStatus {
 };
 
 // Safe to use from concurrent requests. Keeps one idle connection between probes and reopens it when it
-// breaks; a probe that finds it in use opens its own.
+// breaks; a probe that finds it in use shares the answer of the last probe when it is under a second old,
+// else opens its own.
 class Checker {
   public:
     Checker(std::string database_url, std::chrono::milliseconds timeout);
@@ -38,6 +40,9 @@ class Checker {
     const std::chrono::milliseconds timeout_;
     std::mutex mutex_;
     std::unique_ptr<pg::Connection> idle_;  // guarded by mutex_
+    DatabaseStatus last_;                   // the latest probe's answer, guarded by mutex_
+    std::optional<std::chrono::steady_clock::time_point> last_at_;
+    static constexpr std::chrono::milliseconds kShareWindow{1000};
 };
 
 // The /health document: {"status","checks":{"database":…},"version","timestamp"}. Pure, for tests.

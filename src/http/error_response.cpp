@@ -2,7 +2,8 @@
 #include "http/error_response.hpp"
 
 #include <boost/beast/http/field.hpp>
-#include <boost/json/serialize.hpp>
+
+#include "common/json.hpp"
 
 namespace yw::http {
 namespace {
@@ -50,7 +51,7 @@ beast::http::status status_for(ErrorCode code) {
 Response json_response(beast::http::status status, const boost::json::value& body) {
     Response res{status, 11};
     res.set(beast::http::field::content_type, "application/json");
-    res.body() = boost::json::serialize(body);
+    res.body() = to_json(body);
     return res;
 }
 

@@ -37,6 +37,9 @@ struct ServerOptions {
     std::chrono::milliseconds shutdown_timeout{10'000};
     // Optional; called on a server thread after every response: must be thread-safe, quick and not throw.
     std::function<void(const RequestRecord&)> on_response;
+    // Optional; called by stop() from the stopping thread once requests have drained and before the server's
+    // threads end, so background tasks on executor() can finish (the audit log's last flush).
+    std::function<void()> on_drained;
 };
 
 inline ServerOptions server_options(const Config& config) {

@@ -118,6 +118,8 @@ void Server::stop() {
                       {{"connections", sessions_.size()}});
         }
     }
+    // Requests are done and the threads still run: background tasks finish their work here.
+    if (options_.on_drained) options_.on_drained();
     io_.stop();
     for (auto& t : threads_) t.join();
     threads_.clear();

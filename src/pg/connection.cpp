@@ -147,15 +147,31 @@ Error Connection::abandon(const Query& query) {
 
 asio::awaitable<Result<ResultSet>> Connection::exec(const Query& query, Params params, Deadline deadline) {
     if (broken_) co_return make_error(ErrorCode::kUnavailable, "the PostgreSQL connection is broken");
-    const std::string sql(query.sql);  // libpq wants a terminated string; the registry holds string_views
     std::vector<const char*> values;
     values.reserve(params.size());
     for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
-    if (!PQsendQueryParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(),
-                           nullptr, nullptr, 0)) {
-        co_return fail();
+    const int n = static_cast<int>(values.size());
+    if (!prepare_) {
+        const std::string sql(query.sql);  // libpq wants a terminated string; the registry holds string_views
+        if (!PQsendQueryParams(conn_, sql.c_str(), n, nullptr, values.data(), nullptr, nullptr, 0))
+            co_return fail();
+        co_return co_await finish(query, deadline);
     }
+    // Named after the registry entry and prepared on first use: the server plans once per connection (a
+    // generic plan prunes partitions at run time) instead of on every call.
+    const std::string name(query.name);
+    if (!prepared_.contains(name)) {
+        const std::string sql(query.sql);
+        if (!PQsendPrepare(conn_, name.c_str(), sql.c_str(), 0, nullptr)) co_return fail();
+        auto prepared = co_await finish(query, deadline);
+        if (!prepared) co_return prepared.error();
+        prepared_.insert(name);
+    }
+    if (!PQsendQueryPrepared(conn_, name.c_str(), n, values.data(), nullptr, nullptr, 0)) co_return fail();
+    co_return co_await finish(query, deadline);
+}
 
+asio::awaitable<Result<ResultSet>> Connection::finish(const Query& query, Deadline deadline) {
     for (int pending = PQflush(conn_); pending != 0; pending = PQflush(conn_)) {
         if (pending < 0) co_return fail();
         Ready ready = co_await wait(Wait::kReadWrite, deadline);

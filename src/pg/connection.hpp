@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "common/error.hpp"
@@ -46,6 +47,10 @@ class Connection {
     // True once the connection cannot be reused (lost, or a query was abandoned mid-flight): drop it.
     bool broken() const { return broken_; }
 
+    // Named prepared statements, one per registry query, prepared on first use. Only for direct connections:
+    // PgBouncer 1.18 in transaction pooling cannot keep them.
+    void use_prepared_statements(bool on) { prepare_ = on; }
+
   private:
     enum class Wait {
         kRead,       // the server sent something
@@ -66,12 +71,16 @@ class Connection {
     Error fail();
     Error lose_socket();
     Error abandon(const Query& query);
+    // Flushes what was sent and reads its results until libpq says there are no more.
+    boost::asio::awaitable<Result<ResultSet>> finish(const Query& query, Deadline deadline);
 
     PGconn* conn_;
     // Borrows libpq's socket: released before PQfinish (and whenever libpq may swap it), never closed by
     // Asio.
     boost::asio::posix::stream_descriptor socket_;
     bool broken_ = false;
+    bool prepare_ = false;
+    std::unordered_set<std::string> prepared_;  // statement names this session already holds
 };
 
 }  // namespace yw::pg

@@ -1,0 +1,196 @@
+// Request counters in relaxed atomics behind a map that only grows, and the exposition text.
+#include "http/metrics.hpp"
+
+#include <fmt/format.h>
+
+#include <atomic>
+#include <iterator>
+#include <map>
+#include <shared_mutex>
+#include <tuple>
+
+namespace yw::http {
+namespace {
+
+struct AtomicBuckets {
+    std::array<std::atomic<std::uint64_t>, LatencyBuckets::kBoundsUs.size() + 1> counts{};
+    std::atomic<std::uint64_t> sum_us{0};
+};
+
+// (route, method, status): the order of snapshot().
+using Key = std::tuple<std::string, std::string, unsigned>;
+
+std::string_view method_label(boost::beast::http::verb method) {
+    // Beast maps every method it does not know to verb::unknown: one label, however many a client invents.
+    if (method == boost::beast::http::verb::unknown) return "other";
+    return boost::beast::http::to_string(method);
+}
+
+void append_label(std::string& out, std::string_view name, std::string_view value) {
+    if (!out.empty()) out += ',';
+    out += name;
+    out += "=\"";
+    for (char c : value) {
+        switch (c) {
+            case '\\':
+                out += "\\\\";
+                break;
+            case '"':
+                out += "\\\"";
+                break;
+            case '\n':
+                out += "\\n";
+                break;
+            default:
+                out += c;
+        }
+    }
+    out += '"';
+}
+
+// Prometheus measures time in seconds; "{}" gives the shortest text that reads back exactly (0.001, 2.5, 1).
+std::string seconds(std::uint64_t us) { return fmt::format("{}", static_cast<double>(us) / 1e6); }
+
+void family(std::string& out, std::string_view name, std::string_view type, std::string_view help) {
+    fmt::format_to(std::back_inserter(out), "# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+}
+
+// `labels` is the rendered label list of the series (never empty here), without braces.
+void sample(std::string& out, std::string_view name, std::string_view labels, std::uint64_t value) {
+    fmt::format_to(std::back_inserter(out), "{}{{{}}} {}\n", name, labels, value);
+}
+
+void histogram(std::string& out, std::string_view name, std::string_view labels,
+               const LatencyBuckets& latency) {
+    // Exposed buckets are cumulative: le="0.005" counts everything at or below 5 ms.
+    std::uint64_t cumulative = 0;
+    for (std::size_t i = 0; i < LatencyBuckets::kBoundsUs.size(); ++i) {
+        cumulative += latency.counts[i];
+        fmt::format_to(std::back_inserter(out), "{}_bucket{{{},le=\"{}\"}} {}\n", name, labels,
+                       seconds(LatencyBuckets::kBoundsUs[i]), cumulative);
+    }
+    cumulative += latency.counts.back();
+    fmt::format_to(std::back_inserter(out), "{}_bucket{{{},le=\"+Inf\"}} {}\n", name, labels, cumulative);
+    fmt::format_to(std::back_inserter(out), "{}_sum{{{}}} {}\n", name, labels, seconds(latency.sum_us));
+    fmt::format_to(std::back_inserter(out), "{}_count{{{}}} {}\n", name, labels, cumulative);
+}
+
+struct PoolMetric {
+    std::string_view name;
+    std::string_view type;
+    std::string_view help;
+    long long (*value)(const pg::PoolStats&);
+};
+
+constexpr PoolMetric kPoolMetrics[] = {
+    {"yw_db_pool_connections_max", "gauge", "The pool's bound on open connections.",
+     [](const pg::PoolStats& s) -> long long { return s.size; }},
+    {"yw_db_pool_connections_open", "gauge", "Connections open or being opened.",
+     [](const pg::PoolStats& s) -> long long { return s.open; }},
+    {"yw_db_pool_connections_idle", "gauge", "Open connections waiting in the pool.",
+     [](const pg::PoolStats& s) -> long long { return s.idle; }},
+    {"yw_db_pool_waiting_clients", "gauge", "Callers queued for a connection (RB-21: > 0 means exhausted).",
+     [](const pg::PoolStats& s) -> long long { return s.waiting; }},
+    {"yw_db_pool_acquire_timeouts_total", "counter", "Callers that gave up waiting for a connection.",
+     [](const pg::PoolStats& s) -> long long { return static_cast<long long>(s.acquire_timeouts); }},
+    {"yw_db_pool_connect_failures_total", "counter", "Connection attempts that failed.",
+     [](const pg::PoolStats& s) -> long long { return static_cast<long long>(s.connect_failures); }},
+};
+
+}  // namespace
+
+struct Metrics::Impl {
+    mutable std::shared_mutex mutex;
+    std::map<Key, std::unique_ptr<AtomicBuckets>, std::less<>> series;  // grows only
+};
+
+Metrics::Metrics() : impl_(std::make_unique<Impl>()) {}
+
+Metrics::~Metrics() = default;
+
+void Metrics::observe(const RequestRecord& request) noexcept {
+    std::string_view method = method_label(request.method);
+    std::string_view route = request.route.empty() ? kUnmatchedRoute : request.route;
+    std::uint64_t us = to_micros(request.duration);
+    AtomicBuckets* buckets = nullptr;
+    {
+        std::shared_lock lock(impl_->mutex);
+        auto it = impl_->series.find(std::tuple{route, method, request.status});
+        if (it != impl_->series.end()) buckets = it->second.get();
+    }
+    if (!buckets) {
+        try {
+            std::unique_lock lock(impl_->mutex);
+            auto& slot = impl_->series[Key{std::string(route), std::string(method), request.status}];
+            if (!slot) slot = std::make_unique<AtomicBuckets>();
+            buckets = slot.get();
+        } catch (const std::exception&) {
+            return;  // out of memory: the request was served, only its count is lost
+        }
+    }
+    buckets->counts[LatencyBuckets::index_of(us)].fetch_add(1, std::memory_order_relaxed);
+    buckets->sum_us.fetch_add(us, std::memory_order_relaxed);
+}
+
+std::vector<Metrics::Series> Metrics::snapshot() const {
+    std::vector<Series> out;
+    std::shared_lock lock(impl_->mutex);
+    out.reserve(impl_->series.size());
+    for (const auto& [key, buckets] : impl_->series) {
+        Series& series = out.emplace_back();
+        std::tie(series.route, series.method, series.status) = key;
+        for (std::size_t i = 0; i < buckets->counts.size(); ++i) {
+            series.latency.counts[i] = buckets->counts[i].load(std::memory_order_relaxed);
+        }
+        series.latency.sum_us = buckets->sum_us.load(std::memory_order_relaxed);
+    }
+    return out;
+}
+
+std::string exposition(const std::vector<Metrics::Series>& requests,
+                       const std::vector<pg::QueryTotals>& queries,
+                       const std::vector<pg::Cluster::NamedStats>& pools) {
+    std::string out;
+    std::vector<std::string> labels;
+
+    labels.reserve(requests.size());
+    for (const auto& series : requests) {
+        std::string& l = labels.emplace_back();
+        append_label(l, "method", series.method);
+        append_label(l, "route", series.route);
+        append_label(l, "status", std::to_string(series.status));
+    }
+    family(out, "yw_http_requests_total", "counter",
+           "HTTP requests answered, by method, route pattern and status.");
+    for (std::size_t i = 0; i < requests.size(); ++i) {
+        sample(out, "yw_http_requests_total", labels[i], requests[i].latency.count());
+    }
+    family(out, "yw_http_request_duration_seconds", "histogram",
+           "From the end of reading a request to the end of writing its response.");
+    for (std::size_t i = 0; i < requests.size(); ++i) {
+        histogram(out, "yw_http_request_duration_seconds", labels[i], requests[i].latency);
+    }
+
+    labels.clear();
+    for (const auto& query : queries) append_label(labels.emplace_back(), "query", query.name);
+    family(out, "yw_db_query_duration_seconds", "histogram", "Statement durations by query registry name.");
+    for (std::size_t i = 0; i < queries.size(); ++i) {
+        histogram(out, "yw_db_query_duration_seconds", labels[i], queries[i].latency);
+    }
+    family(out, "yw_db_query_errors_total", "counter", "Statements that failed, by query registry name.");
+    for (std::size_t i = 0; i < queries.size(); ++i)
+        sample(out, "yw_db_query_errors_total", labels[i], queries[i].errors);
+
+    labels.clear();
+    for (const auto& pool : pools) append_label(labels.emplace_back(), "pool", pool.name);
+    for (const auto& metric : kPoolMetrics) {
+        family(out, metric.name, metric.type, metric.help);
+        for (std::size_t i = 0; i < pools.size(); ++i) {
+            fmt::format_to(std::back_inserter(out), "{}{{{}}} {}\n", metric.name, labels[i],
+                           metric.value(pools[i].stats));
+        }
+    }
+    return out;
+}
+
+}  // namespace yw::http

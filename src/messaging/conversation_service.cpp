@@ -1,0 +1,87 @@
+// Conversations between a tenant and one of its users.
+#include "common/uuid7.hpp"
+#include "messaging/rows.hpp"
+#include "messaging/services.hpp"
+#include "pg/queries.hpp"
+
+namespace yw::messaging {
+namespace {
+
+constexpr std::string_view kNoConversation = "no such conversation";
+const std::vector<std::string_view> kStatuses = {"open", "closed", "archived"};
+const std::string kFirstId = "00000000-0000-0000-0000-000000000000";
+
+pg::Param opt(const Field<std::string>& f) { return f.has_value() ? pg::Param(f.value) : std::nullopt; }
+
+}  // namespace
+
+Task<Json> ConversationService::create(const Principal& p, const JsonBody& body) {
+    auto user_id = body.string("user_id", 36, 36);
+    if (!user_id) co_return user_id.error();
+    if (!user_id->present) co_return make_error(ErrorCode::kInvalidArgument, "user_id is required");
+    if (auto s = validate_uuid(user_id->value, "user_id"); !s) co_return s.error();
+    auto status = body.one_of("status", kStatuses);
+    if (!status) co_return status.error();
+    auto subject = body.string("subject", 0, 500, true);
+    if (!subject) co_return subject.error();
+    pg::Params params{to_string(uuid7()), p.tenant_id, user_id->value,
+                      status->present ? status->value : std::string("open"), opt(*subject)};
+    auto rows = co_await db_.exec(pg::Intent::kWrite, pg::queries::kConversationCreate, std::move(params));
+    if (!rows) co_return client_error(rows.error(), "conflict");
+    if (rows->rows() == 0) co_return make_error(ErrorCode::kNotFound, "no such user");
+    co_return conversation_json(Row(*rows, 0));
+}
+
+Task<Json> ConversationService::list(const Principal& p, const PageRequest& page,
+                                     std::optional<std::string> status) {
+    if (status && *status != "open" && *status != "closed" && *status != "archived") {
+        co_return make_error(ErrorCode::kInvalidArgument, "status must be one of open, closed, archived");
+    }
+    std::string scope = status.value_or("*");
+    std::string after = kFirstId;
+    if (!page.cursor.empty()) {
+        auto fields = cursors_.decode(page.cursor, {"c", p.tenant_id, scope});
+        if (!fields) co_return fields.error();
+        if (fields->size() != 4 || !validate_uuid((*fields)[3], "cursor")) {
+            co_return make_error(ErrorCode::kInvalidArgument, "invalid cursor");
+        }
+        after = (*fields)[3];
+    }
+    pg::Params params{p.tenant_id, status, after, std::to_string(page.limit)};
+    auto rows = co_await db_.exec(pg::Intent::kRead, pg::queries::kConversationList, std::move(params));
+    if (!rows) co_return rows.error();
+    boost::json::array data;
+    for (int i = 0; i < rows->rows(); ++i) data.push_back(conversation_json(Row(*rows, i)));
+    std::string next;
+    if (rows->rows() == page.limit) {
+        next = cursors_.encode({"c", p.tenant_id, scope, Row(*rows, rows->rows() - 1).text("id")});
+    }
+    co_return messaging::page(std::move(data), next);
+}
+
+Task<Json> ConversationService::get(const Principal& p, std::string_view id) {
+    if (auto s = validate_uuid(id, "conversation id"); !s) co_return s.error();
+    pg::Params params{std::string(id), p.tenant_id};
+    auto rows = co_await db_.exec(pg::Intent::kRead, pg::queries::kConversationGet, std::move(params));
+    if (!rows) co_return rows.error();
+    if (rows->rows() == 0) co_return make_error(ErrorCode::kNotFound, std::string(kNoConversation));
+    co_return conversation_json(Row(*rows, 0));
+}
+
+Task<Json> ConversationService::patch(const Principal& p, std::string_view id, const JsonBody& body) {
+    if (auto s = validate_uuid(id, "conversation id"); !s) co_return s.error();
+    auto status = body.one_of("status", kStatuses);
+    if (!status) co_return status.error();
+    auto subject = body.string("subject", 0, 500, true);
+    if (!subject) co_return subject.error();
+    if (body.empty()) co_return make_error(ErrorCode::kInvalidArgument, "nothing to change");
+    auto flag = [](bool b) { return std::string(b ? "true" : "false"); };
+    pg::Params params{std::string(id),        p.tenant_id,  flag(status->present), opt(*status),
+                      flag(subject->present), opt(*subject)};
+    auto rows = co_await db_.exec(pg::Intent::kWrite, pg::queries::kConversationPatch, std::move(params));
+    if (!rows) co_return client_error(rows.error(), "conflict");
+    if (rows->rows() == 0) co_return make_error(ErrorCode::kNotFound, std::string(kNoConversation));
+    co_return conversation_json(Row(*rows, 0));
+}
+
+}  // namespace yw::messaging

@@ -1,0 +1,131 @@
+// JSON body validation with field-naming errors; never echoes the input back.
+#include "messaging/json_body.hpp"
+
+#include <fmt/format.h>
+
+#include <boost/json/parse.hpp>
+
+namespace yw::messaging {
+namespace {
+
+Error bad(std::string message) { return make_error(ErrorCode::kInvalidArgument, std::move(message)); }
+
+}  // namespace
+
+size_t utf8_length(std::string_view text) {
+    size_t n = 0;
+    for (unsigned char c : text) n += (c & 0xC0) != 0x80;
+    return n;
+}
+
+Result<JsonBody> JsonBody::parse(std::string_view text, const std::vector<std::string_view>& allowed) {
+    boost::system::error_code ec;
+    boost::json::parse_options options;
+    options.max_depth = 16;
+    auto value = boost::json::parse(text, ec, {}, options);
+    if (ec) return bad(text.empty() ? "a JSON object body is required" : "the body is not valid JSON");
+    if (!value.is_object()) return bad("the body must be a JSON object");
+    JsonBody body;
+    body.object_ = std::move(value.as_object());
+    for (const auto& kv : body.object_) {
+        bool known = false;
+        for (auto name : allowed) known = known || kv.key() == name;
+        if (!known) {
+            // The name is echoed only when it is short and printable, so the error cannot carry an attack.
+            std::string_view key = kv.key();
+            bool printable = key.size() <= 40;
+            for (char c : key) printable = printable && c >= 0x20 && c < 0x7f;
+            return bad(printable ? fmt::format("unknown field '{}'", key) : std::string("unknown field"));
+        }
+    }
+    return body;
+}
+
+Result<Field<std::string>> JsonBody::string(std::string_view name, size_t min, size_t max, bool nullable,
+                                            ErrorCode length_error) const {
+    Field<std::string> f;
+    auto* v = object_.if_contains(name);
+    if (!v) return f;
+    f.present = true;
+    if (v->is_null()) {
+        if (!nullable) return bad(fmt::format("{} must not be null", name));
+        f.null = true;
+        return f;
+    }
+    if (!v->is_string()) return bad(fmt::format("{} must be a string", name));
+    f.value = std::string(v->as_string());
+    size_t n = utf8_length(f.value);
+    if (n < min || n > max) {
+        std::string rule = min == max ? fmt::format("exactly {}", min)
+                           : min == 0 ? fmt::format("at most {}", max)
+                                      : fmt::format("{} to {}", min, max);
+        return make_error(length_error, fmt::format("{} must be {} characters, got {}", name, rule, n));
+    }
+    return f;
+}
+
+Result<Field<std::string>> JsonBody::one_of(std::string_view name,
+                                            const std::vector<std::string_view>& values) const {
+    auto f = string(name, 1, 64);
+    if (!f || !f->present) return f;
+    for (auto v : values) {
+        if (f->value == v) return f;
+    }
+    std::string list;
+    for (auto v : values) list += (list.empty() ? "" : ", ") + std::string(v);
+    return bad(fmt::format("{} must be one of {}", name, list));
+}
+
+Result<Field<bool>> JsonBody::boolean(std::string_view name) const {
+    Field<bool> f;
+    auto* v = object_.if_contains(name);
+    if (!v) return f;
+    f.present = true;
+    if (!v->is_bool()) return bad(fmt::format("{} must be true or false", name));
+    f.value = v->as_bool();
+    return f;
+}
+
+Result<Field<std::int64_t>> JsonBody::integer(std::string_view name, std::int64_t min, std::int64_t max,
+                                              bool nullable) const {
+    Field<std::int64_t> f;
+    auto* v = object_.if_contains(name);
+    if (!v) return f;
+    f.present = true;
+    if (v->is_null()) {
+        if (!nullable) return bad(fmt::format("{} must not be null", name));
+        f.null = true;
+        return f;
+    }
+    if (v->is_int64()) {
+        f.value = v->as_int64();
+    } else if (v->is_uint64() && v->as_uint64() <= static_cast<std::uint64_t>(max)) {
+        f.value = static_cast<std::int64_t>(v->as_uint64());
+    } else {
+        return bad(fmt::format("{} must be an integer from {} to {}", name, min, max));
+    }
+    if (f.value < min || f.value > max)
+        return bad(fmt::format("{} must be an integer from {} to {}", name, min, max));
+    return f;
+}
+
+Result<Field<std::vector<std::string>>> JsonBody::strings(std::string_view name, size_t max_items,
+                                                          size_t max_length) const {
+    Field<std::vector<std::string>> f;
+    auto* v = object_.if_contains(name);
+    if (!v) return f;
+    f.present = true;
+    if (!v->is_array()) return bad(fmt::format("{} must be an array of strings", name));
+    if (v->as_array().size() > max_items)
+        return bad(fmt::format("{} holds at most {} items", name, max_items));
+    for (const auto& item : v->as_array()) {
+        if (!item.is_string() || item.as_string().size() > max_length) {
+            return bad(
+                fmt::format("{} must be an array of strings of at most {} characters", name, max_length));
+        }
+        f.value.emplace_back(item.as_string());
+    }
+    return f;
+}
+
+}  // namespace yw::messaging

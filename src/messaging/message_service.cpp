@@ -1,0 +1,124 @@
+// Messages of a conversation: the hot path of the product (the latest 50, newest first).
+#include "common/time.hpp"
+#include "common/uuid7.hpp"
+#include "messaging/rows.hpp"
+#include "messaging/services.hpp"
+#include "pg/queries.hpp"
+
+namespace yw::messaging {
+namespace {
+
+constexpr std::string_view kNoConversation = "no such conversation";
+// The first page looks only this far back, so the planner prunes to two or three monthly partitions; a
+// conversation quieter than that costs one more query.
+constexpr std::int64_t kRecentWindowUs = 45LL * 24 * 3600 * 1000000;
+const std::string kMaxId = "ffffffff-ffff-ffff-ffff-ffffffffffff";
+
+void append(boost::json::array& data, const pg::ResultSet& rows) {
+    for (int i = 0; i < rows.rows(); ++i) data.push_back(message_json(Row(rows, i)));
+}
+
+}  // namespace
+
+Task<Json> MessageService::create(const Principal& p, std::string_view conversation_id,
+                                  const JsonBody& body) {
+    if (auto s = validate_uuid(conversation_id, "conversation id"); !s) co_return s.error();
+    auto content = body.string("content", 1, kMaxMessageLength, false, ErrorCode::kUnprocessable);
+    if (!content) co_return content.error();
+    if (!content->present) co_return make_error(ErrorCode::kInvalidArgument, "content is required");
+    auto direction = body.one_of("direction", {"inbound", "outbound"});
+    if (!direction) co_return direction.error();
+    auto channel = body.one_of("channel", {"sms", "mms"});
+    if (!channel) co_return channel.error();
+    pg::Params params{to_string(uuid7()),
+                      std::string(conversation_id),
+                      p.tenant_id,
+                      direction->present ? direction->value : std::string("outbound"),
+                      channel->present ? channel->value : std::string("sms"),
+                      content->value};
+    auto rows = co_await db_.exec(pg::Intent::kWrite, pg::queries::kMessageCreate, std::move(params));
+    if (!rows) co_return client_error(rows.error(), "conflict");
+    if (rows->rows() == 0) co_return make_error(ErrorCode::kNotFound, std::string(kNoConversation));
+    co_return message_json(Row(*rows, 0));
+}
+
+Task<Json> MessageService::list(const Principal& p, std::string_view conversation_id,
+                                const PageRequest& page) {
+    if (auto s = validate_uuid(conversation_id, "conversation id"); !s) co_return s.error();
+    std::string conv(conversation_id);
+    std::string limit = std::to_string(page.limit);
+    boost::json::array data;
+    std::string last_us, last_id;
+    auto remember_last = [&](const pg::ResultSet& rows) {
+        if (rows.rows() == 0) return;
+        Row last(rows, rows.rows() - 1);
+        last_us = std::to_string(last.int64("created_us"));
+        last_id = last.text("id");
+    };
+
+    if (page.cursor.empty()) {
+        std::string since = rfc3339_from_us(unix_us_now() - kRecentWindowUs);
+        pg::Params recent_params{conv, p.tenant_id, limit, since};
+        auto recent =
+            co_await db_.exec(pg::Intent::kRead, pg::queries::kMessagesRecent, std::move(recent_params));
+        if (!recent) co_return recent.error();
+        append(data, *recent);
+        remember_last(*recent);
+        if (recent->rows() < page.limit) {
+            pg::Params older_params{conv, p.tenant_id, std::to_string(page.limit - recent->rows()), since,
+                                    kMaxId};
+            auto older =
+                co_await db_.exec(pg::Intent::kRead, pg::queries::kMessagesBefore, std::move(older_params));
+            if (!older) co_return older.error();
+            append(data, *older);
+            remember_last(*older);
+        }
+    } else {
+        auto fields = cursors_.decode(page.cursor, {"m", p.tenant_id, conv});
+        std::int64_t before_us = 0;
+        if (!fields) co_return fields.error();
+        if (fields->size() != 5 || !parse_int64((*fields)[3], before_us) ||
+            !validate_uuid((*fields)[4], "cursor")) {
+            co_return make_error(ErrorCode::kInvalidArgument, "invalid cursor");
+        }
+        pg::Params before_params{conv, p.tenant_id, limit, rfc3339_from_us(before_us), (*fields)[4]};
+        auto rows =
+            co_await db_.exec(pg::Intent::kRead, pg::queries::kMessagesBefore, std::move(before_params));
+        if (!rows) co_return rows.error();
+        append(data, *rows);
+        remember_last(*rows);
+    }
+    if (data.empty()) {
+        // An empty page of a conversation that is not this tenant's must look like one that does not exist.
+        pg::Params exists_params{conv, p.tenant_id};
+        auto exists =
+            co_await db_.exec(pg::Intent::kRead, pg::queries::kConversationExists, std::move(exists_params));
+        if (!exists) co_return exists.error();
+        if (exists->rows() == 0) co_return make_error(ErrorCode::kNotFound, std::string(kNoConversation));
+    }
+    std::string next;
+    if (static_cast<int>(data.size()) == page.limit)
+        next = cursors_.encode({"m", p.tenant_id, conv, last_us, last_id});
+    co_return messaging::page(std::move(data), next);
+}
+
+Task<bool> MessageService::remove(const Principal& p, std::string_view conversation_id,
+                                  std::string_view message_id) {
+    if (auto s = validate_uuid(conversation_id, "conversation id"); !s) co_return s.error();
+    Uuid id{};
+    if (!parse_uuid(message_id, id))
+        co_return make_error(ErrorCode::kInvalidArgument, "message id is not a valid UUID");
+    std::int64_t ms = 0;
+    for (int i = 0; i < 6; ++i) ms = ms << 8 | id[static_cast<size_t>(i)];
+    constexpr std::int64_t kYear9999Ms =
+        253402300799999;  // ids we make carry a real time; others cannot match
+    if (ms > kYear9999Ms) co_return make_error(ErrorCode::kNotFound, "no such message");
+    pg::Params params{std::string(message_id), std::string(conversation_id), p.tenant_id,
+                      rfc3339_from_us(ms * 1000)};
+    auto rows = co_await db_.exec(pg::Intent::kWrite, pg::queries::kMessageDelete, std::move(params));
+    if (!rows) co_return client_error(rows.error(), "conflict");
+    if (rows->affected_rows() == 0) co_return make_error(ErrorCode::kNotFound, "no such message");
+    co_return true;
+}
+
+}  // namespace yw::messaging

@@ -1,0 +1,24 @@
+// The messaging API's routes: thin handlers that authenticate, parse, call a service and answer JSON.
+#pragma once
+
+#include <string>
+
+#include "http/router.hpp"
+#include "messaging/audit_log.hpp"
+#include "messaging/services.hpp"
+
+namespace yw::messaging {
+
+struct Api {
+    std::string admin_token;  // empty: /admin/* answers 403
+    Authenticator& auth;
+    AdminService& admin;
+    UserService& users;
+    ConversationService& conversations;
+    MessageService& messages;
+    AuditLog* audit = nullptr;  // null: no audit log (tests)
+};
+
+void add_routes(http::Router& router, Api& api);
+
+}  // namespace yw::messaging

@@ -1,0 +1,126 @@
+// The messaging domain: tenants and API keys (admin), users, conversations and messages (tenant-scoped).
+// Services validate, run registry SQL through pg::Cluster with an intent, and return the API's JSON
+// resources.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/json/object.hpp>
+#include <chrono>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/error.hpp"
+#include "messaging/cursor.hpp"
+#include "messaging/json_body.hpp"
+#include "pg/cluster.hpp"
+
+namespace yw::messaging {
+
+template <typename T>
+using Task = boost::asio::awaitable<Result<T>>;
+using Json = boost::json::object;
+
+// Who is calling: resolved from an API key.
+struct Principal {
+    std::string key_id;
+    std::string tenant_id;
+    std::string prefix;  // display prefix: logs and the audit log
+    std::string tier;
+    std::optional<int> burst_size;
+    std::vector<std::string> whitelist_ips;
+    bool blocked = false;
+    std::string block_reason;
+};
+
+// API key → Principal, with the metadata cached in-process for `ttl` (a change made in SQL shows within it).
+// Unknown keys are cached too, briefly, so a flood of bad keys does not become a flood of queries.
+class Authenticator {
+  public:
+    Authenticator(pg::Cluster& db, std::chrono::milliseconds ttl);
+    // Missing or malformed → 401; unknown → 401; blocked → 403 with the reason.
+    Task<Principal> authenticate(std::string_view presented);
+    void forget_all();
+
+  private:
+    struct Entry {
+        std::optional<Principal> principal;  // nullopt: no such key
+        std::chrono::steady_clock::time_point expires;
+    };
+    pg::Cluster& db_;
+    const std::chrono::milliseconds ttl_;
+    std::mutex mutex_;
+    std::unordered_map<std::string, Entry> cache_;  // by SHA-256 hex of the key
+};
+
+// Constant-time check of the admin bearer token.
+bool admin_token_matches(std::string_view configured, std::string_view presented);
+
+struct PageRequest {
+    int limit = 50;
+    std::string cursor;  // empty: the first page
+};
+
+class AdminService {
+  public:
+    explicit AdminService(pg::Cluster& db) : db_(db) {}
+    Task<Json> create_tenant(const JsonBody& body);
+    Task<Json> create_api_key(std::string_view tenant_id, const JsonBody& body);
+    Task<Json> get_api_key(std::string_view prefix);
+    Task<Json> patch_api_key(std::string_view prefix, const JsonBody& body);
+
+  private:
+    pg::Cluster& db_;
+};
+
+class UserService {
+  public:
+    UserService(pg::Cluster& db, const CursorCodec& cursors) : db_(db), cursors_(cursors) {}
+    Task<Json> create(const Principal& p, const JsonBody& body);
+    Task<Json> list(const Principal& p, const PageRequest& page);
+    Task<Json> get(const Principal& p, std::string_view id);
+    Task<Json> patch(const Principal& p, std::string_view id, const JsonBody& body);
+    Task<bool> remove(const Principal& p, std::string_view id);
+
+  private:
+    pg::Cluster& db_;
+    const CursorCodec& cursors_;
+};
+
+class ConversationService {
+  public:
+    ConversationService(pg::Cluster& db, const CursorCodec& cursors) : db_(db), cursors_(cursors) {}
+    Task<Json> create(const Principal& p, const JsonBody& body);
+    Task<Json> list(const Principal& p, const PageRequest& page, std::optional<std::string> status);
+    Task<Json> get(const Principal& p, std::string_view id);
+    Task<Json> patch(const Principal& p, std::string_view id, const JsonBody& body);
+
+  private:
+    pg::Cluster& db_;
+    const CursorCodec& cursors_;
+};
+
+class MessageService {
+  public:
+    MessageService(pg::Cluster& db, const CursorCodec& cursors) : db_(db), cursors_(cursors) {}
+    Task<Json> create(const Principal& p, std::string_view conversation_id, const JsonBody& body);
+    // Newest first; keyset on (created_at, id).
+    Task<Json> list(const Principal& p, std::string_view conversation_id, const PageRequest& page);
+    Task<bool> remove(const Principal& p, std::string_view conversation_id, std::string_view message_id);
+
+  private:
+    pg::Cluster& db_;
+    const CursorCodec& cursors_;
+};
+
+// Shared validation.
+Status validate_uuid(std::string_view text, std::string_view what);
+// A database error as the client may see it: constraint texts and SQL never leave the server.
+Error client_error(const Error& db_error, std::string_view conflict_message);
+
+inline constexpr int kMaxPageLimit = 200;
+inline constexpr size_t kMaxMessageLength = 1600;
+
+}  // namespace yw::messaging

@@ -1,0 +1,107 @@
+// The people a tenant messages: create, page through, read, change, soft-delete.
+#include <fmt/format.h>
+
+#include <regex>
+
+#include "common/uuid7.hpp"
+#include "messaging/rows.hpp"
+#include "messaging/services.hpp"
+#include "pg/queries.hpp"
+
+namespace yw::messaging {
+namespace {
+
+constexpr std::string_view kNoUser = "no such user";
+constexpr std::string_view kPhoneTaken = "another user of this tenant has this phone number";
+const std::string kFirstId = "00000000-0000-0000-0000-000000000000";
+
+Status validate_contact(const Field<std::string>& phone, const Field<std::string>& email) {
+    static const std::regex phone_pattern(R"(^\+?[0-9]{5,20}$)");
+    if (phone.has_value() && !std::regex_match(phone.value, phone_pattern)) {
+        return make_error(ErrorCode::kInvalidArgument, "phone must be an optional + and 5 to 20 digits");
+    }
+    if (email.has_value() && (email.value.find('@') == std::string::npos || email.value.front() == '@' ||
+                              email.value.back() == '@')) {
+        return make_error(ErrorCode::kInvalidArgument, "email must look like name@domain");
+    }
+    return {};
+}
+
+pg::Param opt(const Field<std::string>& f) { return f.has_value() ? pg::Param(f.value) : std::nullopt; }
+
+}  // namespace
+
+Task<Json> UserService::create(const Principal& p, const JsonBody& body) {
+    auto name = body.string("name", 1, 200);
+    if (!name) co_return name.error();
+    if (!name->present) co_return make_error(ErrorCode::kInvalidArgument, "name is required");
+    auto phone = body.string("phone", 1, 21, true);
+    if (!phone) co_return phone.error();
+    auto email = body.string("email", 3, 320, true);
+    if (!email) co_return email.error();
+    if (auto s = validate_contact(*phone, *email); !s) co_return s.error();
+    pg::Params params{to_string(uuid7()), p.tenant_id, name->value, opt(*phone), opt(*email)};
+    auto rows = co_await db_.exec(pg::Intent::kWrite, pg::queries::kUserCreate, std::move(params));
+    if (!rows) co_return client_error(rows.error(), kPhoneTaken);
+    co_return user_json(Row(*rows, 0));
+}
+
+Task<Json> UserService::list(const Principal& p, const PageRequest& page) {
+    std::string after = kFirstId;
+    if (!page.cursor.empty()) {
+        auto fields = cursors_.decode(page.cursor, {"u", p.tenant_id});
+        if (!fields) co_return fields.error();
+        if (fields->size() != 3 || !validate_uuid((*fields)[2], "cursor")) {
+            co_return make_error(ErrorCode::kInvalidArgument, "invalid cursor");
+        }
+        after = (*fields)[2];
+    }
+    pg::Params params{p.tenant_id, after, std::to_string(page.limit)};
+    auto rows = co_await db_.exec(pg::Intent::kRead, pg::queries::kUserList, std::move(params));
+    if (!rows) co_return rows.error();
+    boost::json::array data;
+    for (int i = 0; i < rows->rows(); ++i) data.push_back(user_json(Row(*rows, i)));
+    std::string next;
+    if (rows->rows() == page.limit)
+        next = cursors_.encode({"u", p.tenant_id, Row(*rows, rows->rows() - 1).text("id")});
+    co_return messaging::page(std::move(data), next);
+}
+
+Task<Json> UserService::get(const Principal& p, std::string_view id) {
+    if (auto s = validate_uuid(id, "user id"); !s) co_return s.error();
+    pg::Params params{std::string(id), p.tenant_id};
+    auto rows = co_await db_.exec(pg::Intent::kRead, pg::queries::kUserGet, std::move(params));
+    if (!rows) co_return rows.error();
+    if (rows->rows() == 0) co_return make_error(ErrorCode::kNotFound, std::string(kNoUser));
+    co_return user_json(Row(*rows, 0));
+}
+
+Task<Json> UserService::patch(const Principal& p, std::string_view id, const JsonBody& body) {
+    if (auto s = validate_uuid(id, "user id"); !s) co_return s.error();
+    auto name = body.string("name", 1, 200);
+    if (!name) co_return name.error();
+    auto phone = body.string("phone", 1, 21, true);
+    if (!phone) co_return phone.error();
+    auto email = body.string("email", 3, 320, true);
+    if (!email) co_return email.error();
+    if (auto s = validate_contact(*phone, *email); !s) co_return s.error();
+    if (body.empty()) co_return make_error(ErrorCode::kInvalidArgument, "nothing to change");
+    auto flag = [](bool b) { return std::string(b ? "true" : "false"); };
+    pg::Params params{std::string(id),      p.tenant_id, flag(name->present),  opt(*name),
+                      flag(phone->present), opt(*phone), flag(email->present), opt(*email)};
+    auto rows = co_await db_.exec(pg::Intent::kWrite, pg::queries::kUserPatch, std::move(params));
+    if (!rows) co_return client_error(rows.error(), kPhoneTaken);
+    if (rows->rows() == 0) co_return make_error(ErrorCode::kNotFound, std::string(kNoUser));
+    co_return user_json(Row(*rows, 0));
+}
+
+Task<bool> UserService::remove(const Principal& p, std::string_view id) {
+    if (auto s = validate_uuid(id, "user id"); !s) co_return s.error();
+    pg::Params params{std::string(id), p.tenant_id};
+    auto rows = co_await db_.exec(pg::Intent::kWrite, pg::queries::kUserDelete, std::move(params));
+    if (!rows) co_return rows.error();
+    if (rows->affected_rows() == 0) co_return make_error(ErrorCode::kNotFound, std::string(kNoUser));
+    co_return true;
+}
+
+}  // namespace yw::messaging
