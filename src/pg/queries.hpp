@@ -29,7 +29,7 @@ inline constexpr Query kHealthPing{"health.ping", "SELECT 1"};
 #define YW_CONVERSATION_COLS                                                                 \
     "id, user_id, status, subject, " YW_US("last_message_at") " AS last_message_us, " YW_US( \
         "created_at") " AS created_us, " YW_US("updated_at") " AS updated_us"
-#define YW_MESSAGE_COLS                                                                              \
+#define YW_MESSAGE_COLS \
     "id, conversation_id, direction, channel, content, delivery_status, " YW_US("created_at") " AS " \
                                                                                               "created_us"
 
