@@ -159,6 +159,9 @@ int main(int argc, char** argv) {
 
     signals_io.run();
     server.stop();
+    // Sockets and timers belong to the server's io_context, which goes with `server`: close them first.
+    checker.close();
+    db.close();
     yw::log::info("stopped");
     return 0;
 }

@@ -26,6 +26,11 @@ asio::awaitable<Result<pg::ResultSet>> Checker::ping(std::unique_ptr<pg::Connect
     co_return co_await conn->exec(pg::queries::kHealthPing, {}, deadline);
 }
 
+void Checker::close() {
+    std::lock_guard lock(mutex_);
+    idle_.reset();
+}
+
 asio::awaitable<DatabaseStatus> Checker::check_database() {
     auto started = std::chrono::steady_clock::now();
     auto deadline = started + timeout_;

@@ -32,6 +32,9 @@ class Checker {
     // Runs the ping on the primary; never takes longer than the timeout.
     boost::asio::awaitable<DatabaseStatus> check_database();
 
+    // Drops the kept connection (shutdown, before the io_context is destroyed: its socket belongs to it).
+    void close();
+
   private:
     boost::asio::awaitable<Result<pg::ResultSet>> ping(std::unique_ptr<pg::Connection>& conn,
                                                        pg::Deadline deadline);

@@ -9,6 +9,7 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <future>
 
 #include "common/logging.hpp"
 #include "common/time.hpp"
@@ -40,7 +41,11 @@ pg::Params audit_batch_params(const std::vector<AuditEntry>& batch) {
 AuditLog::AuditLog(pg::Cluster& db, std::string database_url, AuditOptions options)
     : db_(db), database_url_(std::move(database_url)), options_(options) {}
 
-AuditLog::~AuditLog() = default;
+AuditLog::~AuditLog() {
+    // The timer belongs to the server's io_context, which is gone by now if stop() was never called:
+    // releasing it (a few bytes, at exit) is safe where destroying it is not.
+    if (timer_) (void)timer_.release();
+}
 
 void AuditLog::start(asio::any_io_executor executor) {
     auto strand = asio::make_strand(executor);
@@ -102,11 +107,24 @@ asio::awaitable<void> AuditLog::run() {
 
 void AuditLog::stop() {
     stopping_.store(true);
-    if (timer_) asio::post(timer_->get_executor(), [this] { timer_->cancel(); });
-    {
+    if (timer_) {
+        // Cancel on the flusher's strand, wait for the flusher to end (a flush in flight ends by its query
+        // deadline), then destroy the timer while its io_context still runs.
+        auto cancelled = std::make_shared<std::promise<void>>();
+        auto* timer = timer_.get();
+        asio::post(timer->get_executor(), [timer, cancelled] {
+            timer->cancel();
+            cancelled->set_value();
+        });
+        bool ran = cancelled->get_future().wait_for(std::chrono::seconds(10)) == std::future_status::ready;
         std::unique_lock lock(mutex_);
-        // Bounded: a flush in flight ends by its query deadline.
-        finished_.wait_for(lock, std::chrono::seconds(10), [this] { return !running_; });
+        bool ended = finished_.wait_for(lock, std::chrono::seconds(10), [this] { return !running_; });
+        lock.unlock();
+        if (ran && ended) {
+            timer_.reset();
+        } else {
+            (void)timer_.release();  // the loop is not running: leave the timer rather than touch it
+        }
     }
     auto rest = take(options_.capacity);
     if (rest.empty()) return;

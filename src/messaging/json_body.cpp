@@ -10,6 +10,20 @@ namespace {
 
 Error bad(std::string message) { return make_error(ErrorCode::kInvalidArgument, std::move(message)); }
 
+// Marks `f` present/null; the value to read, or null when absent or JSON null (an error where null is not
+// allowed).
+template <typename T>
+Result<const boost::json::value*> locate(const boost::json::object& object, std::string_view name,
+                                         bool nullable, Field<T>& f) {
+    const boost::json::value* v = object.if_contains(name);
+    if (!v) return v;
+    f.present = true;
+    if (!v->is_null()) return v;
+    if (!nullable) return bad(fmt::format("{} must not be null", name));
+    f.null = true;
+    return static_cast<const boost::json::value*>(nullptr);
+}
+
 }  // namespace
 
 size_t utf8_length(std::string_view text) {
@@ -44,14 +58,10 @@ Result<JsonBody> JsonBody::parse(std::string_view text, const std::vector<std::s
 Result<Field<std::string>> JsonBody::string(std::string_view name, size_t min, size_t max, bool nullable,
                                             ErrorCode length_error) const {
     Field<std::string> f;
-    auto* v = object_.if_contains(name);
+    auto located = locate(object_, name, nullable, f);
+    if (!located) return located.error();
+    const boost::json::value* v = *located;
     if (!v) return f;
-    f.present = true;
-    if (v->is_null()) {
-        if (!nullable) return bad(fmt::format("{} must not be null", name));
-        f.null = true;
-        return f;
-    }
     if (!v->is_string()) return bad(fmt::format("{} must be a string", name));
     f.value = std::string(v->as_string());
     size_t n = utf8_length(f.value);
@@ -78,9 +88,10 @@ Result<Field<std::string>> JsonBody::one_of(std::string_view name,
 
 Result<Field<bool>> JsonBody::boolean(std::string_view name) const {
     Field<bool> f;
-    auto* v = object_.if_contains(name);
+    auto located = locate(object_, name, false, f);
+    if (!located) return located.error();
+    const boost::json::value* v = *located;
     if (!v) return f;
-    f.present = true;
     if (!v->is_bool()) return bad(fmt::format("{} must be true or false", name));
     f.value = v->as_bool();
     return f;
@@ -89,14 +100,10 @@ Result<Field<bool>> JsonBody::boolean(std::string_view name) const {
 Result<Field<std::int64_t>> JsonBody::integer(std::string_view name, std::int64_t min, std::int64_t max,
                                               bool nullable) const {
     Field<std::int64_t> f;
-    auto* v = object_.if_contains(name);
+    auto located = locate(object_, name, nullable, f);
+    if (!located) return located.error();
+    const boost::json::value* v = *located;
     if (!v) return f;
-    f.present = true;
-    if (v->is_null()) {
-        if (!nullable) return bad(fmt::format("{} must not be null", name));
-        f.null = true;
-        return f;
-    }
     if (v->is_int64()) {
         f.value = v->as_int64();
     } else if (v->is_uint64() && v->as_uint64() <= static_cast<std::uint64_t>(max)) {
@@ -112,9 +119,10 @@ Result<Field<std::int64_t>> JsonBody::integer(std::string_view name, std::int64_
 Result<Field<std::vector<std::string>>> JsonBody::strings(std::string_view name, size_t max_items,
                                                           size_t max_length) const {
     Field<std::vector<std::string>> f;
-    auto* v = object_.if_contains(name);
+    auto located = locate(object_, name, false, f);
+    if (!located) return located.error();
+    const boost::json::value* v = *located;
     if (!v) return f;
-    f.present = true;
     if (!v->is_array()) return bad(fmt::format("{} must be an array of strings", name));
     if (v->as_array().size() > max_items)
         return bad(fmt::format("{} holds at most {} items", name, max_items));

@@ -25,6 +25,8 @@ asio::awaitable<Result<ResultSet>> Cluster::exec(Intent intent, const Query& que
     co_return result;
 }
 
+void Cluster::close() { primary_->close(); }
+
 std::vector<Cluster::NamedStats> Cluster::pool_stats() const {
     return {{primary_->options().name, primary_->stats()}};
 }

@@ -41,6 +41,9 @@ class Cluster {
     };
     std::vector<NamedStats> pool_stats() const;
 
+    // Closes every pool's idle connections (shutdown, before the io_context is destroyed).
+    void close();
+
   private:
     Pool& pool_for(Intent intent);
 

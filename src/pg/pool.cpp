@@ -121,6 +121,15 @@ asio::awaitable<Result<ResultSet>> Pool::exec(const Query& query, Params params,
     co_return co_await (*lease)->exec(query, std::move(params), deadline);
 }
 
+void Pool::close() {
+    std::deque<std::unique_ptr<Connection>> closing;
+    {
+        std::lock_guard lock(mutex_);
+        closing.swap(idle_);
+        open_ -= static_cast<int>(closing.size());
+    }
+}
+
 PoolStats Pool::stats() const {
     std::lock_guard lock(mutex_);
     int waiting = 0;

@@ -74,6 +74,10 @@ class Pool {
     PoolStats stats() const;
     const PoolOptions& options() const { return options_; }
 
+    // Closes the idle connections. For shutdown, after requests drained and before the io_context goes: a
+    // connection's socket belongs to it.
+    void close();
+
   private:
     friend class Lease;
     struct Waiter {
