@@ -9,7 +9,6 @@ namespace {
 
 constexpr std::string_view kNoConversation = "no such conversation";
 const std::vector<std::string_view> kStatuses = {"open", "closed", "archived"};
-const std::string kFirstId = "00000000-0000-0000-0000-000000000000";
 
 pg::Param opt(const Field<std::string>& f) { return f.has_value() ? pg::Param(f.value) : std::nullopt; }
 
@@ -37,26 +36,15 @@ Task<Json> ConversationService::list(const Principal& p, const PageRequest& page
     if (status && *status != "open" && *status != "closed" && *status != "archived") {
         co_return make_error(ErrorCode::kInvalidArgument, "status must be one of open, closed, archived");
     }
-    std::string scope = status.value_or("*");
-    std::string after = kFirstId;
-    if (!page.cursor.empty()) {
-        auto fields = cursors_.decode(page.cursor, {"c", p.tenant_id, scope});
-        if (!fields) co_return fields.error();
-        if (fields->size() != 4 || !validate_uuid((*fields)[3], "cursor")) {
-            co_return make_error(ErrorCode::kInvalidArgument, "invalid cursor");
-        }
-        after = (*fields)[3];
-    }
-    pg::Params params{p.tenant_id, status, after, std::to_string(page.limit)};
+    const std::vector<std::string> scope{"c", p.tenant_id, status.value_or("*")};
+    auto after = id_after(cursors_, page.cursor, scope);
+    if (!after) co_return after.error();
+    pg::Params params{p.tenant_id, status, *after, std::to_string(page.limit)};
     auto rows = co_await db_.exec(pg::Intent::kRead, pg::queries::kConversationList, std::move(params));
     if (!rows) co_return rows.error();
     boost::json::array data;
     for (int i = 0; i < rows->rows(); ++i) data.push_back(conversation_json(Row(*rows, i)));
-    std::string next;
-    if (rows->rows() == page.limit) {
-        next = cursors_.encode({"c", p.tenant_id, scope, Row(*rows, rows->rows() - 1).text("id")});
-    }
-    co_return messaging::page(std::move(data), next);
+    co_return messaging::page(std::move(data), next_id_cursor(cursors_, scope, *rows, page.limit));
 }
 
 Task<Json> ConversationService::get(const Principal& p, std::string_view id) {

@@ -117,6 +117,13 @@ class MessageService {
 
 // Shared validation.
 Status validate_uuid(std::string_view text, std::string_view what);
+// Keyset pages on id (UUIDv7, creation order): the id to continue after — the nil UUID for the first page —
+// from a cursor made for `scope`, or 400.
+Result<std::string> id_after(const CursorCodec& cursors, const std::string& cursor,
+                             const std::vector<std::string>& scope);
+// The cursor of the page after `rows` when it came back full (`limit` rows), else "".
+std::string next_id_cursor(const CursorCodec& cursors, std::vector<std::string> scope,
+                           const pg::ResultSet& rows, int limit);
 // A database error as the client may see it: constraint texts and SQL never leave the server.
 Error client_error(const Error& db_error, std::string_view conflict_message);
 

@@ -13,7 +13,6 @@ namespace {
 
 constexpr std::string_view kNoUser = "no such user";
 constexpr std::string_view kPhoneTaken = "another user of this tenant has this phone number";
-const std::string kFirstId = "00000000-0000-0000-0000-000000000000";
 
 Status validate_contact(const Field<std::string>& phone, const Field<std::string>& email) {
     static const std::regex phone_pattern(R"(^\+?[0-9]{5,20}$)");
@@ -47,24 +46,15 @@ Task<Json> UserService::create(const Principal& p, const JsonBody& body) {
 }
 
 Task<Json> UserService::list(const Principal& p, const PageRequest& page) {
-    std::string after = kFirstId;
-    if (!page.cursor.empty()) {
-        auto fields = cursors_.decode(page.cursor, {"u", p.tenant_id});
-        if (!fields) co_return fields.error();
-        if (fields->size() != 3 || !validate_uuid((*fields)[2], "cursor")) {
-            co_return make_error(ErrorCode::kInvalidArgument, "invalid cursor");
-        }
-        after = (*fields)[2];
-    }
-    pg::Params params{p.tenant_id, after, std::to_string(page.limit)};
+    const std::vector<std::string> scope{"u", p.tenant_id};
+    auto after = id_after(cursors_, page.cursor, scope);
+    if (!after) co_return after.error();
+    pg::Params params{p.tenant_id, *after, std::to_string(page.limit)};
     auto rows = co_await db_.exec(pg::Intent::kRead, pg::queries::kUserList, std::move(params));
     if (!rows) co_return rows.error();
     boost::json::array data;
     for (int i = 0; i < rows->rows(); ++i) data.push_back(user_json(Row(*rows, i)));
-    std::string next;
-    if (rows->rows() == page.limit)
-        next = cursors_.encode({"u", p.tenant_id, Row(*rows, rows->rows() - 1).text("id")});
-    co_return messaging::page(std::move(data), next);
+    co_return messaging::page(std::move(data), next_id_cursor(cursors_, scope, *rows, page.limit));
 }
 
 Task<Json> UserService::get(const Principal& p, std::string_view id) {
