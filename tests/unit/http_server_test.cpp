@@ -222,6 +222,29 @@ TEST_F(HttpServer, IdleConnectionIsClosedAtTheIdleTimeout) {
     EXPECT_TRUE(client.closed_by_server());
 }
 
+TEST_F(HttpServer, AClientTricklingItsHeadersIsCutOffAtTheReadTimeout) {
+    ServerOptions options = TestServer::base_options();
+    options.read_timeout = std::chrono::milliseconds(300);
+    TestServer s(options);
+    Client client(s.port());
+    // One byte every 50 ms: the whole header would take about 3 s, ten times the read timeout.
+    std::string request = "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: aaaaaaaaaaaaaaaaaaaa\r\n\r\n";
+    bool cut = false;
+    for (char c : request) {
+        try {
+            client.write_raw(std::string_view(&c, 1));
+        } catch (const boost::system::system_error&) {
+            cut = true;  // the server closed the connection under us
+            break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    EXPECT_TRUE(cut || client.closed_by_server());
+    // Others are still served.
+    Client other(s.port());
+    EXPECT_EQ(other.get("/health").result_int(), 503u);  // no database in this test: unhealthy, but answered
+}
+
 TEST_F(HttpServer, SecondServerOnTheSamePortFailsToStart) {
     TestServer first;
     ServerOptions options = TestServer::base_options();
