@@ -294,10 +294,17 @@ Status LocalTopology::write_env_file() const {
         "# Written by `ywctl cluster up`: the local topology's settings for ywmsgd and ywctl (--config {}).\n"
         "DATABASE_URL={}\n"
         "DATABASE_READ_REPLICAS=replica-1={},replica-2={}\n"
+        "DATABASE_PRIMARY_URL={}\n"
         "REDIS_URL={}\n"
-        "YW_ADMIN_TOKEN={}\n",
+        "YW_ADMIN_TOKEN={}\n"
+        "# ywctl: superuser DSNs of the nodes, PgBouncer's admin console and its ini file.\n"
+        "DATABASE_ADMIN_URLS=primary={},replica-1={},replica-2={}\n"
+        "PGBOUNCER_ADMIN_URL={}\n"
+        "PGBOUNCER_INI={}\n",
         env_file().string(), c.pgbouncer, url(ports_.replica1, "app_user", "ywmessaging", app_password_),
-        url(ports_.replica2, "app_user", "ywmessaging", app_password_), c.redis, admin_token);
+        url(ports_.replica2, "app_user", "ywmessaging", app_password_), c.app_primary, c.redis, admin_token,
+        c.primary, c.replica1, c.replica2, c.pgbouncer_admin,
+        (dir_ / "pgbouncer" / "pgbouncer.ini").string());
     return write_file(env_file(), text);
 }
 

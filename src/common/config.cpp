@@ -16,26 +16,6 @@ extern char** environ;
 namespace yw {
 namespace {
 
-// Every name this program reads; YW_* names not in this list are reported as probable typos.
-const std::set<std::string, std::less<>> kKnownNames = {
-    "YW_HTTP_HOST",
-    "YW_HTTP_PORT",
-    "YW_THREADS",
-    "DATABASE_URL",
-    "DATABASE_READ_REPLICAS",
-    "REDIS_URL",
-    "YW_ADMIN_TOKEN",
-    "YW_AUTO_MIGRATE",
-    "YW_MIGRATIONS_DIR",
-    "SLOW_QUERY_THRESHOLD_MS",
-    "CACHE_WARMING_ENABLED",
-    "YW_HEALTH_TIMEOUT_MS",
-    "YW_SHUTDOWN_TIMEOUT_MS",
-    "YW_LOG_LEVEL",
-    "YW_LOG_FORMAT",
-    "YW_CONFIG_FILE",
-};
-
 std::string trim(std::string_view s) {
     auto b = s.find_first_not_of(" \t\r\n");
     if (b == std::string_view::npos) return {};
@@ -47,7 +27,9 @@ class Parser {
   public:
     explicit Parser(const Env& env) : env_(env) {}
 
-    const std::string* get(const char* name) const {
+    // Every lookup records the name: YW_* names never looked up are reported as probable typos.
+    const std::string* get(const char* name) {
+        known_.insert(name);
         auto it = env_.find(name);
         if (it == env_.end() || it->second.empty()) return nullptr;
         return &it->second;
@@ -55,6 +37,7 @@ class Parser {
 
     void problem(std::string text) { problems_.push_back(std::move(text)); }
     const std::vector<std::string>& problems() const { return problems_; }
+    bool known(const std::string& name) const { return known_.contains(name); }
 
     template <typename Int>
     void integer(const char* name, Int& out, long long min, long long max) {
@@ -121,10 +104,12 @@ class Parser {
   private:
     const Env& env_;
     std::vector<std::string> problems_;
+    std::set<std::string, std::less<>> known_;
 };
 
-void parse_replicas(Parser& p, Config& c) {
-    const std::string* v = p.get("DATABASE_READ_REPLICAS");
+// "name=url,name=url" (or bare URLs, named `<prefix>N` by position) into `out`; names must be unique.
+void parse_named_urls(Parser& p, const char* variable, const char* prefix, std::vector<NodeEndpoint>& out) {
+    const std::string* v = p.get(variable);
     if (!v) return;
     std::string_view rest = *v;
     int index = 0;
@@ -134,7 +119,7 @@ void parse_replicas(Parser& p, Config& c) {
         rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
         ++index;
         if (item.empty()) continue;
-        ReplicaEndpoint ep;
+        NodeEndpoint ep;
         // "name=url", unless the '=' belongs to a key=value DSN (then the text before it has a space or is a
         // DSN key).
         auto eq = item.find('=');
@@ -145,15 +130,14 @@ void parse_replicas(Parser& p, Config& c) {
             ep.name = trim(item.substr(0, eq));
             ep.url = trim(item.substr(eq + 1));
         } else {
-            ep.name = fmt::format("replica-{}", index);
+            ep.name = fmt::format("{}{}", prefix, index);
             ep.url = item;
         }
-        p.postgres_url("DATABASE_READ_REPLICAS", ep.url);
-        for (const auto& other : c.read_replicas) {
-            if (other.name == ep.name)
-                p.problem(fmt::format("DATABASE_READ_REPLICAS names '{}' twice", ep.name));
+        p.postgres_url(variable, ep.url);
+        for (const auto& other : out) {
+            if (other.name == ep.name) p.problem(fmt::format("{} names '{}' twice", variable, ep.name));
         }
-        c.read_replicas.push_back(std::move(ep));
+        out.push_back(std::move(ep));
     }
 }
 
@@ -224,7 +208,25 @@ Result<Config> parse_config(const Env& env) {
     } else {
         p.problem("DATABASE_URL is required (the primary, or PgBouncer in front of it)");
     }
-    parse_replicas(p, c);
+    parse_named_urls(p, "DATABASE_READ_REPLICAS", "replica-", c.read_replicas);
+    for (const auto& r : c.read_replicas) {
+        if (r.name == "primary") p.problem("DATABASE_READ_REPLICAS cannot name a replica 'primary'");
+    }
+    if (const auto* v = p.get("DATABASE_PRIMARY_URL")) {
+        c.primary_url = *v;
+        p.postgres_url("DATABASE_PRIMARY_URL", *v);
+    } else {
+        c.primary_url = c.database_url;
+    }
+    parse_named_urls(p, "DATABASE_ADMIN_URLS", "node-", c.admin_urls);
+    if (const auto* v = p.get("PGBOUNCER_ADMIN_URL")) {
+        c.pgbouncer_admin_url = *v;
+        p.postgres_url("PGBOUNCER_ADMIN_URL", *v);
+    }
+    if (const auto* v = p.get("PGBOUNCER_INI")) c.pgbouncer_ini = *v;
+    p.millis("YW_PROBE_INTERVAL_MS", c.probe_interval, 50, 60000);
+    p.millis("YW_PROBE_TIMEOUT_MS", c.probe_timeout, 10, 60000);
+    p.millis("YW_MAX_REPLICA_LAG_MS", c.max_replica_lag, 0, 3600000);
     parse_redis(p, c);
 
     if (const auto* v = p.get("YW_ADMIN_TOKEN")) {
@@ -266,17 +268,27 @@ Result<Config> parse_config(const Env& env) {
         }
     }
 
+    // Read elsewhere (load_config, ywctl's postgres_bindir), known all the same.
+    p.get("YW_CONFIG_FILE");
+    p.get("YW_PG_BINDIR");
+
     if (!p.problems().empty()) {
         std::string message = "invalid configuration: ";
         for (size_t i = 0; i < p.problems().size(); ++i) message += (i ? "; " : "") + p.problems()[i];
         return make_error(ErrorCode::kInvalidArgument, message);
     }
     for (const auto& [name, value] : env) {
-        if (name.rfind("YW_", 0) == 0 && !kKnownNames.contains(name)) {
+        if (name.rfind("YW_", 0) == 0 && !p.known(name)) {
             c.warnings.push_back(fmt::format("unknown configuration variable {} is ignored", name));
         }
     }
     return c;
+}
+
+std::vector<NodeEndpoint> Config::nodes() const {
+    std::vector<NodeEndpoint> all{{"primary", primary_url}};
+    all.insert(all.end(), read_replicas.begin(), read_replicas.end());
+    return all;
 }
 
 Result<Config> load_config(const std::string& file) {

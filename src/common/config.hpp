@@ -15,10 +15,13 @@ namespace yw {
 
 using Env = std::map<std::string, std::string>;
 
-struct ReplicaEndpoint {
+// A database node by name: "primary", "replica-1", … Names are stable; roles are discovered (after a
+// failover "replica-1" may be the primary).
+struct NodeEndpoint {
     std::string name;  // e.g. "replica-1"
     std::string url;   // a libpq connection string or URI
 };
+using ReplicaEndpoint = NodeEndpoint;
 
 struct Config {
     std::string http_host = "127.0.0.1";
@@ -27,7 +30,15 @@ struct Config {
 
     std::string database_url;                    // primary, or PgBouncer in front of it
     std::vector<ReplicaEndpoint> read_replicas;  // DATABASE_READ_REPLICAS
-    std::string redis_url;                       // empty: no Redis configured
+    std::string primary_url;  // DATABASE_PRIMARY_URL: the node "primary", direct (default: DATABASE_URL)
+    // Superuser (or replication-admin) DSNs of the nodes, by the same names, for ywctl's checks and actions.
+    std::vector<NodeEndpoint> admin_urls;  // DATABASE_ADMIN_URLS
+    std::string pgbouncer_admin_url;       // PGBOUNCER_ADMIN_URL: the admin console (SHOW POOLS, RELOAD, …)
+    std::string pgbouncer_ini;             // PGBOUNCER_INI: pgbouncer.ini on this host (ywctl pool resize)
+    std::chrono::milliseconds probe_interval{1000};   // YW_PROBE_INTERVAL_MS: topology discovery period
+    std::chrono::milliseconds probe_timeout{500};     // YW_PROBE_TIMEOUT_MS: one node probe's deadline
+    std::chrono::milliseconds max_replica_lag{1000};  // YW_MAX_REPLICA_LAG_MS: reads skip laggier replicas
+    std::string redis_url;                            // empty: no Redis configured
 
     std::string admin_token;  // empty: /admin/* is closed
     bool auto_migrate = false;
@@ -49,6 +60,9 @@ struct Config {
 
     log::Level log_level = log::Level::kInfo;
     log::Format log_format = log::Format::kJson;
+
+    // Every node ywmsgd probes: "primary" (primary_url) then the read replicas.
+    std::vector<NodeEndpoint> nodes() const;
 
     std::vector<std::string> warnings;  // non-fatal findings (unknown YW_* names) for the caller to log
 };

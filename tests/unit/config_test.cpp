@@ -153,5 +153,44 @@ TEST(Config, MissingEnvFile) {
     EXPECT_NE(env.error().message.find("/nonexistent/yw.env"), std::string::npos);
 }
 
+TEST(Config, NodesAdminUrlsAndProbeSettings) {
+    Env env = minimal();
+    env["DATABASE_READ_REPLICAS"] = "replica-1=postgresql://app_user@127.0.0.1:15433/ywmessaging";
+    env["DATABASE_ADMIN_URLS"] =
+        "primary=postgresql://postgres@127.0.0.1:15432/postgres,replica-1=postgresql://"
+        "postgres@127.0.0.1:15433/"
+        "postgres";
+    env["PGBOUNCER_ADMIN_URL"] = "postgresql://pgbouncer@127.0.0.1:16432/pgbouncer";
+    env["YW_PROBE_INTERVAL_MS"] = "250";
+    env["YW_MAX_REPLICA_LAG_MS"] = "2000";
+    auto c = parse_config(env);
+    ASSERT_TRUE(c.ok()) << c.error().message;
+    auto nodes = c->nodes();
+    ASSERT_EQ(nodes.size(), 2u);
+    EXPECT_EQ(nodes[0].name, "primary");
+    EXPECT_EQ(nodes[0].url, c->database_url);  // DATABASE_PRIMARY_URL defaults to DATABASE_URL
+    EXPECT_EQ(nodes[1].name, "replica-1");
+    ASSERT_EQ(c->admin_urls.size(), 2u);
+    EXPECT_EQ(c->admin_urls[1].name, "replica-1");
+    EXPECT_EQ(c->probe_interval.count(), 250);
+    EXPECT_EQ(c->probe_timeout.count(), 500);
+    EXPECT_EQ(c->max_replica_lag.count(), 2000);
+    EXPECT_TRUE(c->warnings.empty());
+}
+
+TEST(Config, EveryDocumentedYwNameIsKnown) {
+    Env env = minimal();
+    for (const char* name : {"YW_DB_POOL_SIZE", "YW_DB_PREPARE", "YW_QUERY_TIMEOUT_MS", "YW_PROBE_TIMEOUT_MS",
+                             "YW_CONFIG_FILE", "YW_PG_BINDIR", "YW_KEY_CACHE_TTL_MS", "YW_QUERY_WINDOW_S"}) {
+        env[name] = name == std::string("YW_DB_PREPARE") ? "false" : "100";
+    }
+    env["YW_CONFIG_FILE"] = "";
+    env["YW_PG_BINDIR"] = "/usr/lib/postgresql/15/bin";
+    env["YW_TYPO_SETTING"] = "1";
+    auto c = parse_config(env);
+    ASSERT_TRUE(c.ok()) << c.error().message;
+    ASSERT_EQ(c->warnings.size(), 1u);
+    EXPECT_NE(c->warnings[0].find("YW_TYPO_SETTING"), std::string::npos);
+}
 }  // namespace
 }  // namespace yw
