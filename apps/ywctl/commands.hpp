@@ -25,4 +25,8 @@ void add_db_commands(CLI::App& app, const Globals& globals, Action& action);
 // environment, or (when none names a database) the local topology's var/cluster/cluster.env.
 yw::Result<yw::Config> load_ctl_config(const Globals& globals);
 
+// The superuser DSN of the node called `name` (DATABASE_ADMIN_URLS). kInvalidArgument naming the known nodes
+// when there is no such node (callers exit 64), kUnavailable when DATABASE_ADMIN_URLS is not set.
+yw::Result<std::string> admin_url(const yw::Config& config, const std::string& name);
+
 }  // namespace ywctl

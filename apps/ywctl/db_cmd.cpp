@@ -28,6 +28,20 @@ yw::Result<yw::Config> load_ctl_config(const Globals& g) {
     return yw::load_config(file);
 }
 
+yw::Result<std::string> admin_url(const yw::Config& config, const std::string& name) {
+    if (config.admin_urls.empty()) {
+        return yw::make_error(yw::ErrorCode::kUnavailable,
+                              "DATABASE_ADMIN_URLS is not set (superuser DSNs of the nodes, by name)");
+    }
+    std::string names;
+    for (const auto& node : config.admin_urls) {
+        if (node.name == name) return node.url;
+        names += (names.empty() ? "" : ", ") + node.name;
+    }
+    return yw::make_error(yw::ErrorCode::kInvalidArgument,
+                          fmt::format("no node named '{}'; the nodes are: {}", name, names));
+}
+
 namespace {
 
 // Opens the application database; prints the problem and sets `exit` when it cannot.
