@@ -178,10 +178,12 @@ asio::awaitable<Result<ResultSet>> Cluster::exec(Intent intent, const Query& que
                                                  Deadline deadline) {
     deadline = std::min(deadline, std::chrono::steady_clock::now() + options_.query_timeout);
     auto started = std::chrono::steady_clock::now();
-    std::string tenant;
+    std::string tenant;  // the read-your-writes scope (see Query)
     if (query.tenant_param >= 0 && static_cast<size_t>(query.tenant_param) < params.size() &&
         params[query.tenant_param]) {
         tenant = *params[query.tenant_param];
+    } else if (!query.scope.empty()) {
+        tenant = "scope:" + std::string(query.scope);
     }
     std::shared_ptr<const Snapshot> snapshot = topology_ ? topology_->snapshot() : nullptr;
     static const Snapshot kNone;

@@ -8,9 +8,11 @@ namespace yw::pg {
 struct Query {
     std::string_view name;  // "area.action": the label in logs and query metrics
     std::string_view sql;   // parameters as $1, $2, …; sent as an unnamed statement
-    // Which parameter (0-based) is the tenant id of a tenant-scoped statement, -1 for others. Routing uses it
-    // for read-your-writes: a tenant's reads wait for replicas to replay its last write.
+    // Read-your-writes: reads wait for replicas to replay the last write of the same scope. The scope is the
+    // tenant id, for statements where parameter `tenant_param` (0-based) is one, else `scope` (a fixed name,
+    // e.g. "api_keys": an admin's key change is seen by the next authentication), else none.
     int tenant_param = -1;
+    std::string_view scope = {};
 };
 
 namespace queries {
@@ -61,9 +63,10 @@ inline constexpr Query kApiKeyCreate{
     "api_keys.create",
     "INSERT INTO api_keys (id, tenant_id, prefix, key_hash, name, tier)"
     " SELECT $1::uuid, t.id, $3, decode($4, 'hex'), $5, $6 FROM tenants t WHERE t.id = $2::uuid"
-    " RETURNING " YW_KEY_COLS};
-inline constexpr Query kApiKeyByPrefix{"api_keys.by_prefix",
-                                       "SELECT " YW_KEY_COLS " FROM api_keys WHERE prefix = $1"};
+    " RETURNING " YW_KEY_COLS,
+    -1, "api_keys"};
+inline constexpr Query kApiKeyByPrefix{
+    "api_keys.by_prefix", "SELECT " YW_KEY_COLS " FROM api_keys WHERE prefix = $1", -1, "api_keys"};
 // PATCH: each field is ($flag, $value); a false flag keeps the column.
 inline constexpr Query kApiKeyPatch{
     "api_keys.patch",
@@ -74,12 +77,14 @@ inline constexpr Query kApiKeyPatch{
     " blocked = CASE WHEN $8::bool THEN $9::bool ELSE blocked END,"
     " block_reason = CASE WHEN $10::bool THEN $11 ELSE block_reason END,"
     " updated_at = now()"
-    " WHERE prefix = $1 RETURNING " YW_KEY_COLS};
+    " WHERE prefix = $1 RETURNING " YW_KEY_COLS,
+    -1, "api_keys"};
 inline constexpr Query kApiKeyAuthenticate{
     "api_keys.authenticate",
     "SELECT id, tenant_id, prefix, tier, burst_size, whitelist_ips::text[] AS whitelist_ips, blocked,"
     " block_reason, encode(key_hash, 'hex') AS key_hash FROM api_keys"
-    " WHERE key_hash = decode($1, 'hex') AND revoked_at IS NULL"};
+    " WHERE key_hash = decode($1, 'hex') AND revoked_at IS NULL",
+    -1, "api_keys"};
 
 inline constexpr Query kUserCreate{"users.create",
                                    "INSERT INTO users (id, tenant_id, name, phone, email)"
