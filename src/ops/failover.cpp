@@ -149,11 +149,18 @@ Status repoint_standby(const std::string& node, const std::string& standby_url, 
     auto conn = connect(standby_url);
     if (!conn) return conn.error();
     std::string slot = cluster::application_name(node) + "_slot";
-    std::string sql = fmt::format(
-        "ALTER SYSTEM SET primary_conninfo = {}; ALTER SYSTEM SET primary_slot_name = {}; "
-        "SELECT pg_reload_conf()",
-        conn->quote_literal(*conninfo), conn->quote_literal(slot));
-    return conn->exec_script("failover.repoint_standby", sql);
+    // One statement each: ALTER SYSTEM refuses to run in the implicit transaction of a multi-statement query.
+    if (auto s = conn->exec_script("failover.primary_conninfo",
+                                   "ALTER SYSTEM SET primary_conninfo = " + conn->quote_literal(*conninfo));
+        !s)
+        return s;
+    if (auto s = conn->exec_script("failover.primary_slot_name",
+                                   "ALTER SYSTEM SET primary_slot_name = " + conn->quote_literal(slot));
+        !s)
+        return s;
+    auto reloaded = conn->query(pg::queries::kReloadConf);
+    if (!reloaded) return reloaded.error();
+    return {};
 }
 
 Status ensure_slot(pg::SyncConnection& primary, const std::string& node) {
@@ -164,9 +171,13 @@ Status ensure_slot(pg::SyncConnection& primary, const std::string& node) {
 }
 
 Status set_sync_names(pg::SyncConnection& primary, const std::vector<std::string>& standbys) {
-    std::string sql = fmt::format("ALTER SYSTEM SET synchronous_standby_names = {}; SELECT pg_reload_conf()",
-                                  primary.quote_literal(sync_standby_names(standbys)));
-    return primary.exec_script("failover.sync_names", sql);
+    if (auto s = primary.exec_script("failover.sync_names", "ALTER SYSTEM SET synchronous_standby_names = " +
+                                                              primary.quote_literal(sync_standby_names(standbys)));
+        !s)
+        return s;
+    auto reloaded = primary.query(pg::queries::kReloadConf);
+    if (!reloaded) return reloaded.error();
+    return {};
 }
 
 // Waits until every standby in `names` streams from the primary at `primary_url`.
@@ -675,8 +686,8 @@ RejoinReport rejoin(const RejoinRequest& r) {
         return finish(true);
     }
 
-    if (!step("stop " + r.node, [&](std::string& detail) -> Status {
-            detail = postgres_running(r.data_dir) ? "pg_ctl stop -m fast" : "not running";
+    if (!step(r.node + " is stopped", [&](std::string& detail) -> Status {
+            detail = postgres_running(r.data_dir) ? "pg_ctl stop -m fast" : "was not running";
             return stop_node(r.data_dir, false);
         }))
         return finish(false);
@@ -685,11 +696,14 @@ RejoinReport rejoin(const RejoinRequest& r) {
     for (const auto& f : kConfigFiles)
         if (fs::exists(r.data_dir / f)) saved[f] = read_text(r.data_dir / f);
 
-    if (!step("slot on " + primary->name, [&](std::string& detail) -> Status {
+    if (!step("slot and checkpoint on " + primary->name, [&](std::string& detail) -> Status {
             auto conn = connect(primary->url);
             if (!conn) return conn.error();
-            detail = cluster::application_name(r.node) + "_slot";
-            return ensure_slot(*conn, r.node);
+            detail = cluster::application_name(r.node) + "_slot; CHECKPOINT (pg_rewind reads its timeline)";
+            if (auto s = ensure_slot(*conn, r.node); !s) return s;
+            auto checkpoint = conn->query(pg::queries::kCheckpoint);
+            if (!checkpoint) return checkpoint.error();
+            return {};
         }))
         return finish(false);
 
@@ -697,6 +711,10 @@ RejoinReport rejoin(const RejoinRequest& r) {
     if (!r.force_basebackup) {
         rewound = step("pg_rewind from " + primary->name, [&](std::string& detail) -> Status {
             detail = "rewound to the primary's timeline";
+            // pg_rewind first finishes crash recovery in single-user mode, which refuses standby mode (a
+            // half-done earlier rejoin leaves standby.signal); the signal is written again afterwards.
+            std::error_code ec;
+            fs::remove(r.data_dir / "standby.signal", ec);
             return cluster::run_postgres_program({cluster::pg_program("pg_rewind"), "--target-pgdata",
                                                   r.data_dir.string(), "--source-server", primary->url},
                                                  600s);

@@ -29,6 +29,9 @@ inline constexpr Query kSlotEnsure{
     "failover.slot_ensure",
     "SELECT pg_create_physical_replication_slot($1, true)"
     " WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)"};
+// pg_rewind reads the source's timeline from its control file, which a recently promoted primary only updates
+// at its first checkpoint (pg_rewind's documentation): force it.
+inline constexpr Query kCheckpoint{"failover.checkpoint", "CHECKPOINT"};
 inline constexpr Query kReloadConf{"failover.reload_conf", "SELECT pg_reload_conf()"};
 inline constexpr Query kStreamingStandbys{
     "failover.streaming_standbys",
