@@ -604,20 +604,21 @@ bool LocalTopology::is_standby(const std::string& node) const {
     return fs::exists(data_dir(node) / "standby.signal");
 }
 
-std::optional<int> LocalTopology::checkpoint_timeline(const std::string& node) const {
-    RunOptions opts;
-    opts.as_user = service_user();
-    opts.timeout = 10s;
-    auto r = run_process({pg_program("pg_controldata"), "-D", data_dir(node).string()}, opts);
-    if (!r || r->exit_code != 0) return std::nullopt;
-    const std::string key = "Latest checkpoint's TimeLineID:";
-    auto at = r->output.find(key);
-    if (at == std::string::npos) return std::nullopt;
-    try {
-        return std::stoi(r->output.substr(at + key.size()));
-    } catch (const std::exception&) {
-        return std::nullopt;
+int LocalTopology::timeline(const std::string& node) const {
+    // A promotion writes pg_wal/0000000N.history at once (the control file only learns the new timeline at
+    // the next checkpoint): the highest history file is the node's timeline.
+    int tli = 1;
+    std::error_code ec;
+    for (auto it = fs::directory_iterator(data_dir(node) / "pg_wal", ec); !ec && it != fs::directory_iterator();
+         it.increment(ec)) {
+        std::string name = it->path().filename().string();
+        if (name.size() != 16 || name.substr(8) != ".history") continue;
+        try {
+            tli = std::max(tli, static_cast<int>(std::stoul(name.substr(0, 8), nullptr, 16)));
+        } catch (const std::exception&) {
+        }
     }
+    return tli;
 }
 
 std::string LocalTopology::current_primary() const {
@@ -628,9 +629,9 @@ std::string LocalTopology::current_primary() const {
     if (candidates.size() == 1) return candidates.front();
     // An old primary that went down and never rejoined: the promoted node is on a newer timeline.
     std::string best = candidates.front();
-    int best_tli = checkpoint_timeline(best).value_or(0);
+    int best_tli = timeline(best);
     for (size_t i = 1; i < candidates.size(); ++i) {
-        int tli = checkpoint_timeline(candidates[i]).value_or(0);
+        int tli = timeline(candidates[i]);
         if (tli > best_tli) {
             best = candidates[i];
             best_tli = tli;

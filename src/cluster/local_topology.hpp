@@ -103,7 +103,7 @@ class LocalTopology {
                          std::vector<std::function<void()>>& undo);
     Status start_existing(const std::string& name, std::vector<std::function<void()>>& undo);
     bool is_standby(const std::string& node) const;
-    std::optional<int> checkpoint_timeline(const std::string& node) const;
+    int timeline(const std::string& node) const;
     Status start_pgbouncer(const std::string& primary, std::vector<std::function<void()>>& undo);
     Status write_pgbouncer_ini(const std::filesystem::path& home, int primary_port) const;
     Status launch_pgbouncer(const std::filesystem::path& home, std::vector<std::function<void()>>& undo);

@@ -235,6 +235,16 @@ Status replace_file(const fs::path& path, const std::string& content) {
     return {};
 }
 
+// Alive, and not a zombie waiting for a parent that does not reap (PID 1 in some containers).
+bool process_alive(pid_t pid) {
+    if (::kill(pid, 0) != 0) return false;
+    std::ifstream stat(fmt::format("/proc/{}/stat", pid));
+    std::string line;
+    std::getline(stat, line);
+    auto close = line.rfind(')');
+    return close == std::string::npos || close + 2 >= line.size() || line[close + 2] != 'Z';
+}
+
 bool postgres_running(const fs::path& data) {
     RunOptions opts;
     opts.as_user = running_as_root() ? "postgres" : "";
@@ -630,7 +640,7 @@ Status stop_node(const fs::path& data_dir, bool kill_it) {
     if (!(in >> pid) || pid <= 0) return fail("no postmaster.pid in " + data_dir.string());
     if (::kill(static_cast<pid_t>(pid), SIGKILL) != 0) return fail(fmt::format("kill -9 {} failed", pid));
     // The backends notice their postmaster died and exit; the port closes with the postmaster.
-    if (!wait_until(10s, [&] { return ::kill(static_cast<pid_t>(pid), 0) != 0; }))
+    if (!wait_until(10s, [&] { return !process_alive(static_cast<pid_t>(pid)); }))
         return fail(fmt::format("postmaster {} survived SIGKILL", pid));
     return {};
 }
