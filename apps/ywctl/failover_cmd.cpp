@@ -22,7 +22,7 @@ struct FailoverArgs {
     std::string to;
     bool force = false;
     bool yes = false;
-    std::string node;      // rejoin
+    std::string node;  // rejoin
     std::string dir = "var/cluster";
     std::string data_dir;  // node-local
     std::string log_file;
@@ -75,16 +75,17 @@ json::array topology_json(const std::vector<yw::ops::NodeProbe>& nodes) {
 json::array checks_json(const std::vector<yw::ops::Precheck>& checks) {
     json::array out;
     for (const auto& c : checks)
-        out.push_back(json::object{{"name", c.name}, {"ok", c.ok}, {"overridable", c.overridable}, {"detail", c.detail}});
+        out.push_back(json::object{
+            {"name", c.name}, {"ok", c.ok}, {"overridable", c.overridable}, {"detail", c.detail}});
     return out;
 }
 
 void print_topology(const std::vector<yw::ops::NodeProbe>& nodes) {
     Table t{{"node", "role", "wal received", "wal replayed", "upstream", "detail"}, {}};
     for (const auto& n : nodes)
-        t.rows.push_back({n.name, n.role(), n.receive_lsn, n.replay_lsn,
-                          n.role() == "replica" ? (n.receiver_status.empty() ? "none" : n.receiver_status) : "",
-                          n.error});
+        t.rows.push_back(
+            {n.name, n.role(), n.receive_lsn, n.replay_lsn,
+             n.role() == "replica" ? (n.receiver_status.empty() ? "none" : n.receiver_status) : "", n.error});
     std::cout << "\nTopology now:\n" << render(t);
 }
 
@@ -119,8 +120,9 @@ int failover(const Globals& g, const FailoverArgs& a) {
     checks.title = "Failover pre-checks (RB-2)";
     for (const auto& c : decision->checks) {
         Level level = c.ok ? Level::kOk : (a.force && c.overridable ? Level::kWarning : Level::kCritical);
-        checks.add({c.name, level, c.ok ? "ok" : (a.force && c.overridable ? "overridden by --force" : "failed"),
-                    "", c.detail});
+        checks.add({c.name, level,
+                    c.ok ? "ok" : (a.force && c.overridable ? "overridden by --force" : "failed"), "",
+                    c.detail});
     }
     if (!g.json) checks.print(false);
     if (!decision->allowed) {
@@ -226,9 +228,9 @@ int switchover(const Globals& g, const FailoverArgs& a) {
                                 {"topology", topology_json(after)}});
     } else {
         print_steps(report.steps);
-        std::cout << fmt::format("{} {} -> {} in {} ms{}\n", report.ok ? "Switchover done" : "Switchover FAILED",
-                                 report.old_primary, report.target, report.total_ms,
-                                 report.ok ? "" : ": " + report.error);
+        std::cout << fmt::format("{} {} -> {} in {} ms{}\n",
+                                 report.ok ? "Switchover done" : "Switchover FAILED", report.old_primary,
+                                 report.target, report.total_ms, report.ok ? "" : ": " + report.error);
         print_topology(after);
     }
     return report.ok ? kOk : kCritical;
@@ -257,14 +259,16 @@ int drill(const Globals& g, const FailoverArgs& a) {
         return kUsage;
     }
     std::vector<std::string> plan{
-        fmt::format("write load through {} ({} writers), recording every acknowledged message", a.api, a.clients),
+        fmt::format("write load through {} ({} writers), recording every acknowledged message", a.api,
+                    a.clients),
         fmt::format("{} the primary", a.kill ? "kill -9" : "stop (pg_ctl stop -m fast)"),
         fmt::format("fail over to {} (RB-2: pre-checks, promote, repoint the standbys and PgBouncer)",
                     a.to.empty() ? "the standby with the most WAL" : a.to),
         "measure when writes through the API resume",
         "rejoin the old primary as a standby (pg_rewind; pg_basebackup if that fails)",
     };
-    if (a.switch_back) plan.push_back("switch over back to the original primary (controlled: no writes lost)");
+    if (a.switch_back)
+        plan.push_back("switch over back to the original primary (controlled: no writes lost)");
     plan.push_back("verify that every acknowledged write is on the primary");
     if (!confirm(plan, a.yes, g.json)) return kUsage;
 
@@ -336,7 +340,8 @@ void add_failover_commands(CLI::App& app, const Globals& g, Action& action) {
         c->add_option("--dir", a->dir, "The local topology's directory (default data directories and logs)")
             ->capture_default_str();
         c->add_option("--data-dir", a->data_dir, "The node's data directory (default <dir>/<node>)");
-        c->add_option("--log-file", a->log_file, "Server log for pg_ctl start (default <dir>/log/<node>.log)");
+        c->add_option("--log-file", a->log_file,
+                      "Server log for pg_ctl start (default <dir>/log/<node>.log)");
     };
 
     auto* fo = app.add_subcommand("failover", "RB-2: promote a standby because the primary is down");
@@ -347,13 +352,15 @@ void add_failover_commands(CLI::App& app, const Globals& g, Action& action) {
     fo->callback([&g, &action, a] { action = [&g, a] { return failover(g, *a); }; });
 
     auto* so = app.add_subcommand(
-        "switchover", "Planned change of primary: pause writes, stop the primary cleanly, promote, rejoin it");
+        "switchover",
+        "Planned change of primary: pause writes, stop the primary cleanly, promote, rejoin it");
     so->add_option("--to", a->to, "The standby to promote")->required();
     add_yes(so);
     add_local(so);
     so->callback([&g, &action, a] { action = [&g, a] { return switchover(g, *a); }; });
 
-    auto* rj = app.add_subcommand("rejoin", "Make an old primary a standby of the current primary (on its host)");
+    auto* rj =
+        app.add_subcommand("rejoin", "Make an old primary a standby of the current primary (on its host)");
     rj->add_option("node", a->node, "The node to rejoin (e.g. primary)")->required();
     rj->add_flag("--basebackup", a->basebackup, "Skip pg_rewind: copy the primary afresh");
     add_yes(rj);
@@ -362,12 +369,15 @@ void add_failover_commands(CLI::App& app, const Globals& g, Action& action) {
 
     auto* dr = app.add_subcommand("drill", "Rehearsals of the emergency procedures");
     dr->require_subcommand(1);
-    auto* df = dr->add_subcommand("failover", "RB-4: the monthly failover test under a write load, automated");
+    auto* df =
+        dr->add_subcommand("failover", "RB-4: the monthly failover test under a write load, automated");
     df->add_option("--api", a->api, "ywmsgd base URL, e.g. http://127.0.0.1:8080")->required();
     df->add_option("--to", a->to, "The standby to promote (default: the one with the most WAL)");
     df->add_flag("--kill", a->kill, "SIGKILL the primary (a crash) instead of stopping it");
     df->add_flag("--switch-back", a->switch_back, "End with a controlled switchover to the original primary");
-    df->add_option("--clients", a->clients, "Concurrent writers")->check(CLI::Range(1, 64))->capture_default_str();
+    df->add_option("--clients", a->clients, "Concurrent writers")
+        ->check(CLI::Range(1, 64))
+        ->capture_default_str();
     add_yes(df);
     df->add_option("--dir", a->dir, "The local topology's directory: data directories <dir>/<node>")
         ->capture_default_str();

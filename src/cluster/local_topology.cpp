@@ -282,8 +282,8 @@ bool LocalTopology::postgres_running(const fs::path& data) const {
 
 Status LocalTopology::stop_postgres(const fs::path& data) const {
     if (!postgres_running(data)) return {};
-    return run_postgres_program({pg_program("pg_ctl"), "-D", data.string(), "-m", "fast", "-w", "-t", "60", "stop"},
-                       90s);
+    return run_postgres_program(
+        {pg_program("pg_ctl"), "-D", data.string(), "-m", "fast", "-w", "-t", "60", "stop"}, 90s);
 }
 
 Status LocalTopology::write_state() const {
@@ -328,8 +328,8 @@ Status LocalTopology::start_primary(std::vector<std::function<void()>>& undo) {
         say("initdb primary");
         std::error_code ec;
         fs::remove_all(data, ec);
-        if (auto s = run_postgres_program({pg_program("initdb"), "-D", data.string(), "-U", "postgres", "-E", "UTF8",
-                                  "--no-locale", "--auth=trust", "--no-instructions"});
+        if (auto s = run_postgres_program({pg_program("initdb"), "-D", data.string(), "-U", "postgres", "-E",
+                                           "UTF8", "--no-locale", "--auth=trust", "--no-instructions"});
             !s) {
             return s;
         }
@@ -399,17 +399,28 @@ Status LocalTopology::prepare_primary(const std::string& node) {
             if (auto r = conn->query(pg::queries::kSlotCreate, {slot}); !r) return r.error();
         }
     }
-    if (options_.sync) {
-        std::string names = fmt::format("ANY 1 ({})", fmt::join(standbys, ", "));
-        say("synchronous replication: " + names);
-        if (auto s = conn->exec_script("cluster.sync", "ALTER SYSTEM SET synchronous_standby_names = " +
-                                                           conn->quote_literal(names));
-            !s) {
-            return s;
-        }
-        if (auto s = conn->exec_script("cluster.reload", "SELECT pg_reload_conf()"); !s) return s;
-    }
+    if (options_.sync) return set_sync_names(node);
     return {};
+}
+
+Status LocalTopology::set_sync_names(const std::string& node) const {
+    // Standbys carry the quorum they would enforce once promoted (ignored while in recovery): synchronous
+    // replication then holds from a new primary's first commit, and `ywctl failover` knows it is on.
+    auto diverged = diverged_nodes();
+    std::vector<std::string> others;
+    for (const auto& [name, port] : postgres_nodes())
+        if (name != node && std::find(diverged.begin(), diverged.end(), name) == diverged.end())
+            others.push_back(application_name(name));
+    std::string names = fmt::format("ANY 1 ({})", fmt::join(others, ", "));
+    auto conn = pg::SyncConnection::open(dsn(port_of(node), "postgres", "postgres"));
+    if (!conn) return conn.error();
+    say(fmt::format("synchronous replication on {}: {}", node, names));
+    if (auto s = conn->exec_script(
+            "cluster.sync", "ALTER SYSTEM SET synchronous_standby_names = " + conn->quote_literal(names));
+        !s) {
+        return s;
+    }
+    return conn->exec_script("cluster.reload", "SELECT pg_reload_conf()");
 }
 
 Status LocalTopology::start_replica(const std::string& name, int port, const std::string& primary,
@@ -448,8 +459,8 @@ Status LocalTopology::start_existing(const std::string& name, std::vector<std::f
     if (postgres_running(data)) return {};
     say(fmt::format("start {} on port {}", name, port));
     if (auto s = run_postgres_program({pg_program("pg_ctl"), "-D", data.string(), "-l",
-                              (dir_ / "log" / (name + ".log")).string(), "-w", "-t", "60", "start"},
-                             90s);
+                                       (dir_ / "log" / (name + ".log")).string(), "-w", "-t", "60", "start"},
+                                      90s);
         !s) {
         return s;
     }
@@ -469,8 +480,8 @@ Status LocalTopology::start_pgbouncer(const std::string& primary, std::vector<st
         std::vector<Endpoint> others;
         for (const auto& [name, port] : postgres_nodes())
             if (name != primary) others.push_back({"127.0.0.1", port});
-        auto repointed = repoint_databases(read_text(home / "pgbouncer.ini"), others,
-                                           {"127.0.0.1", port_of(primary)});
+        auto repointed =
+            repoint_databases(read_text(home / "pgbouncer.ini"), others, {"127.0.0.1", port_of(primary)});
         if (!repointed.databases.empty()) say(fmt::format("pgbouncer follows the primary: {}", primary));
         if (auto s = write_file(home / "pgbouncer.ini", repointed.text); !s) return s;
     } else {
@@ -523,7 +534,8 @@ Status LocalTopology::write_pgbouncer_ini(const fs::path& home, int primary_port
 Status LocalTopology::launch_pgbouncer(const fs::path& home, std::vector<std::function<void()>>& undo) {
     fs::path pidfile = home / "pgbouncer.pid";
     say(fmt::format("start pgbouncer on port {}", ports_.pgbouncer));
-    if (auto s = run_postgres_program({"pgbouncer", "-d", (home / "pgbouncer.ini").string()}, 30s); !s) return s;
+    if (auto s = run_postgres_program({"pgbouncer", "-d", (home / "pgbouncer.ini").string()}, 30s); !s)
+        return s;
     undo.push_back([pidfile] { (void)stop_pidfile_process(pidfile, "pgbouncer"); });
     if (!wait_until(15s, [&] { return port_in_use(ports_.pgbouncer); })) {
         return fail(fmt::format("pgbouncer did not listen on port {}; see {}", ports_.pgbouncer,
@@ -609,8 +621,8 @@ int LocalTopology::timeline(const std::string& node) const {
     // the next checkpoint): the highest history file is the node's timeline.
     int tli = 1;
     std::error_code ec;
-    for (auto it = fs::directory_iterator(data_dir(node) / "pg_wal", ec); !ec && it != fs::directory_iterator();
-         it.increment(ec)) {
+    for (auto it = fs::directory_iterator(data_dir(node) / "pg_wal", ec);
+         !ec && it != fs::directory_iterator(); it.increment(ec)) {
         std::string name = it->path().filename().string();
         if (name.size() != 16 || name.substr(8) != ".history") continue;
         try {
@@ -699,11 +711,14 @@ Status LocalTopology::up() {
         for (const auto& [name, port] : postgres_nodes()) {
             if (name == primary) continue;
             if (is_diverged(name)) {
-                say(fmt::format("{} is a former primary that has not rejoined; left stopped (ywctl rejoin {})",
-                                name, name));
+                say(fmt::format(
+                    "{} is a former primary that has not rejoined; left stopped (ywctl rejoin {})", name,
+                    name));
                 continue;
             }
             if (auto s = start_replica(name, port, primary, undo); !s) return s;
+            if (options_.sync)
+                if (auto s = set_sync_names(name); !s) return s;
             ++standbys;
         }
         if (auto s = start_pgbouncer(primary, undo); !s) return s;

@@ -75,8 +75,8 @@ class LocalTopology {
     // down(), then removes the directory (only one that holds a topology.json).
     Status destroy();
 
-    // The PostgreSQL nodes by name and port: primary, replica-1, replica-2. Names, not roles: after a failover
-    // replica-1 may be the primary.
+    // The PostgreSQL nodes by name and port: primary, replica-1, replica-2. Names, not roles: after a
+    // failover replica-1 may be the primary.
     std::vector<std::pair<std::string, int>> postgres_nodes() const;
     int port_of(const std::string& node) const;  // 0 for an unknown name
     std::filesystem::path data_dir(const std::string& node) const { return dir_ / node; }
@@ -84,7 +84,8 @@ class LocalTopology {
     // one without it; when several lack it (an old primary that never rejoined), the one on the newest
     // timeline. "primary" for a topology not created yet.
     std::string current_primary() const;
-    // Nodes that are neither the current primary nor standbys: old primaries that must rejoin (`ywctl rejoin`).
+    // Nodes that are neither the current primary nor standbys: old primaries that must rejoin (`ywctl
+    // rejoin`).
     std::vector<std::string> diverged_nodes() const;
 
     const Ports& ports() const { return ports_; }
@@ -99,6 +100,7 @@ class LocalTopology {
     Status check_ports(const std::vector<std::pair<std::string, int>>& wanted) const;
     Status start_primary(std::vector<std::function<void()>>& undo);
     Status prepare_primary(const std::string& node);
+    Status set_sync_names(const std::string& node) const;
     Status start_replica(const std::string& name, int port, const std::string& primary,
                          std::vector<std::function<void()>>& undo);
     Status start_existing(const std::string& name, std::vector<std::function<void()>>& undo);

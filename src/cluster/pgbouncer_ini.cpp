@@ -43,7 +43,8 @@ Endpoint entry_endpoint(const std::string& connstr) {
     return e;
 }
 
-RepointResult repoint_databases(const std::string& ini, const std::vector<Endpoint>& from, const Endpoint& to) {
+RepointResult repoint_databases(const std::string& ini, const std::vector<Endpoint>& from,
+                                const Endpoint& to) {
     RepointResult out;
     std::istringstream in(ini);
     std::string section;

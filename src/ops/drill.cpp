@@ -32,13 +32,14 @@ Result<std::string> create(const HttpTarget& api, const std::string& path, const
                            const std::map<std::string, std::string>& auth, const std::string& field = "id") {
     auto r = http_call(api, "POST", path, json::serialize(body), auth, 10s);
     if (r.status != 201) {
-        return make_error(ErrorCode::kUnavailable,
-                          fmt::format("POST {} answered {}: {}", path, r.status, r.status ? r.body : r.error));
+        return make_error(ErrorCode::kUnavailable, fmt::format("POST {} answered {}: {}", path, r.status,
+                                                               r.status ? r.body : r.error));
     }
     boost::system::error_code ec;
     auto doc = json::parse(r.body, ec);
     if (ec || !doc.is_object() || !doc.as_object().contains(field) || !doc.at(field).is_string())
-        return make_error(ErrorCode::kUnavailable, fmt::format("POST {}: no \"{}\" in {}", path, field, r.body));
+        return make_error(ErrorCode::kUnavailable,
+                          fmt::format("POST {}: no \"{}\" in {}", path, field, r.body));
     return std::string(doc.at(field).as_string());
 }
 
@@ -84,7 +85,8 @@ class WriteLoad {
         const std::string path = "/v1/conversations/" + conversations_[i] + "/messages";
         const std::map<std::string, std::string> auth{{"X-API-Key", key_}};
         for (long long seq = 0; !stop_; ++seq) {
-            std::string body = json::serialize(json::object{{"content", fmt::format("drill w{} #{}", i, seq)}});
+            std::string body =
+                json::serialize(json::object{{"content", fmt::format("drill w{} #{}", i, seq)}});
             ++attempted_;
             auto sent = Clock::now();
             auto r = http_call(api_, "POST", path, body, auth, 5s);
@@ -138,7 +140,8 @@ Result<std::vector<std::string>> missing_ids(const std::string& url, const std::
         if (gone > 0 && sample.size() < 20) {
             auto rows = conn->query(pg::queries::kMessagesMissing, {array});
             if (!rows) return rows.error();
-            for (size_t i = 0; i < rows->size() && sample.size() < 20; ++i) sample.push_back(rows->text(i, "id"));
+            for (size_t i = 0; i < rows->size() && sample.size() < 20; ++i)
+                sample.push_back(rows->text(i, "id"));
         }
     }
     return sample;
@@ -163,7 +166,8 @@ DrillReport run_failover_drill(const DrillRequest& r) {
         auto t0 = Clock::now();
         std::string detail;
         Status s = body(detail);
-        report.steps.push_back({name, ms_between(t0, Clock::now()), s.ok(), s.ok() ? detail : s.error().message});
+        report.steps.push_back(
+            {name, ms_between(t0, Clock::now()), s.ok(), s.ok() ? detail : s.error().message});
         if (!s) report.error = s.error().message;
         return s.ok();
     };
@@ -178,9 +182,13 @@ DrillReport run_failover_drill(const DrillRequest& r) {
         return finish();
     }
 
-    // The primary now, whatever its name.
+    // The primary now, whatever its name, and whether it replicates synchronously.
+    bool was_sync = false;
     for (const auto& p : probe_nodes(r.nodes))
-        if (p.role() == "primary") report.old_primary = p.name;
+        if (p.role() == "primary") {
+            report.old_primary = p.name;
+            was_sync = !p.sync_names.empty();
+        }
     if (report.old_primary.empty()) {
         report.error = "no reachable primary: the drill starts from a healthy topology";
         return finish();
@@ -200,7 +208,8 @@ DrillReport run_failover_drill(const DrillRequest& r) {
             auto user = create(*api, "/v1/users", {{"name", "Failover Drill"}}, auth);
             if (!user) return user.error();
             for (int i = 0; i < std::max(1, r.clients); ++i) {
-                auto c = create(*api, "/v1/conversations", {{"user_id", *user}, {"subject", "failover drill"}}, auth);
+                auto c = create(*api, "/v1/conversations",
+                                {{"user_id", *user}, {"subject", "failover drill"}}, auth);
                 if (!c) return c.error();
                 conversations.push_back(*c);
             }
@@ -214,7 +223,8 @@ DrillReport run_failover_drill(const DrillRequest& r) {
     if (!step("write load through the API", [&](std::string& detail) -> Status {
             std::this_thread::sleep_for(r.warmup);
             auto n = load.acks().size();
-            detail = fmt::format("{} writers, {} writes acknowledged before the failure", conversations.size(), n);
+            detail =
+                fmt::format("{} writers, {} writes acknowledged before the failure", conversations.size(), n);
             if (n == 0) return fail("the API acknowledged no write before the drill: is ywmsgd healthy?");
             return {};
         })) {
@@ -224,12 +234,14 @@ DrillReport run_failover_drill(const DrillRequest& r) {
 
     const std::filesystem::path old_data = r.data_dir(report.old_primary);
     Clock::time_point stopped_at;
-    if (!step(fmt::format("{} {}", r.kill ? "kill -9" : "stop", report.old_primary), [&](std::string& detail) -> Status {
-            detail = r.kill ? "SIGKILL to the postmaster (a crash)" : "pg_ctl stop -m fast (systemctl stop)";
-            auto s = stop_node(old_data, r.kill);
-            stopped_at = Clock::now();
-            return s;
-        })) {
+    if (!step(fmt::format("{} {}", r.kill ? "kill -9" : "stop", report.old_primary),
+              [&](std::string& detail) -> Status {
+                  detail =
+                      r.kill ? "SIGKILL to the postmaster (a crash)" : "pg_ctl stop -m fast (systemctl stop)";
+                  auto s = stop_node(old_data, r.kill);
+                  stopped_at = Clock::now();
+                  return s;
+              })) {
         load.stop();
         return finish();
     }
@@ -237,6 +249,7 @@ DrillReport run_failover_drill(const DrillRequest& r) {
     FailoverRequest fr;
     fr.nodes = r.nodes;
     fr.target = r.target;
+    fr.sync = was_sync;
     fr.pgbouncer_admin_url = r.pgbouncer_admin_url;
     fr.pgbouncer_ini = r.pgbouncer_ini;
     fr.progress = r.progress;
@@ -261,8 +274,7 @@ DrillReport run_failover_drill(const DrillRequest& r) {
         load.stop();
         return finish();
     }
-    auto probes = probe_nodes(r.nodes);
-    for (const auto& p : probes)
+    for (const auto& p : probe_nodes(r.nodes))
         if (p.name == report.new_primary) report.sync = !p.sync_names.empty();
 
     if (!step("writes resume through the API", [&](std::string& detail) -> Status {
@@ -274,9 +286,10 @@ DrillReport run_failover_drill(const DrillRequest& r) {
             report.time_to_recover_ms = ms_between(stopped_at, *first);
             report.promote_to_write_ms = std::max(0LL, ms_between(failover.promoted_at, *first));
             report.reroute_to_write_ms = std::max(0LL, ms_between(failover.rerouted_at, *first));
-            detail = fmt::format("first acknowledged write {} ms after the primary stopped, {} ms after the "
-                                 "promotion",
-                                 report.time_to_recover_ms, report.promote_to_write_ms);
+            detail = fmt::format(
+                "first acknowledged write {} ms after the primary stopped, {} ms after the "
+                "promotion",
+                report.time_to_recover_ms, report.promote_to_write_ms);
             return {};
         })) {
         load.stop();

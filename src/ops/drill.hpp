@@ -20,10 +20,10 @@ struct DrillRequest {
     std::vector<NodeEndpoint> nodes;  // DATABASE_ADMIN_URLS
     std::string pgbouncer_admin_url;
     std::string pgbouncer_ini;
-    std::string api;          // ywmsgd base URL, e.g. http://127.0.0.1:8080
-    std::string admin_token;  // YW_ADMIN_TOKEN: the drill makes its own tenant, key, users, conversations
-    std::string target;       // empty: the standby with the most WAL (replica-1 on a tie)
-    bool kill = false;        // SIGKILL the primary (a crash) instead of a clean stop
+    std::string api;           // ywmsgd base URL, e.g. http://127.0.0.1:8080
+    std::string admin_token;   // YW_ADMIN_TOKEN: the drill makes its own tenant, key, users, conversations
+    std::string target;        // empty: the standby with the most WAL (replica-1 on a tie)
+    bool kill = false;         // SIGKILL the primary (a crash) instead of a clean stop
     bool switch_back = false;  // end with a switchover back to the original primary
     // Node-local paths (data directory, server log) of a node by name.
     std::function<std::filesystem::path(const std::string&)> data_dir;
@@ -46,8 +46,8 @@ struct DrillReport {
     long long writes_acknowledged = 0;
     long long writes_failed = 0;  // not acknowledged (5xx, timeouts during the outage): allowed to be missing
     long long writes_lost = -1;   // acknowledged but missing on the final primary; -1 when not verified
-    std::vector<std::string> lost_ids;  // the first of them
-    long long time_to_recover_ms = -1;  // primary stopped → first acknowledged write sent after that
+    std::vector<std::string> lost_ids;   // the first of them
+    long long time_to_recover_ms = -1;   // primary stopped → first acknowledged write sent after that
     long long promote_to_write_ms = -1;  // promotion done → that write (target < 2000)
     long long reroute_to_write_ms = -1;  // PgBouncer repointed → that write
     std::string rejoin_method;

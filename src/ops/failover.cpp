@@ -142,8 +142,9 @@ bool timed(std::vector<StepTiming>& steps, const Progress& progress, const std::
 
 // Makes the standby at `standby_url` follow the primary at `primary_url` on its own slot (which must exist
 // there): ALTER SYSTEM + pg_reload_conf, no restart (PostgreSQL 13+ re-reads primary_conninfo on reload).
-Status repoint_standby(const std::string& node, const std::string& standby_url, const std::string& primary_url,
-                       const std::string& current_conninfo) {
+Status repoint_standby(const std::string& node, const std::string& standby_url,
+                       const std::string& primary_url, const std::string& current_conninfo,
+                       const std::string& sync_names) {
     auto conninfo = upstream_conninfo(current_conninfo, primary_url, node);
     if (!conninfo) return conninfo.error();
     auto conn = connect(standby_url);
@@ -158,6 +159,15 @@ Status repoint_standby(const std::string& node, const std::string& standby_url, 
                                    "ALTER SYSTEM SET primary_slot_name = " + conn->quote_literal(slot));
         !s)
         return s;
+    // A standby carries the quorum it would enforce if promoted, so synchronous replication holds from the
+    // first commit after a promotion, and the next failover knows the cluster is synchronous.
+    if (!sync_names.empty()) {
+        if (auto s = conn->exec_script(
+                "failover.standby_sync_names",
+                "ALTER SYSTEM SET synchronous_standby_names = " + conn->quote_literal(sync_names));
+            !s)
+            return s;
+    }
     auto reloaded = conn->query(pg::queries::kReloadConf);
     if (!reloaded) return reloaded.error();
     return {};
@@ -171,8 +181,9 @@ Status ensure_slot(pg::SyncConnection& primary, const std::string& node) {
 }
 
 Status set_sync_names(pg::SyncConnection& primary, const std::vector<std::string>& standbys) {
-    if (auto s = primary.exec_script("failover.sync_names", "ALTER SYSTEM SET synchronous_standby_names = " +
-                                                              primary.quote_literal(sync_standby_names(standbys)));
+    if (auto s = primary.exec_script("failover.sync_names",
+                                     "ALTER SYSTEM SET synchronous_standby_names = " +
+                                         primary.quote_literal(sync_standby_names(standbys)));
         !s)
         return s;
     auto reloaded = primary.query(pg::queries::kReloadConf);
@@ -184,26 +195,30 @@ Status set_sync_names(pg::SyncConnection& primary, const std::vector<std::string
 Status wait_streaming(const std::string& primary_url, const std::vector<std::string>& names,
                       std::chrono::seconds limit) {
     std::string last;
-    bool ok = wait_until(limit, [&] {
-        auto conn = connect(primary_url, 2s);
-        if (!conn) {
-            last = conn.error().message;
-            return false;
-        }
-        auto rows = conn->query(pg::queries::kStreamingStandbys);
-        if (!rows) {
-            last = rows.error().message;
-            return false;
-        }
-        std::set<std::string> streaming;
-        for (size_t i = 0; i < rows->size(); ++i)
-            if (rows->text(i, "state") == "streaming") streaming.insert(rows->text(i, "application_name"));
-        std::vector<std::string> missing;
-        for (const auto& n : names)
-            if (!streaming.count(cluster::application_name(n))) missing.push_back(n);
-        last = missing.empty() ? "" : fmt::format("not streaming yet: {}", fmt::join(missing, ", "));
-        return missing.empty();
-    }, 100ms);
+    bool ok = wait_until(
+        limit,
+        [&] {
+            auto conn = connect(primary_url, 2s);
+            if (!conn) {
+                last = conn.error().message;
+                return false;
+            }
+            auto rows = conn->query(pg::queries::kStreamingStandbys);
+            if (!rows) {
+                last = rows.error().message;
+                return false;
+            }
+            std::set<std::string> streaming;
+            for (size_t i = 0; i < rows->size(); ++i)
+                if (rows->text(i, "state") == "streaming")
+                    streaming.insert(rows->text(i, "application_name"));
+            std::vector<std::string> missing;
+            for (const auto& n : names)
+                if (!streaming.count(cluster::application_name(n))) missing.push_back(n);
+            last = missing.empty() ? "" : fmt::format("not streaming yet: {}", fmt::join(missing, ", "));
+            return missing.empty();
+        },
+        100ms);
     if (!ok) return fail(fmt::format("standbys did not stream within {} s ({})", limit.count(), last));
     return {};
 }
@@ -254,9 +269,9 @@ bool postgres_running(const fs::path& data) {
 }
 
 Status start_node(const fs::path& data, const fs::path& log_file) {
-    return cluster::run_postgres_program(
-        {cluster::pg_program("pg_ctl"), "-D", data.string(), "-l", log_file.string(), "-w", "-t", "60", "start"},
-        90s);
+    return cluster::run_postgres_program({cluster::pg_program("pg_ctl"), "-D", data.string(), "-l",
+                                          log_file.string(), "-w", "-t", "60", "start"},
+                                         90s);
 }
 
 // The one reachable primary among the nodes, other than `except`.
@@ -276,7 +291,8 @@ Result<NodeProbe> find_primary(const std::vector<NodeProbe>& probes, const std::
 
 // Standby settings of a node that is becoming a standby of `primary_url`: its own configuration files are
 // kept, with the upstream, the slot and standby.signal added.
-Status make_standby(const fs::path& data, const std::string& node, const std::string& primary_url) {
+Status make_standby(const fs::path& data, const std::string& node, const std::string& primary_url,
+                    const std::string& sync_names) {
     auto conninfo = upstream_conninfo({}, primary_url, node);
     if (!conninfo) return conninfo.error();
     std::string escaped;
@@ -286,6 +302,7 @@ Status make_standby(const fs::path& data, const std::string& node, const std::st
     out << "\n# --- ywctl rejoin: a standby of the current primary ---\n"
         << "primary_conninfo = '" << escaped << "'\n"
         << "primary_slot_name = '" << cluster::application_name(node) << "_slot'\n";
+    if (!sync_names.empty()) out << "synchronous_standby_names = '" << sync_names << "'  # once promoted\n";
     out.close();
     std::ofstream signal(data / "standby.signal", std::ios::trunc);
     if (!signal) return fail("cannot write standby.signal");
@@ -375,8 +392,10 @@ Result<FailoverDecision> decide_failover(const std::vector<NodeProbe>& probes, c
         return make_error(ErrorCode::kInvalidArgument,
                           fmt::format("no node named '{}'; the nodes are: {}", requested, names));
     }
-    for (const auto& p : probes)
+    for (const auto& p : probes) {
         if (p.role() == "primary") d.primaries.push_back(p.name);
+        if (p.reachable && !p.sync_names.empty()) d.sync = true;
+    }
 
     // The target: the requested node, or the reachable standby that received the most WAL.
     d.target = requested;
@@ -404,8 +423,9 @@ Result<FailoverDecision> decide_failover(const std::vector<NodeProbe>& probes, c
     if (!target) {
         d.checks.push_back({"target healthy", false, false, "no reachable standby to promote"});
     } else if (!target->reachable) {
-        d.checks.push_back({"target healthy", false, false,
-                            fmt::format("{} is down ({}): it cannot be promoted", target->name, target->error)});
+        d.checks.push_back(
+            {"target healthy", false, false,
+             fmt::format("{} is down ({}): it cannot be promoted", target->name, target->error)});
     } else if (!target->in_recovery) {
         d.checks.push_back(
             {"target healthy", false, false, fmt::format("{} is already a primary", target->name)});
@@ -414,9 +434,9 @@ Result<FailoverDecision> decide_failover(const std::vector<NodeProbe>& probes, c
                             fmt::format("{} answers as a standby (received {}, replayed {})", target->name,
                                         target->receive_lsn, target->replay_lsn)});
         long long backlog = target->receive_bytes - target->replay_bytes;
-        d.checks.push_back({"replay caught up", backlog <= kMaxReplayBacklogBytes, true,
-                            fmt::format("replay is {} bytes behind receive (limit {})", backlog,
-                                        kMaxReplayBacklogBytes)});
+        d.checks.push_back(
+            {"replay caught up", backlog <= kMaxReplayBacklogBytes, true,
+             fmt::format("replay is {} bytes behind receive (limit {})", backlog, kMaxReplayBacklogBytes)});
         // With ANY 1 quorum a commit may be on one standby only: promoting the other would lose it.
         const NodeProbe* ahead = nullptr;
         for (const auto& p : probes)
@@ -460,9 +480,9 @@ namespace {
 Result<std::string> repoint_with(pg::SyncConnection& admin, bool pause, const std::string& ini_path,
                                  const std::vector<cluster::Endpoint>& from, const cluster::Endpoint& to) {
     if (!fs::exists(ini_path))
-        return make_error(ErrorCode::kUnavailable,
-                          fmt::format("PGBOUNCER_INI {} is not on this host: run this where PgBouncer runs",
-                                      ini_path));
+        return make_error(
+            ErrorCode::kUnavailable,
+            fmt::format("PGBOUNCER_INI {} is not on this host: run this where PgBouncer runs", ini_path));
     auto repointed = cluster::repoint_databases(read_text(ini_path), from, to);
     if (repointed.databases.empty()) return std::string();
     for (const auto& db : repointed.databases)
@@ -487,7 +507,8 @@ Result<std::string> repoint_with(pg::SyncConnection& admin, bool pause, const st
 }
 
 // Every node's endpoint but `target`'s: what PgBouncer may point at now.
-std::vector<cluster::Endpoint> endpoints_except(const std::vector<NodeEndpoint>& nodes, const std::string& target) {
+std::vector<cluster::Endpoint> endpoints_except(const std::vector<NodeEndpoint>& nodes,
+                                                const std::string& target) {
     std::vector<cluster::Endpoint> from;
     for (const auto& n : nodes)
         if (n.name != target)
@@ -498,7 +519,8 @@ std::vector<cluster::Endpoint> endpoints_except(const std::vector<NodeEndpoint>&
 }  // namespace
 
 Result<std::string> repoint_pgbouncer(const std::string& admin_url, const std::string& ini_path,
-                                      const std::vector<cluster::Endpoint>& from, const cluster::Endpoint& to) {
+                                      const std::vector<cluster::Endpoint>& from,
+                                      const cluster::Endpoint& to) {
     auto admin = connect(admin_url);
     if (!admin) return make_error(ErrorCode::kUnavailable, "PgBouncer console: " + admin.error().message);
     return repoint_with(*admin, true, ini_path, from, to);
@@ -511,11 +533,13 @@ std::vector<std::string> failover_plan(const FailoverRequest& request, const Fai
     std::vector<std::string> follow;
     for (const auto& s : d.standbys)
         if (std::find(d.primaries.begin(), d.primaries.end(), s) == d.primaries.end()) follow.push_back(s);
-    plan.push_back(fmt::format("on {}: replication slots for the standbys; if synchronous replication is on, "
-                               "synchronous_standby_names = '{}'",
-                               t, sync_standby_names(d.standbys)));
+    plan.push_back(
+        fmt::format("on {}: replication slots for the standbys; if synchronous replication is on, "
+                    "synchronous_standby_names = '{}'",
+                    t, sync_standby_names(d.standbys)));
     for (const auto& probe_name : follow)
-        plan.push_back(fmt::format("repoint {} at {} (primary_conninfo, primary_slot_name, reload)", probe_name, t));
+        plan.push_back(
+            fmt::format("repoint {} at {} (primary_conninfo, primary_slot_name, reload)", probe_name, t));
     if (!request.pgbouncer_admin_url.empty() && !request.pgbouncer_ini.empty())
         plan.push_back(fmt::format("PgBouncer: PAUSE, point [databases] of {} at {}, RELOAD, RESUME",
                                    request.pgbouncer_ini, t));
@@ -531,8 +555,7 @@ FailoverReport execute_failover(const FailoverRequest& request, const FailoverDe
     auto start = Clock::now();
     const std::string target_url = url_of(request.nodes, d.target);
     auto before = probe_nodes(request.nodes);
-    const NodeProbe* target_before = find(before, d.target);
-    bool sync = target_before && !target_before->sync_names.empty();
+    const bool sync = d.sync || request.sync;
     auto step = [&](const std::string& name, const std::function<Status(std::string&)>& body) {
         return timed(report.steps, request.progress, name, body);
     };
@@ -584,7 +607,8 @@ FailoverReport execute_failover(const FailoverRequest& request, const FailoverDe
             if (!conn) return conn.error();
             for (const auto& n : follow)
                 if (auto s = ensure_slot(*conn, n); !s) return s;
-            detail = fmt::format("slots for {}", follow.empty() ? "none" : fmt::format("{}", fmt::join(follow, ", ")));
+            detail = fmt::format("slots for {}",
+                                 follow.empty() ? "none" : fmt::format("{}", fmt::join(follow, ", ")));
             if (sync) {
                 if (auto s = set_sync_names(*conn, d.standbys); !s) return s;
                 detail += "; synchronous_standby_names = '" + sync_standby_names(d.standbys) + "'";
@@ -597,7 +621,15 @@ FailoverReport execute_failover(const FailoverRequest& request, const FailoverDe
         const NodeProbe* p = find(before, n);
         if (!step(fmt::format("repoint {} at {}", n, d.target), [&](std::string& detail) -> Status {
                 detail = "primary_conninfo, primary_slot_name, pg_reload_conf()";
-                return repoint_standby(n, p->url, target_url, p->primary_conninfo);
+                std::string names;
+                if (sync) {
+                    std::vector<std::string> others;
+                    for (const auto& node : request.nodes)
+                        if (node.name != n) others.push_back(node.name);
+                    names = sync_standby_names(others);
+                    detail += ", synchronous_standby_names = '" + names + "' for when it is promoted";
+                }
+                return repoint_standby(n, p->url, target_url, p->primary_conninfo, names);
             }))
             return finish(false);
     }
@@ -607,9 +639,11 @@ FailoverReport execute_failover(const FailoverRequest& request, const FailoverDe
                 auto to = dsn_endpoint(target_url);
                 if (!to) return to.error();
                 auto from = endpoints_except(request.nodes, d.target);
-                auto changed = repoint_pgbouncer(request.pgbouncer_admin_url, request.pgbouncer_ini, from, *to);
+                auto changed =
+                    repoint_pgbouncer(request.pgbouncer_admin_url, request.pgbouncer_ini, from, *to);
                 if (!changed) return changed.error();
-                detail = changed->empty() ? "already pointed there" : "PAUSE, " + *changed + ", RELOAD, RESUME";
+                detail =
+                    changed->empty() ? "already pointed there" : "PAUSE, " + *changed + ", RELOAD, RESUME";
                 report.rerouted_at = Clock::now();
                 return {};
             }))
@@ -633,7 +667,8 @@ Status stop_node(const fs::path& data_dir, bool kill_it) {
     if (!kill_it) {
         if (!postgres_running(data_dir)) return {};
         return cluster::run_postgres_program(
-            {cluster::pg_program("pg_ctl"), "-D", data_dir.string(), "-m", "fast", "-w", "-t", "60", "stop"}, 90s);
+            {cluster::pg_program("pg_ctl"), "-D", data_dir.string(), "-m", "fast", "-w", "-t", "60", "stop"},
+            90s);
     }
     std::ifstream in(data_dir / "postmaster.pid");
     long pid = 0;
@@ -651,8 +686,9 @@ Result<std::vector<std::string>> rejoin_plan(const RejoinRequest& r) {
                           fmt::format("no node named '{}'; the nodes are: {}", r.node, node_names(r.nodes)));
     }
     if (!fs::exists(r.data_dir / "PG_VERSION"))
-        return make_error(ErrorCode::kInvalidArgument,
-                          fmt::format("{} is not a PostgreSQL data directory (--data-dir)", r.data_dir.string()));
+        return make_error(
+            ErrorCode::kInvalidArgument,
+            fmt::format("{} is not a PostgreSQL data directory (--data-dir)", r.data_dir.string()));
     auto primary = find_primary(probe_nodes(r.nodes), r.node);
     if (!primary) return primary.error();
     std::vector<std::string> plan;
@@ -664,10 +700,12 @@ Result<std::vector<std::string>> rejoin_plan(const RejoinRequest& r) {
         plan.push_back(fmt::format("pg_rewind {} from {}; if that fails: move it aside, pg_basebackup",
                                    r.data_dir.string(), primary->name));
     else
-        plan.push_back(fmt::format("move {} aside, pg_basebackup from {}", r.data_dir.string(), primary->name));
-    plan.push_back(fmt::format("standby.signal, primary_conninfo -> {}, application_name {}; start; wait until "
-                               "it streams",
-                               primary->name, cluster::application_name(r.node)));
+        plan.push_back(
+            fmt::format("move {} aside, pg_basebackup from {}", r.data_dir.string(), primary->name));
+    plan.push_back(
+        fmt::format("standby.signal, primary_conninfo -> {}, application_name {}; start; wait until "
+                    "it streams",
+                    primary->name, cluster::application_name(r.node)));
     return plan;
 }
 
@@ -739,29 +777,39 @@ RejoinReport rejoin(const RejoinRequest& r) {
                 std::error_code ec;
                 fs::remove_all(aside, ec);
                 fs::rename(r.data_dir, aside, ec);
-                if (ec) return fail(fmt::format("cannot move {} aside: {}", r.data_dir.string(), ec.message()));
+                if (ec)
+                    return fail(fmt::format("cannot move {} aside: {}", r.data_dir.string(), ec.message()));
                 detail = fmt::format("old data kept in {}", aside.string());
                 return cluster::run_postgres_program(
-                    {cluster::pg_program("pg_basebackup"), "-d", primary->url, "-D", r.data_dir.string(), "-S",
-                     cluster::application_name(r.node) + "_slot", "-X", "stream", "-c", "fast", "--no-password"},
+                    {cluster::pg_program("pg_basebackup"), "-d", primary->url, "-D", r.data_dir.string(),
+                     "-S", cluster::application_name(r.node) + "_slot", "-X", "stream", "-c", "fast",
+                     "--no-password"},
                     3600s);
             }))
             return finish(false);
         report.method = r.force_basebackup ? "pg_basebackup" : "pg_basebackup (pg_rewind failed)";
     }
 
-    if (!step("configure " + r.node + " as a standby of " + primary->name, [&](std::string& detail) -> Status {
-            // pg_rewind and pg_basebackup copy the primary's configuration (its port, its upstream): the node
-            // keeps its own.
-            for (const auto& [f, text] : saved) {
-                std::ofstream out(r.data_dir / f, std::ios::trunc);
-                out << text;
-            }
-            std::error_code ec;
-            fs::remove(r.data_dir / "postmaster.pid", ec);
-            detail = "own configuration files restored; standby.signal";
-            return make_standby(r.data_dir, r.node, primary->url);
-        }))
+    if (!step("configure " + r.node + " as a standby of " + primary->name,
+              [&](std::string& detail) -> Status {
+                  // pg_rewind and pg_basebackup copy the primary's configuration (its port, its upstream):
+                  // the node keeps its own.
+                  for (const auto& [f, text] : saved) {
+                      std::ofstream out(r.data_dir / f, std::ios::trunc);
+                      out << text;
+                  }
+                  std::error_code ec;
+                  fs::remove(r.data_dir / "postmaster.pid", ec);
+                  detail = "own configuration files restored; standby.signal";
+                  std::string sync_names;
+                  if (!primary->sync_names.empty()) {
+                      std::vector<std::string> others;
+                      for (const auto& n : r.nodes)
+                          if (n.name != r.node) others.push_back(n.name);
+                      sync_names = sync_standby_names(others);
+                  }
+                  return make_standby(r.data_dir, r.node, primary->url, sync_names);
+              }))
         return finish(false);
 
     if (!step("start " + r.node, [&](std::string& detail) -> Status {
@@ -782,8 +830,8 @@ Result<std::vector<std::string>> switchover_plan(const SwitchoverRequest& r) {
     auto probes = probe_nodes(r.nodes);
     const NodeProbe* target = find(probes, r.target);
     if (!target) {
-        return make_error(ErrorCode::kInvalidArgument,
-                          fmt::format("no node named '{}'; the nodes are: {}", r.target, node_names(r.nodes)));
+        return make_error(ErrorCode::kInvalidArgument, fmt::format("no node named '{}'; the nodes are: {}",
+                                                                   r.target, node_names(r.nodes)));
     }
     auto primary = find_primary(probes, r.target);
     if (!primary) return primary.error();
@@ -793,8 +841,9 @@ Result<std::vector<std::string>> switchover_plan(const SwitchoverRequest& r) {
                                       r.target, target->reachable ? target->role() : target->error));
     }
     if (!fs::exists(r.old_primary_data / "PG_VERSION"))
-        return make_error(ErrorCode::kInvalidArgument,
-                          fmt::format("{} is not {}'s data directory", r.old_primary_data.string(), primary->name));
+        return make_error(
+            ErrorCode::kInvalidArgument,
+            fmt::format("{} is not {}'s data directory", r.old_primary_data.string(), primary->name));
     return std::vector<std::string>{
         "PgBouncer: PAUSE (writes wait, none fail)",
         fmt::format("stop {} cleanly (its shutdown checkpoint goes to the standbys)", primary->name),
@@ -863,9 +912,11 @@ SwitchoverReport switchover(const SwitchoverRequest& r) {
                 return got >= want;
             });
             detail = fmt::format("received {} bytes ≥ {}", got, want);
-            if (!ok) return fail(fmt::format("{} did not receive the shutdown checkpoint; {} stays down — start "
-                                             "it again to undo",
-                                             r.target, primary->name));
+            if (!ok)
+                return fail(
+                    fmt::format("{} did not receive the shutdown checkpoint; {} stays down — start "
+                                "it again to undo",
+                                r.target, primary->name));
             return {};
         })) {
         resume();
@@ -875,6 +926,7 @@ SwitchoverReport switchover(const SwitchoverRequest& r) {
     FailoverRequest fr;
     fr.nodes = r.nodes;
     fr.target = r.target;
+    fr.sync = !primary->sync_names.empty();
     fr.progress = r.progress;  // PgBouncer is repointed below, on the console that holds it paused
     auto decision = decide_failover(probe_nodes(r.nodes), r.target, true);
     if (!decision || !decision->allowed) {
@@ -891,7 +943,8 @@ SwitchoverReport switchover(const SwitchoverRequest& r) {
     if (bouncer && !step("repoint PgBouncer at " + r.target + ", RESUME", [&](std::string& detail) -> Status {
             auto to = dsn_endpoint(target_url);
             if (!to) return to.error();
-            auto changed = repoint_with(*console, false, r.pgbouncer_ini, endpoints_except(r.nodes, r.target), *to);
+            auto changed =
+                repoint_with(*console, false, r.pgbouncer_ini, endpoints_except(r.nodes, r.target), *to);
             resume();
             if (!changed) return changed.error();
             detail = changed->empty() ? "already pointed there" : *changed;

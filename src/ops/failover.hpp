@@ -1,6 +1,6 @@
 // RB-2 failover, controlled switchover and the rejoin of an old primary: what `ywctl failover`, `ywctl
-// switchover`, `ywctl rejoin` and the failover drill (RB-4) do. Node roles are discovered (pg_is_in_recovery),
-// never assumed from names: after one failover "replica-1" is the primary.
+// switchover`, `ywctl rejoin` and the failover drill (RB-4) do. Node roles are discovered
+// (pg_is_in_recovery), never assumed from names: after one failover "replica-1" is the primary.
 #pragma once
 
 #include <chrono>
@@ -20,9 +20,9 @@ struct NodeProbe {
     std::string name;  // primary, replica-1, replica-2
     std::string url;   // superuser DSN
     bool reachable = false;
-    bool in_recovery = false;    // a standby
-    std::string receive_lsn;     // WAL received and flushed (a primary: its insert position)
-    std::string replay_lsn;      // WAL replayed
+    bool in_recovery = false;     // a standby
+    std::string receive_lsn;      // WAL received and flushed (a primary: its insert position)
+    std::string replay_lsn;       // WAL replayed
     long long receive_bytes = 0;  // the same, as bytes since 0/0, to compare
     long long replay_bytes = 0;
     std::string sync_names;        // synchronous_standby_names
@@ -47,10 +47,11 @@ struct Precheck {
 
 // The decision of RB-2's pre-checks over the probed nodes: pure, so the rules have unit tests.
 struct FailoverDecision {
-    std::string target;                // the node to promote
+    std::string target;                  // the node to promote
     std::vector<std::string> primaries;  // reachable nodes that are primaries now
     std::vector<std::string> standbys;   // every node but the target: they follow the target afterwards
     std::vector<Precheck> checks;
+    bool sync = false;  // some node has synchronous_standby_names set: the cluster replicates synchronously
     bool allowed = false;  // every check passed, or --force and every failure is overridable
     std::string refusal;   // the first blocking check's detail, when not allowed
 };
@@ -80,6 +81,7 @@ struct FailoverRequest {
     std::vector<NodeEndpoint> nodes;  // DATABASE_ADMIN_URLS
     std::string target;               // --to; empty: the best standby
     bool force = false;
+    bool sync = false;  // known synchronous (the drill saw the old primary's setting) even if no node says so
     std::string pgbouncer_admin_url;  // empty: PgBouncer is not repointed
     std::string pgbouncer_ini;
     std::chrono::seconds promote_timeout{60};
@@ -92,9 +94,9 @@ struct FailoverReport {
     std::string error;
     std::string target;
     std::vector<StepTiming> steps;
-    std::vector<NodeProbe> topology;  // after
-    std::chrono::steady_clock::time_point promoted_at;   // the target accepts writes
-    std::chrono::steady_clock::time_point rerouted_at;   // PgBouncer points at the target
+    std::vector<NodeProbe> topology;                    // after
+    std::chrono::steady_clock::time_point promoted_at;  // the target accepts writes
+    std::chrono::steady_clock::time_point rerouted_at;  // PgBouncer points at the target
     long long total_ms = 0;
 };
 
@@ -107,7 +109,8 @@ FailoverReport execute_failover(const FailoverRequest& request, const FailoverDe
 // PgBouncer: PAUSE the databases that point at any of `from`, rewrite their [databases] entries to `to`,
 // RELOAD, RESUME. Returns what changed ("" when already pointing at `to`).
 Result<std::string> repoint_pgbouncer(const std::string& admin_url, const std::string& ini_path,
-                                      const std::vector<cluster::Endpoint>& from, const cluster::Endpoint& to);
+                                      const std::vector<cluster::Endpoint>& from,
+                                      const cluster::Endpoint& to);
 
 // host and port of a libpq DSN or URI.
 Result<cluster::Endpoint> dsn_endpoint(const std::string& dsn);
@@ -116,10 +119,10 @@ Result<cluster::Endpoint> dsn_endpoint(const std::string& dsn);
 
 struct RejoinRequest {
     std::vector<NodeEndpoint> nodes;
-    std::string node;                 // the node to rejoin, e.g. "primary"
-    std::filesystem::path data_dir;   // its data directory
-    std::filesystem::path log_file;   // pg_ctl -l
-    bool force_basebackup = false;    // skip pg_rewind
+    std::string node;                // the node to rejoin, e.g. "primary"
+    std::filesystem::path data_dir;  // its data directory
+    std::filesystem::path log_file;  // pg_ctl -l
+    bool force_basebackup = false;   // skip pg_rewind
     std::chrono::seconds stream_timeout{60};
     Progress progress;
 };

@@ -18,8 +18,8 @@ namespace json = boost::json;
 
 constexpr pg::Query kSyncNames{"test.sync_names", "SELECT current_setting('synchronous_standby_names') AS s"};
 constexpr pg::Query kInRecovery{"test.in_recovery", "SELECT pg_is_in_recovery() AS r"};
-constexpr pg::Query kStandbys{"test.standbys",
-                              "SELECT application_name, state, sync_state FROM pg_stat_replication ORDER BY 1"};
+constexpr pg::Query kStandbys{
+    "test.standbys", "SELECT application_name, state, sync_state FROM pg_stat_replication ORDER BY 1"};
 
 // `ywctl cluster up --sync` on the binary's topology: synchronous_standby_names = 'ANY 1 (replica_1,
 // replica_2)'.
@@ -46,9 +46,9 @@ TEST(Drill, FailoverUnderLoadLosesNoAcknowledgedWriteWithSynchronousReplication)
     ASSERT_TRUE(wait_for_port(port, 20s)) << server.log();
 
     auto r = run_built("ywctl",
-                       {"drill", "failover", "--yes", "--json", "--kill", "--switch-back", "--to", "replica-1",
-                        "--api", fmt::format("http://127.0.0.1:{}", port), "--dir", Topology::get().dir().string(),
-                        "--config", Topology::get().env_file().string()},
+                       {"drill", "failover", "--yes", "--json", "--kill", "--switch-back", "--to",
+                        "replica-1", "--api", fmt::format("http://127.0.0.1:{}", port), "--dir",
+                        Topology::get().dir().string(), "--config", Topology::get().env_file().string()},
                        {}, 120s);
     ASSERT_EQ(r.exit_code, 0) << r.output << "\n" << server.log();
     auto doc = json::parse(r.output.substr(r.output.find("{\"ok\""))).as_object();

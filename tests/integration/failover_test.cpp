@@ -2,6 +2,8 @@
 // primary killed with SIGKILL and a standby promoted, PgBouncer repointed, the old primary rejoined with
 // pg_rewind, and `ywctl cluster` showing and restarting the nodes in their new roles. Breaks its topology:
 // its own binary, tests in order.
+#include "ops/failover.hpp"
+
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
@@ -9,7 +11,6 @@
 #include <fstream>
 #include <sstream>
 
-#include "ops/failover.hpp"
 #include "pg/queries.hpp"
 #include "support/topology_fixture.hpp"
 
@@ -177,7 +178,8 @@ TEST(Failover, ClusterDownAndUpKeepsTheRolesItFound) {
 }
 
 TEST(Failover, AControlledSwitchoverBringsThePrimaryBackWithoutTwoPrimaries) {
-    auto r = ywctl({"switchover", "--to", "primary", "--yes", "--json", "--dir", Topology::get().dir().string()});
+    auto r =
+        ywctl({"switchover", "--to", "primary", "--yes", "--json", "--dir", Topology::get().dir().string()});
     ASSERT_EQ(r.exit_code, 0) << r.output;
     EXPECT_EQ(role_of("primary"), "primary");
     EXPECT_EQ(role_of("replica-1"), "replica");
