@@ -514,8 +514,8 @@ Status LocalTopology::write_pgbouncer_ini(const fs::path& home, int primary_port
         "pidfile = {}\n"
         "log_connections = 0\n"
         "log_disconnections = 0\n"
-        "; after a failover repoints [databases], connect to the new primary at once, not 15 s later\n"
-        "server_login_retry = 1\n",
+        "; after a failover repoints [databases], retry the (new) server within 0.2 s, not 15 s\n"
+        "server_login_retry = 0.2\n",
         primary_port, ports_.pgbouncer, (home / "userlist.txt").string(), (home / "hba.conf").string(),
         (dir_ / "log" / "pgbouncer.log").string(), pidfile.string());
     if (auto s = write_file(home / "pgbouncer.ini", ini); !s) return s;
