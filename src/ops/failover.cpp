@@ -394,6 +394,7 @@ Result<FailoverDecision> decide_failover(const std::vector<NodeProbe>& probes, c
     }
     for (const auto& p : probes) {
         if (p.role() == "primary") d.primaries.push_back(p.name);
+        if (p.role() == "down") d.down.push_back(p.name);
         if (p.reachable && !p.sync_names.empty()) d.sync = true;
     }
 
@@ -532,7 +533,9 @@ std::vector<std::string> failover_plan(const FailoverRequest& request, const Fai
     plan.push_back(fmt::format("promote {} (pg_promote) and wait until it accepts writes", t));
     std::vector<std::string> follow;
     for (const auto& s : d.standbys)
-        if (std::find(d.primaries.begin(), d.primaries.end(), s) == d.primaries.end()) follow.push_back(s);
+        if (std::find(d.primaries.begin(), d.primaries.end(), s) == d.primaries.end() &&
+            std::find(d.down.begin(), d.down.end(), s) == d.down.end())
+            follow.push_back(s);
     plan.push_back(
         fmt::format("on {}: replication slots for the standbys; if synchronous replication is on, "
                     "synchronous_standby_names = '{}'",
@@ -540,12 +543,15 @@ std::vector<std::string> failover_plan(const FailoverRequest& request, const Fai
     for (const auto& probe_name : follow)
         plan.push_back(
             fmt::format("repoint {} at {} (primary_conninfo, primary_slot_name, reload)", probe_name, t));
+    for (const auto& name : d.down)
+        plan.push_back(fmt::format(
+            "{} is down and keeps its old upstream: when it is back, `ywctl rejoin {}` on its host", name,
+            name));
     if (!request.pgbouncer_admin_url.empty() && !request.pgbouncer_ini.empty())
         plan.push_back(fmt::format("PgBouncer: PAUSE, point [databases] of {} at {}, RELOAD, RESUME",
                                    request.pgbouncer_ini, t));
     else
         plan.push_back("PgBouncer: not configured (PGBOUNCER_ADMIN_URL, PGBOUNCER_INI): repoint it yourself");
-    plan.push_back("the old primary stays down: rejoin it with `ywctl rejoin <node>` on its host");
     return plan;
 }
 

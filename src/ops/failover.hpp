@@ -50,6 +50,7 @@ struct FailoverDecision {
     std::string target;                  // the node to promote
     std::vector<std::string> primaries;  // reachable nodes that are primaries now
     std::vector<std::string> standbys;   // every node but the target: they follow the target afterwards
+    std::vector<std::string> down;  // unreachable nodes (the old primary, a dead standby): they must rejoin
     std::vector<Precheck> checks;
     bool sync = false;  // some node has synchronous_standby_names set: the cluster replicates synchronously
     bool allowed = false;  // every check passed, or --force and every failure is overridable

@@ -1,10 +1,11 @@
 // The pure rules of failover: RB-2's pre-checks over probed nodes, the synchronous quorum a new primary gets,
 // PgBouncer's [databases] rewrite, the drill's --api parsing.
+#include "ops/failover.hpp"
+
 #include <gtest/gtest.h>
 
 #include "cluster/local_topology.hpp"
 #include "cluster/pgbouncer_ini.hpp"
-#include "ops/failover.hpp"
 #include "ops/http_client.hpp"
 
 namespace yw::ops {
@@ -36,7 +37,8 @@ const Precheck& check(const FailoverDecision& d, const std::string& name) {
 }
 
 TEST(FailoverDecision, PromotesTheStandbyWithTheMostWalWhenNoneIsNamed) {
-    auto d = decide_failover({down("primary"), node("replica-1", true, 100), node("replica-2", true, 200)}, "", false);
+    auto d = decide_failover({down("primary"), node("replica-1", true, 100), node("replica-2", true, 200)},
+                             "", false);
     ASSERT_TRUE(d.ok());
     EXPECT_TRUE(d->allowed) << d->refusal;
     EXPECT_EQ(d->target, "replica-2");
@@ -44,7 +46,8 @@ TEST(FailoverDecision, PromotesTheStandbyWithTheMostWalWhenNoneIsNamed) {
 }
 
 TEST(FailoverDecision, ATieGoesToTheFirstStandbyInConfigOrder) {
-    auto d = decide_failover({down("primary"), node("replica-1", true, 100), node("replica-2", true, 100)}, "", false);
+    auto d = decide_failover({down("primary"), node("replica-1", true, 100), node("replica-2", true, 100)},
+                             "", false);
     ASSERT_TRUE(d.ok());
     EXPECT_EQ(d->target, "replica-1");
     EXPECT_TRUE(d->allowed);
@@ -71,7 +74,8 @@ TEST(FailoverDecision, AReachablePrimaryBlocksUnlessForced) {
 }
 
 TEST(FailoverDecision, ATargetThatIsDownIsRefusedEvenWithForce) {
-    auto d = decide_failover({down("primary"), node("replica-1", true, 1), down("replica-2")}, "replica-2", true);
+    auto d =
+        decide_failover({down("primary"), node("replica-1", true, 1), down("replica-2")}, "replica-2", true);
     ASSERT_TRUE(d.ok());
     EXPECT_FALSE(d->allowed);
     EXPECT_NE(d->refusal.find("replica-2 is down"), std::string::npos) << d->refusal;
@@ -91,7 +95,8 @@ TEST(FailoverDecision, NoStandbyAtAllIsRefused) {
 }
 
 TEST(FailoverDecision, ATargetBehindAnotherStandbyWouldLoseCommitsAndIsRefused) {
-    std::vector<NodeProbe> probes{down("primary"), node("replica-1", true, 100), node("replica-2", true, 150)};
+    std::vector<NodeProbe> probes{down("primary"), node("replica-1", true, 100),
+                                  node("replica-2", true, 150)};
     auto d = decide_failover(probes, "replica-1", false);
     ASSERT_TRUE(d.ok());
     EXPECT_FALSE(d->allowed);
@@ -130,7 +135,8 @@ TEST(PgBouncerIni, RepointsOnlyEntriesThatPointAtAnOldNodeAndKeepsTheRest) {
         "\n[pgbouncer]\n"
         "listen_port = 16432\n"
         "host = 127.0.0.1 port=15432\n";
-    auto r = cluster::repoint_databases(ini, {{"127.0.0.1", 15432}, {"127.0.0.1", 15434}}, {"127.0.0.1", 15433});
+    auto r =
+        cluster::repoint_databases(ini, {{"127.0.0.1", 15432}, {"127.0.0.1", 15434}}, {"127.0.0.1", 15433});
     EXPECT_EQ(r.databases, std::vector<std::string>{"ywmessaging"});
     EXPECT_EQ(r.text,
               "; comment\n"
@@ -142,12 +148,14 @@ TEST(PgBouncerIni, RepointsOnlyEntriesThatPointAtAnOldNodeAndKeepsTheRest) {
               "listen_port = 16432\n"
               "host = 127.0.0.1 port=15432\n");
     // Already pointing at the target: nothing to do.
-    EXPECT_TRUE(cluster::repoint_databases(r.text, {{"127.0.0.1", 15432}}, {"127.0.0.1", 15433}).databases.empty());
+    EXPECT_TRUE(
+        cluster::repoint_databases(r.text, {{"127.0.0.1", 15432}}, {"127.0.0.1", 15433}).databases.empty());
 }
 
 TEST(PgBouncerIni, AMissingPortIsPgBouncersDefault) {
     EXPECT_EQ(cluster::entry_endpoint("host=db1 dbname=x"), (cluster::Endpoint{"db1", 5432}));
-    auto r = cluster::repoint_databases("[databases]\napp = host=db1 dbname=x\n", {{"db1", 5432}}, {"db2", 6543});
+    auto r =
+        cluster::repoint_databases("[databases]\napp = host=db1 dbname=x\n", {{"db1", 5432}}, {"db2", 6543});
     EXPECT_EQ(r.text, "[databases]\napp = host=db2 port=6543 dbname=x\n");
 }
 
