@@ -271,13 +271,26 @@ Status LocalTopology::check_ports(const std::vector<std::pair<std::string, int>>
     return {};
 }
 
+bool process_alive(int pid) {
+    if (pid <= 0 || ::kill(pid, 0) != 0) return false;
+    std::ifstream stat(fmt::format("/proc/{}/stat", pid));
+    std::string line;
+    std::getline(stat, line);
+    auto close = line.rfind(')');
+    return close == std::string::npos || close + 2 >= line.size() || line[close + 2] != 'Z';
+}
+
+bool postmaster_running(const fs::path& data) {
+    std::ifstream in(data / "postmaster.pid");
+    long pid = 0;
+    if (!(in >> pid) || pid <= 0) return false;
+    if (process_alive(static_cast<int>(pid))) return true;
+    wait_until(10s, [&] { return ::kill(static_cast<pid_t>(pid), 0) != 0; });  // a zombie: let it be reaped
+    return false;
+}
+
 bool LocalTopology::postgres_running(const fs::path& data) const {
-    if (!fs::exists(data / "PG_VERSION")) return false;
-    RunOptions opts;
-    opts.as_user = service_user();
-    opts.timeout = 10s;
-    auto r = run_process({pg_program("pg_ctl"), "-D", data.string(), "status"}, opts);
-    return r && r->exit_code == 0;
+    return fs::exists(data / "PG_VERSION") && postmaster_running(data);
 }
 
 Status LocalTopology::stop_postgres(const fs::path& data) const {

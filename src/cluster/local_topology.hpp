@@ -140,4 +140,12 @@ void give_to_service_user(const std::filesystem::path& path);
 // primary. The names the runbooks fix for the replicas; the same rule for a former primary that rejoined.
 std::string application_name(const std::string& node);
 
+// Whether a process is alive: it exists and is not a zombie.
+bool process_alive(int pid);
+
+// Whether the postmaster of data directory `data` runs. A killed postmaster stays a zombie until its parent
+// reaps it (PID 1 of some containers takes seconds), which pg_ctl counts as running and a new postmaster
+// takes for a live lock holder: such a zombie is waited for (up to 10 s) and then reported as not running.
+bool postmaster_running(const std::filesystem::path& data);
+
 }  // namespace yw::cluster

@@ -250,23 +250,7 @@ Status replace_file(const fs::path& path, const std::string& content) {
     return {};
 }
 
-// Alive, and not a zombie waiting for a parent that does not reap (PID 1 in some containers).
-bool process_alive(pid_t pid) {
-    if (::kill(pid, 0) != 0) return false;
-    std::ifstream stat(fmt::format("/proc/{}/stat", pid));
-    std::string line;
-    std::getline(stat, line);
-    auto close = line.rfind(')');
-    return close == std::string::npos || close + 2 >= line.size() || line[close + 2] != 'Z';
-}
-
-bool postgres_running(const fs::path& data) {
-    RunOptions opts;
-    opts.as_user = running_as_root() ? "postgres" : "";
-    opts.timeout = 10s;
-    auto r = run_process({cluster::pg_program("pg_ctl"), "-D", data.string(), "status"}, opts);
-    return r && r->exit_code == 0;
-}
+bool postgres_running(const fs::path& data) { return cluster::postmaster_running(data); }
 
 Status start_node(const fs::path& data, const fs::path& log_file) {
     return cluster::run_postgres_program({cluster::pg_program("pg_ctl"), "-D", data.string(), "-l",
@@ -681,7 +665,7 @@ Status stop_node(const fs::path& data_dir, bool kill_it) {
     if (!(in >> pid) || pid <= 0) return fail("no postmaster.pid in " + data_dir.string());
     if (::kill(static_cast<pid_t>(pid), SIGKILL) != 0) return fail(fmt::format("kill -9 {} failed", pid));
     // The backends notice their postmaster died and exit; the port closes with the postmaster.
-    if (!wait_until(10s, [&] { return !process_alive(static_cast<pid_t>(pid)); }))
+    if (!wait_until(10s, [&] { return !cluster::process_alive(static_cast<int>(pid)); }))
         return fail(fmt::format("postmaster {} survived SIGKILL", pid));
     return {};
 }

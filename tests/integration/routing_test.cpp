@@ -259,6 +259,7 @@ TEST_F(Routing, PrimaryKilledReadsKeepWorkingWritesFollowThePromotionOldPrimaryF
 
     // The old primary comes back writable, on the old timeline: fenced, never written to.
     auto data = (Topology::get().dir() / "primary").string();
+    ASSERT_FALSE(cluster::postmaster_running(data));  // waits until the killed postmaster is reaped
     auto started = run_process({cluster::postgres_bindir() + "/pg_ctl", "-D", data, "-w", "-t", "60", "start",
                                 "-l", (Topology::get().dir() / "log" / "primary-restart.log").string()},
                                RunOptions{.as_user = "postgres"});
