@@ -31,7 +31,8 @@ int show(const yw::ops::Report& report, bool json, bool acting) {
     return print_report(report, json);
 }
 
-// Runs another ywctl command (this very binary) with our stdio, so its plan and confirmation reach the operator.
+// Runs another ywctl command (this very binary) with our stdio, so its plan and confirmation reach the
+// operator.
 int run_ywctl(const Globals& g, std::vector<std::string> args, bool yes) {
     std::vector<std::string> argv{"ywctl"};
     if (!g.config_file.empty()) argv.insert(argv.end(), {"--config", g.config_file});
@@ -91,7 +92,8 @@ int pool_exhausted(const Globals& g, const EmergencyArgs& a) {
         return kCritical;
     }
     std::vector<std::string> plan;
-    for (long long pid : d.terminate_pids) plan.push_back(fmt::format("on {}: pg_terminate_backend({})", primary->name, pid));
+    for (long long pid : d.terminate_pids)
+        plan.push_back(fmt::format("on {}: pg_terminate_backend({})", primary->name, pid));
     if (!confirm(plan, a.yes, g.json)) return kUsage;
     boost::json::array done;
     int failures = 0;
@@ -100,7 +102,8 @@ int pool_exhausted(const Globals& g, const EmergencyArgs& a) {
         bool ok = r && *r;
         failures += !ok;
         done.push_back({{"pid", pid}, {"terminated", ok}});
-        if (!g.json) std::cout << mark(ok) << " pid " << pid << (ok ? " terminated" : " not terminated") << "\n";
+        if (!g.json)
+            std::cout << mark(ok) << " pid " << pid << (ok ? " terminated" : " not terminated") << "\n";
     }
     if (g.json) print_json(boost::json::object{{"terminated", done}});
     return failures == 0 ? int(kOk) : int(kWarning);
@@ -126,7 +129,8 @@ int replica_failure(const Globals& g, const EmergencyArgs& a) {
 
 void add_emergency_commands(CLI::App& app, const Globals& g, Action& action) {
     auto args = std::make_shared<EmergencyArgs>();
-    auto* em = app.add_subcommand("emergency", "Emergency runbooks RB-20 … RB-22: diagnose, recommend, act on a flag");
+    auto* em = app.add_subcommand("emergency",
+                                  "Emergency runbooks RB-20 … RB-22: diagnose, recommend, act on a flag");
     em->require_subcommand(1);
     auto timeout = [args](CLI::App* cmd) {
         cmd->add_option("--timeout", args->timeout_s, "Connect timeout per node, seconds")
@@ -134,24 +138,29 @@ void add_emergency_commands(CLI::App& app, const Globals& g, Action& action) {
             ->capture_default_str();
     };
     auto* db = em->add_subcommand("db-down", "RB-20: is the primary down? which replica to fail over to");
-    db->add_flag("--failover", args->failover, "Run the recommended `ywctl failover --to …` (it asks, or --yes)");
+    db->add_flag("--failover", args->failover,
+                 "Run the recommended `ywctl failover --to …` (it asks, or --yes)");
     db->add_flag("--yes", args->yes, "Pass --yes to the action");
     timeout(db);
     db->callback([&g, &action, args] { action = [&g, args] { return db_down(g, *args); }; });
 
-    auto* pool = em->add_subcommand("pool-exhausted", "RB-21: waiting clients and the sessions that hold the pool");
+    auto* pool =
+        em->add_subcommand("pool-exhausted", "RB-21: waiting clients and the sessions that hold the pool");
     pool->add_option("--min-duration", args->min_duration_s, "Sessions older than this are stuck, seconds")
         ->check(CLI::Range(0, 86400 * 7))
         ->capture_default_str();
-    pool->add_flag("--terminate-long", args->terminate_long, "pg_terminate_backend each session listed (asks, or --yes)");
+    pool->add_flag("--terminate-long", args->terminate_long,
+                   "pg_terminate_backend each session listed (asks, or --yes)");
     pool->add_flag("--yes", args->yes, "Do not ask");
     timeout(pool);
     pool->callback([&g, &action, args] { action = [&g, args] { return pool_exhausted(g, *args); }; });
 
-    auto* rep = em->add_subcommand("replica-failure", "RB-22: why a replica does not stream, and what fixes it");
+    auto* rep =
+        em->add_subcommand("replica-failure", "RB-22: why a replica does not stream, and what fixes it");
     rep->add_flag("--rebuild", args->rebuild,
                   "Run the recommended `ywctl replicas rebuild NAME` here (on that replica's host)");
-    rep->add_option("--dir", args->dir, "The local topology's directory, for --rebuild")->capture_default_str();
+    rep->add_option("--dir", args->dir, "The local topology's directory, for --rebuild")
+        ->capture_default_str();
     rep->add_flag("--yes", args->yes, "Pass --yes to the action");
     timeout(rep);
     rep->callback([&g, &action, args] { action = [&g, args] { return replica_failure(g, *args); }; });

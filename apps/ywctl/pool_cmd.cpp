@@ -52,7 +52,8 @@ int resize(const Globals& g, const PoolArgs& a) {
         if (g.json) {
             boost::json::array out;
             for (const auto& s : steps) out.push_back(boost::json::string(s));
-            print_json(boost::json::object{{"dry_run", true}, {"from", plan->from}, {"to", plan->to}, {"plan", out}});
+            print_json(boost::json::object{
+                {"dry_run", true}, {"from", plan->from}, {"to", plan->to}, {"plan", out}});
         } else {
             std::cout << "Plan (dry run, nothing done):\n";
             for (size_t i = 0; i < steps.size(); ++i) std::cout << "  " << i + 1 << ". " << steps[i] << "\n";
@@ -82,8 +83,9 @@ int resize(const Globals& g, const PoolArgs& a) {
                                        {"ini", plan->ini.string()},
                                        {"rollback", rollback}});
     } else {
-        std::cout << fmt::format("✓ default_pool_size {} → {}: written to {}, reloaded, SHOW CONFIG says {}\n",
-                                 plan->from, plan->to, plan->ini.string(), *now)
+        std::cout << fmt::format(
+                         "✓ default_pool_size {} → {}: written to {}, reloaded, SHOW CONFIG says {}\n",
+                         plan->from, plan->to, plan->ini.string(), *now)
                   << "  watch: ywctl pool status   (cl_waiting back to 0)\n"
                   << "  rollback: " << rollback << "\n";
     }
@@ -115,7 +117,8 @@ int terminate(const Globals& g, const yw::Config& config, const PoolArgs& a) {
     if (g.json) {
         print_json(boost::json::object{{"pid", a.terminate}, {"terminated", *done}, {"node", primary->name}});
     } else {
-        std::cout << mark(*done) << " pid " << a.terminate << (*done ? " terminated" : " was already gone") << "\n";
+        std::cout << mark(*done) << " pid " << a.terminate << (*done ? " terminated" : " was already gone")
+                  << "\n";
     }
     return *done ? kOk : kWarning;
 }
@@ -133,10 +136,11 @@ int leaks(const Globals& g, const PoolArgs& a) {
             std::string q = b.query.substr(0, 60);
             for (auto& c : q) c = c == '\n' ? ' ' : c;
             t.rows.push_back({std::to_string(b.pid), b.user, b.database, b.state,
-                              fmt::format("{} s", b.duration_ms / 1000), b.via_pgbouncer.empty() ? "direct" : "pgbouncer",
-                              q});
+                              fmt::format("{} s", b.duration_ms / 1000),
+                              b.via_pgbouncer.empty() ? "direct" : "pgbouncer", q});
         }
-        std::cout << "\nSessions on " << snap.primary << " older than " << a.min_duration_s << " s:\n" << render(t);
+        std::cout << "\nSessions on " << snap.primary << " older than " << a.min_duration_s << " s:\n"
+                  << render(t);
     }
     return code;
 }
@@ -168,7 +172,8 @@ void add_pool_commands(CLI::App& app, const Globals& g, Action& action) {
     lk->add_option("--min-duration", args->min_duration_s, "Report sessions older than this, seconds")
         ->check(CLI::Range(0, 86400 * 7))
         ->capture_default_str();
-    lk->add_option("--terminate", args->terminate, "pg_terminate_backend(PID) on the primary, after confirmation")
+    lk->add_option("--terminate", args->terminate,
+                   "pg_terminate_backend(PID) on the primary, after confirmation")
         ->check(CLI::Range(1LL, 4194304LL));
     lk->add_flag("--yes", args->yes, "Do not ask (with --terminate)");
     timeout(lk);

@@ -45,9 +45,12 @@ int rebuild(const Globals& g, const ReplicasArgs& a) {
     o.node = a.node;
     if (a.data_dir.empty()) {
         o.data_dir = std::filesystem::absolute(std::filesystem::path(a.dir) / a.node);
-        if (a.log_file.empty()) o.log_file = std::filesystem::absolute(std::filesystem::path(a.dir) / "log" / (a.node + ".log"));
+        if (a.log_file.empty())
+            o.log_file = std::filesystem::absolute(std::filesystem::path(a.dir) / "log" / (a.node + ".log"));
     } else {
-        o.data_dir = std::filesystem::absolute(a.data_dir);
+        o.data_dir = std::filesystem::absolute(a.data_dir).lexically_normal();
+        // "/srv/pg/main/" names the directory itself: its old copy goes beside it, not inside.
+        if (o.data_dir.filename().empty()) o.data_dir = o.data_dir.parent_path();
     }
     if (!a.log_file.empty()) o.log_file = std::filesystem::absolute(a.log_file);
     o.source = a.from;
@@ -66,7 +69,8 @@ int rebuild(const Globals& g, const ReplicasArgs& a) {
         if (g.json) {
             boost::json::array out;
             for (const auto& s : steps) out.push_back(boost::json::string(s));
-            print_json(boost::json::object{{"dry_run", true}, {"node", a.node}, {"source", plan->source}, {"plan", out}});
+            print_json(boost::json::object{
+                {"dry_run", true}, {"node", a.node}, {"source", plan->source}, {"plan", out}});
         } else {
             std::cout << "Plan (dry run, nothing done):\n";
             for (size_t i = 0; i < steps.size(); ++i) std::cout << "  " << i + 1 << ". " << steps[i] << "\n";
@@ -90,9 +94,10 @@ int rebuild(const Globals& g, const ReplicasArgs& a) {
                                        {"replay_lag_ms", done->replay_lag_ms},
                                        {"status", "streaming"}});
     } else {
-        std::cout << fmt::format("✓ {} rebuilt from {} in {:.1f} s: streaming on {}, replay lag {} ms\n", a.node,
-                                 plan->source, done->seconds, plan->slot, done->replay_lag_ms);
-        if (!old.empty()) std::cout << "  the old data directory is kept in " << old << " (delete it when satisfied)\n";
+        std::cout << fmt::format("✓ {} rebuilt from {} in {:.1f} s: streaming on {}, replay lag {} ms\n",
+                                 a.node, plan->source, done->seconds, plan->slot, done->replay_lag_ms);
+        if (!old.empty())
+            std::cout << "  the old data directory is kept in " << old << " (delete it when satisfied)\n";
     }
     return kOk;
 }
@@ -113,7 +118,8 @@ void add_replicas_commands(CLI::App& app, const Globals& g, Action& action) {
     auto* rb = replicas->add_subcommand(
         "rebuild", "RB-3, on the replica's host: re-copy NAME from the primary and wait until it streams");
     rb->add_option("name", args->node, "The node to rebuild (a name of DATABASE_ADMIN_URLS)")->required();
-    rb->add_option("--data-dir", args->data_dir, "Its data directory (default: <--dir>/<name>, the local topology)");
+    rb->add_option("--data-dir", args->data_dir,
+                   "Its data directory (default: <--dir>/<name>, the local topology)");
     rb->add_option("--dir", args->dir, "The local topology's directory")->capture_default_str();
     rb->add_option("--log-file", args->log_file, "pg_ctl's log file (default <--dir>/log/<name>.log)");
     rb->add_option("--from", args->from, "Copy from this node (default: the one primary)");

@@ -29,7 +29,8 @@ std::optional<yw::Config> config_or_report(const Globals& g) {
     return std::move(config.value());
 }
 
-std::optional<std::vector<yw::NodeEndpoint>> admin_nodes_or_report(const Globals& g, const yw::Config& config) {
+std::optional<std::vector<yw::NodeEndpoint>> admin_nodes_or_report(const Globals& g,
+                                                                   const yw::Config& config) {
     if (config.admin_urls.empty()) {
         print_error(g.json, "DATABASE_ADMIN_URLS is not set (superuser DSNs of the nodes, by name)");
         return std::nullopt;

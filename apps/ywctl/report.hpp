@@ -20,7 +20,8 @@ int print_report(const yw::ops::Report& report, bool json);
 std::optional<yw::Config> config_or_report(const Globals& g);
 
 // The nodes of DATABASE_ADMIN_URLS, or nullopt after printing why.
-std::optional<std::vector<yw::NodeEndpoint>> admin_nodes_or_report(const Globals& g, const yw::Config& config);
+std::optional<std::vector<yw::NodeEndpoint>> admin_nodes_or_report(const Globals& g,
+                                                                   const yw::Config& config);
 
 // The connect timeout every runbook command uses for each node (--timeout).
 inline constexpr int kDefaultConnectTimeoutS = 3;

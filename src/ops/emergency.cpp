@@ -37,7 +37,8 @@ Diagnosis diagnose_db_down(const Config& config, std::chrono::seconds timeout) {
     // The application's own path: PgBouncer (or whatever DATABASE_URL names) to the primary.
     bool app_ok = false;
     std::string app_error;
-    if (auto conn = pg::SyncConnection::open(config.database_url, timeout, std::chrono::milliseconds(timeout))) {
+    if (auto conn =
+            pg::SyncConnection::open(config.database_url, timeout, std::chrono::milliseconds(timeout))) {
         auto ping = conn->query(pg::queries::kHealthPing);
         app_ok = ping.ok();
         if (!ping) app_error = ping.error().message;
@@ -49,7 +50,8 @@ Diagnosis diagnose_db_down(const Config& config, std::chrono::seconds timeout) {
         r.add({"DATABASE_URL SELECT 1", app_ok ? Level::kOk : Level::kCritical, app_ok ? "ok" : "fails", "ok",
                app_error});
         if (!app_ok) {
-            r.recommend("ywctl emergency pool-exhausted   # the primary is up: the path to it (PgBouncer) is not");
+            r.recommend(
+                "ywctl emergency pool-exhausted   # the primary is up: the path to it (PgBouncer) is not");
         }
         for (size_t i : snap.extra_primaries) {
             r.add({snap.nodes[i].name + " role", Level::kCritical, "primary", "replica", "split brain"});
@@ -65,8 +67,10 @@ Diagnosis diagnose_db_down(const Config& config, std::chrono::seconds timeout) {
     auto best = best_failover_candidate(snap);
     if (!best) {
         r.data["failover_to"] = nullptr;
-        r.add({"failover candidate", Level::kCritical, "none", "a reachable replica", "no replica answers either"});
-        r.recommend("on the primary's host: pg_ctl -D <data> start (or systemctl start postgresql); read its log");
+        r.add({"failover candidate", Level::kCritical, "none", "a reachable replica",
+               "no replica answers either"});
+        r.recommend(
+            "on the primary's host: pg_ctl -D <data> start (or systemctl start postgresql); read its log");
         r.recommend("check the disk of the data directory: df -h <data>; a full disk stops PostgreSQL");
         r.recommend("if it cannot start within 15 minutes: restore from backup (RB-20 'If Recovery Fails')");
         return d;
@@ -90,15 +94,18 @@ Diagnosis diagnose_pool_exhausted(const Config& config, int min_duration_s, std:
     r.title = "Pool exhausted? (RB-21)";
     r.next_steps.clear();
     if (!snap.pools.reachable) {
-        r.recommend("restart PgBouncer on its host (systemctl restart pgbouncer): clients reconnect, open "
-                    "transactions are lost");
+        r.recommend(
+            "restart PgBouncer on its host (systemctl restart pgbouncer): clients reconnect, open "
+            "transactions are lost");
         return d;
     }
-    r.add({"clients waiting (SHOW CLIENTS)", waiting_level(snap.clients_waiting), std::to_string(snap.clients_waiting),
-           "0 (critical > 10)", fmt::format("{} server connections active", snap.servers_active)});
+    r.add({"clients waiting (SHOW CLIENTS)", waiting_level(snap.clients_waiting),
+           std::to_string(snap.clients_waiting), "0 (critical > 10)",
+           fmt::format("{} server connections active", snap.servers_active)});
     for (const auto& b : snap.long_running) d.terminate_pids.push_back(b.pid);
     if (!d.terminate_pids.empty()) {
-        d.action = {"emergency", "pool-exhausted", "--terminate-long", "--min-duration", std::to_string(min_duration_s)};
+        d.action = {"emergency", "pool-exhausted", "--terminate-long", "--min-duration",
+                    std::to_string(min_duration_s)};
         r.recommend(fmt::format("ywctl {}   # ends the {} session(s) listed (RB-21 step 3)", join(d.action),
                                 d.terminate_pids.size()));
         for (const auto& b : snap.long_running)
@@ -111,7 +118,8 @@ Diagnosis diagnose_pool_exhausted(const Config& config, int min_duration_s, std:
         size = std::max(size, p.pool_size);
     }
     if (waiting > 0 && d.terminate_pids.empty())
-        r.recommend(fmt::format("ywctl pool resize {}   # RB-6: nothing is stuck, the load needs more servers", size + 25));
+        r.recommend(fmt::format(
+            "ywctl pool resize {}   # RB-6: nothing is stuck, the load needs more servers", size + 25));
     if (waiting > 0)
         r.recommend("if still exhausted: restart PgBouncer on its host (systemctl restart pgbouncer)");
     return d;
@@ -124,7 +132,8 @@ Diagnosis diagnose_replica_failure(const Config& config, std::chrono::seconds ti
     auto snap = collect_replication(config.admin_urls, timeout);
     r.data = to_json(snap);
     if (!snap.primary) {
-        r.add({"primary", Level::kCritical, "none", "one node not in recovery", "no node answers as the primary"});
+        r.add({"primary", Level::kCritical, "none", "one node not in recovery",
+               "no node answers as the primary"});
         r.recommend("ywctl emergency db-down");
         return d;
     }
@@ -138,34 +147,39 @@ Diagnosis diagnose_replica_failure(const Config& config, std::chrono::seconds ti
         const Slot* slot = slot_of(snap, n.name);
         std::string slot_text = !slot ? "missing" : slot->active ? "active" : "inactive";
         if (slot && !slot->wal_status.empty()) slot_text += ", wal " + slot->wal_status;
-        r.add({n.name + " slot " + slot_name_of(n.name), slot_usable(slot) ? Level::kOk : Level::kCritical, slot_text,
-               "exists, WAL not lost",
+        r.add({n.name + " slot " + slot_name_of(n.name), slot_usable(slot) ? Level::kOk : Level::kCritical,
+               slot_text, "exists, WAL not lost",
                !slot ? "without its slot the primary may recycle WAL the replica still needs"
                : slot->wal_status == "lost" ? "the WAL the replica needs is gone: only a rebuild helps"
                                             : ""});
         if (!n.reachable) {
             r.add({n.name, Level::kCritical, "down", "streaming", n.error});
             if (slot_usable(slot)) {
-                r.recommend(fmt::format("on {}'s host: start PostgreSQL (pg_ctl -D <data> start or systemctl start "
-                                        "postgresql); its slot kept the WAL it needs",
-                                        n.name));
-                r.recommend(fmt::format("if it cannot start or catch up: ywctl replicas rebuild {}   # on {}'s host",
-                                        n.name, n.name));
+                r.recommend(
+                    fmt::format("on {}'s host: start PostgreSQL (pg_ctl -D <data> start or systemctl start "
+                                "postgresql); its slot kept the WAL it needs",
+                                n.name));
+                r.recommend(
+                    fmt::format("if it cannot start or catch up: ywctl replicas rebuild {}   # on {}'s host",
+                                n.name, n.name));
             } else {
                 to_rebuild.push_back(n.name);
             }
             continue;
         }
         if (!n.in_recovery) {
-            r.add({n.name, Level::kCritical, "primary", "streaming", "out of recovery besides " + primary + ": split brain"});
+            r.add({n.name, Level::kCritical, "primary", "streaming",
+                   "out of recovery besides " + primary + ": split brain"});
             to_rebuild.push_back(n.name);
             continue;
         }
         if (!w) {
-            std::string receiver = n.receiver_status.empty() ? "no WAL receiver" : "receiver " + n.receiver_status;
+            std::string receiver =
+                n.receiver_status.empty() ? "no WAL receiver" : "receiver " + n.receiver_status;
             r.add({n.name, Level::kCritical, "not streaming", "streaming",
-                   receiver + ": look in its log for \"could not connect to the primary server\" or a missing WAL "
-                              "segment"});
+                   receiver +
+                       ": look in its log for \"could not connect to the primary server\" or a missing WAL "
+                       "segment"});
             to_rebuild.push_back(n.name);
             continue;
         }
@@ -181,11 +195,13 @@ Diagnosis diagnose_replica_failure(const Config& config, std::chrono::seconds ti
         }
         auto lag = effective_lag_ms(snap.primary_lsn, w->replay_lsn, w->replay_lag_ms);
         r.add({n.name + " replay lag", lag ? lag_level(*lag) : Level::kUnknown,
-               lag ? fmt::format("{} ms", *lag) : "unknown", fmt::format("< {} ms", kLagWarningMs), "streaming"});
+               lag ? fmt::format("{} ms", *lag) : "unknown", fmt::format("< {} ms", kLagWarningMs),
+               "streaming"});
         if (lag && *lag >= kLagCriticalMs)
-            r.recommend(fmt::format("{} streams but lags: look for long queries on it (hot_standby_feedback, "
-                                    "max_standby_streaming_delay) and its disk I/O before rebuilding",
-                                    n.name));
+            r.recommend(
+                fmt::format("{} streams but lags: look for long queries on it (hot_standby_feedback, "
+                            "max_standby_streaming_delay) and its disk I/O before rebuilding",
+                            n.name));
     }
     // Slots no node of the configuration uses pin WAL on the primary until its disk fills.
     for (const auto& slot : snap.slots) {

@@ -1,5 +1,5 @@
-// RB-20, RB-21, RB-22: the emergency runbooks as diagnoses. Each gathers the facts, judges them, and names the
-// one next command; acting is left to an explicit flag of ywctl.
+// RB-20, RB-21, RB-22: the emergency runbooks as diagnoses. Each gathers the facts, judges them, and names
+// the one next command; acting is left to an explicit flag of ywctl.
 #pragma once
 
 #include <chrono>
@@ -26,8 +26,8 @@ Diagnosis diagnose_db_down(const Config& config, std::chrono::seconds timeout);
 // min_duration_s.
 Diagnosis diagnose_pool_exhausted(const Config& config, int min_duration_s, std::chrono::seconds timeout);
 
-// RB-22: each replica's walsender, WAL receiver and slot: what broke, and whether it can catch up by itself or
-// must be rebuilt.
+// RB-22: each replica's walsender, WAL receiver and slot: what broke, and whether it can catch up by itself
+// or must be rebuilt.
 Diagnosis diagnose_replica_failure(const Config& config, std::chrono::seconds timeout);
 
 }  // namespace yw::ops

@@ -78,7 +78,8 @@ std::string read_text(const fs::path& path) {
 }
 
 std::string seconds_text(long long ms) {
-    return ms >= 60000 ? fmt::format("{}m{:02}s", ms / 60000, (ms / 1000) % 60) : fmt::format("{} s", ms / 1000);
+    return ms >= 60000 ? fmt::format("{}m{:02}s", ms / 60000, (ms / 1000) % 60)
+                       : fmt::format("{} s", ms / 1000);
 }
 
 }  // namespace
@@ -126,7 +127,8 @@ PoolSnapshot collect_pools(const std::string& admin_url, std::chrono::seconds ti
     s.reachable = true;
     for (size_t i = 0; i < config->size(); ++i) s.config[cell(*config, i, "key")] = cell(*config, i, "value");
     std::map<std::string, long long> sizes;
-    for (size_t i = 0; i < dbs->size(); ++i) sizes[cell(*dbs, i, "name")] = number(cell(*dbs, i, "pool_size"));
+    for (size_t i = 0; i < dbs->size(); ++i)
+        sizes[cell(*dbs, i, "name")] = number(cell(*dbs, i, "pool_size"));
     for (size_t i = 0; i < pools->size(); ++i) {
         PoolRow p;
         p.database = cell(*pools, i, "database");
@@ -164,12 +166,15 @@ boost::json::object to_json(const PoolSnapshot& s) {
                          {"pool_size", p.pool_size}});
     }
     boost::json::object config;
-    for (const char* key : {"default_pool_size", "reserve_pool_size", "max_client_conn", "pool_mode",
-                            "server_lifetime", "server_idle_timeout", "query_timeout", "query_wait_timeout",
-                            "idle_transaction_timeout"}) {
+    for (const char* key :
+         {"default_pool_size", "reserve_pool_size", "max_client_conn", "pool_mode", "server_lifetime",
+          "server_idle_timeout", "query_timeout", "query_wait_timeout", "idle_transaction_timeout"}) {
         if (auto it = s.config.find(key); it != s.config.end()) config[key] = it->second;
     }
-    return {{"reachable", s.reachable}, {"error", s.error}, {"pools", std::move(pools)}, {"config", std::move(config)}};
+    return {{"reachable", s.reachable},
+            {"error", s.error},
+            {"pools", std::move(pools)},
+            {"config", std::move(config)}};
 }
 
 void assess_pools(const PoolSnapshot& s, Report& r) {
@@ -185,8 +190,8 @@ void assess_pools(const PoolSnapshot& s, Report& r) {
     }
     for (const auto& p : s.pools) {
         std::string pool = p.database + "/" + p.user;
-        r.add({pool + " cl_waiting", waiting_level(p.cl_waiting), std::to_string(p.cl_waiting), "0 (critical > 10)",
-               fmt::format("cl_active {}", p.cl_active)});
+        r.add({pool + " cl_waiting", waiting_level(p.cl_waiting), std::to_string(p.cl_waiting),
+               "0 (critical > 10)", fmt::format("cl_active {}", p.cl_active)});
         r.add({pool + " maxwait", maxwait_level(p.maxwait_s), fmt::format("{:.3f} s", p.maxwait_s),
                fmt::format("< {:.0f} s", kMaxWaitWarningS), "the oldest waiting client's wait"});
         long long free = p.pool_size - p.sv_active;
@@ -196,7 +201,8 @@ void assess_pools(const PoolSnapshot& s, Report& r) {
                fmt::format("sv_active {}, sv_idle {}, sv_used {}", p.sv_active, p.sv_idle, p.sv_used)});
         if (p.cl_waiting > 0 || headroom_level(p.sv_active, p.pool_size) != Level::kOk) {
             r.recommend("ywctl pool leaks   # RB-7: who holds the server connections");
-            r.recommend(fmt::format("ywctl pool resize {}   # RB-6: +25, if the load is real", p.pool_size + 25));
+            r.recommend(
+                fmt::format("ywctl pool resize {}   # RB-6: +25, if the load is real", p.pool_size + 25));
         }
     }
 }
@@ -211,7 +217,8 @@ Report assess_pools(const PoolSnapshot& s) {
 
 // --- RB-6 ---
 
-std::optional<std::string> ini_value(const std::string& text, const std::string& section, const std::string& key) {
+std::optional<std::string> ini_value(const std::string& text, const std::string& section,
+                                     const std::string& key) {
     std::string current;
     for (const auto& line : lines_of(text)) {
         if (auto sec = section_of(line)) {
@@ -262,12 +269,14 @@ std::string set_ini_value(const std::string& text, const std::string& section, c
 
 Result<NodeEndpoint> find_primary(const Config& config, std::chrono::seconds timeout) {
     if (config.admin_urls.empty())
-        return make_error(ErrorCode::kUnavailable, "DATABASE_ADMIN_URLS is not set (superuser DSNs of the nodes)");
+        return make_error(ErrorCode::kUnavailable,
+                          "DATABASE_ADMIN_URLS is not set (superuser DSNs of the nodes)");
     auto snap = collect_replication(config.admin_urls, timeout);
     if (!snap.primary) {
         std::string why;
         for (const auto& n : snap.nodes)
-            why += fmt::format("{}{}: {}", why.empty() ? "" : "; ", n.name, n.reachable ? "in recovery" : n.error);
+            why += fmt::format("{}{}: {}", why.empty() ? "" : "; ", n.name,
+                               n.reachable ? "in recovery" : n.error);
         return make_error(ErrorCode::kUnavailable, "no node answers as the primary (" + why + ")");
     }
     return config.admin_urls.at(*snap.primary);
@@ -275,9 +284,11 @@ Result<NodeEndpoint> find_primary(const Config& config, std::chrono::seconds tim
 
 Result<ResizePlan> plan_resize(const Config& config, long long to, std::chrono::seconds timeout) {
     if (config.pgbouncer_ini.empty())
-        return make_error(ErrorCode::kUnavailable, "PGBOUNCER_INI is not set (the path of pgbouncer.ini on this host)");
+        return make_error(ErrorCode::kUnavailable,
+                          "PGBOUNCER_INI is not set (the path of pgbouncer.ini on this host)");
     if (to < 1 || to > 10000)
-        return make_error(ErrorCode::kInvalidArgument, fmt::format("the pool size must be 1..10000, got {}", to));
+        return make_error(ErrorCode::kInvalidArgument,
+                          fmt::format("the pool size must be 1..10000, got {}", to));
     ResizePlan plan;
     plan.ini = config.pgbouncer_ini;
     plan.to = to;
@@ -285,7 +296,8 @@ Result<ResizePlan> plan_resize(const Config& config, long long to, std::chrono::
     if (!fs::exists(plan.ini, ec))
         return make_error(ErrorCode::kUnavailable, fmt::format("{} does not exist", plan.ini.string()));
     std::string text = read_text(plan.ini);
-    plan.from = number(ini_value(text, "pgbouncer", "default_pool_size").value_or("20"));  // PgBouncer's default
+    plan.from =
+        number(ini_value(text, "pgbouncer", "default_pool_size").value_or("20"));  // PgBouncer's default
     long long reserve = number(ini_value(text, "pgbouncer", "reserve_pool_size").value_or("0"));
     // A database line with its own pool_size= ignores default_pool_size.
     std::string current;
@@ -296,28 +308,32 @@ Result<ResizePlan> plan_resize(const Config& config, long long to, std::chrono::
         }
         auto kv = key_value(line);
         if (current == "databases" && kv && kv->second.find("pool_size=") != std::string::npos)
-            plan.warnings.push_back(fmt::format("database '{}' sets its own pool_size, which default_pool_size does "
-                                                "not change",
-                                                kv->first));
+            plan.warnings.push_back(
+                fmt::format("database '{}' sets its own pool_size, which default_pool_size does "
+                            "not change",
+                            kv->first));
     }
     if (auto primary = find_primary(config, timeout)) {
         if (auto conn = pg::SyncConnection::open(primary->url, timeout)) {
             if (auto rows = conn->query(pg::queries::kConnectionLimits); rows && !rows->empty()) {
-                plan.server_limit = number(rows->text(0, "max_connections")) - number(rows->text(0, "reserved"));
+                plan.server_limit =
+                    number(rows->text(0, "max_connections")) - number(rows->text(0, "reserved"));
             }
         }
     }
     if (plan.server_limit && to + reserve > *plan.server_limit) {
         return make_error(
             ErrorCode::kInvalidArgument,
-            fmt::format("a pool of {} (+ reserve_pool_size {}) exceeds what the primary accepts: max_connections - "
-                        "superuser_reserved_connections = {}; raise max_connections first (needs a restart)",
-                        to, reserve, *plan.server_limit));
+            fmt::format(
+                "a pool of {} (+ reserve_pool_size {}) exceeds what the primary accepts: max_connections - "
+                "superuser_reserved_connections = {}; raise max_connections first (needs a restart)",
+                to, reserve, *plan.server_limit));
     }
     if (!plan.server_limit)
-        plan.warnings.push_back("the primary's max_connections could not be read: the size is not checked against it");
-    plan.steps.push_back(fmt::format("{}: default_pool_size {} → {} (the old file kept as {}.bak)", plan.ini.string(),
-                                     plan.from, to, plan.ini.filename().string()));
+        plan.warnings.push_back(
+            "the primary's max_connections could not be read: the size is not checked against it");
+    plan.steps.push_back(fmt::format("{}: default_pool_size {} → {} (the old file kept as {}.bak)",
+                                     plan.ini.string(), plan.from, to, plan.ini.filename().string()));
     plan.steps.push_back("PgBouncer admin console: RELOAD (no restart, no client dropped)");
     plan.steps.push_back(fmt::format("verify: SHOW CONFIG reports default_pool_size = {}", to));
     return plan;
@@ -337,14 +353,19 @@ Result<long long> run_resize(const Config& config, const ResizePlan& plan, std::
         if (!out) return make_error(ErrorCode::kUnavailable, "cannot write " + path.string());
         out << content;
         out.close();
-        if (chmod(path.c_str(), st.st_mode & 07777) != 0 || (geteuid() == 0 && chown(path.c_str(), st.st_uid, st.st_gid) != 0))
+        if (chmod(path.c_str(), st.st_mode & 07777) != 0 ||
+            (geteuid() == 0 && chown(path.c_str(), st.st_uid, st.st_gid) != 0))
             return make_error(ErrorCode::kUnavailable, "cannot set the owner and mode of " + path.string());
     }
     std::error_code ec;
     fs::rename(tmp, plan.ini, ec);
-    if (ec) return make_error(ErrorCode::kUnavailable, fmt::format("cannot replace {}: {}", plan.ini.string(), ec.message()));
+    if (ec)
+        return make_error(ErrorCode::kUnavailable,
+                          fmt::format("cannot replace {}: {}", plan.ini.string(), ec.message()));
     auto conn = pg::SyncConnection::open(config.pgbouncer_admin_url, timeout);
-    if (!conn) return make_error(ErrorCode::kUnavailable, "the ini is written but PgBouncer does not answer: " + conn.error().message);
+    if (!conn)
+        return make_error(ErrorCode::kUnavailable,
+                          "the ini is written but PgBouncer does not answer: " + conn.error().message);
     if (auto r = conn->simple_query("pgbouncer.reload", "RELOAD"); !r) return r.error();
     auto cfg = conn->simple_query("pgbouncer.show_config", "SHOW CONFIG");
     if (!cfg) return cfg.error();
@@ -352,8 +373,10 @@ Result<long long> run_resize(const Config& config, const ResizePlan& plan, std::
         if (cell(*cfg, i, "key") != "default_pool_size") continue;
         long long now = number(cell(*cfg, i, "value"));
         if (now != plan.to)
-            return make_error(ErrorCode::kUnavailable,
-                              fmt::format("after RELOAD PgBouncer still reports default_pool_size = {} (see its log)", now));
+            return make_error(
+                ErrorCode::kUnavailable,
+                fmt::format("after RELOAD PgBouncer still reports default_pool_size = {} (see its log)",
+                            now));
         return now;
     }
     return make_error(ErrorCode::kUnavailable, "SHOW CONFIG has no default_pool_size");
@@ -367,8 +390,8 @@ std::string describe(const Backend& b) {
         if (c == '\n' || c == '\t') c = ' ';
     }
     if (q.size() > 60) q = q.substr(0, 57) + "...";
-    return fmt::format("pid {} {}@{} {} for {}{}: {}", b.pid, b.user, b.database, b.state, seconds_text(b.duration_ms),
-                       b.via_pgbouncer.empty() ? "" : " via PgBouncer", q);
+    return fmt::format("pid {} {}@{} {} for {}{}: {}", b.pid, b.user, b.database, b.state,
+                       seconds_text(b.duration_ms), b.via_pgbouncer.empty() ? "" : " via PgBouncer", q);
 }
 
 LeakSnapshot collect_leaks(const Config& config, int min_duration_s, std::chrono::seconds timeout) {
@@ -378,7 +401,8 @@ LeakSnapshot collect_leaks(const Config& config, int min_duration_s, std::chrono
     if (s.pools.reachable) {
         if (auto conn = pg::SyncConnection::open(config.pgbouncer_admin_url, timeout)) {
             if (auto clients = conn->simple_query("pgbouncer.show_clients", "SHOW CLIENTS")) {
-                for (size_t i = 0; i < clients->size(); ++i) s.clients_waiting += cell(*clients, i, "state") == "waiting";
+                for (size_t i = 0; i < clients->size(); ++i)
+                    s.clients_waiting += cell(*clients, i, "state") == "waiting";
             }
             if (auto servers = conn->simple_query("pgbouncer.show_servers", "SHOW SERVERS")) {
                 for (size_t i = 0; i < servers->size(); ++i) {
@@ -452,8 +476,10 @@ Report assess_leaks(const LeakSnapshot& s, int min_duration_s) {
     std::string limit = fmt::format("0 older than {}", seconds_text(min_duration_s * 1000LL));
     r.add({"long-running queries", busy > 0 ? Level::kWarning : Level::kOk, std::to_string(busy), limit,
            busy > 0 ? "active for longer than the limit: stuck, or a batch job that belongs elsewhere" : ""});
-    r.add({"idle in transaction", idle_in_tx > 0 ? Level::kWarning : Level::kOk, std::to_string(idle_in_tx), limit,
-           idle_in_tx > 0 ? "an open transaction holds its server connection: the leak of transaction pooling" : ""});
+    r.add({"idle in transaction", idle_in_tx > 0 ? Level::kWarning : Level::kOk, std::to_string(idle_in_tx),
+           limit,
+           idle_in_tx > 0 ? "an open transaction holds its server connection: the leak of transaction pooling"
+                          : ""});
     for (size_t i = 0; i < s.long_running.size() && i < 5; ++i) {
         r.recommend(fmt::format("ywctl pool leaks --terminate {}   # {}", s.long_running[i].pid,
                                 describe(s.long_running[i])));

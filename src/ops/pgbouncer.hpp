@@ -1,5 +1,6 @@
 // RB-5, RB-6, RB-7 (and the facts of RB-21): PgBouncer's pools from its admin console (simple query protocol
-// only), pool resizing through pgbouncer.ini + RELOAD, and the sessions that hold server connections too long.
+// only), pool resizing through pgbouncer.ini + RELOAD, and the sessions that hold server connections too
+// long.
 #pragma once
 
 #include <chrono>
@@ -18,7 +19,8 @@ namespace yw::ops {
 // RB-5 / RB-23: cl_waiting 0 is healthy, above 0 degraded, above 10 unhealthy.
 inline constexpr long long kWaitingWarning = 1;
 inline constexpr long long kWaitingCritical = 10;
-// The oldest waiting client's wait (maxwait): ours, in line with RB-1's lag: 1 s degraded, above 5 s unhealthy.
+// The oldest waiting client's wait (maxwait): ours, in line with RB-1's lag: 1 s degraded, above 5 s
+// unhealthy.
 inline constexpr double kMaxWaitWarningS = 1;
 inline constexpr double kMaxWaitCriticalS = 5;
 // RB-5's "sv_idle 5-15 (reserve) on a 50-size pool": at least 10 % of the pool free for a burst.
@@ -49,8 +51,8 @@ struct PoolRow {
 struct PoolSnapshot {
     bool reachable = false;
     std::string error;
-    std::vector<PoolRow> pools;                  // without PgBouncer's own admin pseudo-database
-    std::map<std::string, std::string> config;   // SHOW CONFIG
+    std::vector<PoolRow> pools;                 // without PgBouncer's own admin pseudo-database
+    std::map<std::string, std::string> config;  // SHOW CONFIG
     long long default_pool_size() const;
 };
 
@@ -63,9 +65,10 @@ Report assess_pools(const PoolSnapshot& s);
 // --- RB-6: resize ---
 
 // The value of `key` in `[section]` of an ini text; nullopt when absent.
-std::optional<std::string> ini_value(const std::string& text, const std::string& section, const std::string& key);
-// The text with `key = value` in `[section]`: the existing line replaced (comments and everything else kept), or
-// a line added at the end of the section.
+std::optional<std::string> ini_value(const std::string& text, const std::string& section,
+                                     const std::string& key);
+// The text with `key = value` in `[section]`: the existing line replaced (comments and everything else kept),
+// or a line added at the end of the section.
 std::string set_ini_value(const std::string& text, const std::string& section, const std::string& key,
                           const std::string& value);
 
@@ -78,10 +81,11 @@ struct ResizePlan {
     std::vector<std::string> warnings;
 };
 
-// Refuses (kInvalidArgument) a size the primary cannot serve: N + reserve_pool_size above its connection limit.
+// Refuses (kInvalidArgument) a size the primary cannot serve: N + reserve_pool_size above its connection
+// limit.
 Result<ResizePlan> plan_resize(const Config& config, long long to, std::chrono::seconds timeout);
-// Writes the ini (atomically, keeping owner and mode), RELOAD, and verifies SHOW CONFIG; returns what PgBouncer
-// now reports.
+// Writes the ini (atomically, keeping owner and mode), RELOAD, and verifies SHOW CONFIG; returns what
+// PgBouncer now reports.
 Result<long long> run_resize(const Config& config, const ResizePlan& plan, std::chrono::seconds timeout);
 
 // --- RB-7: leaks ---
@@ -107,17 +111,20 @@ struct LeakSnapshot {
     long long servers_active = 0;       // SHOW SERVERS in state active
 };
 
-// The primary: the one node of DATABASE_ADMIN_URLS not in recovery. kUnavailable saying why when none answers.
+// The primary: the one node of DATABASE_ADMIN_URLS not in recovery. kUnavailable saying why when none
+// answers.
 Result<NodeEndpoint> find_primary(const Config& config, std::chrono::seconds timeout);
 
 LeakSnapshot collect_leaks(const Config& config, int min_duration_s, std::chrono::seconds timeout);
 // RB-7: sessions busy or idle in transaction past the limit, the pool's saturation, waiting clients.
 Report assess_leaks(const LeakSnapshot& s, int min_duration_s);
 
-// RB-7 step 5: one client backend on the primary (not a walsender, not autovacuum); kNotFound when no such pid.
+// RB-7 step 5: one client backend on the primary (not a walsender, not autovacuum); kNotFound when no such
+// pid.
 Result<Backend> find_backend(const std::string& primary_url, long long pid, std::chrono::seconds timeout);
 Result<bool> terminate_backend(const std::string& primary_url, long long pid, std::chrono::seconds timeout);
 
-std::string describe(const Backend& b);  // "pid 123 app_user@ywmessaging idle in transaction for 12 s: BEGIN…"
+std::string describe(
+    const Backend& b);  // "pid 123 app_user@ywmessaging idle in transaction for 12 s: BEGIN…"
 
 }  // namespace yw::ops

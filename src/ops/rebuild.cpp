@@ -96,6 +96,13 @@ std::string primary_conninfo(const std::string& source_url, const std::string& a
     return out + "application_name=" + application_name;
 }
 
+// A string setting of postgresql.conf: single-quoted, inner quotes doubled.
+std::string guc_string(const std::string& value) {
+    std::string out = "'";
+    for (char c : value) out += c == '\'' ? std::string("''") : std::string(1, c);
+    return out + "'";
+}
+
 void say(const RebuildOptions& o, const std::string& message) {
     if (o.progress) o.progress(message);
     log::info("replicas rebuild", {{"node", o.node}, {"step", message}});
@@ -107,7 +114,8 @@ std::string describe_dsn(const std::string& dsn) {
     auto p = parse_dsn(dsn);
     std::string out;
     for (const char* key : {"host", "hostaddr", "port", "user", "dbname"}) {
-        if (auto it = p.find(key); it != p.end()) out += fmt::format("{}{}={}", out.empty() ? "" : " ", key, it->second);
+        if (auto it = p.find(key); it != p.end())
+            out += fmt::format("{}{}={}", out.empty() ? "" : " ", key, it->second);
     }
     return out.empty() ? "(unparsable DSN)" : out;
 }
@@ -144,7 +152,9 @@ Result<RebuildPlan> plan_rebuild(const std::vector<NodeEndpoint>& nodes, Rebuild
         return make_error(ErrorCode::kInvalidArgument, "--from must name another node than the one rebuilt");
     }
     auto port = dsn_port(self->url);
-    if (!port) return make_error(ErrorCode::kInvalidArgument, fmt::format("the DSN of {} does not parse", options.node));
+    if (!port)
+        return make_error(ErrorCode::kInvalidArgument,
+                          fmt::format("the DSN of {} does not parse", options.node));
     plan.port = *port;
 
     auto snap = collect_replication(nodes, options.connect_timeout);
@@ -166,16 +176,18 @@ Result<RebuildPlan> plan_rebuild(const std::vector<NodeEndpoint>& nodes, Rebuild
             return make_error(ErrorCode::kInvalidArgument,
                               fmt::format("no node named '{}'; the nodes are: {}", options.source, names));
         }
-        if (!src->reachable) return conflict(fmt::format("{} does not answer: {}", options.source, src->error));
+        if (!src->reachable)
+            return conflict(fmt::format("{} does not answer: {}", options.source, src->error));
         if (src->in_recovery)
             return conflict(fmt::format("{} is a replica; copy from the primary (a node not in recovery)",
                                         options.source));
         plan.source = options.source;
     } else if (primaries.empty()) {
         if (me && me->reachable && !me->in_recovery)
-            return conflict(fmt::format("{} is the primary (the only node not in recovery); rebuild only replicas, "
-                                        "after a failover if need be",
-                                        options.node));
+            return conflict(
+                fmt::format("{} is the primary (the only node not in recovery); rebuild only replicas, "
+                            "after a failover if need be",
+                            options.node));
         return conflict("no other node is a primary to copy from (see `ywctl replicas check`)");
     } else if (primaries.size() > 1) {
         return conflict("several nodes are out of recovery (split brain); name the source with --from");
@@ -193,15 +205,17 @@ Result<RebuildPlan> plan_rebuild(const std::vector<NodeEndpoint>& nodes, Rebuild
     std::error_code ec;
     plan.data_exists = fs::exists(options.data_dir, ec);
     if (me && me->reachable && !plan.stop_first) {
-        return conflict(fmt::format(
-            "{} answers at its DSN but no server runs from {} here: run this on {}'s host, or pass its --data-dir",
-            options.node, options.data_dir.string(), options.node));
+        return conflict(
+            fmt::format("{} answers at its DSN but no server runs from {} here: run this on {}'s host, or "
+                        "pass its --data-dir",
+                        options.node, options.data_dir.string(), options.node));
     }
     if (me && me->reachable && !me->in_recovery) {
-        plan.warnings.push_back(fmt::format(
-            "{} is running as a primary besides {} (split brain): its data since the split is kept only in the "
-            "old data directory",
-            options.node, plan.source));
+        plan.warnings.push_back(
+            fmt::format("{} is running as a primary besides {} (split brain): its data since the split is "
+                        "kept only in the "
+                        "old data directory",
+                        options.node, plan.source));
     }
     if (plan.data_exists) plan.old_dir = options.data_dir.string() + ".old-" + utc_stamp();
     for (const auto& slot : snap.slots) {
@@ -209,23 +223,28 @@ Result<RebuildPlan> plan_rebuild(const std::vector<NodeEndpoint>& nodes, Rebuild
     }
 
     auto& st = plan.steps;
-    if (plan.stop_first) st.push_back(fmt::format("stop {}: pg_ctl -D {} -m fast stop", options.node, options.data_dir.string()));
+    if (plan.stop_first)
+        st.push_back(
+            fmt::format("stop {}: pg_ctl -D {} -m fast stop", options.node, options.data_dir.string()));
     if (plan.data_exists)
         st.push_back(fmt::format("keep the old data directory aside: mv {} {}", options.data_dir.string(),
                                  plan.old_dir.string()));
     if (plan.drop_slot)
-        st.push_back(fmt::format("on {}: drop the slot {} once inactive (it pins WAL from the old copy)", plan.source,
-                                 plan.slot));
-    st.push_back(fmt::format("on {}: SELECT pg_create_physical_replication_slot('{}', true)", plan.source, plan.slot));
-    st.push_back(fmt::format("pg_basebackup -d '{}' -D {} -R -S {} -X stream -c fast{}", describe_dsn(plan.source_url),
-                             options.data_dir.string(), plan.slot, options.show_progress ? " -P" : ""));
-    st.push_back(fmt::format("postgresql.auto.conf: port = {}, primary_conninfo with application_name={}, "
-                             "primary_slot_name = '{}'",
-                             plan.port, plan.application_name, plan.slot));
+        st.push_back(fmt::format("on {}: drop the slot {} once inactive (it pins WAL from the old copy)",
+                                 plan.source, plan.slot));
+    st.push_back(
+        fmt::format("on {}: SELECT pg_create_physical_replication_slot('{}', true)", plan.source, plan.slot));
+    st.push_back(fmt::format("pg_basebackup -d '{}' -D {} -R -S {} -X stream -c fast{}",
+                             describe_dsn(plan.source_url), options.data_dir.string(), plan.slot,
+                             options.show_progress ? " -P" : ""));
+    st.push_back(
+        fmt::format("postgresql.auto.conf: port = {}, primary_conninfo with application_name={}, "
+                    "primary_slot_name = '{}'",
+                    plan.port, plan.application_name, plan.slot));
     st.push_back(fmt::format("start {}: pg_ctl -D {} -l {} start", options.node, options.data_dir.string(),
                              options.log_file.string()));
-    st.push_back(fmt::format("wait up to {} s until {} streams with write/flush/replay lag < {} ms", options.wait.count(),
-                             plan.application_name, kLagWarningMs));
+    st.push_back(fmt::format("wait up to {} s until {} streams with write/flush/replay lag < {} ms",
+                             options.wait.count(), plan.application_name, kLagWarningMs));
     plan.options = std::move(options);
     return plan;
 }
@@ -239,8 +258,9 @@ Result<RebuildOutcome> run_rebuild(const RebuildPlan& plan) {
 
     if (plan.stop_first) {
         say(o, "stop " + o.node);
-        if (auto s = run_pg({pg_program("pg_ctl"), "-D", o.data_dir.string(), "-m", "fast", "-w", "-t", "120", "stop"},
-                            180s);
+        if (auto s = run_pg(
+                {pg_program("pg_ctl"), "-D", o.data_dir.string(), "-m", "fast", "-w", "-t", "120", "stop"},
+                180s);
             !s)
             return s.error();
     }
@@ -253,9 +273,10 @@ Result<RebuildOutcome> run_rebuild(const RebuildPlan& plan) {
     }
 
     auto primary = pg::SyncConnection::open(plan.source_url, o.connect_timeout);
-    if (!primary) return failed(fmt::format("cannot connect to {}: {}", plan.source, primary.error().message));
-    // The stopped walsender releases the slot within moments; a slot another server still streams from is not ours
-    // to drop.
+    if (!primary)
+        return failed(fmt::format("cannot connect to {}: {}", plan.source, primary.error().message));
+    // The stopped walsender releases the slot within moments; a slot another server still streams from is not
+    // ours to drop.
     auto deadline = std::chrono::steady_clock::now() + 30s;
     while (true) {
         auto active = primary->query(pg::queries::kSlotActive, {plan.slot});
@@ -267,15 +288,27 @@ Result<RebuildOutcome> run_rebuild(const RebuildPlan& plan) {
             break;
         }
         if (std::chrono::steady_clock::now() > deadline)
-            return conflict(fmt::format("the slot {} on {} is still in use by another server", plan.slot, plan.source));
+            return conflict(
+                fmt::format("the slot {} on {} is still in use by another server", plan.slot, plan.source));
         std::this_thread::sleep_for(200ms);
     }
     say(o, "create the slot " + plan.slot + " on " + plan.source);
     if (auto r = primary->query(pg::queries::kSlotCreate, {plan.slot}); !r) return r.error();
 
     say(o, "pg_basebackup from " + plan.source);
-    std::vector<std::string> argv{pg_program("pg_basebackup"), "-d", plan.source_url, "-D", o.data_dir.string(),
-                                  "-R", "-S", plan.slot, "-X", "stream", "-c", "fast", "--no-password"};
+    std::vector<std::string> argv{pg_program("pg_basebackup"),
+                                  "-d",
+                                  plan.source_url,
+                                  "-D",
+                                  o.data_dir.string(),
+                                  "-R",
+                                  "-S",
+                                  plan.slot,
+                                  "-X",
+                                  "stream",
+                                  "-c",
+                                  "fast",
+                                  "--no-password"};
     if (o.show_progress) argv.push_back("-P");
     if (auto s = run_pg(argv, o.basebackup_timeout, o.show_progress ? "/dev/stderr" : ""); !s) {
         // Nothing half-copied may look like a data directory; the old one is still aside for the operator.
@@ -286,9 +319,9 @@ Result<RebuildOutcome> run_rebuild(const RebuildPlan& plan) {
     std::string conf = fmt::format(
         "\n# --- ywctl replicas rebuild {} ---\n"
         "port = {}\n"
-        "primary_conninfo = '{}'\n"
+        "primary_conninfo = {}\n"
         "primary_slot_name = '{}'\n",
-        o.node, plan.port, primary_conninfo(plan.source_url, plan.application_name), plan.slot);
+        o.node, plan.port, guc_string(primary_conninfo(plan.source_url, plan.application_name)), plan.slot);
     {
         std::ofstream out(o.data_dir / "postgresql.auto.conf", std::ios::app);
         if (!out) return failed("cannot append to postgresql.auto.conf of " + o.data_dir.string());
@@ -296,8 +329,8 @@ Result<RebuildOutcome> run_rebuild(const RebuildPlan& plan) {
     }
 
     say(o, "start " + o.node);
-    if (auto s = run_pg({pg_program("pg_ctl"), "-D", o.data_dir.string(), "-l", o.log_file.string(), "-w", "-t",
-                         "120", "start"},
+    if (auto s = run_pg({pg_program("pg_ctl"), "-D", o.data_dir.string(), "-l", o.log_file.string(), "-w",
+                         "-t", "120", "start"},
                         180s);
         !s)
         return s.error();
@@ -312,16 +345,18 @@ Result<RebuildOutcome> run_rebuild(const RebuildPlan& plan) {
             auto lag = effective_lag_ms(snap.primary_lsn, w->replay_lsn, w->replay_lag_ms);
             auto wlag = effective_lag_ms(snap.primary_lsn, w->write_lsn, w->write_lag_ms);
             auto flag = effective_lag_ms(snap.primary_lsn, w->flush_lsn, w->flush_lag_ms);
-            last = fmt::format("state {}, replay lag {}", w->state, lag ? std::to_string(*lag) + " ms" : "unknown");
-            if (w->state == "streaming" && lag && wlag && flag && *lag < kLagWarningMs && *wlag < kLagWarningMs &&
-                *flag < kLagWarningMs) {
+            last = fmt::format("state {}, replay lag {}", w->state,
+                               lag ? std::to_string(*lag) + " ms" : "unknown");
+            if (w->state == "streaming" && lag && wlag && flag && *lag < kLagWarningMs &&
+                *wlag < kLagWarningMs && *flag < kLagWarningMs) {
                 outcome.replay_lag_ms = *lag;
                 break;
             }
         }
         if (std::chrono::steady_clock::now() > wait_deadline)
-            return failed(fmt::format("{} was started but is not streaming with lag < {} ms after {} s ({}); see {}",
-                                      o.node, kLagWarningMs, o.wait.count(), last, o.log_file.string()));
+            return failed(
+                fmt::format("{} was started but is not streaming with lag < {} ms after {} s ({}); see {}",
+                            o.node, kLagWarningMs, o.wait.count(), last, o.log_file.string()));
         std::this_thread::sleep_for(500ms);
     }
     outcome.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

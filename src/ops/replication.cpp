@@ -57,7 +57,8 @@ std::optional<std::uint64_t> parse_lsn(const std::string& text) {
         size_t used_hi = 0, used_lo = 0;
         std::uint64_t hi = std::stoull(text.substr(0, slash), &used_hi, 16);
         std::uint64_t lo = std::stoull(text.substr(slash + 1), &used_lo, 16);
-        if (used_hi != slash || used_lo != text.size() - slash - 1 || hi > 0xFFFFFFFFull || lo > 0xFFFFFFFFull)
+        if (used_hi != slash || used_lo != text.size() - slash - 1 || hi > 0xFFFFFFFFull ||
+            lo > 0xFFFFFFFFull)
             return std::nullopt;
         return (hi << 32) | lo;
     } catch (const std::exception&) {
@@ -175,8 +176,9 @@ Report assess_replication(const ReplicationSnapshot& s) {
     for (size_t i : s.extra_primaries) {
         r.add({s.nodes[i].name + " role", Level::kCritical, "primary", "replica",
                fmt::format("also out of recovery: split brain with {}", primary.name)});
-        r.recommend(fmt::format("ywctl replicas rebuild {}   # on {}'s host, after deciding which primary wins",
-                                s.nodes[i].name, s.nodes[i].name));
+        r.recommend(
+            fmt::format("ywctl replicas rebuild {}   # on {}'s host, after deciding which primary wins",
+                        s.nodes[i].name, s.nodes[i].name));
     }
     if (!s.primary_error.empty()) {
         r.add({"pg_stat_replication", Level::kUnknown, "unreadable", "readable", s.primary_error});
@@ -193,10 +195,11 @@ Report assess_replication(const ReplicationSnapshot& s) {
         const NodeView& n = s.nodes[i];
         const Walsender* w = walsender_of(s, n.name);
         if (!w) {
-            std::string why = !n.reachable ? "node does not answer"
-                                           : fmt::format("no walsender for {} on {} (receiver: {})",
-                                                         application_name_of(n.name), primary.name,
-                                                         n.receiver_status.empty() ? "none" : n.receiver_status);
+            std::string why =
+                !n.reachable
+                    ? "node does not answer"
+                    : fmt::format("no walsender for {} on {} (receiver: {})", application_name_of(n.name),
+                                  primary.name, n.receiver_status.empty() ? "none" : n.receiver_status);
             r.add({n.name + " state", Level::kCritical, "not streaming", "streaming", why});
             r.recommend("ywctl emergency replica-failure");
             continue;
@@ -211,17 +214,17 @@ Report assess_replication(const ReplicationSnapshot& s) {
             std::optional<std::uint64_t> lsn;
             std::optional<long long> measured;
         };
-        for (const Stage& st : {Stage{"write", w->write_lsn, w->write_lag_ms},
-                                Stage{"flush", w->flush_lsn, w->flush_lag_ms},
-                                Stage{"replay", w->replay_lsn, w->replay_lag_ms}}) {
+        for (const Stage& st :
+             {Stage{"write", w->write_lsn, w->write_lag_ms}, Stage{"flush", w->flush_lsn, w->flush_lag_ms},
+              Stage{"replay", w->replay_lsn, w->replay_lag_ms}}) {
             auto lag = effective_lag_ms(s.primary_lsn, st.lsn, st.measured);
             std::string detail;
             if (s.primary_lsn && st.lsn) {
                 long long behind = static_cast<long long>(*s.primary_lsn) - static_cast<long long>(*st.lsn);
                 detail = behind <= 0 ? "caught up" : fmt::format("{} bytes behind", behind);
             }
-            r.add({fmt::format("{} {} lag", n.name, st.name), lag ? lag_level(*lag) : Level::kUnknown, ms(lag),
-                   fmt::format("< {} ms", kLagWarningMs), detail});
+            r.add({fmt::format("{} {} lag", n.name, st.name), lag ? lag_level(*lag) : Level::kUnknown,
+                   ms(lag), fmt::format("< {} ms", kLagWarningMs), detail});
         }
     }
     r.add({"replicas streaming", streaming == expected ? Level::kOk : Level::kCritical,
@@ -266,26 +269,28 @@ boost::json::object to_json(const ReplicationSnapshot& s) {
     }
     boost::json::array senders;
     for (const auto& w : s.walsenders) {
-        senders.push_back({{"application_name", w.application_name},
-                           {"state", w.state},
-                           {"sync_state", w.sync_state},
-                           {"slot_name", w.slot_name},
-                           {"sent_lsn", lsn(w.sent_lsn)},
-                           {"write_lsn", lsn(w.write_lsn)},
-                           {"flush_lsn", lsn(w.flush_lsn)},
-                           {"replay_lsn", lsn(w.replay_lsn)},
-                           {"write_lag_ms", num(effective_lag_ms(s.primary_lsn, w.write_lsn, w.write_lag_ms))},
-                           {"flush_lag_ms", num(effective_lag_ms(s.primary_lsn, w.flush_lsn, w.flush_lag_ms))},
-                           {"replay_lag_ms", num(effective_lag_ms(s.primary_lsn, w.replay_lsn, w.replay_lag_ms))}});
+        senders.push_back(
+            {{"application_name", w.application_name},
+             {"state", w.state},
+             {"sync_state", w.sync_state},
+             {"slot_name", w.slot_name},
+             {"sent_lsn", lsn(w.sent_lsn)},
+             {"write_lsn", lsn(w.write_lsn)},
+             {"flush_lsn", lsn(w.flush_lsn)},
+             {"replay_lsn", lsn(w.replay_lsn)},
+             {"write_lag_ms", num(effective_lag_ms(s.primary_lsn, w.write_lsn, w.write_lag_ms))},
+             {"flush_lag_ms", num(effective_lag_ms(s.primary_lsn, w.flush_lsn, w.flush_lag_ms))},
+             {"replay_lag_ms", num(effective_lag_ms(s.primary_lsn, w.replay_lsn, w.replay_lag_ms))}});
     }
     boost::json::array slots;
     for (const auto& slot : s.slots)
         slots.push_back({{"slot_name", slot.name}, {"active", slot.active}, {"wal_status", slot.wal_status}});
-    return {{"primary", s.primary ? boost::json::value(s.nodes[*s.primary].name) : boost::json::value(nullptr)},
-            {"primary_lsn", lsn(s.primary_lsn)},
-            {"nodes", std::move(nodes)},
-            {"pg_stat_replication", std::move(senders)},
-            {"slots", std::move(slots)}};
+    return {
+        {"primary", s.primary ? boost::json::value(s.nodes[*s.primary].name) : boost::json::value(nullptr)},
+        {"primary_lsn", lsn(s.primary_lsn)},
+        {"nodes", std::move(nodes)},
+        {"pg_stat_replication", std::move(senders)},
+        {"slots", std::move(slots)}};
 }
 
 }  // namespace yw::ops

@@ -1,5 +1,5 @@
-// RB-1 and the facts behind RB-3, RB-20, RB-22: every node's own view (role, received and replayed WAL) and the
-// primary's pg_stat_replication, gathered with a bounded connect timeout, then judged by pure rules.
+// RB-1 and the facts behind RB-3, RB-20, RB-22: every node's own view (role, received and replayed WAL) and
+// the primary's pg_stat_replication, gathered with a bounded connect timeout, then judged by pure rules.
 #pragma once
 
 #include <chrono>
@@ -56,8 +56,8 @@ struct Slot {
 };
 
 struct ReplicationSnapshot {
-    std::vector<NodeView> nodes;       // in configuration order
-    std::optional<size_t> primary;     // index of the node chosen as primary (not in recovery)
+    std::vector<NodeView> nodes;          // in configuration order
+    std::optional<size_t> primary;        // index of the node chosen as primary (not in recovery)
     std::vector<size_t> extra_primaries;  // other nodes not in recovery: split brain
     std::optional<std::uint64_t> primary_lsn;
     std::vector<Walsender> walsenders;  // from the primary
@@ -70,8 +70,9 @@ struct ReplicationSnapshot {
 ReplicationSnapshot collect_replication(const std::vector<NodeEndpoint>& nodes,
                                         std::chrono::seconds connect_timeout);
 
-// The lag of one stage (write, flush or replay): 0 when that stage has reached the primary's position (an idle
-// primary is not lag, however old the last replayed transaction), else PostgreSQL's measured lag, else unknown.
+// The lag of one stage (write, flush or replay): 0 when that stage has reached the primary's position (an
+// idle primary is not lag, however old the last replayed transaction), else PostgreSQL's measured lag, else
+// unknown.
 std::optional<long long> effective_lag_ms(std::optional<std::uint64_t> primary_lsn,
                                           std::optional<std::uint64_t> stage_lsn,
                                           std::optional<long long> measured_ms);
