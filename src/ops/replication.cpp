@@ -171,6 +171,9 @@ Report assess_replication(const ReplicationSnapshot& s) {
         return r;
     }
     const NodeView& primary = s.nodes[*s.primary];
+    for (const auto& n : s.nodes) {
+        if (!n.reachable) r.recommend("ywctl emergency replica-failure");
+    }
     r.add({"primary", Level::kOk, primary.name, "one node not in recovery",
            primary.current_lsn ? "at " + format_lsn(*primary.current_lsn) : ""});
     for (size_t i : s.extra_primaries) {
