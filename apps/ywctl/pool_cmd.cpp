@@ -23,6 +23,10 @@ struct PoolArgs {
 int status(const Globals& g, const PoolArgs& a) {
     auto config = config_or_report(g);
     if (!config) return kConfig;
+    if (config->pgbouncer_admin_url.empty()) {
+        print_error(g.json, "PGBOUNCER_ADMIN_URL is not set (PgBouncer's admin console)");
+        return kConfig;
+    }
     auto snap = yw::ops::collect_pools(config->pgbouncer_admin_url, std::chrono::seconds(a.timeout_s));
     return print_report(yw::ops::assess_pools(snap), g.json);
 }
@@ -40,6 +44,11 @@ int exit_for(const yw::Error& e) {
 int resize(const Globals& g, const PoolArgs& a) {
     auto config = config_or_report(g);
     if (!config) return kConfig;
+    if (config->pgbouncer_ini.empty() || config->pgbouncer_admin_url.empty()) {
+        print_error(g.json,
+                    "resize needs PGBOUNCER_INI (pgbouncer.ini on this host) and PGBOUNCER_ADMIN_URL");
+        return kConfig;
+    }
     auto timeout = std::chrono::seconds(a.timeout_s);
     auto plan = yw::ops::plan_resize(*config, a.size, timeout);
     if (!plan) {
