@@ -44,7 +44,8 @@ inline constexpr Query kConnectionLimits{
     " current_setting('superuser_reserved_connections')::int AS reserved"};
 
 // RB-7 / RB-21: client backends busy (or holding a transaction open) for longer than $1 seconds, oldest
-// first. A session idle in transaction holds its PgBouncer server connection: the leak of transaction pooling.
+// first. A session idle in transaction holds its PgBouncer server connection: the leak of transaction
+// pooling.
 inline constexpr Query kLongRunning{
     "activity.long_running",
     "SELECT pid, usename, datname, coalesce(application_name, '') AS application_name,"

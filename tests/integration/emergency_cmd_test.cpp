@@ -1,6 +1,6 @@
-// `ywctl emergency db-down|pool-exhausted|replica-failure` (RB-20 … RB-22): each diagnosis on a healthy topology,
-// then with the failing part made silent (a DSN that never answers) or stuck (a transaction left open), and the
-// recommended next command. Acting flags are tested where they cannot break the topology.
+// `ywctl emergency db-down|pool-exhausted|replica-failure` (RB-20 … RB-22): each diagnosis on a healthy
+// topology, then with the failing part made silent (a DSN that never answers) or stuck (a transaction left
+// open), and the recommended next command. Acting flags are tested where they cannot break the topology.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
@@ -16,7 +16,8 @@ using namespace std::chrono_literals;
 
 constexpr pg::Query kBegin{"test.begin", "BEGIN"};
 constexpr pg::Query kSelectOne{"test.select_one", "SELECT 1 AS one"};
-constexpr pg::Query kCreateSlot{"test.create_slot", "SELECT pg_create_physical_replication_slot('orphan_slot')"};
+constexpr pg::Query kCreateSlot{"test.create_slot",
+                                "SELECT pg_create_physical_replication_slot('orphan_slot')"};
 constexpr pg::Query kDropSlot{"test.drop_slot", "SELECT pg_drop_replication_slot('orphan_slot')"};
 
 TEST(EmergencyDbDown, AHealthyDatabaseNeedsNoFailover) {
@@ -33,7 +34,8 @@ TEST(EmergencyDbDown, AHealthyDatabaseNeedsNoFailover) {
 
 TEST(EmergencyDbDown, ASilentPrimaryRecommendsTheBestReplica) {
     SilentPort silent;
-    auto r = ywctl({"--json", "emergency", "db-down", "--timeout", "2"}, {admin_urls_with("primary", silent.url())});
+    auto r = ywctl({"--json", "emergency", "db-down", "--timeout", "2"},
+                   {admin_urls_with("primary", silent.url())});
     EXPECT_FALSE(r.timed_out);
     ASSERT_EQ(r.exit_code, 2) << r.output;
     auto doc = json_of(r);
@@ -47,7 +49,8 @@ TEST(EmergencyDbDown, ASilentPrimaryRecommendsTheBestReplica) {
 
 TEST(EmergencyDbDown, NothingAnsweringRecommendsRecoveryOfThePrimary) {
     SilentPort a, b, c;
-    std::string urls = fmt::format("DATABASE_ADMIN_URLS=primary={},replica-1={},replica-2={}", a.url(), b.url(), c.url());
+    std::string urls =
+        fmt::format("DATABASE_ADMIN_URLS=primary={},replica-1={},replica-2={}", a.url(), b.url(), c.url());
     auto r = ywctl({"--json", "emergency", "db-down", "--timeout", "2"}, {urls});
     ASSERT_EQ(r.exit_code, 2) << r.output;
     auto doc = json_of(r);
@@ -67,11 +70,14 @@ TEST(EmergencyPoolExhausted, FindsTheStuckSessionAndTerminatesItOnRequest) {
     ASSERT_EQ(r.exit_code, 1) << r.output;
     auto doc = json_of(r);
     EXPECT_EQ(check_status(doc, "idle in transaction"), "warning");
-    EXPECT_TRUE(any_contains(next_steps(doc), "ywctl emergency pool-exhausted --terminate-long --min-duration 1"))
+    EXPECT_TRUE(
+        any_contains(next_steps(doc), "ywctl emergency pool-exhausted --terminate-long --min-duration 1"))
         << r.output;
-    EXPECT_EQ(ywctl({"emergency", "pool-exhausted", "--min-duration", "1", "--terminate-long"}).exit_code, 64);
+    EXPECT_EQ(ywctl({"emergency", "pool-exhausted", "--min-duration", "1", "--terminate-long"}).exit_code,
+              64);
     EXPECT_TRUE(stuck.query(kSelectOne).ok());  // refused: still alive
-    auto act = ywctl({"--json", "emergency", "pool-exhausted", "--min-duration", "1", "--terminate-long", "--yes"});
+    auto act =
+        ywctl({"--json", "emergency", "pool-exhausted", "--min-duration", "1", "--terminate-long", "--yes"});
     ASSERT_EQ(act.exit_code, 0) << act.output;
     auto done = json_of(act).at("terminated").as_array();
     ASSERT_EQ(done.size(), 1u);
@@ -83,7 +89,8 @@ TEST(EmergencyPoolExhausted, FindsTheStuckSessionAndTerminatesItOnRequest) {
 TEST(EmergencyPoolExhausted, ASilentPgBouncerIsCritical) {
     SilentPort silent;
     auto url = fmt::format("postgresql://pgbouncer@127.0.0.1:{}/pgbouncer", silent.port());
-    auto r = ywctl({"--json", "emergency", "pool-exhausted", "--timeout", "2"}, {"PGBOUNCER_ADMIN_URL=" + url});
+    auto r =
+        ywctl({"--json", "emergency", "pool-exhausted", "--timeout", "2"}, {"PGBOUNCER_ADMIN_URL=" + url});
     ASSERT_EQ(r.exit_code, 2) << r.output;
     auto doc = json_of(r);
     EXPECT_EQ(check_status(doc, "pgbouncer reachable"), "critical");

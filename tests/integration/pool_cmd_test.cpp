@@ -40,7 +40,8 @@ std::string show_config(const std::string& key) {
 
 const boost::json::object* pool_of(const boost::json::object& doc, const std::string& user) {
     for (const auto& p : doc.at("data").at("pools").as_array()) {
-        if (p.at("database").as_string() == "ywmessaging" && p.at("user").as_string() == user) return &p.as_object();
+        if (p.at("database").as_string() == "ywmessaging" && p.at("user").as_string() == user)
+            return &p.as_object();
     }
     return nullptr;
 }
@@ -131,7 +132,8 @@ TEST(PoolLeaks, AnExhaustedPoolIsFoundAndTheLeakTerminated) {
         status = json_of(ywctl({"--json", "pool", "status"}));
         if (check_status(status, "ywmessaging/app_user cl_waiting") == "warning") break;
     }
-    EXPECT_EQ(check_status(status, "ywmessaging/app_user cl_waiting"), "warning") << boost::json::serialize(status);
+    EXPECT_EQ(check_status(status, "ywmessaging/app_user cl_waiting"), "warning")
+        << boost::json::serialize(status);
     EXPECT_EQ(check_status(status, "ywmessaging/app_user free servers"), "warning");
     EXPECT_EQ(status.at("status").as_string(), "warning");
     EXPECT_TRUE(any_contains(next_steps(status), "ywctl pool leaks"));

@@ -15,8 +15,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
-constexpr pg::Query kCreateProbe{"test.create_probe",
-                                 "CREATE TABLE IF NOT EXISTS replicas_probe (id serial PRIMARY KEY, at timestamptz)"};
+constexpr pg::Query kCreateProbe{
+    "test.create_probe", "CREATE TABLE IF NOT EXISTS replicas_probe (id serial PRIMARY KEY, at timestamptz)"};
 constexpr pg::Query kInsertProbe{"test.insert_probe", "INSERT INTO replicas_probe (at) VALUES (now())"};
 
 TEST(ReplicasCheck, HealthyTopologyIsOkWithEveryRow) {
@@ -24,8 +24,9 @@ TEST(ReplicasCheck, HealthyTopologyIsOkWithEveryRow) {
     ASSERT_EQ(r.exit_code, 0) << r.output;
     auto doc = json_of(r);
     EXPECT_EQ(doc.at("status").as_string(), "ok");
-    for (const char* row : {"primary", "replica-1 state", "replica-1 write lag", "replica-1 flush lag",
-                            "replica-1 replay lag", "replica-2 state", "replica-2 replay lag", "replicas streaming"}) {
+    for (const char* row :
+         {"primary", "replica-1 state", "replica-1 write lag", "replica-1 flush lag", "replica-1 replay lag",
+          "replica-2 state", "replica-2 replay lag", "replicas streaming"}) {
         EXPECT_EQ(check_status(doc, row), "ok") << row << "\n" << r.output;
     }
     auto data = doc.at("data").as_object();
@@ -37,8 +38,8 @@ TEST(ReplicasCheck, HealthyTopologyIsOkWithEveryRow) {
 }
 
 TEST(ReplicasCheck, AnIdlePrimaryIsNotMistakenForLag) {
-    // After a write and a quiet spell, now() - pg_last_xact_replay_timestamp() (RB-3's monitoring query) grows
-    // past the threshold; the replicas have replayed everything, so the check must stay OK.
+    // After a write and a quiet spell, now() - pg_last_xact_replay_timestamp() (RB-3's monitoring query)
+    // grows past the threshold; the replicas have replayed everything, so the check must stay OK.
     auto primary = Topology::get().superuser("primary");
     ASSERT_TRUE(primary.query(kCreateProbe).ok());
     ASSERT_TRUE(primary.query(kInsertProbe).ok());
@@ -59,13 +60,15 @@ TEST(ReplicasCheck, AnIdlePrimaryIsNotMistakenForLag) {
 
 TEST(ReplicasCheck, ANodeThatNeverAnswersIsCriticalAndTheOthersStillReported) {
     SilentPort silent;
-    auto r = ywctl({"--json", "replicas", "check", "--timeout", "2"}, {admin_urls_with("replica-2", silent.url())});
+    auto r = ywctl({"--json", "replicas", "check", "--timeout", "2"},
+                   {admin_urls_with("replica-2", silent.url())});
     EXPECT_FALSE(r.timed_out);
     ASSERT_EQ(r.exit_code, 2) << r.output;
     auto doc = json_of(r);
     EXPECT_EQ(doc.at("status").as_string(), "critical");
     EXPECT_EQ(check_status(doc, "replica-2 reachable"), "critical") << r.output;
-    // The primary may still stream to it (only our view of it is cut): its state row says what the primary sees.
+    // The primary may still stream to it (only our view of it is cut): its state row says what the primary
+    // sees.
     EXPECT_NE(check_status(doc, "replica-2 state"), "");
     EXPECT_EQ(check_status(doc, "primary"), "ok");
     EXPECT_EQ(check_status(doc, "replica-1 state"), "ok");
@@ -75,7 +78,8 @@ TEST(ReplicasCheck, ANodeThatNeverAnswersIsCriticalAndTheOthersStillReported) {
 
 TEST(ReplicasCheck, ASilentPrimaryLeavesNoPrimary) {
     SilentPort silent;
-    auto r = ywctl({"--json", "replicas", "check", "--timeout", "2"}, {admin_urls_with("primary", silent.url())});
+    auto r =
+        ywctl({"--json", "replicas", "check", "--timeout", "2"}, {admin_urls_with("primary", silent.url())});
     ASSERT_EQ(r.exit_code, 2) << r.output;
     auto doc = json_of(r);
     EXPECT_EQ(check_status(doc, "primary reachable"), "critical");

@@ -1,6 +1,6 @@
 // Destructive, so in its own binary: a replica that died and lost its slot is diagnosed by `ywctl emergency
-// replica-failure`, rebuilt through its --rebuild flag (RB-22 → RB-3), and streams again with the rows written
-// meanwhile; then a running replica is rebuilt in place by `ywctl replicas rebuild`.
+// replica-failure`, rebuilt through its --rebuild flag (RB-22 → RB-3), and streams again with the rows
+// written meanwhile; then a running replica is rebuilt in place by `ywctl replicas rebuild`.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
@@ -53,9 +53,9 @@ TEST(ReplicasRebuild, ADeadReplicaWithoutItsSlotIsDiagnosedAndRebuilt) {
     // replica-2 dies, and its slot is dropped while it is down (as when WAL ran out): it can never catch up.
     RunOptions opts;
     opts.as_user = running_as_root() ? "postgres" : "";
-    auto stop = run_process({cluster::postgres_bindir() + "/pg_ctl", "-D", dir + "/replica-2", "-m", "immediate",
-                             "-w", "stop"},
-                            opts);
+    auto stop = run_process(
+        {cluster::postgres_bindir() + "/pg_ctl", "-D", dir + "/replica-2", "-m", "immediate", "-w", "stop"},
+        opts);
     ASSERT_TRUE(stop.ok() && stop->exit_code == 0) << (stop.ok() ? stop->output : stop.error().message);
     for (int i = 0; i < 100; ++i) {
         auto a = primary.query(kSlotActive);

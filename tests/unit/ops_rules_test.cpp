@@ -118,7 +118,8 @@ TEST(OpsRules, HealthyReplicationIsOk) {
     auto r = assess_replication(s);
     EXPECT_EQ(worst_of(r), Level::kOk);
     ASSERT_NE(find(r, "replica-1 replay lag"), nullptr);
-    EXPECT_EQ(find(r, "replica-1 replay lag")->value, "0 ms");  // caught up: a stale 3 s measurement is not lag
+    EXPECT_EQ(find(r, "replica-1 replay lag")->value,
+              "0 ms");  // caught up: a stale 3 s measurement is not lag
     EXPECT_EQ(find(r, "replicas streaming")->value, "2 of 2");
 }
 
@@ -194,8 +195,9 @@ TEST(OpsRules, IniEditingKeepsEverythingElse) {
     EXPECT_EQ(ini_value(added, "pgbouncer", "default_pool_size"), "60");
     EXPECT_EQ(ini_value(added, "users", "default_pool_size"), std::nullopt);
     // Missing section: appended.
-    EXPECT_EQ(ini_value(set_ini_value("", "pgbouncer", "default_pool_size", "5"), "pgbouncer", "default_pool_size"),
-              "5");
+    EXPECT_EQ(
+        ini_value(set_ini_value("", "pgbouncer", "default_pool_size", "5"), "pgbouncer", "default_pool_size"),
+        "5");
 }
 
 TEST(OpsRules, DsnDescriptionsNeverShowThePassword) {

@@ -78,7 +78,9 @@ class SilentPort {
     SilentPort(const SilentPort&) = delete;
     SilentPort& operator=(const SilentPort&) = delete;
     int port() const { return port_; }
-    std::string url() const { return "postgresql://postgres@127.0.0.1:" + std::to_string(port_) + "/ywmessaging"; }
+    std::string url() const {
+        return "postgresql://postgres@127.0.0.1:" + std::to_string(port_) + "/ywmessaging";
+    }
 
   private:
     int fd_ = -1;
