@@ -132,11 +132,7 @@ void add_emergency_commands(CLI::App& app, const Globals& g, Action& action) {
     auto* em = app.add_subcommand("emergency",
                                   "Emergency runbooks RB-20 … RB-22: diagnose, recommend, act on a flag");
     em->require_subcommand(1);
-    auto timeout = [args](CLI::App* cmd) {
-        cmd->add_option("--timeout", args->timeout_s, "Connect timeout per node, seconds")
-            ->check(CLI::Range(1, 60))
-            ->capture_default_str();
-    };
+    auto timeout = [args](CLI::App* cmd) { add_timeout_option(cmd, args->timeout_s); };
     auto* db = em->add_subcommand("db-down", "RB-20: is the primary down? which replica to fail over to");
     db->add_flag("--failover", args->failover,
                  "Run the recommended `ywctl failover --to …` (it asks, or --yes)");

@@ -55,20 +55,8 @@ int resize(const Globals& g, const PoolArgs& a) {
         print_error(g.json, plan.error().message);
         return exit_for(plan.error());
     }
-    std::vector<std::string> steps = plan->steps;
-    for (const auto& w : plan->warnings) steps.push_back("WARNING: " + w);
-    if (a.dry_run) {
-        if (g.json) {
-            boost::json::array out;
-            for (const auto& s : steps) out.push_back(boost::json::string(s));
-            print_json(boost::json::object{
-                {"dry_run", true}, {"from", plan->from}, {"to", plan->to}, {"plan", out}});
-        } else {
-            std::cout << "Plan (dry run, nothing done):\n";
-            for (size_t i = 0; i < steps.size(); ++i) std::cout << "  " << i + 1 << ". " << steps[i] << "\n";
-        }
-        return kOk;
-    }
+    auto steps = plan_with_warnings(plan->steps, plan->warnings);
+    if (a.dry_run) return print_dry_run(steps, g.json, {{"from", plan->from}, {"to", plan->to}});
     if (plan->from == plan->to) {
         if (g.json) {
             print_json(boost::json::object{{"from", plan->from}, {"to", plan->to}, {"changed", false}});
@@ -160,11 +148,7 @@ void add_pool_commands(CLI::App& app, const Globals& g, Action& action) {
     auto args = std::make_shared<PoolArgs>();
     auto* pool = app.add_subcommand("pool", "PgBouncer's pools: status (RB-5), resize (RB-6), leaks (RB-7)");
     pool->require_subcommand(1);
-    auto timeout = [args](CLI::App* cmd) {
-        cmd->add_option("--timeout", args->timeout_s, "Connect timeout, seconds")
-            ->check(CLI::Range(1, 60))
-            ->capture_default_str();
-    };
+    auto timeout = [args](CLI::App* cmd) { add_timeout_option(cmd, args->timeout_s); };
     auto* st = pool->add_subcommand("status", "RB-5: SHOW POOLS against the healthy ranges");
     timeout(st);
     st->callback([&g, &action, args] { action = [&g, args] { return status(g, *args); }; });

@@ -63,20 +63,8 @@ int rebuild(const Globals& g, const ReplicasArgs& a) {
         print_error(g.json, plan.error().message);
         return plan.error().code == yw::ErrorCode::kInvalidArgument ? kUsage : kCritical;
     }
-    std::vector<std::string> steps = plan->steps;
-    for (const auto& w : plan->warnings) steps.push_back("WARNING: " + w);
-    if (a.dry_run) {
-        if (g.json) {
-            boost::json::array out;
-            for (const auto& s : steps) out.push_back(boost::json::string(s));
-            print_json(boost::json::object{
-                {"dry_run", true}, {"node", a.node}, {"source", plan->source}, {"plan", out}});
-        } else {
-            std::cout << "Plan (dry run, nothing done):\n";
-            for (size_t i = 0; i < steps.size(); ++i) std::cout << "  " << i + 1 << ". " << steps[i] << "\n";
-        }
-        return kOk;
-    }
+    auto steps = plan_with_warnings(plan->steps, plan->warnings);
+    if (a.dry_run) return print_dry_run(steps, g.json, {{"node", a.node}, {"source", plan->source}});
     if (!confirm(steps, a.yes, g.json)) return kUsage;
     auto done = yw::ops::run_rebuild(*plan);
     if (!done) {
@@ -110,9 +98,7 @@ void add_replicas_commands(CLI::App& app, const Globals& g, Action& action) {
     replicas->require_subcommand(1);
     auto* check_cmd = replicas->add_subcommand(
         "check", "RB-1: every node answers, one primary, each replica streaming with lag < 1000 ms");
-    check_cmd->add_option("--timeout", args->timeout_s, "Connect timeout per node, seconds")
-        ->check(CLI::Range(1, 60))
-        ->capture_default_str();
+    add_timeout_option(check_cmd, args->timeout_s);
     check_cmd->callback([&g, &action, args] { action = [&g, args] { return check(g, *args); }; });
 
     auto* rb = replicas->add_subcommand(
@@ -126,9 +112,7 @@ void add_replicas_commands(CLI::App& app, const Globals& g, Action& action) {
     rb->add_option("--wait", args->wait_s, "Seconds to wait for streaming with lag < 1 s")
         ->check(CLI::Range(1, 86400))
         ->capture_default_str();
-    rb->add_option("--timeout", args->timeout_s, "Connect timeout per node, seconds")
-        ->check(CLI::Range(1, 60))
-        ->capture_default_str();
+    add_timeout_option(rb, args->timeout_s);
     rb->add_flag("--dry-run", args->dry_run, "Show the plan only");
     rb->add_flag("--yes", args->yes, "Do not ask");
     rb->callback([&g, &action, args] { action = [&g, args] { return rebuild(g, *args); }; });

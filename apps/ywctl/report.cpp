@@ -1,6 +1,8 @@
 // Rendering of ops Reports and the shared setup of the runbook commands.
 #include "report.hpp"
 
+#include <iostream>
+
 namespace ywctl {
 
 CheckReport to_check_report(const yw::ops::Report& report) {
@@ -36,6 +38,32 @@ std::optional<std::vector<yw::NodeEndpoint>> admin_nodes_or_report(const Globals
         return std::nullopt;
     }
     return config.admin_urls;
+}
+
+void add_timeout_option(CLI::App* command, int& seconds) {
+    command->add_option("--timeout", seconds, "Connect (and query) timeout per server, seconds")
+        ->check(CLI::Range(1, 60))
+        ->capture_default_str();
+}
+
+std::vector<std::string> plan_with_warnings(std::vector<std::string> steps,
+                                            const std::vector<std::string>& warnings) {
+    for (const auto& w : warnings) steps.push_back("WARNING: " + w);
+    return steps;
+}
+
+int print_dry_run(const std::vector<std::string>& plan, bool json, boost::json::object facts) {
+    if (json) {
+        boost::json::array out;
+        for (const auto& s : plan) out.push_back(boost::json::string(s));
+        facts["dry_run"] = true;
+        facts["plan"] = std::move(out);
+        print_json(facts);
+    } else {
+        std::cout << "Plan (dry run, nothing done):\n";
+        for (size_t i = 0; i < plan.size(); ++i) std::cout << "  " << i + 1 << ". " << plan[i] << "\n";
+    }
+    return kOk;
 }
 
 }  // namespace ywctl

@@ -25,5 +25,12 @@ std::optional<std::vector<yw::NodeEndpoint>> admin_nodes_or_report(const Globals
 
 // The connect timeout every runbook command uses for each node (--timeout).
 inline constexpr int kDefaultConnectTimeoutS = 3;
+void add_timeout_option(CLI::App* command, int& seconds);
+
+// An action's plan with its warnings last, as confirm() and --dry-run show it.
+std::vector<std::string> plan_with_warnings(std::vector<std::string> steps,
+                                            const std::vector<std::string>& warnings);
+// --dry-run: prints the plan (or {"dry_run":true,"plan":[…], …facts}) and returns exit 0.
+int print_dry_run(const std::vector<std::string>& plan, bool json, boost::json::object facts);
 
 }  // namespace ywctl

@@ -183,12 +183,15 @@ std::string postgres_bindir() {
     return {};
 }
 
-namespace {
 std::string pg_program(const std::string& name) {
     std::string dir = postgres_bindir();
     return dir.empty() ? name : dir + "/" + name;
 }
-}  // namespace
+
+Status run_service_program(const std::vector<std::string>& argv, std::chrono::milliseconds timeout,
+                           const std::string& log_file) {
+    return run_checked(argv, timeout, log_file);
+}
 
 Result<LocalTopology> LocalTopology::open(Options options) {
     LocalTopology t;

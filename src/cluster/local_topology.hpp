@@ -105,5 +105,11 @@ class LocalTopology {
 
 // Where the PostgreSQL server programs live: $YW_PG_BINDIR, Debian's /usr/lib/postgresql/15/bin, or PATH.
 std::string postgres_bindir();
+// A PostgreSQL server program (pg_ctl, pg_basebackup, …) by name, from postgres_bindir().
+std::string pg_program(const std::string& name);
+// Runs a server program as the postgres user when we are root; a non-zero exit is an error carrying its
+// output (also used by `ywctl replicas rebuild`).
+Status run_service_program(const std::vector<std::string>& argv, std::chrono::milliseconds timeout,
+                           const std::string& log_file = {});
 
 }  // namespace yw::cluster

@@ -38,31 +38,9 @@ std::map<std::string, std::string> parse_dsn(const std::string& dsn) {
     return out;
 }
 
-std::string pg_program(const std::string& name) {
-    std::string dir = cluster::postgres_bindir();
-    return dir.empty() ? name : dir + "/" + name;
-}
+using cluster::pg_program;
 
 std::string service_user() { return running_as_root() ? "postgres" : ""; }
-
-// Runs a PostgreSQL program as the service user; a non-zero exit is an error carrying its output.
-Status run_pg(const std::vector<std::string>& argv, std::chrono::milliseconds timeout,
-              const std::string& output_to = {}) {
-    RunOptions opts;
-    opts.as_user = service_user();
-    opts.timeout = timeout;
-    opts.stdout_file = output_to;
-    auto r = run_process(argv, opts);
-    if (!r) return r.error();
-    if (r->timed_out) return failed(fmt::format("{} did not finish in time", argv[0]));
-    if (r->exit_code != 0) {
-        std::string out = r->output;
-        while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
-        return failed(fmt::format("{} failed (exit {}){}{}", fs::path(argv[0]).filename().string(),
-                                  r->exit_code, out.empty() ? "" : ": ", out));
-    }
-    return {};
-}
 
 bool server_runs_from(const fs::path& data) {
     if (!fs::exists(data / "PG_VERSION")) return false;
@@ -258,7 +236,7 @@ Result<RebuildOutcome> run_rebuild(const RebuildPlan& plan) {
 
     if (plan.stop_first) {
         say(o, "stop " + o.node);
-        if (auto s = run_pg(
+        if (auto s = cluster::run_service_program(
                 {pg_program("pg_ctl"), "-D", o.data_dir.string(), "-m", "fast", "-w", "-t", "120", "stop"},
                 180s);
             !s)
@@ -310,11 +288,17 @@ Result<RebuildOutcome> run_rebuild(const RebuildPlan& plan) {
                                   "fast",
                                   "--no-password"};
     if (o.show_progress) argv.push_back("-P");
-    if (auto s = run_pg(argv, o.basebackup_timeout, o.show_progress ? "/dev/stderr" : ""); !s) {
+    if (auto s =
+            cluster::run_service_program(argv, o.basebackup_timeout, o.show_progress ? "/dev/stderr" : "");
+        !s) {
         // Nothing half-copied may look like a data directory; the old one is still aside for the operator.
         std::error_code ec;
         fs::remove_all(o.data_dir, ec);
-        return s.error();
+        // The failed command line is in the message: never its password.
+        Error e = s.error();
+        for (size_t at; (at = e.message.find(plan.source_url)) != std::string::npos;)
+            e.message.replace(at, plan.source_url.size(), describe_dsn(plan.source_url));
+        return e;
     }
     std::string conf = fmt::format(
         "\n# --- ywctl replicas rebuild {} ---\n"
@@ -329,9 +313,9 @@ Result<RebuildOutcome> run_rebuild(const RebuildPlan& plan) {
     }
 
     say(o, "start " + o.node);
-    if (auto s = run_pg({pg_program("pg_ctl"), "-D", o.data_dir.string(), "-l", o.log_file.string(), "-w",
-                         "-t", "120", "start"},
-                        180s);
+    if (auto s = cluster::run_service_program({pg_program("pg_ctl"), "-D", o.data_dir.string(), "-l",
+                                               o.log_file.string(), "-w", "-t", "120", "start"},
+                                              180s);
         !s)
         return s.error();
 
