@@ -2,6 +2,8 @@
 #include "ops/emergency.hpp"
 
 #include <fmt/format.h>
+#include <libpq-fe.h>
+#include <poll.h>
 
 #include "ops/pgbouncer.hpp"
 #include "ops/replication.hpp"
@@ -14,6 +16,48 @@ std::string join(const std::vector<std::string>& words) {
     std::string out;
     for (const auto& w : words) out += (out.empty() ? "" : " ") + w;
     return out;
+}
+
+// SELECT 1 with a client-side deadline: PgBouncer in front of a dead primary keeps a client waiting for a
+// server connection (up to its query_wait_timeout, 120 s by default), and no server-side timeout can end that
+// wait.
+bool ping_within(const std::string& url, std::chrono::seconds timeout, std::string& error) {
+    auto conn = pg::SyncConnection::open(url, timeout);
+    if (!conn) {
+        error = conn.error().message;
+        return false;
+    }
+    PGconn* c = conn->raw();
+    if (PQsendQuery(c, std::string(pg::queries::kHealthPing.sql).c_str()) != 1) {
+        error = PQerrorMessage(c);
+        return false;
+    }
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (true) {
+        if (PQconsumeInput(c) != 1) {
+            error = PQerrorMessage(c);
+            return false;
+        }
+        if (!PQisBusy(c)) break;
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline -
+                                                                          std::chrono::steady_clock::now());
+        if (left.count() <= 0) {
+            error = fmt::format("no answer within {} s", timeout.count());
+            return false;
+        }
+        pollfd pfd{PQsocket(c), POLLIN, 0};
+        poll(&pfd, 1, static_cast<int>(left.count()));
+    }
+    bool ok = true;
+    while (PGresult* res = PQgetResult(c)) {
+        if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+            ok = false;
+            error = PQresultErrorMessage(res);
+        }
+        PQclear(res);
+    }
+    while (!error.empty() && (error.back() == '\n' || error.back() == ' ')) error.pop_back();
+    return ok;
 }
 
 bool slot_usable(const Slot* slot) { return slot && slot->wal_status != "lost"; }
@@ -35,16 +79,8 @@ Diagnosis diagnose_db_down(const Config& config, std::chrono::seconds timeout) {
                n.reachable ? where : n.error});
     }
     // The application's own path: PgBouncer (or whatever DATABASE_URL names) to the primary.
-    bool app_ok = false;
     std::string app_error;
-    if (auto conn =
-            pg::SyncConnection::open(config.database_url, timeout, std::chrono::milliseconds(timeout))) {
-        auto ping = conn->query(pg::queries::kHealthPing);
-        app_ok = ping.ok();
-        if (!ping) app_error = ping.error().message;
-    } else {
-        app_error = conn.error().message;
-    }
+    bool app_ok = ping_within(config.database_url, timeout, app_error);
     if (snap.primary) {
         r.add({"primary", Level::kOk, snap.nodes[*snap.primary].name, "one node not in recovery", ""});
         r.add({"DATABASE_URL SELECT 1", app_ok ? Level::kOk : Level::kCritical, app_ok ? "ok" : "fails", "ok",
@@ -64,6 +100,23 @@ Diagnosis diagnose_db_down(const Config& config, std::chrono::seconds timeout) {
            "no node answers as the primary within " + std::to_string(timeout.count()) + " s"});
     r.add({"DATABASE_URL SELECT 1", app_ok ? Level::kOk : Level::kCritical, app_ok ? "ok" : "fails", "ok",
            app_error});
+    // RB-2's first check: is the primary really down, or only unreachable from here? A replica whose WAL
+    // receiver still streams is talking to a live primary; promoting it would split the brain.
+    std::vector<std::string> still_streaming;
+    for (const auto& n : snap.nodes) {
+        if (n.reachable && n.in_recovery && n.receiver_status == "streaming")
+            still_streaming.push_back(n.name);
+    }
+    if (!still_streaming.empty()) {
+        r.data["failover_to"] = nullptr;
+        r.add({"replicas still streaming from the primary", Level::kCritical, join(still_streaming), "none",
+               "the primary is alive: only this host cannot reach it"});
+        r.recommend(
+            "do NOT fail over: " + join(still_streaming) +
+            " still stream(s) from the primary; check the network, DNS, firewall and pg_hba.conf between "
+            "here and the primary, and the DSN in DATABASE_ADMIN_URLS");
+        return d;
+    }
     auto best = best_failover_candidate(snap);
     if (!best) {
         r.data["failover_to"] = nullptr;
@@ -152,6 +205,13 @@ Diagnosis diagnose_replica_failure(const Config& config, std::chrono::seconds ti
                !slot ? "without its slot the primary may recycle WAL the replica still needs"
                : slot->wal_status == "lost" ? "the WAL the replica needs is gone: only a rebuild helps"
                                             : ""});
+        if (!n.reachable && w && w->state == "streaming") {
+            r.add({n.name, Level::kWarning, "unreachable from here", "streaming",
+                   "the primary still streams to it: a network or DSN problem between here and it, not a "
+                   "replication failure (" +
+                       n.error + ")"});
+            continue;
+        }
         if (!n.reachable) {
             r.add({n.name, Level::kCritical, "down", "streaming", n.error});
             if (slot_usable(slot)) {

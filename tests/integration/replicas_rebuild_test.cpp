@@ -57,6 +57,11 @@ TEST(ReplicasRebuild, ADeadReplicaWithoutItsSlotIsDiagnosedAndRebuilt) {
         {cluster::postgres_bindir() + "/pg_ctl", "-D", dir + "/replica-2", "-m", "immediate", "-w", "stop"},
         opts);
     ASSERT_TRUE(stop.ok() && stop->exit_code == 0) << (stop.ok() ? stop->output : stop.error().message);
+    // Down, but its slot kept the WAL: start it again is the advice, not a rebuild.
+    auto down = json_of(ywctl({"--json", "emergency", "replica-failure", "--timeout", "2"}));
+    EXPECT_EQ(check_status(down, "replica-2"), "critical");
+    EXPECT_TRUE(any_contains(next_steps(down), "on replica-2's host: start PostgreSQL"))
+        << boost::json::serialize(down);
     for (int i = 0; i < 100; ++i) {
         auto a = primary.query(kSlotActive);
         if (a.ok() && !a->empty() && a->text(0, "active") == "f") break;
@@ -105,6 +110,38 @@ TEST(ReplicasRebuild, ARunningReplicaIsStoppedCopiedAndStreamsAgain) {
     ASSERT_TRUE(primary.query(kInsertProbe, {"after replica-1's rebuild"}).ok());
     EXPECT_TRUE(replica_sees("replica-1", "after replica-1's rebuild"));
     EXPECT_EQ(ywctl({"replicas", "check"}).exit_code, 0);
+}
+
+// Last: it leaves the topology without a primary.
+TEST(EmergencyDbDown, AStoppedPrimaryIsFailedOverToTheReplicaFurthestAhead) {
+    auto dir = Topology::get().dir().string();
+    RunOptions opts;
+    opts.as_user = running_as_root() ? "postgres" : "";
+    auto stop = run_process(
+        {cluster::postgres_bindir() + "/pg_ctl", "-D", dir + "/primary", "-m", "immediate", "-w", "stop"},
+        opts);
+    ASSERT_TRUE(stop.ok() && stop->exit_code == 0) << (stop.ok() ? stop->output : stop.error().message);
+    constexpr pg::Query kReceiver{"test.receiver", "SELECT status FROM pg_stat_wal_receiver"};
+    for (int i = 0; i < 100; ++i) {
+        bool streaming = false;
+        for (const char* node : {"replica-1", "replica-2"}) {
+            auto r = Topology::get().superuser(node).query(kReceiver);
+            streaming |= r.ok() && !r->empty() && r->text(0, "status") == "streaming";
+        }
+        if (!streaming) break;
+        std::this_thread::sleep_for(100ms);
+    }
+    auto r = ywctl({"--json", "emergency", "db-down", "--timeout", "2"});
+    ASSERT_EQ(r.exit_code, 2) << r.output;
+    auto doc = json_of(r);
+    EXPECT_EQ(check_status(doc, "node primary"), "critical");
+    EXPECT_EQ(check_status(doc, "failover candidate"), "warning");
+    std::string to(doc.at("data").at("failover_to").as_string());
+    EXPECT_TRUE(to == "replica-1" || to == "replica-2") << r.output;
+    EXPECT_TRUE(any_contains(next_steps(doc), "ywctl failover --to " + to)) << r.output;
+    auto check = ywctl({"--json", "replicas", "check", "--timeout", "2"});
+    EXPECT_EQ(check.exit_code, 2);
+    EXPECT_EQ(check_status(json_of(check), "primary"), "critical");
 }
 
 }  // namespace
