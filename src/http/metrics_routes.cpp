@@ -23,6 +23,8 @@ boost::asio::awaitable<Response> get_exposition(const pg::QueryMonitor& monitor,
     res.set(beast::http::field::content_type, kExpositionContentType);
     res.set(beast::http::field::cache_control, kNoStore);
     res.body() = exposition(metrics.snapshot(), monitor.totals(), cluster.pool_stats());
+    auto topology = cluster.topology() ? cluster.topology()->snapshot() : nullptr;
+    res.body() += routing_exposition(cluster.routing_stats(), topology.get());
     co_return res;
 }
 
