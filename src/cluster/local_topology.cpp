@@ -260,7 +260,7 @@ Status LocalTopology::check_ports(const std::vector<std::pair<std::string, int>>
     return {};
 }
 
-bool LocalTopology::postgres_running(const fs::path& data) const {
+bool postgres_runs_from(const fs::path& data) {
     if (!fs::exists(data / "PG_VERSION")) return false;
     RunOptions opts;
     opts.as_user = service_user();
@@ -268,6 +268,8 @@ bool LocalTopology::postgres_running(const fs::path& data) const {
     auto r = run_process({pg_program("pg_ctl"), "-D", data.string(), "status"}, opts);
     return r && r->exit_code == 0;
 }
+
+bool LocalTopology::postgres_running(const fs::path& data) const { return postgres_runs_from(data); }
 
 Status LocalTopology::stop_postgres(const fs::path& data) const {
     if (!postgres_running(data)) return {};

@@ -105,6 +105,8 @@ class LocalTopology {
 
 // Where the PostgreSQL server programs live: $YW_PG_BINDIR, Debian's /usr/lib/postgresql/15/bin, or PATH.
 std::string postgres_bindir();
+// Whether a PostgreSQL server runs from this data directory (pg_ctl status, as the postgres user when root).
+bool postgres_runs_from(const std::filesystem::path& data);
 // A PostgreSQL server program (pg_ctl, pg_basebackup, …) by name, from postgres_bindir().
 std::string pg_program(const std::string& name);
 // Runs a server program as the postgres user when we are root; a non-zero exit is an error carrying its

@@ -40,17 +40,6 @@ std::map<std::string, std::string> parse_dsn(const std::string& dsn) {
 
 using cluster::pg_program;
 
-std::string service_user() { return running_as_root() ? "postgres" : ""; }
-
-bool server_runs_from(const fs::path& data) {
-    if (!fs::exists(data / "PG_VERSION")) return false;
-    RunOptions opts;
-    opts.as_user = service_user();
-    opts.timeout = 10s;
-    auto r = run_process({pg_program("pg_ctl"), "-D", data.string(), "status"}, opts);
-    return r && r->exit_code == 0;
-}
-
 std::string utc_stamp() {
     std::time_t now = std::time(nullptr);
     std::tm utc{};
@@ -179,7 +168,7 @@ Result<RebuildPlan> plan_rebuild(const std::vector<NodeEndpoint>& nodes, Rebuild
     plan.slot = slot_name_of(options.node);
 
     if (options.log_file.empty()) options.log_file = options.data_dir.string() + ".log";
-    plan.stop_first = server_runs_from(options.data_dir);
+    plan.stop_first = cluster::postgres_runs_from(options.data_dir);
     std::error_code ec;
     plan.data_exists = fs::exists(options.data_dir, ec);
     if (me && me->reachable && !plan.stop_first) {

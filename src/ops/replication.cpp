@@ -50,24 +50,6 @@ std::string ms(std::optional<long long> v) { return v ? fmt::format("{} ms", *v)
 
 }  // namespace
 
-std::optional<std::uint64_t> parse_lsn(const std::string& text) {
-    auto slash = text.find('/');
-    if (slash == std::string::npos || slash == 0 || slash + 1 == text.size()) return std::nullopt;
-    try {
-        size_t used_hi = 0, used_lo = 0;
-        std::uint64_t hi = std::stoull(text.substr(0, slash), &used_hi, 16);
-        std::uint64_t lo = std::stoull(text.substr(slash + 1), &used_lo, 16);
-        if (used_hi != slash || used_lo != text.size() - slash - 1 || hi > 0xFFFFFFFFull ||
-            lo > 0xFFFFFFFFull)
-            return std::nullopt;
-        return (hi << 32) | lo;
-    } catch (const std::exception&) {
-        return std::nullopt;
-    }
-}
-
-std::string format_lsn(std::uint64_t lsn) { return fmt::format("{:X}/{:X}", lsn >> 32, lsn & 0xFFFFFFFFull); }
-
 std::string application_name_of(const std::string& node) {
     std::string out = node;
     std::replace(out.begin(), out.end(), '-', '_');

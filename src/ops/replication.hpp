@@ -10,6 +10,7 @@
 
 #include "common/config.hpp"
 #include "ops/check.hpp"
+#include "pg/topology.hpp"
 
 namespace yw::ops {
 
@@ -17,8 +18,9 @@ namespace yw::ops {
 inline constexpr long long kLagWarningMs = 1000;
 inline constexpr long long kLagCriticalMs = 5000;
 
-// "X/Y" (pg_lsn as text) → a byte position; nullopt for "" (NULL) or garbage.
-std::optional<std::uint64_t> parse_lsn(const std::string& text);
+// pg_lsn text ↔ byte positions: the server's topology probe's functions.
+using pg::format_lsn;
+using pg::parse_lsn;
 
 // Naming convention of the topology: node "replica-1" streams as application_name "replica_1" on slot
 // "replica_1_slot".
@@ -91,7 +93,5 @@ std::optional<size_t> best_failover_candidate(const ReplicationSnapshot& s);
 
 // The facts as JSON (nodes, walsenders, slots).
 boost::json::object to_json(const ReplicationSnapshot& s);
-
-std::string format_lsn(std::uint64_t lsn);
 
 }  // namespace yw::ops
