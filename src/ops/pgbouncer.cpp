@@ -1,0 +1,519 @@
+// PgBouncer's admin console (SHOW POOLS/CONFIG/DATABASES/CLIENTS/SERVERS, RELOAD) and pgbouncer.ini, judged
+// against RB-5's healthy ranges; the primary's pg_stat_activity for RB-7's stuck sessions.
+#include "ops/pgbouncer.hpp"
+
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include "ops/replication.hpp"
+#include "pg/replication_queries.hpp"
+#include "pg/sync_connection.hpp"
+
+namespace yw::ops {
+namespace fs = std::filesystem;
+
+namespace {
+
+// A cell by column name; "" when the column is absent (PgBouncer versions add and rename columns).
+std::string cell(const pg::Rows& rows, size_t i, std::string_view column) {
+    for (size_t c = 0; c < rows.columns.size(); ++c) {
+        if (rows.columns[c] == column) return rows.rows.at(i).at(c).value_or("");
+    }
+    return "";
+}
+
+long long number(const std::string& text) {
+    try {
+        return text.empty() ? 0 : std::stoll(text);
+    } catch (const std::exception&) {
+        return 0;
+    }
+}
+
+std::string trim(const std::string& s) {
+    size_t b = s.find_first_not_of(" \t\r");
+    if (b == std::string::npos) return "";
+    size_t e = s.find_last_not_of(" \t\r");
+    return s.substr(b, e - b + 1);
+}
+
+std::string lower(std::string s) {
+    for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+}
+
+// The section a line opens ("[pgbouncer]" → "pgbouncer"), or nullopt.
+std::optional<std::string> section_of(const std::string& line) {
+    std::string t = trim(line);
+    if (t.size() >= 2 && t.front() == '[' && t.back() == ']') return lower(trim(t.substr(1, t.size() - 2)));
+    return std::nullopt;
+}
+
+// key of a "key = value" line (lower case), or nullopt for comments and blank lines.
+std::optional<std::pair<std::string, std::string>> key_value(const std::string& line) {
+    std::string t = trim(line);
+    if (t.empty() || t[0] == ';' || t[0] == '#') return std::nullopt;
+    auto eq = t.find('=');
+    if (eq == std::string::npos) return std::nullopt;
+    return std::pair{lower(trim(t.substr(0, eq))), trim(t.substr(eq + 1))};
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+    std::vector<std::string> out;
+    std::stringstream ss(text);
+    for (std::string line; std::getline(ss, line);) out.push_back(line);
+    return out;
+}
+
+std::string read_text(const fs::path& path) {
+    std::ifstream in(path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+std::string seconds_text(long long ms) {
+    return ms >= 60000 ? fmt::format("{}m{:02}s", ms / 60000, (ms / 1000) % 60)
+                       : fmt::format("{} s", ms / 1000);
+}
+
+}  // namespace
+
+Level waiting_level(long long cl_waiting) {
+    return from_verdict(health::grade(static_cast<double>(cl_waiting), kWaitingWarning, kWaitingCritical));
+}
+
+Level maxwait_level(double seconds) {
+    return from_verdict(health::grade(seconds, kMaxWaitWarningS, kMaxWaitCriticalS));
+}
+
+long long reserve_of(long long pool_size) {
+    return std::max(1LL, static_cast<long long>(std::ceil(static_cast<double>(pool_size) * kReserveShare)));
+}
+
+Level headroom_level(long long sv_active, long long pool_size) {
+    if (pool_size <= 0) return Level::kUnknown;
+    return pool_size - sv_active >= reserve_of(pool_size) ? Level::kOk : Level::kWarning;
+}
+
+long long PoolSnapshot::default_pool_size() const {
+    auto it = config.find("default_pool_size");
+    return it == config.end() ? 0 : number(it->second);
+}
+
+PoolSnapshot collect_pools(const std::string& admin_url, std::chrono::seconds timeout) {
+    PoolSnapshot s;
+    if (admin_url.empty()) {
+        s.error = "PGBOUNCER_ADMIN_URL is not set (PgBouncer's admin console)";
+        return s;
+    }
+    auto conn = pg::SyncConnection::open(admin_url, timeout);
+    if (!conn) {
+        s.error = conn.error().message;
+        return s;
+    }
+    auto pools = conn->simple_query("pgbouncer.show_pools", "SHOW POOLS");
+    auto config = conn->simple_query("pgbouncer.show_config", "SHOW CONFIG");
+    auto dbs = conn->simple_query("pgbouncer.show_databases", "SHOW DATABASES");
+    if (!pools || !config || !dbs) {
+        s.error = !pools ? pools.error().message : !config ? config.error().message : dbs.error().message;
+        return s;
+    }
+    s.reachable = true;
+    for (size_t i = 0; i < config->size(); ++i) s.config[cell(*config, i, "key")] = cell(*config, i, "value");
+    std::map<std::string, long long> sizes;
+    for (size_t i = 0; i < dbs->size(); ++i)
+        sizes[cell(*dbs, i, "name")] = number(cell(*dbs, i, "pool_size"));
+    for (size_t i = 0; i < pools->size(); ++i) {
+        PoolRow p;
+        p.database = cell(*pools, i, "database");
+        if (p.database == "pgbouncer") continue;  // the admin console's pseudo-database has no servers
+        p.user = cell(*pools, i, "user");
+        p.cl_active = number(cell(*pools, i, "cl_active"));
+        p.cl_waiting = number(cell(*pools, i, "cl_waiting"));
+        p.sv_active = number(cell(*pools, i, "sv_active"));
+        p.sv_idle = number(cell(*pools, i, "sv_idle"));
+        p.sv_used = number(cell(*pools, i, "sv_used"));
+        p.sv_login = number(cell(*pools, i, "sv_login"));
+        p.maxwait_s = static_cast<double>(number(cell(*pools, i, "maxwait"))) +
+                      static_cast<double>(number(cell(*pools, i, "maxwait_us"))) / 1e6;
+        p.pool_mode = cell(*pools, i, "pool_mode");
+        auto size = sizes.find(p.database);
+        p.pool_size = size != sizes.end() && size->second > 0 ? size->second : s.default_pool_size();
+        s.pools.push_back(std::move(p));
+    }
+    return s;
+}
+
+boost::json::object to_json(const PoolSnapshot& s) {
+    boost::json::array pools;
+    for (const auto& p : s.pools) {
+        pools.push_back({{"database", p.database},
+                         {"user", p.user},
+                         {"cl_active", p.cl_active},
+                         {"cl_waiting", p.cl_waiting},
+                         {"sv_active", p.sv_active},
+                         {"sv_idle", p.sv_idle},
+                         {"sv_used", p.sv_used},
+                         {"sv_login", p.sv_login},
+                         {"maxwait_s", p.maxwait_s},
+                         {"pool_mode", p.pool_mode},
+                         {"pool_size", p.pool_size}});
+    }
+    boost::json::object config;
+    for (const char* key :
+         {"default_pool_size", "reserve_pool_size", "max_client_conn", "pool_mode", "server_lifetime",
+          "server_idle_timeout", "query_timeout", "query_wait_timeout", "idle_transaction_timeout"}) {
+        if (auto it = s.config.find(key); it != s.config.end()) config[key] = it->second;
+    }
+    return {{"reachable", s.reachable},
+            {"error", s.error},
+            {"pools", std::move(pools)},
+            {"config", std::move(config)}};
+}
+
+void assess_pools(const PoolSnapshot& s, Report& r) {
+    if (!s.reachable) {
+        r.add({"pgbouncer reachable", Level::kCritical, "no", "answers", s.error});
+        r.recommend("restart PgBouncer on its host (systemctl restart pgbouncer), then: ywctl pool status");
+        return;
+    }
+    r.add({"pgbouncer reachable", Level::kOk, "yes", "answers", ""});
+    if (s.pools.empty()) {
+        r.add({"pools", Level::kOk, "none open", "", "no client has connected yet"});
+        return;
+    }
+    for (const auto& p : s.pools) {
+        std::string pool = p.database + "/" + p.user;
+        r.add({pool + " cl_waiting", waiting_level(p.cl_waiting), std::to_string(p.cl_waiting),
+               "0 (critical > 10)", fmt::format("cl_active {}", p.cl_active)});
+        r.add({pool + " maxwait", maxwait_level(p.maxwait_s), fmt::format("{:.3f} s", p.maxwait_s),
+               fmt::format("< {:.0f} s", kMaxWaitWarningS), "the oldest waiting client's wait"});
+        long long free = p.pool_size - p.sv_active;
+        r.add({pool + " free servers", headroom_level(p.sv_active, p.pool_size),
+               fmt::format("{} of {}", std::max(0LL, free), p.pool_size),
+               fmt::format(">= {}", reserve_of(p.pool_size)),
+               fmt::format("sv_active {}, sv_idle {}, sv_used {}", p.sv_active, p.sv_idle, p.sv_used)});
+        if (p.cl_waiting > 0 || headroom_level(p.sv_active, p.pool_size) != Level::kOk) {
+            r.recommend("ywctl pool leaks   # RB-7: who holds the server connections");
+            r.recommend(
+                fmt::format("ywctl pool resize {}   # RB-6: +25, if the load is real", p.pool_size + 25));
+        }
+    }
+}
+
+Report assess_pools(const PoolSnapshot& s) {
+    Report r;
+    r.title = "PgBouncer pools (RB-5)";
+    r.data = to_json(s);
+    assess_pools(s, r);
+    return r;
+}
+
+// --- RB-6 ---
+
+std::optional<std::string> ini_value(const std::string& text, const std::string& section,
+                                     const std::string& key) {
+    std::string current;
+    for (const auto& line : lines_of(text)) {
+        if (auto sec = section_of(line)) {
+            current = *sec;
+            continue;
+        }
+        if (current != lower(section)) continue;
+        if (auto kv = key_value(line); kv && kv->first == lower(key)) return kv->second;
+    }
+    return std::nullopt;
+}
+
+std::string set_ini_value(const std::string& text, const std::string& section, const std::string& key,
+                          const std::string& value) {
+    auto lines = lines_of(text);
+    std::string current;
+    std::optional<size_t> last_in_section;  // where to add the key when the section lacks it
+    bool found_section = false;
+    for (size_t i = 0; i < lines.size(); ++i) {
+        if (auto sec = section_of(lines[i])) {
+            current = *sec;
+            if (current == lower(section)) {
+                found_section = true;
+                last_in_section = i;
+            }
+            continue;
+        }
+        if (current != lower(section)) continue;
+        if (!trim(lines[i]).empty()) last_in_section = i;
+        if (auto kv = key_value(lines[i]); kv && kv->first == lower(key)) {
+            lines[i] = key + " = " + value;
+            std::string out;
+            for (const auto& l : lines) out += l + "\n";
+            return out;
+        }
+    }
+    std::string entry = key + " = " + value;
+    if (!found_section) {
+        lines.push_back("[" + section + "]");
+        lines.push_back(entry);
+    } else {
+        lines.insert(lines.begin() + static_cast<long>(*last_in_section) + 1, entry);
+    }
+    std::string out;
+    for (const auto& l : lines) out += l + "\n";
+    return out;
+}
+
+Result<NodeEndpoint> find_primary(const Config& config, std::chrono::seconds timeout) {
+    if (config.admin_urls.empty())
+        return make_error(ErrorCode::kUnavailable,
+                          "DATABASE_ADMIN_URLS is not set (superuser DSNs of the nodes)");
+    auto snap = collect_replication(config.admin_urls, timeout);
+    if (!snap.primary) {
+        std::string why;
+        for (const auto& n : snap.nodes)
+            why += fmt::format("{}{}: {}", why.empty() ? "" : "; ", n.name,
+                               n.reachable ? "in recovery" : n.error);
+        return make_error(ErrorCode::kUnavailable, "no node answers as the primary (" + why + ")");
+    }
+    return config.admin_urls.at(*snap.primary);
+}
+
+Result<ResizePlan> plan_resize(const Config& config, long long to, std::chrono::seconds timeout) {
+    if (config.pgbouncer_ini.empty())
+        return make_error(ErrorCode::kUnavailable,
+                          "PGBOUNCER_INI is not set (the path of pgbouncer.ini on this host)");
+    if (to < 1 || to > 10000)
+        return make_error(ErrorCode::kInvalidArgument,
+                          fmt::format("the pool size must be 1..10000, got {}", to));
+    ResizePlan plan;
+    plan.ini = config.pgbouncer_ini;
+    plan.to = to;
+    std::error_code ec;
+    if (!fs::exists(plan.ini, ec))
+        return make_error(ErrorCode::kUnavailable, fmt::format("{} does not exist", plan.ini.string()));
+    std::string text = read_text(plan.ini);
+    plan.from =
+        number(ini_value(text, "pgbouncer", "default_pool_size").value_or("20"));  // PgBouncer's default
+    long long reserve = number(ini_value(text, "pgbouncer", "reserve_pool_size").value_or("0"));
+    // A database line with its own pool_size= ignores default_pool_size.
+    std::string current;
+    for (const auto& line : lines_of(text)) {
+        if (auto sec = section_of(line)) {
+            current = *sec;
+            continue;
+        }
+        auto kv = key_value(line);
+        if (current == "databases" && kv && kv->second.find("pool_size=") != std::string::npos)
+            plan.warnings.push_back(
+                fmt::format("database '{}' sets its own pool_size, which default_pool_size does "
+                            "not change",
+                            kv->first));
+    }
+    if (auto primary = find_primary(config, timeout)) {
+        if (auto conn = pg::SyncConnection::open(primary->url, timeout)) {
+            if (auto rows = conn->query(pg::queries::kConnectionLimits); rows && !rows->empty()) {
+                plan.server_limit =
+                    number(rows->text(0, "max_connections")) - number(rows->text(0, "reserved"));
+            }
+        }
+    }
+    if (plan.server_limit && to + reserve > *plan.server_limit) {
+        return make_error(
+            ErrorCode::kInvalidArgument,
+            fmt::format(
+                "a pool of {} (+ reserve_pool_size {}) exceeds what the primary accepts: max_connections - "
+                "superuser_reserved_connections = {}; raise max_connections first (needs a restart)",
+                to, reserve, *plan.server_limit));
+    }
+    if (!plan.server_limit)
+        plan.warnings.push_back(
+            "the primary's max_connections could not be read: the size is not checked against it");
+    plan.steps.push_back(fmt::format("{}: default_pool_size {} → {} (the old file kept as {}.bak)",
+                                     plan.ini.string(), plan.from, to, plan.ini.filename().string()));
+    plan.steps.push_back("PgBouncer admin console: RELOAD (no restart, no client dropped)");
+    plan.steps.push_back(fmt::format("verify: SHOW CONFIG reports default_pool_size = {}", to));
+    return plan;
+}
+
+Result<long long> run_resize(const Config& config, const ResizePlan& plan, std::chrono::seconds timeout) {
+    std::string text = read_text(plan.ini);
+    std::string updated = set_ini_value(text, "pgbouncer", "default_pool_size", std::to_string(plan.to));
+    struct stat st {};
+    if (stat(plan.ini.c_str(), &st) != 0)
+        return make_error(ErrorCode::kUnavailable, "cannot stat " + plan.ini.string());
+    // Written beside and renamed over: PgBouncer never reads half a file; owner and mode stay PgBouncer's.
+    fs::path tmp = plan.ini.string() + ".ywctl-tmp";
+    fs::path bak = plan.ini.string() + ".bak";
+    for (const auto& [path, content] : {std::pair{bak, text}, std::pair{tmp, updated}}) {
+        std::ofstream out(path, std::ios::trunc);
+        if (!out) return make_error(ErrorCode::kUnavailable, "cannot write " + path.string());
+        out << content;
+        out.close();
+        if (chmod(path.c_str(), st.st_mode & 07777) != 0 ||
+            (geteuid() == 0 && chown(path.c_str(), st.st_uid, st.st_gid) != 0))
+            return make_error(ErrorCode::kUnavailable, "cannot set the owner and mode of " + path.string());
+    }
+    std::error_code ec;
+    fs::rename(tmp, plan.ini, ec);
+    if (ec)
+        return make_error(ErrorCode::kUnavailable,
+                          fmt::format("cannot replace {}: {}", plan.ini.string(), ec.message()));
+    auto conn = pg::SyncConnection::open(config.pgbouncer_admin_url, timeout);
+    if (!conn)
+        return make_error(ErrorCode::kUnavailable,
+                          "the ini is written but PgBouncer does not answer: " + conn.error().message);
+    if (auto r = conn->simple_query("pgbouncer.reload", "RELOAD"); !r) return r.error();
+    auto cfg = conn->simple_query("pgbouncer.show_config", "SHOW CONFIG");
+    if (!cfg) return cfg.error();
+    for (size_t i = 0; i < cfg->size(); ++i) {
+        if (cell(*cfg, i, "key") != "default_pool_size") continue;
+        long long now = number(cell(*cfg, i, "value"));
+        if (now != plan.to)
+            return make_error(
+                ErrorCode::kUnavailable,
+                fmt::format("after RELOAD PgBouncer still reports default_pool_size = {} (see its log)",
+                            now));
+        return now;
+    }
+    return make_error(ErrorCode::kUnavailable, "SHOW CONFIG has no default_pool_size");
+}
+
+// --- RB-7 ---
+
+std::string describe(const Backend& b) {
+    std::string q = b.query;
+    for (auto& c : q) {
+        if (c == '\n' || c == '\t') c = ' ';
+    }
+    if (q.size() > 60) q = q.substr(0, 57) + "...";
+    return fmt::format("pid {} {}@{} {} for {}{}: {}", b.pid, b.user, b.database, b.state,
+                       seconds_text(b.duration_ms), b.via_pgbouncer.empty() ? "" : " via PgBouncer", q);
+}
+
+LeakSnapshot collect_leaks(const Config& config, int min_duration_s, std::chrono::seconds timeout) {
+    LeakSnapshot s;
+    s.pools = collect_pools(config.pgbouncer_admin_url, timeout);
+    std::map<long long, std::string> server_of_pid;
+    if (s.pools.reachable) {
+        if (auto conn = pg::SyncConnection::open(config.pgbouncer_admin_url, timeout)) {
+            if (auto clients = conn->simple_query("pgbouncer.show_clients", "SHOW CLIENTS")) {
+                for (size_t i = 0; i < clients->size(); ++i)
+                    s.clients_waiting += cell(*clients, i, "state") == "waiting";
+            }
+            if (auto servers = conn->simple_query("pgbouncer.show_servers", "SHOW SERVERS")) {
+                for (size_t i = 0; i < servers->size(); ++i) {
+                    s.servers_active += cell(*servers, i, "state") == "active";
+                    long long pid = number(cell(*servers, i, "remote_pid"));
+                    if (pid > 0)
+                        server_of_pid[pid] = cell(*servers, i, "database") + "/" + cell(*servers, i, "user");
+                }
+            }
+        }
+    }
+    auto primary = find_primary(config, timeout);
+    if (!primary) {
+        s.primary_error = primary.error().message;
+        return s;
+    }
+    s.primary = primary->name;
+    auto conn = pg::SyncConnection::open(primary->url, timeout);
+    if (!conn) {
+        s.primary_error = conn.error().message;
+        return s;
+    }
+    auto rows = conn->query(pg::queries::kLongRunning, {std::to_string(min_duration_s), "50"});
+    if (!rows) {
+        s.primary_error = rows.error().message;
+        return s;
+    }
+    for (size_t i = 0; i < rows->size(); ++i) {
+        Backend b;
+        b.pid = number(rows->text(i, "pid"));
+        b.user = rows->text(i, "usename");
+        b.database = rows->text(i, "datname");
+        b.application_name = rows->text(i, "application_name");
+        b.client_addr = rows->text(i, "client_addr");
+        b.state = rows->text(i, "state");
+        b.duration_ms = number(rows->text(i, "duration_ms"));
+        b.query = rows->text(i, "query");
+        if (auto it = server_of_pid.find(b.pid); it != server_of_pid.end()) b.via_pgbouncer = it->second;
+        s.long_running.push_back(std::move(b));
+    }
+    return s;
+}
+
+Report assess_leaks(const LeakSnapshot& s, int min_duration_s) {
+    Report r;
+    r.title = "Connection leaks (RB-7)";
+    assess_pools(s.pools, r);
+    r.data = to_json(s.pools);
+    boost::json::array sessions;
+    for (const auto& b : s.long_running) {
+        sessions.push_back({{"pid", b.pid},
+                            {"user", b.user},
+                            {"database", b.database},
+                            {"application_name", b.application_name},
+                            {"client_addr", b.client_addr},
+                            {"state", b.state},
+                            {"duration_ms", b.duration_ms},
+                            {"via_pgbouncer", b.via_pgbouncer},
+                            {"query", b.query}});
+    }
+    r.data["primary"] = s.primary;
+    r.data["long_running"] = std::move(sessions);
+    r.data["min_duration_s"] = min_duration_s;
+    if (!s.primary_error.empty()) {
+        r.add({"primary pg_stat_activity", Level::kUnknown, "unreadable", "readable", s.primary_error});
+        return r;
+    }
+    long long idle_in_tx = 0;
+    for (const auto& b : s.long_running) idle_in_tx += b.state.rfind("idle in transaction", 0) == 0;
+    long long busy = static_cast<long long>(s.long_running.size()) - idle_in_tx;
+    std::string limit = fmt::format("0 older than {}", seconds_text(min_duration_s * 1000LL));
+    r.add({"long-running queries", busy > 0 ? Level::kWarning : Level::kOk, std::to_string(busy), limit,
+           busy > 0 ? "active for longer than the limit: stuck, or a batch job that belongs elsewhere" : ""});
+    r.add({"idle in transaction", idle_in_tx > 0 ? Level::kWarning : Level::kOk, std::to_string(idle_in_tx),
+           limit,
+           idle_in_tx > 0 ? "an open transaction holds its server connection: the leak of transaction pooling"
+                          : ""});
+    for (size_t i = 0; i < s.long_running.size() && i < 5; ++i) {
+        r.recommend(fmt::format("ywctl pool leaks --terminate {}   # {}", s.long_running[i].pid,
+                                describe(s.long_running[i])));
+    }
+    return r;
+}
+
+Result<Backend> find_backend(const std::string& primary_url, long long pid, std::chrono::seconds timeout) {
+    auto conn = pg::SyncConnection::open(primary_url, timeout);
+    if (!conn) return conn.error();
+    auto rows = conn->query(pg::queries::kBackend, {std::to_string(pid)});
+    if (!rows) return rows.error();
+    if (rows->empty())
+        return make_error(ErrorCode::kNotFound, fmt::format("no backend with pid {} on the primary", pid));
+    if (rows->text(0, "backend_type") != "client backend")
+        return make_error(ErrorCode::kInvalidArgument,
+                          fmt::format("pid {} is a '{}', not a client session: refusing to terminate it", pid,
+                                      rows->text(0, "backend_type")));
+    Backend b;
+    b.pid = pid;
+    b.user = rows->text(0, "usename");
+    b.database = rows->text(0, "datname");
+    b.state = rows->text(0, "state");
+    b.duration_ms = number(rows->text(0, "duration_ms"));
+    b.query = rows->text(0, "query");
+    return b;
+}
+
+Result<bool> terminate_backend(const std::string& primary_url, long long pid, std::chrono::seconds timeout) {
+    auto conn = pg::SyncConnection::open(primary_url, timeout);
+    if (!conn) return conn.error();
+    auto rows = conn->query(pg::queries::kTerminate, {std::to_string(pid)});
+    if (!rows) return rows.error();
+    return !rows->empty() && rows->text(0, "terminated") == "t";
+}
+
+}  // namespace yw::ops

@@ -1,0 +1,281 @@
+// RB-1: probing the nodes and judging replication against the runbook's thresholds.
+#include "ops/replication.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <future>
+
+#include "pg/replication_queries.hpp"
+#include "pg/sync_connection.hpp"
+
+namespace yw::ops {
+namespace {
+
+std::optional<long long> opt_ll(const pg::Rows& rows, size_t i, std::string_view column) {
+    if (rows.is_null(i, column)) return std::nullopt;
+    try {
+        return std::stoll(rows.text(i, column));
+    } catch (const std::exception&) {
+        return std::nullopt;
+    }
+}
+
+NodeView probe(const NodeEndpoint& node, std::chrono::seconds timeout) {
+    NodeView v;
+    v.name = node.name;
+    // Every query is bounded too: a node that accepts connections but hangs must not hang the check.
+    auto conn = pg::SyncConnection::open(node.url, timeout, std::chrono::milliseconds(timeout));
+    if (!conn) {
+        v.error = conn.error().message;
+        return v;
+    }
+    auto rows = conn->query(pg::queries::kNodeState);
+    if (!rows || rows->empty()) {
+        v.error = rows ? "no row from pg_is_in_recovery()" : rows.error().message;
+        return v;
+    }
+    v.reachable = true;
+    v.in_recovery = rows->text(0, "in_recovery") == "t";
+    v.version = rows->text(0, "version");
+    v.current_lsn = parse_lsn(rows->text(0, "current_lsn"));
+    v.receive_lsn = parse_lsn(rows->text(0, "receive_lsn"));
+    v.replay_lsn = parse_lsn(rows->text(0, "replay_lsn"));
+    v.replay_age_ms = opt_ll(*rows, 0, "replay_age_ms");
+    v.receiver_status = rows->text(0, "receiver_status");
+    return v;
+}
+
+std::string ms(std::optional<long long> v) { return v ? fmt::format("{} ms", *v) : "unknown"; }
+
+}  // namespace
+
+std::string application_name_of(const std::string& node) {
+    std::string out = node;
+    std::replace(out.begin(), out.end(), '-', '_');
+    return out;
+}
+
+std::string slot_name_of(const std::string& node) { return application_name_of(node) + "_slot"; }
+
+ReplicationSnapshot collect_replication(const std::vector<NodeEndpoint>& nodes,
+                                        std::chrono::seconds connect_timeout) {
+    ReplicationSnapshot s;
+    std::vector<std::future<NodeView>> probes;
+    for (const auto& n : nodes) probes.push_back(std::async(std::launch::async, probe, n, connect_timeout));
+    for (auto& p : probes) s.nodes.push_back(p.get());
+    for (size_t i = 0; i < s.nodes.size(); ++i) {
+        const auto& n = s.nodes[i];
+        if (!n.reachable || n.in_recovery) continue;
+        if (!s.primary) {
+            s.primary = i;
+        } else {
+            s.extra_primaries.push_back(i);
+        }
+    }
+    if (!s.primary) return s;
+    s.primary_lsn = s.nodes[*s.primary].current_lsn;
+    auto conn = pg::SyncConnection::open(nodes[*s.primary].url, connect_timeout,
+                                         std::chrono::milliseconds(connect_timeout));
+    if (!conn) {
+        s.primary_error = conn.error().message;
+        return s;
+    }
+    if (auto rows = conn->query(pg::queries::kReplicationDetail)) {
+        for (size_t i = 0; i < rows->size(); ++i) {
+            Walsender w;
+            w.application_name = rows->text(i, "application_name");
+            w.state = rows->text(i, "state");
+            w.sync_state = rows->text(i, "sync_state");
+            w.slot_name = rows->text(i, "slot_name");
+            w.sent_lsn = parse_lsn(rows->text(i, "sent_lsn"));
+            w.write_lsn = parse_lsn(rows->text(i, "write_lsn"));
+            w.flush_lsn = parse_lsn(rows->text(i, "flush_lsn"));
+            w.replay_lsn = parse_lsn(rows->text(i, "replay_lsn"));
+            w.write_lag_ms = opt_ll(*rows, i, "write_lag_ms");
+            w.flush_lag_ms = opt_ll(*rows, i, "flush_lag_ms");
+            w.replay_lag_ms = opt_ll(*rows, i, "replay_lag_ms");
+            // The primary's position as of this query: fresher than the probe's for comparing LSNs.
+            if (i == 0) s.primary_lsn = parse_lsn(rows->text(i, "current_lsn"));
+            s.walsenders.push_back(std::move(w));
+        }
+    } else {
+        s.primary_error = rows.error().message;
+    }
+    if (auto rows = conn->query(pg::queries::kReplicationSlots)) {
+        for (size_t i = 0; i < rows->size(); ++i) {
+            s.slots.push_back(
+                {rows->text(i, "slot_name"), rows->text(i, "active") == "t", rows->text(i, "wal_status")});
+        }
+    }
+    return s;
+}
+
+std::optional<long long> effective_lag_ms(std::optional<std::uint64_t> primary_lsn,
+                                          std::optional<std::uint64_t> stage_lsn,
+                                          std::optional<long long> measured_ms) {
+    if (primary_lsn && stage_lsn && *stage_lsn >= *primary_lsn) return 0;
+    if (measured_ms) return std::max(0LL, *measured_ms);
+    return std::nullopt;
+}
+
+Level lag_level(long long lag_ms) {
+    return from_verdict(health::grade(static_cast<double>(lag_ms), kLagWarningMs, kLagCriticalMs));
+}
+
+const Walsender* walsender_of(const ReplicationSnapshot& s, const std::string& node) {
+    for (const auto& w : s.walsenders) {
+        if (w.application_name == application_name_of(node) || w.slot_name == slot_name_of(node)) return &w;
+    }
+    return nullptr;
+}
+
+const Slot* slot_of(const ReplicationSnapshot& s, const std::string& node) {
+    for (const auto& slot : s.slots) {
+        if (slot.name == slot_name_of(node)) return &slot;
+    }
+    return nullptr;
+}
+
+Report assess_replication(const ReplicationSnapshot& s) {
+    Report r;
+    r.title = "Replication (RB-1)";
+    r.data = to_json(s);
+    for (const auto& n : s.nodes) {
+        if (!n.reachable) {
+            r.add({n.name + " reachable", Level::kCritical, "no", "answers", n.error});
+        }
+    }
+    if (!s.primary) {
+        r.add({"primary", Level::kCritical, "none", "one node not in recovery",
+               "no reachable node is a primary"});
+        r.recommend("ywctl emergency db-down");
+        return r;
+    }
+    const NodeView& primary = s.nodes[*s.primary];
+    for (const auto& n : s.nodes) {
+        if (!n.reachable) r.recommend("ywctl emergency replica-failure");
+    }
+    r.add({"primary", Level::kOk, primary.name, "one node not in recovery",
+           primary.current_lsn ? "at " + format_lsn(*primary.current_lsn) : ""});
+    for (size_t i : s.extra_primaries) {
+        r.add({s.nodes[i].name + " role", Level::kCritical, "primary", "replica",
+               fmt::format("also out of recovery: split brain with {}", primary.name)});
+        r.recommend(
+            fmt::format("ywctl replicas rebuild {}   # on {}'s host, after deciding which primary wins",
+                        s.nodes[i].name, s.nodes[i].name));
+    }
+    if (!s.primary_error.empty()) {
+        r.add({"pg_stat_replication", Level::kUnknown, "unreadable", "readable", s.primary_error});
+    }
+    int expected = 0;
+    int streaming = 0;
+    for (size_t i = 0; i < s.nodes.size(); ++i) {
+        if (i == *s.primary) continue;
+        if (std::find(s.extra_primaries.begin(), s.extra_primaries.end(), i) != s.extra_primaries.end()) {
+            ++expected;
+            continue;
+        }
+        ++expected;
+        const NodeView& n = s.nodes[i];
+        const Walsender* w = walsender_of(s, n.name);
+        if (!w) {
+            std::string why =
+                !n.reachable
+                    ? "node does not answer"
+                    : fmt::format("no walsender for {} on {} (receiver: {})", application_name_of(n.name),
+                                  primary.name, n.receiver_status.empty() ? "none" : n.receiver_status);
+            r.add({n.name + " state", Level::kCritical, "not streaming", "streaming", why});
+            r.recommend("ywctl emergency replica-failure");
+            continue;
+        }
+        bool is_streaming = w->state == "streaming";
+        streaming += is_streaming;
+        r.add({n.name + " state", is_streaming ? Level::kOk : Level::kCritical, w->state, "streaming",
+               fmt::format("sync_state {}", w->sync_state)});
+        if (!is_streaming) r.recommend("ywctl emergency replica-failure");
+        struct Stage {
+            const char* name;
+            std::optional<std::uint64_t> lsn;
+            std::optional<long long> measured;
+        };
+        for (const Stage& st :
+             {Stage{"write", w->write_lsn, w->write_lag_ms}, Stage{"flush", w->flush_lsn, w->flush_lag_ms},
+              Stage{"replay", w->replay_lsn, w->replay_lag_ms}}) {
+            auto lag = effective_lag_ms(s.primary_lsn, st.lsn, st.measured);
+            std::string detail;
+            if (s.primary_lsn && st.lsn) {
+                long long behind = static_cast<long long>(*s.primary_lsn) - static_cast<long long>(*st.lsn);
+                detail = behind <= 0 ? "caught up" : fmt::format("{} bytes behind", behind);
+            }
+            r.add({fmt::format("{} {} lag", n.name, st.name), lag ? lag_level(*lag) : Level::kUnknown,
+                   ms(lag), fmt::format("< {} ms", kLagWarningMs), detail});
+        }
+    }
+    r.add({"replicas streaming", streaming == expected ? Level::kOk : Level::kCritical,
+           fmt::format("{} of {}", streaming, expected), fmt::format("{}", expected), ""});
+    return r;
+}
+
+std::optional<size_t> best_failover_candidate(const ReplicationSnapshot& s) {
+    std::optional<size_t> best;
+    auto key = [&](size_t i) {
+        const auto& n = s.nodes[i];
+        return std::pair(n.replay_lsn.value_or(0), n.receive_lsn.value_or(0));
+    };
+    for (size_t i = 0; i < s.nodes.size(); ++i) {
+        if (!s.nodes[i].reachable || !s.nodes[i].in_recovery) continue;
+        if (!best || key(i) > key(*best)) best = i;
+    }
+    return best;
+}
+
+boost::json::object to_json(const ReplicationSnapshot& s) {
+    auto lsn = [](std::optional<std::uint64_t> v) -> boost::json::value {
+        return v ? boost::json::value(format_lsn(*v)) : boost::json::value(nullptr);
+    };
+    auto num = [](std::optional<long long> v) -> boost::json::value {
+        return v ? boost::json::value(*v) : boost::json::value(nullptr);
+    };
+    boost::json::array nodes;
+    for (size_t i = 0; i < s.nodes.size(); ++i) {
+        const auto& n = s.nodes[i];
+        std::string role = !n.reachable ? "unknown" : n.in_recovery ? "replica" : "primary";
+        nodes.push_back({{"name", n.name},
+                         {"reachable", n.reachable},
+                         {"role", role},
+                         {"error", n.error},
+                         {"version", n.version},
+                         {"current_lsn", lsn(n.current_lsn)},
+                         {"receive_lsn", lsn(n.receive_lsn)},
+                         {"replay_lsn", lsn(n.replay_lsn)},
+                         {"replay_age_ms", num(n.replay_age_ms)},
+                         {"receiver_status", n.receiver_status}});
+    }
+    boost::json::array senders;
+    for (const auto& w : s.walsenders) {
+        senders.push_back(
+            {{"application_name", w.application_name},
+             {"state", w.state},
+             {"sync_state", w.sync_state},
+             {"slot_name", w.slot_name},
+             {"sent_lsn", lsn(w.sent_lsn)},
+             {"write_lsn", lsn(w.write_lsn)},
+             {"flush_lsn", lsn(w.flush_lsn)},
+             {"replay_lsn", lsn(w.replay_lsn)},
+             {"write_lag_ms", num(effective_lag_ms(s.primary_lsn, w.write_lsn, w.write_lag_ms))},
+             {"flush_lag_ms", num(effective_lag_ms(s.primary_lsn, w.flush_lsn, w.flush_lag_ms))},
+             {"replay_lag_ms", num(effective_lag_ms(s.primary_lsn, w.replay_lsn, w.replay_lag_ms))}});
+    }
+    boost::json::array slots;
+    for (const auto& slot : s.slots)
+        slots.push_back({{"slot_name", slot.name}, {"active", slot.active}, {"wal_status", slot.wal_status}});
+    return {
+        {"primary", s.primary ? boost::json::value(s.nodes[*s.primary].name) : boost::json::value(nullptr)},
+        {"primary_lsn", lsn(s.primary_lsn)},
+        {"nodes", std::move(nodes)},
+        {"pg_stat_replication", std::move(senders)},
+        {"slots", std::move(slots)}};
+}
+
+}  // namespace yw::ops

@@ -1,0 +1,97 @@
+// RB-1 and the facts behind RB-3, RB-20, RB-22: every node's own view (role, received and replayed WAL) and
+// the primary's pg_stat_replication, gathered with a bounded connect timeout, then judged by pure rules.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/config.hpp"
+#include "ops/check.hpp"
+#include "pg/topology.hpp"
+
+namespace yw::ops {
+
+// RB-1: write, flush and replay lag under 1000 ms; RB-23: 1–5 s degraded, above 5 s unhealthy.
+inline constexpr long long kLagWarningMs = 1000;
+inline constexpr long long kLagCriticalMs = 5000;
+
+// pg_lsn text ↔ byte positions: the server's topology probe's functions.
+using pg::format_lsn;
+using pg::parse_lsn;
+
+// Naming convention of the topology: node "replica-1" streams as application_name "replica_1" on slot
+// "replica_1_slot".
+std::string application_name_of(const std::string& node);
+std::string slot_name_of(const std::string& node);
+
+// What one node says about itself.
+struct NodeView {
+    std::string name;
+    bool reachable = false;
+    std::string error;  // why it is not reachable
+    bool in_recovery = false;
+    std::string version;
+    std::optional<std::uint64_t> current_lsn;  // primary: pg_current_wal_lsn()
+    std::optional<std::uint64_t> receive_lsn;  // replica: pg_last_wal_receive_lsn()
+    std::optional<std::uint64_t> replay_lsn;   // replica: pg_last_wal_replay_lsn()
+    std::optional<long long> replay_age_ms;    // now() - pg_last_xact_replay_timestamp()
+    std::string receiver_status;               // pg_stat_wal_receiver.status ("streaming"), "" when none
+};
+
+// One row of the primary's pg_stat_replication.
+struct Walsender {
+    std::string application_name;
+    std::string state;  // streaming, catchup, startup, backup, stopping
+    std::string sync_state;
+    std::string slot_name;
+    std::optional<std::uint64_t> sent_lsn, write_lsn, flush_lsn, replay_lsn;
+    std::optional<long long> write_lag_ms, flush_lag_ms, replay_lag_ms;
+};
+
+struct Slot {
+    std::string name;
+    bool active = false;
+    std::string wal_status;  // reserved, extended, unreserved, lost
+};
+
+struct ReplicationSnapshot {
+    std::vector<NodeView> nodes;          // in configuration order
+    std::optional<size_t> primary;        // index of the node chosen as primary (not in recovery)
+    std::vector<size_t> extra_primaries;  // other nodes not in recovery: split brain
+    std::optional<std::uint64_t> primary_lsn;
+    std::vector<Walsender> walsenders;  // from the primary
+    std::vector<Slot> slots;            // from the primary
+    std::string primary_error;          // why the primary's views could not be read
+};
+
+// Connects to every node at once (each bounded by connect_timeout), then reads the primary's walsenders and
+// slots. Never fails: an unreachable node is a fact of the snapshot.
+ReplicationSnapshot collect_replication(const std::vector<NodeEndpoint>& nodes,
+                                        std::chrono::seconds connect_timeout);
+
+// The lag of one stage (write, flush or replay): 0 when that stage has reached the primary's position (an
+// idle primary is not lag, however old the last replayed transaction), else PostgreSQL's measured lag, else
+// unknown.
+std::optional<long long> effective_lag_ms(std::optional<std::uint64_t> primary_lsn,
+                                          std::optional<std::uint64_t> stage_lsn,
+                                          std::optional<long long> measured_ms);
+Level lag_level(long long lag_ms);
+
+// The replica's row in the primary's pg_stat_replication, by application_name or slot; nullptr when none.
+const Walsender* walsender_of(const ReplicationSnapshot& s, const std::string& node);
+const Slot* slot_of(const ReplicationSnapshot& s, const std::string& node);
+
+// RB-1: each node answers; one primary; every other node streams with write/flush/replay lag < 1000 ms.
+Report assess_replication(const ReplicationSnapshot& s);
+
+// The replica to promote when the primary is gone: reachable, in recovery, furthest replayed (then received)
+// WAL, ties by configuration order. nullopt when none.
+std::optional<size_t> best_failover_candidate(const ReplicationSnapshot& s);
+
+// The facts as JSON (nodes, walsenders, slots).
+boost::json::object to_json(const ReplicationSnapshot& s);
+
+}  // namespace yw::ops
