@@ -22,7 +22,8 @@ boost::asio::awaitable<Response> get_exposition(const pg::QueryMonitor& monitor,
     Response res{beast::http::status::ok, 11};
     res.set(beast::http::field::content_type, kExpositionContentType);
     res.set(beast::http::field::cache_control, kNoStore);
-    res.body() = exposition(metrics.snapshot(), monitor.totals(), cluster.pool_stats());
+    res.body() =
+        exposition(metrics.snapshot(), monitor.totals(), cluster.pool_stats()) + metrics.sources_text();
     co_return res;
 }
 
