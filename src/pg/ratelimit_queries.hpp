@@ -5,7 +5,8 @@
 
 namespace yw::pg::ratelimit_queries {
 
-// $1 display prefix, $2 SHA-256 hex of a full key ('' when a prefix was given): a full key must match by hash.
+// $1 display prefix, $2 SHA-256 hex of a full key ('' when a prefix was given): a full key must match by
+// hash.
 inline constexpr Query kKeyLookup{
     "ratelimit.key_lookup",
     "SELECT id, prefix, tier, burst_size, whitelist_ips::text[] AS whitelist_ips, blocked, block_reason"
@@ -19,8 +20,7 @@ inline constexpr Query kWhitelistAdd{
     " WHERE id = $1::uuid RETURNING prefix, whitelist_ips::text[] AS whitelist_ips"};
 
 inline constexpr Query kKeysByIds{
-    "ratelimit.keys_by_ids",
-    "SELECT id, prefix, tier, burst_size FROM api_keys WHERE id = ANY ($1::uuid[])"};
+    "ratelimit.keys_by_ids", "SELECT id, prefix, tier, burst_size FROM api_keys WHERE id = ANY ($1::uuid[])"};
 
 // Requests each key made in the last minute (the audit log is written within a second or so).
 inline constexpr Query kRecentUsage{

@@ -4,8 +4,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <boost/json/array.hpp>
 #include <boost/asio/ip/address.hpp>
+#include <boost/json/array.hpp>
 #include <cmath>
 #include <map>
 
@@ -33,7 +33,9 @@ std::int64_t int_field(const redis::Reply& r) {
     return 0;
 }
 
-std::int64_t field_or(const redis::Reply& r, std::int64_t fallback) { return r.is_nil() ? fallback : int_field(r); }
+std::int64_t field_or(const redis::Reply& r, std::int64_t fallback) {
+    return r.is_nil() ? fallback : int_field(r);
+}
 
 Policy policy_of(const std::string& tier, std::optional<int> burst) {
     auto p = policy_for(tier, burst);
@@ -96,7 +98,8 @@ Admin::Admin(pg::Cluster& db, redis::Client& redis, Limiter* limiter, std::funct
     : db_(db), redis_(redis), limiter_(limiter), on_change_(std::move(on_change)) {}
 
 Task<Admin::KeyRow> Admin::find(std::string_view key) {
-    if (key.empty() || key.size() > 200) co_return make_error(ErrorCode::kInvalidArgument, "an API key or its prefix is required");
+    if (key.empty() || key.size() > 200)
+        co_return make_error(ErrorCode::kInvalidArgument, "an API key or its prefix is required");
     bool full = messaging::looks_like_api_key(key);
     pg::Params params{std::string(full ? messaging::key_prefix(key) : key),
                       full ? messaging::to_hex(messaging::sha256(key)) : std::string()};
@@ -123,8 +126,10 @@ Task<Json> Admin::status(std::string_view key) {
 
 Task<Json> Admin::status_of(const KeyRow& row) {
     Policy policy = policy_of(row.tier, row.burst_size);
-    std::vector<redis::Command> cmds{{"TIME"}, {"HMGET", state_key(row.id), "tat", "blocks", "m", "mc", "mp", "h", "hc", "hp"}};
-    auto replies = co_await redis_.pipeline(std::move(cmds), std::chrono::steady_clock::now() + kRedisDeadline);
+    std::vector<redis::Command> cmds{
+        {"TIME"}, {"HMGET", state_key(row.id), "tat", "blocks", "m", "mc", "mp", "h", "hc", "hp"}};
+    auto replies =
+        co_await redis_.pipeline(std::move(cmds), std::chrono::steady_clock::now() + kRedisDeadline);
     if (!replies) co_return replies.error();
     const auto& time = (*replies)[0];
     const auto& f = (*replies)[1];
@@ -155,7 +160,8 @@ asio::awaitable<Status> Admin::changed(const KeyRow& row, bool reset) {
     std::vector<redis::Command> cmds;
     if (reset) cmds.push_back({"DEL", state_key(row.id)});
     cmds.push_back({"INCR", std::string(kEpochKey)});
-    auto replies = co_await redis_.pipeline(std::move(cmds), std::chrono::steady_clock::now() + kRedisDeadline);
+    auto replies =
+        co_await redis_.pipeline(std::move(cmds), std::chrono::steady_clock::now() + kRedisDeadline);
     if (limiter_) limiter_->forget(row.id);
     if (on_change_) on_change_();
     if (!replies) co_return replies.error();
@@ -185,15 +191,17 @@ Task<Json> Admin::patch(std::string_view key, pg::Params fields) {
     row->block_reason = r.text("block_reason");
     auto done = co_await changed(*row, false);
     Json out = messaging::api_key_json(r);
-    if (!done) out["warning"] = "saved; Redis unavailable, other instances pick the change up within the key cache TTL";
+    if (!done)
+        out["warning"] =
+            "saved; Redis unavailable, other instances pick the change up within the key cache TTL";
     co_return out;
 }
 
 Task<Json> Admin::set_tier(std::string_view key, std::string_view tier) {
     if (!policy_for(tier)) co_return policy_for(tier).error();
     // ($flag, $value) pairs of kApiKeyPatch: tier, burst_size, whitelist_ips, blocked, block_reason.
-    pg::Params fields{flag(true), std::string(tier), flag(false), std::nullopt, flag(false), std::nullopt,
-                      flag(false), flag(false), flag(false), std::nullopt};
+    pg::Params fields{flag(true),   std::string(tier), flag(false), std::nullopt, flag(false),
+                      std::nullopt, flag(false),       flag(false), flag(false),  std::nullopt};
     auto patched = co_await patch(key, std::move(fields));
     if (!patched) co_return patched.error();
     co_return co_await reset(key);
@@ -201,23 +209,25 @@ Task<Json> Admin::set_tier(std::string_view key, std::string_view tier) {
 
 Task<Json> Admin::block(std::string_view key, std::string_view reason) {
     if (reason.empty() || reason.size() > 500)
-        co_return make_error(ErrorCode::kInvalidArgument, "a block reason of 1 to 500 characters is required");
-    pg::Params fields{flag(false), std::nullopt, flag(false), std::nullopt, flag(false), std::nullopt,
-                      flag(true), flag(true), flag(true), std::string(reason)};
+        co_return make_error(ErrorCode::kInvalidArgument,
+                             "a block reason of 1 to 500 characters is required");
+    pg::Params fields{flag(false),  std::nullopt, flag(false), std::nullopt, flag(false),
+                      std::nullopt, flag(true),   flag(true),  flag(true),   std::string(reason)};
     co_return co_await patch(key, std::move(fields));
 }
 
 Task<Json> Admin::unblock(std::string_view key) {
-    pg::Params fields{flag(false), std::nullopt, flag(false), std::nullopt, flag(false), std::nullopt,
-                      flag(true), flag(false), flag(true), std::nullopt};
+    pg::Params fields{flag(false),  std::nullopt, flag(false), std::nullopt, flag(false),
+                      std::nullopt, flag(true),   flag(false), flag(true),   std::nullopt};
     co_return co_await patch(key, std::move(fields));
 }
 
 Task<Json> Admin::burst(std::string_view key, int burst_size) {
     if (burst_size < 0 || burst_size > 1000000)
         co_return make_error(ErrorCode::kInvalidArgument, "burst must be 0 to 1000000");
-    pg::Params fields{flag(false), std::nullopt, flag(true), std::to_string(burst_size), flag(false), std::nullopt,
-                      flag(false), flag(false), flag(false), std::nullopt};
+    pg::Params fields{flag(false), std::nullopt, flag(true),  std::to_string(burst_size),
+                      flag(false), std::nullopt, flag(false), flag(false),
+                      flag(false), std::nullopt};
     co_return co_await patch(key, std::move(fields));
 }
 
@@ -225,7 +235,8 @@ Task<Json> Admin::whitelist(std::string_view key, std::string_view ip) {
     boost::system::error_code ec;
     std::string addr(ip.substr(0, ip.find('/')));
     (void)boost::asio::ip::make_address(addr, ec);
-    if (ec || ip.size() > 64) co_return make_error(ErrorCode::kInvalidArgument, "not an IP address or network");
+    if (ec || ip.size() > 64)
+        co_return make_error(ErrorCode::kInvalidArgument, "not an IP address or network");
     auto row = co_await find(key);
     if (!row) co_return row.error();
     pg::Params params{row->id, std::string(ip)};
@@ -237,23 +248,28 @@ Task<Json> Admin::whitelist(std::string_view key, std::string_view ip) {
     for (auto& a : messaging::parse_text_array(Row(*rows, 0).text("whitelist_ips"))) ips.emplace_back(a);
     out["whitelistIps"] = std::move(ips);
     auto done = co_await changed(*row, false);
-    if (!done) out["warning"] = "saved; Redis unavailable, other instances pick the change up within the key cache TTL";
+    if (!done)
+        out["warning"] =
+            "saved; Redis unavailable, other instances pick the change up within the key cache TTL";
     co_return out;
 }
 
 // The denials counted by the script, this hour and the last, by key.
 Task<boost::json::array> Admin::most_blocked() {
     std::int64_t hour =
-        std::chrono::duration_cast<std::chrono::hours>(std::chrono::system_clock::now().time_since_epoch()).count();
+        std::chrono::duration_cast<std::chrono::hours>(std::chrono::system_clock::now().time_since_epoch())
+            .count();
     redis::Command zunion;
     zunion.push_back("ZUNION");
     zunion.push_back("2");
     zunion.push_back(blocks_key(hour));
     zunion.push_back(blocks_key(hour - 1));
     zunion.push_back("WITHSCORES");
-    auto reply = co_await redis_.command(std::move(zunion), std::chrono::steady_clock::now() + kRedisDeadline);
+    auto reply =
+        co_await redis_.command(std::move(zunion), std::chrono::steady_clock::now() + kRedisDeadline);
     if (!reply) co_return reply.error();
-    if (!reply->is_array()) co_return make_error(ErrorCode::kInternal, "unexpected reply from Redis: " + reply->str);
+    if (!reply->is_array())
+        co_return make_error(ErrorCode::kInternal, "unexpected reply from Redis: " + reply->str);
     std::vector<std::pair<std::int64_t, std::string>> counts;
     const auto& el = reply->elements;
     for (size_t i = 0; i + 1 < el.size(); i += 2) counts.emplace_back(int_field(el[i + 1]), el[i].str);
@@ -285,7 +301,8 @@ Task<Json> Admin::analytics() {
     out["redisAvailable"] = blocked.ok();
     if (blocked) {
         out["mostBlocked"] = std::move(*blocked);
-    } else if (blocked.error().code != ErrorCode::kUnavailable && blocked.error().code != ErrorCode::kTimeout) {
+    } else if (blocked.error().code != ErrorCode::kUnavailable &&
+               blocked.error().code != ErrorCode::kTimeout) {
         co_return blocked.error();
     } else {
         out["mostBlocked"] = boost::json::array();

@@ -1,5 +1,6 @@
 // Rate-limit administration (RB-14/15/16) shared by the admin endpoints and ywctl: a key's status, a reset,
-// the abuse analytics, and the key changes (tier, block, whitelist, burst) that take effect fleet-wide at once.
+// the abuse analytics, and the key changes (tier, block, whitelist, burst) that take effect fleet-wide at
+// once.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -22,8 +23,8 @@ using Json = boost::json::object;
 
 class Admin {
   public:
-    // `limiter` is null outside ywmsgd (ywctl); `on_change` runs after any change made here (ywmsgd: forget the
-    // authenticator's cache).
+    // `limiter` is null outside ywmsgd (ywctl); `on_change` runs after any change made here (ywmsgd: forget
+    // the authenticator's cache).
     Admin(pg::Cluster& db, redis::Client& redis, Limiter* limiter = nullptr,
           std::function<void()> on_change = {});
 

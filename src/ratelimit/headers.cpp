@@ -22,14 +22,16 @@ void set_headers(http::Response& res, const Decision& d, std::int64_t now_unix_s
     res.set("X-RateLimit-Burst", std::to_string(d.policy.burst));
     // draft-ietf-httpapi-ratelimit-headers: the quota policy (q per w seconds) and what is left of it now.
     res.set("RateLimit-Policy", fmt::format("\"{}\";q={};w=60", d.policy.tier, d.policy.limit));
-    res.set("RateLimit", fmt::format("\"{}\";r={};t={}", d.policy.tier, d.remaining, ceil_s(d.reset_after_ms)));
+    res.set("RateLimit",
+            fmt::format("\"{}\";r={};t={}", d.policy.tier, d.remaining, ceil_s(d.reset_after_ms)));
 }
 
 http::Response refusal(const Decision& d, std::int64_t now_unix_s) {
     std::int64_t retry_s = std::max<std::int64_t>(1, ceil_s(d.retry_after_ms));
     if (d.source == Source::kFailClosed) {
-        http::Response res = http::error_response(bhttp::status::service_unavailable, to_string(ErrorCode::kUnavailable),
-                                                  "rate limiting is unavailable; retry later");
+        http::Response res =
+            http::error_response(bhttp::status::service_unavailable, to_string(ErrorCode::kUnavailable),
+                                 "rate limiting is unavailable; retry later");
         res.set(bhttp::field::retry_after, std::to_string(retry_s));
         return res;
     }

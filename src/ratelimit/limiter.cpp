@@ -93,7 +93,8 @@ asio::awaitable<Decision> Limiter::check(const Subject& subject, std::string_vie
         co_return d;
     }
     auto policy = policy_for(subject.tier, subject.burst_size);
-    if (!policy) {  // the schema's CHECK makes this unreachable; limit as the lowest tier rather than not at all
+    if (!policy) {  // the schema's CHECK makes this unreachable; limit as the lowest tier rather than not at
+                    // all
         policy = policy_for("free");
     }
     {
@@ -138,9 +139,9 @@ asio::awaitable<Decision> Limiter::check(const Subject& subject, std::string_vie
 asio::awaitable<Decision> Limiter::ask_redis(const Subject& subject, const Policy& policy) {
     Decision d;
     d.policy = policy;
-    std::int64_t hour = std::chrono::duration_cast<std::chrono::hours>(
-                            std::chrono::system_clock::now().time_since_epoch())
-                            .count();
+    std::int64_t hour =
+        std::chrono::duration_cast<std::chrono::hours>(std::chrono::system_clock::now().time_since_epoch())
+            .count();
     std::vector<std::string> keys{state_key(subject.key_id), std::string(kEpochKey), blocks_key(hour)};
     std::vector<std::string> args{std::to_string(policy.interval_us()), std::to_string(policy.tolerance_us()),
                                   subject.key_id};
@@ -148,7 +149,8 @@ asio::awaitable<Decision> Limiter::ask_redis(const Subject& subject, const Polic
                                        Clock::now() + options_.timeout);
     if (!reply || !reply->is_array() || reply->elements.size() != 5) {
         ++counters_.redis_errors;
-        if (reply && reply->is_error()) log::warn("rate-limit script failed", {{"error", reply->str.c_str()}});
+        if (reply && reply->is_error())
+            log::warn("rate-limit script failed", {{"error", reply->str.c_str()}});
         co_return d;  // source kDisabled: the caller falls back
     }
     const auto& e = reply->elements;
@@ -255,11 +257,13 @@ LimiterStats Limiter::stats() const {
 std::string Limiter::exposition() const {
     LimiterStats s = stats();
     std::string out =
-        "# HELP yw_ratelimit_decisions_total Rate-limit decisions by source (redis, remembered, local fallback, "
+        "# HELP yw_ratelimit_decisions_total Rate-limit decisions by source (redis, remembered, local "
+        "fallback, "
         "whitelist, fail_open, fail_closed) and result.\n"
         "# TYPE yw_ratelimit_decisions_total counter\n";
     auto line = [&out](std::string_view source, std::string_view result, std::uint64_t n) {
-        out += fmt::format("yw_ratelimit_decisions_total{{source=\"{}\",result=\"{}\"}} {}\n", source, result, n);
+        out += fmt::format("yw_ratelimit_decisions_total{{source=\"{}\",result=\"{}\"}} {}\n", source, result,
+                           n);
     };
     line("redis", "allowed", s.redis_allowed);
     line("redis", "denied", s.redis_denied);
@@ -269,18 +273,25 @@ std::string Limiter::exposition() const {
     line("whitelist", "allowed", s.whitelisted);
     line("fail_open", "allowed", s.fail_open);
     line("fail_closed", "denied", s.fail_closed);
-    out += "# HELP yw_ratelimit_redis_errors_total Script calls that failed or timed out (the fallback decided).\n"
-           "# TYPE yw_ratelimit_redis_errors_total counter\n";
+    out +=
+        "# HELP yw_ratelimit_redis_errors_total Script calls that failed or timed out (the fallback "
+        "decided).\n"
+        "# TYPE yw_ratelimit_redis_errors_total counter\n";
     out += fmt::format("yw_ratelimit_redis_errors_total {}\n", s.redis_errors);
     if (redis_) {
         auto r = redis_->stats();
-        out += "# HELP yw_redis_connected Whether the Redis connection is up.\n# TYPE yw_redis_connected gauge\n";
+        out +=
+            "# HELP yw_redis_connected Whether the Redis connection is up.\n# TYPE yw_redis_connected "
+            "gauge\n";
         out += fmt::format("yw_redis_connected {}\n", redis_->connected() ? 1 : 0);
-        out += "# HELP yw_redis_reconnects_total Connections re-established after a loss.\n"
-               "# TYPE yw_redis_reconnects_total counter\n";
+        out +=
+            "# HELP yw_redis_reconnects_total Connections re-established after a loss.\n"
+            "# TYPE yw_redis_reconnects_total counter\n";
         out += fmt::format("yw_redis_reconnects_total {}\n", r.reconnects);
-        out += "# HELP yw_redis_errors_total Redis calls that failed (not connected, timeout, connection lost).\n"
-               "# TYPE yw_redis_errors_total counter\n";
+        out +=
+            "# HELP yw_redis_errors_total Redis calls that failed (not connected, timeout, connection "
+            "lost).\n"
+            "# TYPE yw_redis_errors_total counter\n";
         out += fmt::format("yw_redis_errors_total {}\n", r.errors);
     }
     return out;

@@ -34,9 +34,9 @@ struct LimiterOptions {
     bool enabled = true;
     int instances = 1;  // ywmsgd instances behind the load balancer: the local fallback's divisor
     Fallback fallback = Fallback::kLocal;
-    std::chrono::milliseconds timeout{50};          // the script call's deadline; slower counts as unavailable
-    std::chrono::milliseconds epoch_poll{1000};     // how often rl:epoch (resets, admin changes) is checked
-    size_t max_remembered = 100000;                 // local entries (denied keys, fallback state) before reset
+    std::chrono::milliseconds timeout{50};       // the script call's deadline; slower counts as unavailable
+    std::chrono::milliseconds epoch_poll{1000};  // how often rl:epoch (resets, admin changes) is checked
+    size_t max_remembered = 100000;              // local entries (denied keys, fallback state) before reset
 };
 
 // Whose request: the API key's identity and settings as authentication found them.
@@ -65,7 +65,9 @@ struct Decision {
     std::int64_t remaining = 0;
     std::int64_t retry_after_ms = 0;  // denied: when to come back
     std::int64_t reset_after_ms = 0;  // when the key is back to a full burst
-    bool has_headers() const { return source == Source::kRedis || source == Source::kRemembered || source == Source::kLocal; }
+    bool has_headers() const {
+        return source == Source::kRedis || source == Source::kRemembered || source == Source::kLocal;
+    }
 };
 
 struct LimiterStats {

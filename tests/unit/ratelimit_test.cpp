@@ -14,7 +14,8 @@ constexpr std::int64_t kT0 = 1'732'519'800 * kSecond;  // any wall-clock instant
 Policy tier(const char* name, std::optional<int> burst = std::nullopt) { return *policy_for(name, burst); }
 
 // Requests arriving every `step_us` from `start` for `duration_us`: how many are admitted.
-int admitted(const Policy& p, std::int64_t& tat, std::int64_t start, std::int64_t duration_us, std::int64_t step_us) {
+int admitted(const Policy& p, std::int64_t& tat, std::int64_t start, std::int64_t duration_us,
+             std::int64_t step_us) {
     int n = 0;
     for (std::int64_t t = start; t < start + duration_us; t += step_us) {
         Verdict v = gcra(p, tat, t);
@@ -64,8 +65,8 @@ TEST(RateLimitGcra, OneWindowAdmitsExactlyLimitPlusBurst) {
 }
 
 TEST(RateLimitGcra, NoDoubleLimitAtWindowEdges) {
-    // A fixed window would admit `limit` just before its edge and `limit` again just after. GCRA: any window of
-    // one minute, wherever it starts, holds at most limit + burst.
+    // A fixed window would admit `limit` just before its edge and `limit` again just after. GCRA: any window
+    // of one minute, wherever it starts, holds at most limit + burst.
     Policy p = tier("standard");
     std::int64_t tat = 0;
     int first = admitted(p, tat, kT0, 59 * kSecond, kSecond / 10);
@@ -123,11 +124,12 @@ TEST(RateLimitUsage, SlidingCountWeightsThePreviousBucket) {
     constexpr std::int64_t kMinute = 60 * kSecond;
     std::int64_t bucket = kT0 / kMinute;
     std::int64_t start = bucket * kMinute;
-    EXPECT_EQ(sliding_count(bucket, 30, 60, kMinute, start), 90);                  // all of the previous
-    EXPECT_EQ(sliding_count(bucket, 30, 60, kMinute, start + 30 * kSecond), 60);   // half of it
-    EXPECT_EQ(sliding_count(bucket - 1, 40, 99, kMinute, start + 45 * kSecond), 10);  // last write a bucket ago
-    EXPECT_EQ(sliding_count(bucket - 2, 40, 99, kMinute, start), 0);                 // older: nothing
-    EXPECT_EQ(sliding_count(-1, 0, 0, kMinute, start), 0);                           // never used
+    EXPECT_EQ(sliding_count(bucket, 30, 60, kMinute, start), 90);                 // all of the previous
+    EXPECT_EQ(sliding_count(bucket, 30, 60, kMinute, start + 30 * kSecond), 60);  // half of it
+    EXPECT_EQ(sliding_count(bucket - 1, 40, 99, kMinute, start + 45 * kSecond),
+              10);                                                    // last write a bucket ago
+    EXPECT_EQ(sliding_count(bucket - 2, 40, 99, kMinute, start), 0);  // older: nothing
+    EXPECT_EQ(sliding_count(-1, 0, 0, kMinute, start), 0);            // never used
 }
 
 TEST(RateLimitWhitelist, AddressesAndNetworks) {
