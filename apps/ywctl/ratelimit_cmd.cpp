@@ -1,5 +1,5 @@
-// ywctl ratelimit status|reset|set-tier|analytics|block|unblock|whitelist|burst: RB-14, RB-15 and RB-16 through
-// the same rate-limit admin service as ywmsgd's /admin/rate-limit/* (application database + Redis).
+// ywctl ratelimit status|reset|set-tier|analytics|block|unblock|whitelist|burst: RB-14, RB-15 and RB-16
+// through the same rate-limit admin service as ywmsgd's /admin/rate-limit/* (application database + Redis).
 #include <fmt/format.h>
 
 #include <boost/asio/co_spawn.hpp>
@@ -40,14 +40,16 @@ std::optional<json::object> run_admin(const Globals& g, const Call& call, int& e
     std::optional<yw::Result<json::object>> result;
     {
         yw::pg::ClusterOptions options;
-        options.primary = {"primary", config->database_url, 2, config->db_acquire_timeout,
-                           config->db_connect_timeout, false};
+        options.primary = {
+            "primary", config->database_url, 2, config->db_acquire_timeout, config->db_connect_timeout,
+            false};
         options.query_timeout = config->query_timeout;
         yw::pg::Cluster db(options, nullptr);
         yw::redis::ClientOptions redis_options;
         redis_options.url = config->redis_url;
         redis_options.connect_timeout = config->redis_connect_timeout;
-        redis_options.command_timeout = std::max(config->redis_command_timeout, std::chrono::milliseconds(1000));
+        redis_options.command_timeout =
+            std::max(config->redis_command_timeout, std::chrono::milliseconds(1000));
         yw::redis::Client redis(io.get_executor(), redis_options);
         redis.start();
         Admin admin(db, redis);
@@ -72,8 +74,8 @@ std::optional<json::object> run_admin(const Globals& g, const Call& call, int& e
         const auto& error = result ? result->error() : yw::make_error(yw::ErrorCode::kInternal, "no answer");
         print_error(g.json, error.message);
         exit = error.code == yw::ErrorCode::kInvalidArgument ? kUsage
-               : error.code == yw::ErrorCode::kNotFound     ? kUsage
-                                                            : kCritical;
+               : error.code == yw::ErrorCode::kNotFound      ? kUsage
+                                                             : kCritical;
         return std::nullopt;
     }
     return std::move(result->value());
@@ -97,27 +99,31 @@ CheckReport status_report(const json::object& s) {
     std::int64_t percent = num(s, "percentUsed");
     Level usage = percent >= 100 ? Level::kCritical : percent >= 80 ? Level::kWarning : Level::kOk;
     report.add({"requests in the last minute", usage,
-                fmt::format("{} of {} ({} %)", num(s, "requestsUsed"), num(s, "requestLimit"), percent), "< 80 %",
+                fmt::format("{} of {} ({} %)", num(s, "requestsUsed"), num(s, "requestLimit"), percent),
+                "< 80 %",
                 fmt::format("tier {}, burst {}, {} more admissible now, full again at {}", str(s, "tier"),
                             num(s, "burst"), num(s, "remaining"), str(s, "windowResetAt"))});
     std::int64_t blocks = num(s, "blocksSinceReset");
     report.add({"requests refused since the last reset", blocks > 0 ? Level::kWarning : Level::kOk,
                 std::to_string(blocks), "0", ""});
-    report.add({"hourly average", Level::kOk, std::to_string(num(s, "hourlyAverage")), "", "requests in the last hour"});
+    report.add({"hourly average", Level::kOk, std::to_string(num(s, "hourlyAverage")), "",
+                "requests in the last hour"});
     bool blocked = s.contains("blocked") && s.at("blocked").is_bool() && s.at("blocked").as_bool();
     report.add({"key blocked", blocked ? Level::kCritical : Level::kOk, blocked ? "yes" : "no", "no",
                 blocked ? str(s, "blockReason") : ""});
     report.data = s;
     if (percent >= 80 || blocks > 0) {
-        report.next_steps.push_back("wait for the window (windowResetAt), or upgrade: ywctl ratelimit set-tier " +
-                                    str(s, "apiKey") + " professional");
+        report.next_steps.push_back(
+            "wait for the window (windowResetAt), or upgrade: ywctl ratelimit set-tier " + str(s, "apiKey") +
+            " professional");
     }
     return report;
 }
 
 int status(const Globals& g, const std::string& key) {
     int exit = kOk;
-    auto s = run_admin(g, [key](Admin& a) { return a.status(key); }, exit);
+    auto s = run_admin(
+        g, [key](Admin& a) { return a.status(key); }, exit);
     if (!s) return exit;
     auto report = status_report(*s);
     report.print(g.json);
@@ -157,7 +163,8 @@ void show_status_after(const json::object& s) {
 // RB-16: each list of the analytics is a row; anything in it is worth a look (warning).
 int analytics(const Globals& g) {
     int exit = kOk;
-    auto a = run_admin(g, [](Admin& admin) { return admin.analytics(); }, exit);
+    auto a = run_admin(
+        g, [](Admin& admin) { return admin.analytics(); }, exit);
     if (!a) return exit;
     CheckReport report;
     report.title = "Rate-limit abuse patterns (RB-16)";
@@ -184,14 +191,17 @@ int analytics(const Globals& g) {
                            num(o, "allowedPerSecond"));
     });
     if (!a->at("redisAvailable").as_bool()) {
-        report.add({"Redis", Level::kUnknown, "unavailable", "reachable", "refused-request counts are missing"});
+        report.add(
+            {"Redis", Level::kUnknown, "unavailable", "reachable", "refused-request counts are missing"});
     }
     report.data = *a;
     if (report.level() != Level::kOk) {
-        report.next_steps.push_back("inspect a key's requests: SELECT * FROM api_audit_log WHERE api_key_prefix = "
-                                    "'<prefix>' AND created_at > now() - interval '1 hour' ORDER BY created_at DESC");
-        report.next_steps.push_back("abuse: ywctl ratelimit block <prefix> --reason '…'; legitimate: ywctl "
-                                    "ratelimit whitelist <prefix> <ip> or ywctl ratelimit burst <prefix> <n>");
+        report.next_steps.push_back(
+            "inspect a key's requests: SELECT * FROM api_audit_log WHERE api_key_prefix = "
+            "'<prefix>' AND created_at > now() - interval '1 hour' ORDER BY created_at DESC");
+        report.next_steps.push_back(
+            "abuse: ywctl ratelimit block <prefix> --reason '…'; legitimate: ywctl "
+            "ratelimit whitelist <prefix> <ip> or ywctl ratelimit burst <prefix> <n>");
     }
     report.print(g.json);
     return report.exit_code();
@@ -218,12 +228,14 @@ void add_ratelimit_commands(CLI::App& app, const Globals& g, Action& action) {
     reset->add_flag("--yes,-y", *yes, "Do it without asking");
     reset->callback([&action, &g, key, yes] {
         action = [&g, key, yes] {
-            return act(g, {"reset the rate-limit window of " + *key}, *yes,
-                       [key](Admin& a) { return a.reset(*key); }, show_status_after);
+            return act(
+                g, {"reset the rate-limit window of " + *key}, *yes,
+                [key](Admin& a) { return a.reset(*key); }, show_status_after);
         };
     });
 
-    auto* tier = rl->add_subcommand("set-tier", "RB-15: change a key's tier, reset its window, print the new limit");
+    auto* tier =
+        rl->add_subcommand("set-tier", "RB-15: change a key's tier, reset its window, print the new limit");
     tier->add_option("KEY", *key, key_help)->required();
     tier->add_option("TIER", *value, "free, standard, professional or enterprise")
         ->required()
@@ -231,12 +243,14 @@ void add_ratelimit_commands(CLI::App& app, const Globals& g, Action& action) {
     tier->add_flag("--yes,-y", *yes, "Do it without asking");
     tier->callback([&action, &g, key, value, yes] {
         action = [&g, key, value, yes] {
-            return act(g, {"set the tier of " + *key + " to " + *value, "reset its rate-limit window"}, *yes,
-                       [key, value](Admin& a) { return a.set_tier(*key, *value); }, show_status_after);
+            return act(
+                g, {"set the tier of " + *key + " to " + *value, "reset its rate-limit window"}, *yes,
+                [key, value](Admin& a) { return a.set_tier(*key, *value); }, show_status_after);
         };
     });
 
-    auto* an = rl->add_subcommand("analytics", "RB-16: most-blocked keys, keys near their limit, shared IPs, bursts");
+    auto* an = rl->add_subcommand("analytics",
+                                  "RB-16: most-blocked keys, keys near their limit, shared IPs, bursts");
     an->callback([&action, &g] { action = [&g] { return analytics(g); }; });
 
     auto* block = rl->add_subcommand("block", "RB-16 3a: block a key (its requests get 403 with the reason)");
@@ -245,8 +259,9 @@ void add_ratelimit_commands(CLI::App& app, const Globals& g, Action& action) {
     block->add_flag("--yes,-y", *yes, "Do it without asking");
     block->callback([&action, &g, key, value, yes] {
         action = [&g, key, value, yes] {
-            return act(g, {"block " + *key + ": " + *value}, *yes,
-                       [key, value](Admin& a) { return a.block(*key, *value); }, show_key);
+            return act(
+                g, {"block " + *key + ": " + *value}, *yes,
+                [key, value](Admin& a) { return a.block(*key, *value); }, show_key);
         };
     });
 
@@ -255,7 +270,8 @@ void add_ratelimit_commands(CLI::App& app, const Globals& g, Action& action) {
     unblock->add_flag("--yes,-y", *yes, "Do it without asking");
     unblock->callback([&action, &g, key, yes] {
         action = [&g, key, yes] {
-            return act(g, {"unblock " + *key}, *yes, [key](Admin& a) { return a.unblock(*key); }, show_key);
+            return act(
+                g, {"unblock " + *key}, *yes, [key](Admin& a) { return a.unblock(*key); }, show_key);
         };
     });
 
@@ -265,11 +281,12 @@ void add_ratelimit_commands(CLI::App& app, const Globals& g, Action& action) {
     wl->add_flag("--yes,-y", *yes, "Do it without asking");
     wl->callback([&action, &g, key, value, yes] {
         action = [&g, key, value, yes] {
-            return act(g, {"exempt " + *value + " from the rate limit of " + *key}, *yes,
-                       [key, value](Admin& a) { return a.whitelist(*key, *value); },
-                       [](const json::object& o) {
-                           std::cout << fmt::format("{}: whitelist {}\n", str(o, "apiKey"), str(o, "whitelistIps"));
-                       });
+            return act(
+                g, {"exempt " + *value + " from the rate limit of " + *key}, *yes,
+                [key, value](Admin& a) { return a.whitelist(*key, *value); },
+                [](const json::object& o) {
+                    std::cout << fmt::format("{}: whitelist {}\n", str(o, "apiKey"), str(o, "whitelistIps"));
+                });
         };
     });
 
@@ -281,8 +298,9 @@ void add_ratelimit_commands(CLI::App& app, const Globals& g, Action& action) {
     burst->add_flag("--yes,-y", *yes, "Do it without asking");
     burst->callback([&action, &g, key, number, yes] {
         action = [&g, key, number, yes] {
-            return act(g, {fmt::format("set the burst of {} to {}", *key, *number)}, *yes,
-                       [key, number](Admin& a) { return a.burst(*key, *number); }, show_key);
+            return act(
+                g, {fmt::format("set the burst of {} to {}", *key, *number)}, *yes,
+                [key, number](Admin& a) { return a.burst(*key, *number); }, show_key);
         };
     });
 }

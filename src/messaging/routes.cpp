@@ -162,9 +162,14 @@ class Routes {
                                                        principal->burst_size, &principal->whitelist_ips};
                             limit = co_await api.limiter->check(subject, ctx.client_ip);
                         }
-                        Response res = limit.allowed ? co_await handler(ctx, *principal)
-                                                     : ratelimit::refusal(limit, unix_seconds_now());
-                        if (limit.allowed) ratelimit::set_headers(res, limit, unix_seconds_now());
+                        // No co_await inside a conditional expression: GCC 12 miscompiles it.
+                        Response res;
+                        if (limit.allowed) {
+                            res = co_await handler(ctx, *principal);
+                            ratelimit::set_headers(res, limit, unix_seconds_now());
+                        } else {
+                            res = ratelimit::refusal(limit, unix_seconds_now());
+                        }
                         audit(api, ctx, *principal, pattern, res, started);
                         co_return res;
                     });

@@ -422,20 +422,25 @@ void Client::start() {
 }
 
 void Client::close() {
-    auto& impl = *impl_;
-    const auto* io = impl.executor.target<asio::io_context::executor_type>();
-    if (impl.strand.running_in_this_thread() || (io && io->context().stopped())) {
-        impl.close_now();
+    auto impl = impl_;
+    const auto* io = impl->executor.target<asio::io_context::executor_type>();
+    if (impl->strand.running_in_this_thread() || (io && io->context().stopped())) {
+        impl->close_now();
         return;
     }
-    std::promise<void> done;
-    auto future = done.get_future();
-    asio::post(impl.strand, [impl = impl_, &done] {
+    if (io && io->running_in_this_thread()) {
+        // On a loop thread (a coroutine closing its client): never block the loop; the strand closes soon.
+        asio::post(impl->strand, [impl] { impl->close_now(); });
+        return;
+    }
+    auto done = std::make_shared<std::promise<void>>();
+    auto future = done->get_future();
+    asio::post(impl->strand, [impl, done] {
         impl->close_now();
-        done.set_value();
+        done->set_value();
     });
-    // The loop may stop before running the handler (shutdown): then nobody else touches the state.
-    if (future.wait_for(std::chrono::seconds(2)) != std::future_status::ready) impl.close_now();
+    // A loop that never ran (startup failed) does not run the handler: then nobody else touches the state.
+    if (future.wait_for(std::chrono::seconds(2)) != std::future_status::ready) impl->close_now();
 }
 
 asio::awaitable<Result<Reply>> Client::command(Command args, Deadline deadline) {
