@@ -1,6 +1,6 @@
-// Rate limiting end to end: two ywmsgd instances sharing the topology's Redis. The limit is global, 429s carry
-// the headers and body, the admin endpoints answer with the runbook shapes, a tier change made in SQL takes
-// effect, whitelisted addresses are exempt, and every ywctl ratelimit command does its job.
+// Rate limiting end to end: two ywmsgd instances sharing the topology's Redis. The limit is global, 429s
+// carry the headers and body, the admin endpoints answer with the runbook shapes, a tier change made in SQL
+// takes effect, whitelisted addresses are exempt, and every ywctl ratelimit command does its job.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
@@ -30,10 +30,10 @@ class RateLimit : public ::testing::Test {
         admin_token_ = env->at("YW_ADMIN_TOKEN");
         for (int i = 0; i < 2; ++i) {
             ports_[i] = free_port();
-            servers_[i] = new Child("ywmsgd", {},
-                                    {"YW_CONFIG_FILE=" + Topology::get().env_file().string(),
-                                     fmt::format("YW_HTTP_PORT={}", ports_[i]), "YW_LOG_LEVEL=warn",
-                                     "YW_INSTANCES=2"});
+            servers_[i] =
+                new Child("ywmsgd", {},
+                          {"YW_CONFIG_FILE=" + Topology::get().env_file().string(),
+                           fmt::format("YW_HTTP_PORT={}", ports_[i]), "YW_LOG_LEVEL=warn", "YW_INSTANCES=2"});
         }
         for (int i = 0; i < 2; ++i) ASSERT_TRUE(wait_for_port(ports_[i], 20s)) << servers_[i]->log();
     }
@@ -49,7 +49,8 @@ class RateLimit : public ::testing::Test {
 
     static HttpResponse admin(int instance, const std::string& method, const std::string& target,
                               const std::string& body = {}) {
-        return http_request(ports_[instance], method, target, body, {{"Authorization", "Bearer " + admin_token_}});
+        return http_request(ports_[instance], method, target, body,
+                            {{"Authorization", "Bearer " + admin_token_}});
     }
     static HttpResponse as(int instance, const std::string& key, const std::string& target = "/v1/users") {
         return http_request(ports_[instance], "GET", target, {}, {{"X-API-Key", key}});
@@ -69,12 +70,14 @@ class RateLimit : public ::testing::Test {
         auto t = admin(0, "POST", "/admin/tenants", R"({"name":"rate limited church"})");
         EXPECT_EQ(t.status, 201) << t.body;
         std::string id(parse(t.body).at("id").as_string());
-        auto k = admin(0, "POST", "/admin/tenants/" + id + "/api-keys", fmt::format(R"({{"tier":"{}"}})", tier));
+        auto k =
+            admin(0, "POST", "/admin/tenants/" + id + "/api-keys", fmt::format(R"({{"tier":"{}"}})", tier));
         EXPECT_EQ(k.status, 201) << k.body;
         auto o = parse(k.body);
         Key key{std::string(o.at("api_key").as_string()), std::string(o.at("prefix").as_string())};
         if (burst) {
-            auto p = admin(0, "PATCH", "/admin/api-keys/" + key.prefix, fmt::format(R"({{"burst_size":{}}})", *burst));
+            auto p = admin(0, "PATCH", "/admin/api-keys/" + key.prefix,
+                           fmt::format(R"({{"burst_size":{}}})", *burst));
             EXPECT_EQ(p.status, 200) << p.body;
         }
         return key;
@@ -180,7 +183,8 @@ TEST_F(RateLimit, ATierChangeInSqlTakesEffectAndAResetAppliesIt) {
     auto db = Topology::get().app();
     std::vector<pg::Param> params{key.prefix, "professional"};
     ASSERT_TRUE(db.query(kSetTier, params).ok());
-    // Step 3: the reset; every instance re-reads the key (at once where the reset ran, within a poll elsewhere).
+    // Step 3: the reset; every instance re-reads the key (at once where the reset ran, within a poll
+    // elsewhere).
     auto reset = admin(0, "POST", "/admin/rate-limit/reset/" + key.prefix);
     ASSERT_EQ(reset.status, 200) << reset.body;
     EXPECT_EQ(parse(reset.body).at("requestLimit").as_int64(), 1000);  // step 4
@@ -215,7 +219,8 @@ TEST_F(RateLimit, WhitelistedAddressIsExemptAndBlockedKeyGets403) {
         ASSERT_EQ(r.status, 200) << r.body;
         EXPECT_EQ(r.headers.count("x-ratelimit-limit"), 0u);
     }
-    auto b = admin(0, "PATCH", "/admin/api-keys/" + key.prefix, R"({"blocked":true,"block_reason":"Potential abuse detected"})");
+    auto b = admin(0, "PATCH", "/admin/api-keys/" + key.prefix,
+                   R"({"blocked":true,"block_reason":"Potential abuse detected"})");
     ASSERT_EQ(b.status, 200) << b.body;
     auto r = as(0, key.secret);
     EXPECT_EQ(r.status, 403);
@@ -238,7 +243,8 @@ TEST_F(RateLimit, AnalyticsShowsBlockedKeysSharedAddressesAndBursts) {
         o = parse(r.body);
         for (const auto& ip : o.at("sharedIps").as_array()) {
             auto keys = json::serialize(ip.at("keys"));
-            shared = shared || (keys.find(a.prefix) != std::string::npos && keys.find(b.prefix) != std::string::npos);
+            shared = shared ||
+                     (keys.find(a.prefix) != std::string::npos && keys.find(b.prefix) != std::string::npos);
         }
         if (!shared) std::this_thread::sleep_for(100ms);
     }
