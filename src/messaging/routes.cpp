@@ -170,7 +170,12 @@ class Routes {
                         } else {
                             res = ratelimit::refusal(limit, unix_seconds_now());
                         }
-                        audit(api, ctx, *principal, pattern, res, started);
+                        // A refusal from the local memory of an over-limit key costs nothing anywhere: a
+                        // flood of them writes no audit rows (the first refusal of each episode, from Redis,
+                        // does).
+                        if (limit.source != ratelimit::Source::kRemembered) {
+                            audit(api, ctx, *principal, pattern, res, started);
+                        }
                         co_return res;
                     });
     }

@@ -30,14 +30,15 @@ TEST(RateLimitFailover, RedisDownMeansLocalLimitsThenBackToShared) {
     ASSERT_TRUE(env.ok());
     std::string token = env->at("YW_ADMIN_TOKEN");
     int port = free_port(), closed_port = free_port();
-    std::vector<std::string> common{"YW_CONFIG_FILE=" + Topology::get().env_file().string(), "YW_LOG_LEVEL=error",
-                                    "YW_INSTANCES=2"};
+    std::vector<std::string> common{"YW_CONFIG_FILE=" + Topology::get().env_file().string(),
+                                    "YW_LOG_LEVEL=error", "YW_INSTANCES=2"};
     auto with = [&](std::vector<std::string> extra) {
         extra.insert(extra.end(), common.begin(), common.end());
         return extra;
     };
     Child server("ywmsgd", {}, with({fmt::format("YW_HTTP_PORT={}", port)}));
-    Child closed("ywmsgd", {}, with({fmt::format("YW_HTTP_PORT={}", closed_port), "YW_RATE_LIMIT_FALLBACK=closed"}));
+    Child closed("ywmsgd", {},
+                 with({fmt::format("YW_HTTP_PORT={}", closed_port), "YW_RATE_LIMIT_FALLBACK=closed"}));
     ASSERT_TRUE(wait_for_port(port, 20s)) << server.log();
     ASSERT_TRUE(wait_for_port(closed_port, 20s)) << closed.log();
     std::map<std::string, std::string> auth{{"Authorization", "Bearer " + token}};
@@ -81,7 +82,8 @@ TEST(RateLimitFailover, RedisDownMeansLocalLimitsThenBackToShared) {
     auto r503 = get(closed_port, busy);
     EXPECT_EQ(r503.status, 503) << r503.body;
     EXPECT_FALSE(r503.headers["retry-after"].empty());
-    EXPECT_GE(metric(closed_port, R"(yw_ratelimit_decisions_total{source="fail_closed",result="denied"})"), 1);
+    EXPECT_GE(metric(closed_port, R"(yw_ratelimit_decisions_total{source="fail_closed",result="denied"})"),
+              1);
 
     // Redis comes back (the topology starts what is not running): the instances reconnect by themselves.
     ASSERT_TRUE(Topology::get().local().up().ok());
