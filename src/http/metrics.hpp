@@ -57,4 +57,8 @@ std::string exposition(const std::vector<Metrics::Series>& requests,
                        const std::vector<pg::QueryTotals>& queries,
                        const std::vector<pg::Cluster::NamedStats>& pools);
 
+// Routing counters and the topology as this instance sees it (yw_db_route_*, yw_db_node_*). `topology` may be
+// null (no replicas configured). Pure, for tests.
+std::string routing_exposition(const pg::RoutingStats& routing, const pg::Snapshot* topology);
+
 }  // namespace yw::http
