@@ -89,17 +89,19 @@ std::int64_t TopologyRules::behind_for_ms(std::uint64_t replay_lsn,
     return 0;
 }
 
-Snapshot TopologyRules::assess(const std::vector<ProbeResult>& probes, const std::optional<ProbeResult>& pgbouncer,
+Snapshot TopologyRules::assess(const std::vector<ProbeResult>& probes,
+                               const std::optional<ProbeResult>& pgbouncer,
                                std::chrono::steady_clock::time_point now) {
     Snapshot s;
     s.round = ++round_;
     s.taken = std::chrono::system_clock::now();
     const int n = static_cast<int>(names_.size());
 
-    // The primary: a writable node on the newest timeline ever seen, not fenced; the current one when it still
-    // qualifies (no flapping between equals), else the one furthest ahead.
+    // The primary: a writable node on the newest timeline ever seen, not fenced; the current one when it
+    // still qualifies (no flapping between equals), else the one furthest ahead.
     for (int i = 0; i < n; ++i) {
-        if (probes[i].ok && !probes[i].in_recovery) max_timeline_ = std::max(max_timeline_, probes[i].timeline);
+        if (probes[i].ok && !probes[i].in_recovery)
+            max_timeline_ = std::max(max_timeline_, probes[i].timeline);
         if (probes[i].ok && probes[i].in_recovery) fenced_.erase(i);  // rejoined as a replica
     }
     auto qualifies = [&](int i) {
@@ -130,8 +132,9 @@ Snapshot TopologyRules::assess(const std::vector<ProbeResult>& probes, const std
     for (int i = 0; i < n; ++i) {
         if (i != primary_ && probes[i].ok && !probes[i].in_recovery && !fenced_.contains(i)) {
             fenced_.insert(i);
-            log::error("a writable node is not the primary: fenced (no traffic) until an operator rejoins it",
-                       {{"node", names_[i]}, {"timeline", probes[i].timeline}, {"primary_timeline", max_timeline_}});
+            log::error(
+                "a writable node is not the primary: fenced (no traffic) until an operator rejoins it",
+                {{"node", names_[i]}, {"timeline", probes[i].timeline}, {"primary_timeline", max_timeline_}});
         }
     }
 
@@ -151,13 +154,15 @@ Snapshot TopologyRules::assess(const std::vector<ProbeResult>& probes, const std
         node.timeline = p.timeline;
         if (!p.ok) {
             node.role = last_roles_[i] == Role::kPrimary && i != primary_ ? Role::kFenced : last_roles_[i];
-            if (node.role == Role::kFenced) node.error = "fenced (replaced as the primary), and down: " + p.error;
+            if (node.role == Role::kFenced)
+                node.error = "fenced (replaced as the primary), and down: " + p.error;
         } else if (fenced_.contains(i)) {
             node.role = Role::kFenced;
             node.lsn = p.current_lsn;
-            node.error = fmt::format("writable but not the primary (timeline {}, the primary's {}): fenced until "
-                                     "rejoined as a replica",
-                                     p.timeline, max_timeline_);
+            node.error = fmt::format(
+                "writable but not the primary (timeline {}, the primary's {}): fenced until "
+                "rejoined as a replica",
+                p.timeline, max_timeline_);
         } else if (i == primary_) {
             node.role = Role::kPrimary;
             node.lsn = p.current_lsn;
@@ -176,7 +181,8 @@ Snapshot TopologyRules::assess(const std::vector<ProbeResult>& probes, const std
             if (p.replay_paused) {
                 node.error = "WAL replay is paused";
             } else if (!node.readable) {
-                node.error = fmt::format("{} ms behind the primary (limit {} ms)", node.lag_ms, max_lag_.count());
+                node.error =
+                    fmt::format("{} ms behind the primary (limit {} ms)", node.lag_ms, max_lag_.count());
             }
         }
         if (p.ok) last_roles_[i] = node.role;
@@ -261,7 +267,8 @@ std::vector<std::string> names_of(const std::vector<NodeEndpoint>& nodes) {
 
 TopologyMonitor::TopologyMonitor(TopologyOptions options)
     : options_(std::move(options)), rules_(names_of(options_.nodes), options_.max_lag) {
-    for (const auto& n : options_.nodes) probers_.push_back(std::make_unique<Prober>(Prober{n.name, n.url, {}}));
+    for (const auto& n : options_.nodes)
+        probers_.push_back(std::make_unique<Prober>(Prober{n.name, n.url, {}}));
     if (!options_.pgbouncer_url.empty()) {
         probers_.push_back(std::make_unique<Prober>(Prober{"pgbouncer", options_.pgbouncer_url, {}}));
     }

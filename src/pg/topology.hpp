@@ -40,9 +40,9 @@ struct ProbeResult {
     bool ok = false;
     std::string error;
     bool in_recovery = false;
-    std::uint64_t current_lsn = 0;  // writable nodes: pg_current_wal_lsn()
-    std::uint64_t receive_lsn = 0;  // replicas
-    std::uint64_t replay_lsn = 0;   // replicas
+    std::uint64_t current_lsn = 0;              // writable nodes: pg_current_wal_lsn()
+    std::uint64_t receive_lsn = 0;              // replicas
+    std::uint64_t replay_lsn = 0;               // replicas
     std::optional<std::int64_t> replay_age_ms;  // replicas: now − the last replayed commit's timestamp
     std::uint32_t timeline = 0;                 // writable nodes: the timeline of their current WAL
     bool replay_paused = false;
@@ -51,10 +51,10 @@ struct ProbeResult {
 struct NodeState {
     std::string name;
     Role role = Role::kUnknown;
-    bool healthy = false;      // answered the last probe
-    bool readable = false;     // a replica that may serve reads: healthy, not paused, lag within bounds
-    std::int64_t lag_ms = 0;   // replicas: how far behind the primary, in time
-    std::uint64_t lsn = 0;     // primary: current write position; replica: replayed position
+    bool healthy = false;     // answered the last probe
+    bool readable = false;    // a replica that may serve reads: healthy, not paused, lag within bounds
+    std::int64_t lag_ms = 0;  // replicas: how far behind the primary, in time
+    std::uint64_t lsn = 0;    // primary: current write position; replica: replayed position
     std::uint64_t receive_lsn = 0;
     std::uint32_t timeline = 0;
     bool replay_paused = false;
@@ -62,8 +62,8 @@ struct NodeState {
 };
 
 struct Snapshot {
-    std::vector<NodeState> nodes;  // in configuration order: "primary", then the replicas
-    int primary = -1;              // index of the node writes go to; -1: none writable right now
+    std::vector<NodeState> nodes;       // in configuration order: "primary", then the replicas
+    int primary = -1;                   // index of the node writes go to; -1: none writable right now
     bool pgbouncer_configured = false;  // DATABASE_URL differs from the primary's direct DSN
     bool pgbouncer_ok = true;           // …and leads to the current primary
     std::string pgbouncer_error;
@@ -105,8 +105,8 @@ class TopologyRules {
 };
 
 struct TopologyOptions {
-    std::vector<NodeEndpoint> nodes;    // direct DSNs: "primary", "replica-1", …
-    std::string pgbouncer_url;          // DATABASE_URL when it is not a node's DSN; empty otherwise
+    std::vector<NodeEndpoint> nodes;  // direct DSNs: "primary", "replica-1", …
+    std::string pgbouncer_url;        // DATABASE_URL when it is not a node's DSN; empty otherwise
     std::chrono::milliseconds interval{1000};
     std::chrono::milliseconds timeout{500};
     std::chrono::milliseconds max_lag{1000};
@@ -138,7 +138,7 @@ class TopologyMonitor {
     void publish(Snapshot next);
 
     const TopologyOptions options_;
-    TopologyRules rules_;  // used by the probe loop only (one round at a time)
+    TopologyRules rules_;                           // used by the probe loop only (one round at a time)
     std::vector<std::unique_ptr<Prober>> probers_;  // nodes, then PgBouncer when probed
     std::atomic<std::shared_ptr<const Snapshot>> snapshot_;
     std::unique_ptr<boost::asio::steady_timer> timer_;

@@ -103,7 +103,8 @@ Task<Admin::KeyRow> Admin::find(std::string_view key) {
     bool full = messaging::looks_like_api_key(key);
     pg::Params params{std::string(full ? messaging::key_prefix(key) : key),
                       full ? messaging::to_hex(messaging::sha256(key)) : std::string()};
-    auto rows = co_await db_.exec(pg::Intent::kRead, q::kKeyLookup, std::move(params));
+    // The primary: an operator's change (or the SQL of RB-15) must be seen at once, never a lagging replica.
+    auto rows = co_await db_.exec(pg::Intent::kWrite, q::kKeyLookup, std::move(params));
     if (!rows) co_return rows.error();
     if (rows->rows() == 0) co_return make_error(ErrorCode::kNotFound, "no API key with this key or prefix");
     Row r(*rows, 0);

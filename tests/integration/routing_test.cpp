@@ -125,8 +125,9 @@ TEST_F(Routing, ATenantReadsItsOwnWritesAtOnce) {
         EXPECT_EQ(data[0].at("id").as_string(), id) << "read " << i << " missed its own write";
     }
     // Right after a write the snapshot has not seen the replicas pass it: those reads went to the primary.
-    EXPECT_GT(api_->metric("yw_db_route_reads_on_primary_total{reason=\"tenant_write_not_replayed\"}").value_or(0),
-              0);
+    EXPECT_GT(
+        api_->metric("yw_db_route_reads_on_primary_total{reason=\"tenant_write_not_replayed\"}").value_or(0),
+        0);
 }
 
 TEST_F(Routing, ANodeThatNeverAnswersIsMarkedDownAndNothingElseSuffers) {
@@ -144,12 +145,14 @@ TEST_F(Routing, ANodeThatNeverAnswersIsMarkedDownAndNothingElseSuffers) {
 
     auto env = read_env_file(Topology::get().env_file().string());
     ASSERT_TRUE(env.ok());
-    std::string replicas = env->at("DATABASE_READ_REPLICAS") +
-                           fmt::format(",replica-3=postgresql://app_user@127.0.0.1:{}/ywmessaging", blackhole);
+    std::string replicas =
+        env->at("DATABASE_READ_REPLICAS") +
+        fmt::format(",replica-3=postgresql://app_user@127.0.0.1:{}/ywmessaging", blackhole);
     int port = free_port();
-    Child second("ywmsgd", {},
-                 {"YW_CONFIG_FILE=" + Topology::get().env_file().string(), fmt::format("YW_HTTP_PORT={}", port),
-                  "YW_LOG_LEVEL=warn", "DATABASE_READ_REPLICAS=" + replicas});
+    Child second(
+        "ywmsgd", {},
+        {"YW_CONFIG_FILE=" + Topology::get().env_file().string(), fmt::format("YW_HTTP_PORT={}", port),
+         "YW_LOG_LEVEL=warn", "DATABASE_READ_REPLICAS=" + replicas});
     ASSERT_TRUE(wait_for_port(port, 20s)) << second.log();
     ApiClient other(port, admin_token_of(Topology::get()));
     auto node = [&] { return node_in_health(parse_object(other.call("GET", "/health")), "replica-3"); };
@@ -168,7 +171,8 @@ TEST_F(Routing, ANodeThatNeverAnswersIsMarkedDownAndNothingElseSuffers) {
 TEST_F(Routing, APausedReplicaLosesItsReads) {
     auto r1 = Topology::get().superuser("replica-1");
     ASSERT_TRUE(r1.simple_query("test.pause", "SELECT pg_wal_replay_pause()").ok());
-    ASSERT_TRUE(eventually([] { return !node_in_health(health(), "replica-1").at("readable").as_bool(); }, 3s));
+    ASSERT_TRUE(
+        eventually([] { return !node_in_health(health(), "replica-1").at("readable").as_bool(); }, 3s));
     // Another tenant, with no write of its own to wait for: only freshness decides.
     auto reader = api_->make_tenant("paused-reader");
     std::string user = api_->make_user(reader, "Naomi");
@@ -194,9 +198,12 @@ TEST_F(Routing, PgBouncerRestartedServiceContinues) {
     EXPECT_TRUE(eventually([] { return post_message("pgbouncer down").status == 201; }, 5s));
     ASSERT_TRUE(Topology::get().local().up().ok());
     auto started = Clock::now();
-    ASSERT_TRUE(eventually([] { return health().at("checks").at("topology").at("pgbouncer").at("leads_to_primary").as_bool(); }));
+    ASSERT_TRUE(eventually([] {
+        return health().at("checks").at("topology").at("pgbouncer").at("leads_to_primary").as_bool();
+    }));
     std::cout << "[ measure ] PgBouncer back in routing after "
-              << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count() << " ms\n";
+              << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count()
+              << " ms\n";
     EXPECT_EQ(post_message("pgbouncer back").status, 201);
 }
 
@@ -252,15 +259,15 @@ TEST_F(Routing, PrimaryKilledReadsKeepWorkingWritesFollowThePromotionOldPrimaryF
 
     // The old primary comes back writable, on the old timeline: fenced, never written to.
     auto data = (Topology::get().dir() / "primary").string();
-    auto started = run_process({cluster::postgres_bindir() + "/pg_ctl", "-D", data, "-w", "-t", "60", "start", "-l",
-                                (Topology::get().dir() / "log" / "primary-restart.log").string()},
+    auto started = run_process({cluster::postgres_bindir() + "/pg_ctl", "-D", data, "-w", "-t", "60", "start",
+                                "-l", (Topology::get().dir() / "log" / "primary-restart.log").string()},
                                RunOptions{.as_user = "postgres"});
-    ASSERT_TRUE(started.ok() && started->exit_code == 0) << (started.ok() ? started->output : started.error().message);
+    ASSERT_TRUE(started.ok() && started->exit_code == 0)
+        << (started.ok() ? started->output : started.error().message);
     ASSERT_TRUE(eventually([] {
         auto n = node_in_health(health(), "primary");
         return n.at("role").as_string() == "fenced" && n.at("healthy").as_bool();
-    }))
-        << json::serialize(health());
+    })) << json::serialize(health());
     h = health();
     EXPECT_EQ(h.at("status").as_string(), "degraded");
     EXPECT_NE(json::serialize(h.at("problems")).find("fenced"), std::string::npos) << json::serialize(h);

@@ -1,10 +1,11 @@
 // The topology rules: LSN parsing, roles, fencing, lag (LSNs first), and PgBouncer's direction.
+#include "pg/topology.hpp"
+
 #include <gtest/gtest.h>
 
 #include <regex>
 
 #include "pg/queries.hpp"
-#include "pg/topology.hpp"
 
 namespace yw::pg {
 namespace {
@@ -20,7 +21,8 @@ ProbeResult writable(std::uint64_t lsn, std::uint32_t timeline = 1) {
     return p;
 }
 
-ProbeResult replica(std::uint64_t replay, std::optional<std::int64_t> age_ms = std::nullopt, bool paused = false) {
+ProbeResult replica(std::uint64_t replay, std::optional<std::int64_t> age_ms = std::nullopt,
+                    bool paused = false) {
     ProbeResult p;
     p.ok = true;
     p.in_recovery = true;
@@ -72,7 +74,8 @@ TEST(TopologyRules, AWriteAfterAnIdleHourIsNotAnHourOfLag) {
     auto t = Clock::now();
     r.assess({writable(1000), replica(1000, 3600000), replica(1000, 3600000)}, std::nullopt, t);
     // The primary wrote; the replicas have not replayed it yet at the next probe.
-    Snapshot s = r.assess({writable(2000), replica(1000, 3600000), replica(1000, 3600000)}, std::nullopt, t + 1s);
+    Snapshot s =
+        r.assess({writable(2000), replica(1000, 3600000), replica(1000, 3600000)}, std::nullopt, t + 1s);
     EXPECT_EQ(s.nodes[1].lag_ms, 0);  // behind since this very probe
     EXPECT_TRUE(s.nodes[1].readable);
 }
@@ -91,7 +94,8 @@ TEST(TopologyRules, AReplicaThatStopsReplayingBecomesUnreadable) {
 
 TEST(TopologyRules, PausedReplayLeavesReadsAtOnce) {
     auto r = rules();
-    Snapshot s = r.assess({writable(1000), replica(1000, 5, true), replica(1000)}, std::nullopt, Clock::now());
+    Snapshot s =
+        r.assess({writable(1000), replica(1000, 5, true), replica(1000)}, std::nullopt, Clock::now());
     EXPECT_FALSE(s.nodes[1].readable);
     EXPECT_TRUE(s.nodes[1].replay_paused);
     EXPECT_EQ(s.nodes[1].error, "WAL replay is paused");
@@ -152,11 +156,12 @@ TEST(TopologyRules, PgBouncerMustLeadToThePrimary) {
 // Every statement that filters on tenant_id = $N declares N as its tenant parameter: routing depends on it
 // for read-your-writes.
 TEST(QueryRegistry, TenantParameterMatchesTheSql) {
-    const Query all[] = {queries::kUserCreate,        queries::kUserGet,           queries::kUserList,
-                         queries::kUserPatch,         queries::kUserDelete,        queries::kConversationCreate,
-                         queries::kConversationGet,   queries::kConversationList,  queries::kConversationPatch,
-                         queries::kMessageCreate,     queries::kMessagesRecent,    queries::kMessagesBefore,
-                         queries::kConversationExists, queries::kMessageDelete};
+    const Query all[] = {
+        queries::kUserCreate,         queries::kUserGet,          queries::kUserList,
+        queries::kUserPatch,          queries::kUserDelete,       queries::kConversationCreate,
+        queries::kConversationGet,    queries::kConversationList, queries::kConversationPatch,
+        queries::kMessageCreate,      queries::kMessagesRecent,   queries::kMessagesBefore,
+        queries::kConversationExists, queries::kMessageDelete};
     std::regex tenant(R"(tenant_id = \$(\d+))");
     for (const Query& q : all) {
         std::string sql(q.sql);

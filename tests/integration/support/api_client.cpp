@@ -17,7 +17,8 @@ HttpResponse ApiClient::call(const std::string& method, const std::string& targe
     return http_request(port_, method, target, body, headers);
 }
 
-HttpResponse ApiClient::admin(const std::string& method, const std::string& target, const std::string& body) const {
+HttpResponse ApiClient::admin(const std::string& method, const std::string& target,
+                              const std::string& body) const {
     return call(method, target, body, {{"Authorization", "Bearer " + admin_token_}});
 }
 
@@ -33,7 +34,8 @@ ApiTenant ApiClient::make_tenant(const std::string& name, const std::string& tie
     auto tenant = parse_object(t);
     if (!tenant.contains("id")) return out;
     out.id = std::string(tenant.at("id").as_string());
-    auto k = admin("POST", "/admin/tenants/" + out.id + "/api-keys", json::serialize(json::object{{"tier", tier}}));
+    auto k = admin("POST", "/admin/tenants/" + out.id + "/api-keys",
+                   json::serialize(json::object{{"tier", tier}}));
     EXPECT_EQ(k.status, 201) << k.body;
     auto key = parse_object(k);
     if (!key.contains("api_key")) return out;

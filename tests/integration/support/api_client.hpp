@@ -23,7 +23,8 @@ class ApiClient {
     int port() const { return port_; }
     HttpResponse call(const std::string& method, const std::string& target, const std::string& body = {},
                       const std::map<std::string, std::string>& headers = {}) const;
-    HttpResponse admin(const std::string& method, const std::string& target, const std::string& body = {}) const;
+    HttpResponse admin(const std::string& method, const std::string& target,
+                       const std::string& body = {}) const;
     HttpResponse as(const std::string& key, const std::string& method, const std::string& target,
                     const std::string& body = {}) const;
 
@@ -32,8 +33,8 @@ class ApiClient {
     std::string make_user(const ApiTenant& t, const std::string& name) const;
     std::string make_conversation(const ApiTenant& t, const std::string& user) const;
 
-    // The value of one series of GET /metrics, e.g. `yw_db_route_statements_total{node="replica-1",kind="read"}`;
-    // nullopt when absent.
+    // The value of one series of GET /metrics, e.g.
+    // `yw_db_route_statements_total{node="replica-1",kind="read"}`; nullopt when absent.
     std::optional<double> metric(const std::string& series) const;
 
   private:
