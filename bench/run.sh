@@ -15,7 +15,7 @@ conns=${BENCH_CONNECTIONS:-64}
 threads=${BENCH_THREADS:-2}
 pg_clients=${BENCH_PG_CLIENTS:-"8 16 32 64"}
 pg_modes=${BENCH_PG_MODES:-"prepared extended"}
-scenarios=${BENCH_SCENARIOS:-"latest50 get_user post_message"}
+scenarios=${BENCH_SCENARIOS:-"latest50 get_user post_message get_user_rl_off"}  # *_rl_off: YW_RATE_LIMIT_ENABLED=false
 messages=${BENCH_MESSAGES:-1050000}
 hot_pct=${BENCH_HOT_PCT:-50}              # % of latest-50 requests that go to the hottest 1 % of conversations
 db_path=${BENCH_DB_PATH:-pgbouncer}       # ywmsgd's DATABASE_URL: pgbouncer (as cluster.env), direct (primary), or
@@ -123,6 +123,7 @@ start_server() {
     [ "$db_path" = prepared ] && prepare=1
     say "starting ywmsgd on 127.0.0.1:$http_port (database via $db_path)"
     DATABASE_URL="$url" YW_DB_PREPARE="$prepare" YW_HTTP_PORT="$http_port" YW_HTTP_HOST=127.0.0.1 YW_LOG_LEVEL="$log_level" \
+        YW_RATE_LIMIT_ENABLED="$rate_limit" \
         "$ywmsgd" --config "$env_file" >"$raw/ywmsgd.log" 2>&1 &
     server_pid=$! server_started=$(date +%s)
     for _ in $(seq 1 100); do
@@ -134,6 +135,7 @@ start_server() {
     return 1
 }
 server_up=0
+rate_limit=true
 start_server && server_up=1 || say "warning: $server_note; the wrk half will be skipped"
 base_url="http://127.0.0.1:$http_port"
 
@@ -156,6 +158,10 @@ if [ -z "$api_key" ]; then
     tenant_id=$(jq -r .tenant_id <<<"$seed") api_key=$(jq -r .api_key <<<"$seed") key_source="ywctl demo seed"
 fi
 say "tenant $tenant_id, key made through $key_source"
+# Rate limiting stays on (every request runs the Redis script) but must not throttle the load: enterprise is
+# 10000/min, so the bench key gets a burst of 1,000,000 requests (RB-16 4b).
+"$ywctl" --config "$env_file" ratelimit burst "$api_key" 1000000 --yes >"$raw/burst.log" 2>&1 ||
+    say "warning: could not raise the bench key's burst (see burst.log): expect 429s"
 
 # ---------------------------------------------------------------------------------------------------- data
 say "loading the data set (~$messages messages)"
@@ -254,7 +260,7 @@ wrk_run() {  # scenario ids_file seconds label → raw/wrk_<label>.txt
     local s=$1 ids=$2 secs=$3 label=$4
     BENCH_SCENARIO=$s BENCH_IDS="$ids" BENCH_API_KEY="$api_key" BENCH_WRK_DIR="$root/bench/wrk" \
         BENCH_HOT_PCT="$hot_pct" BENCH_NHOT="$nhot" \
-        wrk -t"$threads" -c"$conns" -d"${secs}s" --timeout 10s --latency -s "bench/wrk/$s.lua" "$base_url" \
+        wrk -t"$threads" -c"$conns" -d"${secs}s" --timeout 10s --latency -s "bench/wrk/${s%_rl_off}.lua" "$base_url" \
         >"$raw/wrk_$label.txt" 2>&1
 }
 probe() {  # scenario → HTTP status of one request of that kind
@@ -262,7 +268,7 @@ probe() {  # scenario → HTTP status of one request of that kind
     cid=$(head -1 "$raw/conversation_ids.txt") uid=$(head -1 "$raw/user_ids.txt")
     case $1 in
     latest50) curl -s -o "$raw/probe_$1.json" -w '%{http_code}' -H "X-API-Key: $api_key" "$base_url/v1/conversations/$cid/messages?limit=50" ;;
-    get_user) curl -s -o "$raw/probe_$1.json" -w '%{http_code}' -H "X-API-Key: $api_key" "$base_url/v1/users/$uid" ;;
+    get_user | get_user_rl_off) curl -s -o "$raw/probe_$1.json" -w '%{http_code}' -H "X-API-Key: $api_key" "$base_url/v1/users/$uid" ;;
     health) curl -s -o "$raw/probe_$1.json" -w '%{http_code}' "$base_url/health" ;;
     post_message) curl -s -o "$raw/probe_$1.json" -w '%{http_code}' -H "X-API-Key: $api_key" -H 'Content-Type: application/json' \
         -d '{"content":"bench probe","direction":"outbound","channel":"sms"}' "$base_url/v1/conversations/$cid/messages" ;;
@@ -278,7 +284,13 @@ stop_signal() {
 # One line per scenario: scenario rps p50 p99 non2xx rss_peak_mb hwm_mb note
 : >"$raw/wrk.tsv"
 for s in $scenarios; do
-    ids="$raw/conversation_ids.txt"; [ "$s" = get_user ] && ids="$raw/user_ids.txt"
+    ids="$raw/conversation_ids.txt"; [ "${s%_rl_off}" = get_user ] && ids="$raw/user_ids.txt"
+    if [ "${s%_rl_off}" != "$s" ] && [ $server_up = 1 ] && [ "$rate_limit" = true ]; then
+        say "restarting ywmsgd with rate limiting off (YW_RATE_LIMIT_ENABLED=false) for $s"
+        kill -TERM "$server_pid" 2>/dev/null; wait "$server_pid" 2>/dev/null || true
+        rate_limit=false
+        start_server || say "warning: $server_note"
+    fi
     if [ $server_up = 1 ] && [ -z "$server_note" ] && ! kill -0 "$server_pid" 2>/dev/null; then
         st=0; wait "$server_pid" 2>/dev/null || st=$?
         server_note="ywmsgd exited with status $st after $(( $(date +%s) - server_started ))s$(stop_signal "$st")"
@@ -329,6 +341,7 @@ label() {
     case $1 in
     latest50) echo "wrk GET latest-50 (c=$conns)" ;;
     get_user) echo "wrk GET user (c=$conns)" ;;
+    get_user_rl_off) echo "wrk GET user, rate limiting off (c=$conns)" ;;
     post_message) echo "wrk POST message (c=$conns)" ;;
     health) echo "wrk GET /health (c=$conns)" ;;
     *) echo "$1" ;;
@@ -376,6 +389,15 @@ targets() {
     maxrss=$(awk -F'\t' '$7 != "-" && $7 + 0 > m { m = $7 + 0 } END { print m + 0 }' "$raw/wrk.tsv")
     if [ "$maxrss" = 0 ]; then echo "- server RSS ≤ 100 MB: not measured"
     else awk -v m="$maxrss" 'BEGIN { printf "- %s server RSS ≤ 100 MB: peak (VmHWM) %.1f MB\n", m <= 100 ? "✓" : "✗", m }'; fi
+    # Issue 5: rate limiting on (every request runs the Redis script) costs ≤ 10 % throughput against off.
+    local on off
+    on=$(awk -F'\t' '$1 == "get_user" && $5 == 0 { print $2 }' "$raw/wrk.tsv")
+    off=$(awk -F'\t' '$1 == "get_user_rl_off" && $5 == 0 { print $2 }' "$raw/wrk.tsv")
+    if [ -z "$on" ] || [ -z "$off" ] || [ "$on" = - ] || [ "$off" = - ]; then
+        echo "- rate limiting cost ≤ 10 %: not measured (needs get_user and get_user_rl_off without errors)"
+    else
+        awk -v a="$on" -v b="$off" 'BEGIN { c = 100 * (1 - a / b); printf "- %s rate limiting costs ≤ 10 %% throughput (GET user): on %.0f / off %.0f req/s = %.1f %% cost\n", c <= 10 ? "✓" : "✗", a, b, c }'
+    fi
 }
 targets >"$raw/targets.md"
 # On a shared machine other work skews every number: say so next to the targets.

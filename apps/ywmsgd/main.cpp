@@ -26,6 +26,9 @@
 #include "pg/migrator.hpp"
 #include "pg/monitor.hpp"
 #include "pg/topology.hpp"
+#include "ratelimit/admin.hpp"
+#include "ratelimit/limiter.hpp"
+#include "redis/client.hpp"
 
 namespace {
 
@@ -175,16 +178,45 @@ int main(int argc, char** argv) {
     options.on_response = [&metrics](const yw::http::RequestRecord& r) { metrics.observe(r); };
     options.on_drained = [&audit] { audit.stop(); };
     yw::http::Server server(options, std::move(router));
+    // Redis and the rate limiter live on the server's io_context: created after it, so destroyed before it.
+    std::optional<yw::redis::Client> redis;
+    if (!config.redis_url.empty()) {
+        yw::redis::ClientOptions redis_options;
+        redis_options.url = config.redis_url;
+        redis_options.connect_timeout = config.redis_connect_timeout;
+        redis_options.command_timeout = config.redis_command_timeout;
+        redis.emplace(server.executor(), redis_options);
+        redis->start();
+    } else {
+        yw::log::warn("no REDIS_URL: rate limits are per instance only");
+    }
+    yw::ratelimit::LimiterOptions limiter_options;
+    limiter_options.enabled = config.rate_limit_enabled;
+    limiter_options.instances = config.instances;
+    limiter_options.fallback = *yw::ratelimit::parse_fallback(config.rate_limit_fallback);
+    limiter_options.timeout = config.rate_limit_timeout;
+    yw::ratelimit::Limiter limiter(redis ? &*redis : nullptr, limiter_options);
+    limiter.on_epoch_change([&auth] { auth.forget_all(); });
+    std::optional<yw::ratelimit::Admin> rate_admin;
+    if (redis) rate_admin.emplace(db, *redis, &limiter, [&auth] { auth.forget_all(); });
+    api.limiter = &limiter;
+    api.rate_admin = rate_admin ? &*rate_admin : nullptr;
+    metrics.add_source([&limiter] { return limiter.exposition(); });
+    limiter.start(server.executor());
+
     if (auto started = server.start(); !started) {
         yw::log::error("cannot start the HTTP server", {{"error", started.error().message.c_str()}});
         return 1;
     }
     audit.start(server.executor());
     if (topology) topology->start(server.executor());
+
     yw::log::info("listening", {{"url", url_of(config.http_host, server.port()).c_str()}});
 
     signals_io.run();
+    limiter.stop();
     server.stop();
+    if (redis) redis->close();
     // Sockets and timers belong to the server's io_context, which goes with `server`: close them first.
     checker.close();
     if (topology) topology->stop();

@@ -25,6 +25,7 @@ boost::asio::awaitable<Response> get_exposition(const pg::QueryMonitor& monitor,
     res.body() = exposition(metrics.snapshot(), monitor.totals(), cluster.pool_stats());
     auto topology = cluster.topology() ? cluster.topology()->snapshot() : nullptr;
     res.body() += routing_exposition(cluster.routing_stats(), topology.get());
+    res.body() += metrics.sources_text();
     co_return res;
 }
 
