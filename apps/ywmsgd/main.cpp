@@ -2,13 +2,17 @@
 // SIGTERM/SIGINT.
 #include <fmt/format.h>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <csignal>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <string_view>
 
+#include "cache/cache.hpp"
 #include "common/config.hpp"
 #include "common/logging.hpp"
 #include "health/checker.hpp"
@@ -20,11 +24,13 @@
 #include "http/server.hpp"
 #include "messaging/api_key.hpp"
 #include "messaging/audit_log.hpp"
+#include "messaging/cache_warming.hpp"
 #include "messaging/routes.hpp"
 #include "messaging/services.hpp"
 #include "pg/cluster.hpp"
 #include "pg/migrator.hpp"
 #include "pg/monitor.hpp"
+#include "redis/client.hpp"
 
 namespace {
 
@@ -133,9 +139,13 @@ int main(int argc, char** argv) {
     msg::CursorCodec cursors(cursor_secret(config));
     msg::Authenticator auth(db, config.key_cache_ttl);
     msg::AdminService admin(db);
-    msg::UserService users(db, cursors);
-    msg::ConversationService conversations(db, cursors);
-    msg::MessageService messages(db, cursors);
+    yw::cache::CacheOptions cache_options{config.cache_ttl, config.cache_messages_ttl,
+                                          config.cache_negative_ttl, config.cache_ttl_jitter_pct / 100.0,
+                                          config.cache_timeout};
+    yw::cache::Cache cache(cache_options);
+    msg::UserService users(db, cursors, cache);
+    msg::ConversationService conversations(db, cursors, cache);
+    msg::MessageService messages(db, cursors, cache);
     msg::AuditLog audit(db, config.database_url);
     msg::Api api{config.admin_token, auth, admin, users, conversations, messages, &audit};
 
@@ -145,7 +155,7 @@ int main(int argc, char** argv) {
     msg::add_routes(router, api);
     yw::http::add_openapi_route(router);
     yw::http::Metrics metrics;
-    yw::http::add_metrics_routes(router, monitor, db, metrics);
+    yw::http::add_metrics_routes(router, monitor, db, metrics, &cache);
     auto options = yw::http::server_options(config);
     options.on_response = [&metrics](const yw::http::RequestRecord& r) { metrics.observe(r); };
     options.on_drained = [&audit] { audit.stop(); };
@@ -155,11 +165,31 @@ int main(int argc, char** argv) {
         return 1;
     }
     audit.start(server.executor());
+    // The cache's Redis client lives on the server's io_context: declared after `server`, closed before it.
+    std::optional<yw::redis::Client> redis;
+    if (config.cache_enabled && !config.redis_url.empty()) {
+        yw::redis::ClientOptions redis_options;
+        redis_options.url = config.redis_url;
+        redis_options.command_timeout = config.cache_timeout;
+        redis.emplace(server.executor(), redis_options);
+        redis->start();
+        cache.attach(&*redis);
+        if (config.cache_warming_enabled) {
+            msg::WarmingOptions warming{config.cache_warming_max_keys, config.cache_warming_timeout};
+            boost::asio::co_spawn(server.executor(), msg::warm_cache(db, cache, warming),
+                                  boost::asio::detached);
+        }
+    } else if (config.cache_warming_enabled) {
+        yw::log::warn(
+            "CACHE_WARMING_ENABLED is set but the cache is off (no REDIS_URL, or YW_CACHE_ENABLED=false)");
+    }
     yw::log::info("listening", {{"url", url_of(config.http_host, server.port()).c_str()}});
 
     signals_io.run();
     server.stop();
     // Sockets and timers belong to the server's io_context, which goes with `server`: close them first.
+    cache.attach(nullptr);
+    if (redis) redis->close();
     checker.close();
     db.close();
     yw::log::info("stopped");

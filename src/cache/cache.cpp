@@ -32,8 +32,8 @@ std::string_view name_of(Outcome outcome) {
     return "BYPASS";
 }
 
-Cache::Cache(redis::Client* redis, CacheOptions options)
-    : redis_(redis), options_(options), flights_([](const std::exception& e) {
+Cache::Cache(CacheOptions options)
+    : options_(options), flights_([](const std::exception& e) {
           return Answer{Outcome::kBypass, make_error(ErrorCode::kInternal, e.what())};
       }) {}
 
@@ -61,7 +61,9 @@ void Cache::redis_worked() {
 }
 
 asio::awaitable<Result<Fetched>> Cache::get(Namespace ns, const std::string& key, Loader load) {
-    Answer answer = co_await flights_.run(key, [&]() { return lookup_or_load(ns, key, load); });
+    // Named, not a temporary in the co_await: GCC 12 mishandles temporaries that live across a suspension.
+    SingleFlight<Answer>::Loader flight = [&]() { return lookup_or_load(ns, key, load); };
+    Answer answer = co_await flights_.run(key, flight);
     Counters& c = counters(ns);
     if (answer.outcome == Outcome::kHit) c.hits.fetch_add(1, std::memory_order_relaxed);
     if (answer.outcome == Outcome::kMiss) c.misses.fetch_add(1, std::memory_order_relaxed);

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "cache/cache.hpp"
 #include "common/histogram.hpp"
 #include "http/options.hpp"
 #include "pg/cluster.hpp"
@@ -49,5 +50,8 @@ inline constexpr std::string_view kExpositionContentType = "text/plain; version=
 std::string exposition(const std::vector<Metrics::Series>& requests,
                        const std::vector<pg::QueryTotals>& queries,
                        const std::vector<pg::Cluster::NamedStats>& pools);
+
+// The read cache's counters by namespace: yw_cache_{hits,misses,stale,errors,loads}_total. Pure, for tests.
+std::string cache_exposition(const std::vector<cache::NamespaceStats>& stats);
 
 }  // namespace yw::http

@@ -12,6 +12,8 @@
 #include "cache/keys.hpp"
 #include "cache/single_flight.hpp"
 #include "common/error.hpp"
+#include "http/metrics.hpp"
+#include "ops/cache_admin.hpp"
 
 namespace yw::cache {
 namespace {
@@ -146,6 +148,44 @@ TEST(SingleFlight, AThrowingLoadReleasesItsWaiters) {
     io.run();
     EXPECT_TRUE(leader_threw);
     EXPECT_EQ(waiters_answered, 5);
+}
+
+TEST(CacheStats, InfoParsingAndTheRb11HitRate) {
+    std::string info =
+        "# Stats\r\ntotal_commands_processed:5678\r\nexpired_keys:123\r\nevicted_keys:0\r\n"
+        "keyspace_hits:4500\r\nkeyspace_misses:1000\r\n\r\n# Memory\r\nused_memory:1048576\r\n"
+        "maxmemory_policy:volatile-lru\r\n";
+    auto stats = ops::cache_stats_from_info(ops::parse_info(info));
+    ASSERT_TRUE(stats.ok()) << stats.error().message;
+    EXPECT_NEAR(*stats->hit_rate_percent(), 81.8, 0.05);  // RB-11's own example
+    EXPECT_NEAR(*stats->expiration_rate_percent(), 100.0 * 123 / 5678, 1e-9);
+    EXPECT_EQ(stats->used_memory, 1048576u);
+    EXPECT_EQ(stats->maxmemory_policy, "volatile-lru");
+
+    auto missing = ops::cache_stats_from_info(ops::parse_info("keyspace_hits:1\n"));
+    ASSERT_FALSE(missing.ok());
+    EXPECT_NE(missing.error().message.find("keyspace_misses"), std::string::npos);
+    ops::RedisCacheStats idle;
+    EXPECT_FALSE(idle.hit_rate_percent().has_value());  // nothing to judge before any lookup
+
+    EXPECT_EQ(ops::hit_rate_verdict(81.8), health::Verdict::kHealthy);
+    EXPECT_EQ(ops::hit_rate_verdict(70), health::Verdict::kHealthy);
+    EXPECT_EQ(ops::hit_rate_verdict(69.9), health::Verdict::kDegraded);
+    EXPECT_EQ(ops::hit_rate_verdict(50), health::Verdict::kDegraded);
+    EXPECT_EQ(ops::hit_rate_verdict(49.9), health::Verdict::kUnhealthy);
+}
+
+TEST(CacheStats, ExpositionHasEveryCounterByNamespace) {
+    std::vector<NamespaceStats> stats{{Namespace::kUsers, 7, 3, 1, 2, 4},
+                                      {Namespace::kMessages, 0, 0, 0, 0, 0}};
+    std::string text = http::cache_exposition(stats);
+    EXPECT_NE(text.find("# TYPE yw_cache_hits_total counter\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("yw_cache_hits_total{namespace=\"users\"} 7\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("yw_cache_misses_total{namespace=\"users\"} 3\n"), std::string::npos);
+    EXPECT_NE(text.find("yw_cache_stale_total{namespace=\"users\"} 1\n"), std::string::npos);
+    EXPECT_NE(text.find("yw_cache_errors_total{namespace=\"users\"} 2\n"), std::string::npos);
+    EXPECT_NE(text.find("yw_cache_loads_total{namespace=\"users\"} 4\n"), std::string::npos);
+    EXPECT_NE(text.find("yw_cache_loads_total{namespace=\"messages\"} 0\n"), std::string::npos);
 }
 
 }  // namespace
