@@ -409,11 +409,11 @@ cache_targets() {
     if [ -z "$db" ] || [ -z "$hot" ] || [ "$db" = - ] || [ "$hot" = - ]; then
         echo "- cache hit ≥ 3× the database path: not measured (needs get_user and get_user_hot in BENCH_SCENARIOS)"
     else
-        awk -v h="$hot" -v d="$db" 'BEGIN { r = h / d; printf "- %s cache-hit GET user ≥ 3× the database path: %.0f / %.0f = %.2f×\n", r >= 3 ? "✓" : "✗", h, d, r }'
+        awk -v h="$hot" -v d="$db" 'BEGIN { r = h / d; printf "- %s cache-hit GET user ≥ 3× the database path: %.0f / %.0f = %.2f×\n", (r >= 3 ? "✓" : "✗"), h, d, r }'
     fi
     rate=$(sed -n 's/^cache hit rate \([0-9.]*\) %.*/\1/p' "$raw/cache_get_user_zipf.txt" 2>/dev/null)
     if [ -z "$rate" ]; then echo "- ≥ 80 % cache hits on the skewed workload: not measured (get_user_zipf)"
-    else awk -v r="$rate" 'BEGIN { printf "- %s ≥ 80 %% cache hits on the skewed workload (get_user_zipf, from a cold cache): %.1f %%\n", r >= 80 ? "✓" : "✗", r }'; fi
+    else awk -v r="$rate" 'BEGIN { printf "- %s ≥ 80 %% cache hits on the skewed workload (get_user_zipf, from a cold cache): %.1f %%\n", (r >= 80 ? "✓" : "✗"), r }'; fi
 }
 { targets; cache_targets; } >"$raw/targets.md"
 # On a shared machine other work skews every number: say so next to the targets.
