@@ -160,12 +160,8 @@ int main(int argc, char** argv) {
     options.on_response = [&metrics](const yw::http::RequestRecord& r) { metrics.observe(r); };
     options.on_drained = [&audit] { audit.stop(); };
     yw::http::Server server(options, std::move(router));
-    if (auto started = server.start(); !started) {
-        yw::log::error("cannot start the HTTP server", {{"error", started.error().message.c_str()}});
-        return 1;
-    }
-    audit.start(server.executor());
-    // The cache's Redis client lives on the server's io_context: declared after `server`, closed before it.
+    // The cache's Redis client lives on the server's io_context: declared after `server`, closed before it,
+    // and attached to the cache before the server's threads start (no request sees it change).
     std::optional<yw::redis::Client> redis;
     if (config.cache_enabled && !config.redis_url.empty()) {
         yw::redis::ClientOptions redis_options;
@@ -183,6 +179,11 @@ int main(int argc, char** argv) {
         yw::log::warn(
             "CACHE_WARMING_ENABLED is set but the cache is off (no REDIS_URL, or YW_CACHE_ENABLED=false)");
     }
+    if (auto started = server.start(); !started) {
+        yw::log::error("cannot start the HTTP server", {{"error", started.error().message.c_str()}});
+        return 1;
+    }
+    audit.start(server.executor());
     yw::log::info("listening", {{"url", url_of(config.http_host, server.port()).c_str()}});
 
     signals_io.run();

@@ -153,6 +153,8 @@ asio::awaitable<size_t> Cache::store_if_absent(Namespace ns,
     co_return count;
 }
 
+bool Cache::connected() const { return redis_ != nullptr && redis_->connected(); }
+
 std::vector<NamespaceStats> Cache::stats() const {
     std::vector<NamespaceStats> out;
     for (Namespace ns : kNamespaces) {

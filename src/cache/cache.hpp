@@ -77,6 +77,7 @@ class Cache {
                                                    std::vector<std::pair<std::string, std::string>> entries);
 
     bool enabled() const { return redis_ != nullptr; }
+    bool connected() const;  // enabled, and the client is connected right now
     std::vector<NamespaceStats> stats() const;
 
   private:

@@ -2,6 +2,10 @@
 // stored with SET NX in one pipeline each.
 #include "messaging/cache_warming.hpp"
 
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
 #include "common/json.hpp"
 #include "common/logging.hpp"
 #include "messaging/rows.hpp"
@@ -34,6 +38,12 @@ boost::asio::awaitable<WarmingReport> warm_cache(pg::Cluster& db, cache::Cache& 
     std::string limit = std::to_string(std::max(1, options.max_keys / 2));
     if (options.max_keys <= 0 || !cache.enabled()) co_return report;
 
+    // Started with the server: the Redis client may still be connecting (it fails calls meanwhile).
+    boost::asio::steady_timer wait(co_await boost::asio::this_coro::executor);
+    while (!cache.connected() && std::chrono::steady_clock::now() < deadline) {
+        wait.expires_after(std::chrono::milliseconds(20));
+        co_await wait.async_wait(boost::asio::use_awaitable);
+    }
     log::info("Cache warming started for key: conversations:*", {{"limit", limit}});
     pg::Params conversation_params{limit};
     auto conversations = co_await db.exec(pg::Intent::kRead, pg::queries::kCacheHotConversations,
