@@ -30,6 +30,8 @@
 #include "pg/cluster.hpp"
 #include "pg/migrator.hpp"
 #include "pg/monitor.hpp"
+#include "ratelimit/admin.hpp"
+#include "ratelimit/limiter.hpp"
 #include "redis/client.hpp"
 
 namespace {
@@ -155,20 +157,41 @@ int main(int argc, char** argv) {
     msg::add_routes(router, api);
     yw::http::add_openapi_route(router);
     yw::http::Metrics metrics;
-    yw::http::add_metrics_routes(router, monitor, db, metrics, &cache);
+    yw::http::add_metrics_routes(router, monitor, db, metrics);
     auto options = yw::http::server_options(config);
     options.on_response = [&metrics](const yw::http::RequestRecord& r) { metrics.observe(r); };
     options.on_drained = [&audit] { audit.stop(); };
     yw::http::Server server(options, std::move(router));
-    // The cache's Redis client lives on the server's io_context: declared after `server`, closed before it,
-    // and attached to the cache before the server's threads start (no request sees it change).
+    // Redis, the rate limiter and the cache live on the server's io_context: created after it, so destroyed
+    // before it; one client for both (each call carries its own deadline). The cache is attached before the
+    // server's threads start, so no request sees it change.
     std::optional<yw::redis::Client> redis;
-    if (config.cache_enabled && !config.redis_url.empty()) {
+    if (!config.redis_url.empty()) {
         yw::redis::ClientOptions redis_options;
         redis_options.url = config.redis_url;
-        redis_options.command_timeout = config.cache_timeout;
+        redis_options.connect_timeout = config.redis_connect_timeout;
+        redis_options.command_timeout = config.redis_command_timeout;
         redis.emplace(server.executor(), redis_options);
         redis->start();
+    } else {
+        yw::log::warn("no REDIS_URL: rate limits are per instance only, and reads are not cached");
+    }
+    yw::ratelimit::LimiterOptions limiter_options;
+    limiter_options.enabled = config.rate_limit_enabled;
+    limiter_options.instances = config.instances;
+    limiter_options.fallback = *yw::ratelimit::parse_fallback(config.rate_limit_fallback);
+    limiter_options.timeout = config.rate_limit_timeout;
+    yw::ratelimit::Limiter limiter(redis ? &*redis : nullptr, limiter_options);
+    limiter.on_epoch_change([&auth] { auth.forget_all(); });
+    std::optional<yw::ratelimit::Admin> rate_admin;
+    if (redis) rate_admin.emplace(db, *redis, &limiter, [&auth] { auth.forget_all(); });
+    api.limiter = &limiter;
+    api.rate_admin = rate_admin ? &*rate_admin : nullptr;
+    metrics.add_source([&limiter] { return limiter.exposition(); });
+    metrics.add_source([&cache] { return yw::http::cache_exposition(cache.stats()); });
+    limiter.start(server.executor());
+
+    if (redis && config.cache_enabled) {
         cache.attach(&*redis);
         if (config.cache_warming_enabled) {
             msg::WarmingOptions warming{config.cache_warming_max_keys, config.cache_warming_timeout};
@@ -179,14 +202,17 @@ int main(int argc, char** argv) {
         yw::log::warn(
             "CACHE_WARMING_ENABLED is set but the cache is off (no REDIS_URL, or YW_CACHE_ENABLED=false)");
     }
+
     if (auto started = server.start(); !started) {
         yw::log::error("cannot start the HTTP server", {{"error", started.error().message.c_str()}});
         return 1;
     }
     audit.start(server.executor());
+
     yw::log::info("listening", {{"url", url_of(config.http_host, server.port()).c_str()}});
 
     signals_io.run();
+    limiter.stop();
     server.stop();
     // Sockets and timers belong to the server's io_context, which goes with `server`: close them first.
     cache.attach(nullptr);

@@ -228,6 +228,16 @@ Result<Config> parse_config(const Env& env) {
     p.millis("YW_PROBE_TIMEOUT_MS", c.probe_timeout, 10, 60000);
     p.millis("YW_MAX_REPLICA_LAG_MS", c.max_replica_lag, 0, 3600000);
     parse_redis(p, c);
+    p.millis("YW_REDIS_CONNECT_TIMEOUT_MS", c.redis_connect_timeout, 10, 60000);
+    p.millis("YW_REDIS_COMMAND_TIMEOUT_MS", c.redis_command_timeout, 1, 60000);
+    p.boolean("YW_RATE_LIMIT_ENABLED", c.rate_limit_enabled);
+    p.integer("YW_INSTANCES", c.instances, 1, 1000);
+    if (const auto* v = p.get("YW_RATE_LIMIT_FALLBACK")) {
+        if (*v != "local" && *v != "open" && *v != "closed")
+            p.problem(fmt::format("YW_RATE_LIMIT_FALLBACK must be local, open or closed, got '{}'", *v));
+        c.rate_limit_fallback = *v;
+    }
+    p.millis("YW_RATE_LIMIT_TIMEOUT_MS", c.rate_limit_timeout, 1, 10000);
 
     if (const auto* v = p.get("YW_ADMIN_TOKEN")) {
         if (v->size() < 16) p.problem("YW_ADMIN_TOKEN must be at least 16 characters");

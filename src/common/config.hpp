@@ -39,6 +39,15 @@ struct Config {
     std::chrono::milliseconds probe_timeout{500};     // YW_PROBE_TIMEOUT_MS: one node probe's deadline
     std::chrono::milliseconds max_replica_lag{1000};  // YW_MAX_REPLICA_LAG_MS: reads skip laggier replicas
     std::string redis_url;                            // empty: no Redis configured
+    std::chrono::milliseconds redis_connect_timeout{1000};  // YW_REDIS_CONNECT_TIMEOUT_MS
+    std::chrono::milliseconds redis_command_timeout{
+        250};  // YW_REDIS_COMMAND_TIMEOUT_MS: default call deadline
+
+    // Rate limiting per API key (src/ratelimit).
+    bool rate_limit_enabled = true;                    // YW_RATE_LIMIT_ENABLED
+    int instances = 1;                                 // YW_INSTANCES: ywmsgd instances sharing the limits
+    std::string rate_limit_fallback = "local";         // YW_RATE_LIMIT_FALLBACK: local | open | closed
+    std::chrono::milliseconds rate_limit_timeout{50};  // YW_RATE_LIMIT_TIMEOUT_MS: the script call's deadline
 
     std::string admin_token;  // empty: /admin/* is closed
     bool auto_migrate = false;

@@ -108,6 +108,14 @@ Metrics::Metrics() : impl_(std::make_unique<Impl>()) {}
 
 Metrics::~Metrics() = default;
 
+void Metrics::add_source(Source source) { sources_.push_back(std::move(source)); }
+
+std::string Metrics::sources_text() const {
+    std::string out;
+    for (const auto& source : sources_) out += source();
+    return out;
+}
+
 void Metrics::observe(const RequestRecord& request) noexcept {
     std::string_view method = method_label(request.method);
     std::string_view route = request.route.empty() ? kUnmatchedRoute : request.route;

@@ -1,6 +1,7 @@
 // Request metrics, and the Prometheus text exposition of GET /metrics.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -35,9 +36,15 @@ class Metrics {
     // Sorted by route, method, status.
     std::vector<Series> snapshot() const;
 
+    // More exposition text (rate limits, cache, Redis), appended to GET /metrics. Add before serving.
+    using Source = std::function<std::string()>;
+    void add_source(Source source);
+    std::string sources_text() const;
+
   private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
+    std::vector<Source> sources_;
 };
 
 // The route label of requests that matched no route (404, 405, refused): one series, whatever the path.

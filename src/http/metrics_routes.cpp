@@ -18,23 +18,23 @@ boost::asio::awaitable<Response> get_query_report(const pg::QueryMonitor& monito
 }
 
 boost::asio::awaitable<Response> get_exposition(const pg::QueryMonitor& monitor, const pg::Cluster& cluster,
-                                                const Metrics& metrics, const cache::Cache* cache) {
+                                                const Metrics& metrics) {
     Response res{beast::http::status::ok, 11};
     res.set(beast::http::field::content_type, kExpositionContentType);
     res.set(beast::http::field::cache_control, kNoStore);
-    res.body() = exposition(metrics.snapshot(), monitor.totals(), cluster.pool_stats());
-    if (cache) res.body() += cache_exposition(cache->stats());
+    res.body() =
+        exposition(metrics.snapshot(), monitor.totals(), cluster.pool_stats()) + metrics.sources_text();
     co_return res;
 }
 
 }  // namespace
 
 void add_metrics_routes(Router& router, const pg::QueryMonitor& monitor, const pg::Cluster& cluster,
-                        const Metrics& metrics, const cache::Cache* cache) {
+                        const Metrics& metrics) {
     router.add(beast::http::verb::get, "/metrics/queries",
                [&monitor](RequestContext&) { return get_query_report(monitor); });
-    router.add(beast::http::verb::get, "/metrics", [&monitor, &cluster, &metrics, cache](RequestContext&) {
-        return get_exposition(monitor, cluster, metrics, cache);
+    router.add(beast::http::verb::get, "/metrics", [&monitor, &cluster, &metrics](RequestContext&) {
+        return get_exposition(monitor, cluster, metrics);
     });
 }
 

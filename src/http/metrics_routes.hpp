@@ -9,8 +9,8 @@
 namespace yw::http {
 
 // GET /metrics/queries: the query monitor's report, application/json. GET /metrics: the text exposition of
-// requests, queries, pools and (when given) the read cache. All sources must outlive the router.
+// requests, queries and pools. All three sources must outlive the router.
 void add_metrics_routes(Router& router, const pg::QueryMonitor& monitor, const pg::Cluster& cluster,
-                        const Metrics& metrics, const cache::Cache* cache = nullptr);
+                        const Metrics& metrics);
 
 }  // namespace yw::http

@@ -5,6 +5,7 @@
 
 #include "common/time.hpp"
 #include "http/error_response.hpp"
+#include "ratelimit/headers.hpp"
 
 namespace yw::messaging {
 namespace {
@@ -130,6 +131,10 @@ Result<PageRequest> page_request(const std::map<std::string, std::string>& param
     return page;
 }
 
+Error rate_limits_off() {
+    return make_error(ErrorCode::kUnavailable, "rate limiting needs Redis (REDIS_URL)");
+}
+
 void audit(Api& api, const RequestContext& ctx, const Principal& p, const std::string& pattern,
            const Response& res, std::chrono::steady_clock::time_point started) {
     if (!api.audit) return;
@@ -147,7 +152,10 @@ void audit(Api& api, const RequestContext& ctx, const Principal& p, const std::s
     api.audit->record(std::move(e));
 }
 
-// The tenant wrapper: API key → Principal (401/403 otherwise), the handler, then the audit row.
+std::int64_t unix_seconds_now() { return unix_us_now() / 1000000; }
+
+// The tenant wrapper: API key → Principal (401/403 otherwise), the rate limit (429 without touching the
+// database), the handler, then the audit row.
 class Routes {
   public:
     Routes(http::Router& router, Api& api) : router_(router), api_(api) {}
@@ -158,7 +166,20 @@ class Routes {
                         auto started = std::chrono::steady_clock::now();
                         auto principal = co_await api.auth.authenticate(api_key_of(ctx.request));
                         if (!principal) co_return http::error_response(ctx, principal.error());
-                        Response res = co_await handler(ctx, *principal);
+                        ratelimit::Decision limit;
+                        if (api.limiter) {
+                            ratelimit::Subject subject{principal->key_id, principal->tier,
+                                                       principal->burst_size, &principal->whitelist_ips};
+                            limit = co_await api.limiter->check(subject, ctx.client_ip);
+                        }
+                        // No co_await inside a conditional expression: GCC 12 miscompiles it.
+                        Response res;
+                        if (limit.allowed) {
+                            res = co_await handler(ctx, *principal);
+                            ratelimit::set_headers(res, limit, unix_seconds_now());
+                        } else {
+                            res = ratelimit::refusal(limit, unix_seconds_now());
+                        }
                         audit(api, ctx, *principal, pattern, res, started);
                         co_return res;
                     });
@@ -213,6 +234,20 @@ void add_routes(http::Router& router, Api& api) {
         auto result = co_await api.admin.patch_api_key(ctx.param("prefix"), *body);
         if (result) api.auth.forget_all();  // a block or tier change applies at once on this instance
         co_return answer(ctx, std::move(result));
+    });
+
+    // --- rate limits (RB-14, RB-15, RB-16) ---
+    r.admin(V::get, "/admin/rate-limit/status/{key}", [&api](RequestContext& ctx) -> Awaitable {
+        if (!api.rate_admin) co_return http::error_response(ctx, rate_limits_off());
+        co_return answer(ctx, co_await api.rate_admin->status(ctx.param("key")));
+    });
+    r.admin(V::post, "/admin/rate-limit/reset/{key}", [&api](RequestContext& ctx) -> Awaitable {
+        if (!api.rate_admin) co_return http::error_response(ctx, rate_limits_off());
+        co_return answer(ctx, co_await api.rate_admin->reset(ctx.param("key")));
+    });
+    r.admin(V::get, "/admin/rate-limit/analytics", [&api](RequestContext& ctx) -> Awaitable {
+        if (!api.rate_admin) co_return http::error_response(ctx, rate_limits_off());
+        co_return answer(ctx, co_await api.rate_admin->analytics());
     });
 
     // --- users ---

@@ -6,6 +6,8 @@
 #include "http/router.hpp"
 #include "messaging/audit_log.hpp"
 #include "messaging/services.hpp"
+#include "ratelimit/admin.hpp"
+#include "ratelimit/limiter.hpp"
 
 namespace yw::messaging {
 
@@ -17,6 +19,10 @@ struct Api {
     ConversationService& conversations;
     MessageService& messages;
     AuditLog* audit = nullptr;  // null: no audit log (tests)
+    // Set before the server starts (they need its executor); null: no rate limiting / 503 on its admin
+    // routes.
+    ratelimit::Limiter* limiter = nullptr;
+    ratelimit::Admin* rate_admin = nullptr;
 };
 
 void add_routes(http::Router& router, Api& api);

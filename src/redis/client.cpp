@@ -138,11 +138,17 @@ struct Client::Impl : std::enable_shared_from_this<Impl> {
     };
 
     Impl(asio::any_io_executor ex, ClientOptions opts)
-        : executor(ex), strand(asio::make_strand(ex)), options(std::move(opts)), socket(strand),
-          retry_timer(strand), reader(redisReaderCreate()) {
+        : executor(ex),
+          strand(asio::make_strand(ex)),
+          options(std::move(opts)),
+          socket(strand),
+          retry_timer(strand),
+          reader(redisReaderCreate()) {
         auto ep = parse_redis_url(options.url);
-        if (ep) endpoint = *ep;
-        else url_error = ep.error();
+        if (ep)
+            endpoint = *ep;
+        else
+            url_error = ep.error();
     }
     ~Impl() {
         if (reader) redisReaderFree(reader);
@@ -182,7 +188,8 @@ struct Client::Impl : std::enable_shared_from_this<Impl> {
         }
         auto p = std::make_shared<Pending>(strand, cmds.size());
         for (const auto& c : cmds) {
-            if (!append_command(out, c)) co_return make_error(ErrorCode::kInvalidArgument, "redis: bad command");
+            if (!append_command(out, c))
+                co_return make_error(ErrorCode::kInvalidArgument, "redis: bad command");
         }
         commands += cmds.size();
         pending.push_back(p);
@@ -206,7 +213,8 @@ struct Client::Impl : std::enable_shared_from_this<Impl> {
     }
 
     static asio::awaitable<void> submit_into(std::shared_ptr<Impl> self, std::vector<Command> cmds,
-                                             Deadline deadline, std::optional<Result<std::vector<Reply>>>* out) {
+                                             Deadline deadline,
+                                             std::optional<Result<std::vector<Reply>>>* out) {
         *out = co_await self->submit(std::move(cmds), deadline, false);
     }
 
@@ -324,9 +332,11 @@ struct Client::Impl : std::enable_shared_from_this<Impl> {
                 co_return;
             }
             if (self->connects == 0 && self->backoff.count() == 0) {
-                log::warn("redis unavailable; retrying in the background", {{"reason", connected.error().message.c_str()}});
+                log::warn("redis unavailable; retrying in the background",
+                          {{"reason", connected.error().message.c_str()}});
             }
-            self->backoff = std::clamp(self->backoff * 2, self->options.reconnect_min, self->options.reconnect_max);
+            self->backoff =
+                std::clamp(self->backoff * 2, self->options.reconnect_min, self->options.reconnect_max);
             self->retry_timer.expires_after(self->backoff);
             co_await self->retry_timer.async_wait(kAwait);
         }
@@ -338,8 +348,9 @@ struct Client::Impl : std::enable_shared_from_this<Impl> {
         asio::steady_timer timer(strand);
         timer.expires_at(deadline);
         tcp::resolver resolver(strand);
-        auto resolved = co_await (resolver.async_resolve(endpoint.host, std::to_string(endpoint.port), kAwait) ||
-                                  timer.async_wait(kAwait));
+        auto resolved =
+            co_await (resolver.async_resolve(endpoint.host, std::to_string(endpoint.port), kAwait) ||
+                      timer.async_wait(kAwait));
         if (resolved.index() == 1) co_return unavailable("resolving " + endpoint.host + " timed out");
         auto [rec, results] = std::get<0>(resolved);
         if (rec) co_return unavailable("cannot resolve " + endpoint.host + ": " + rec.message());
@@ -411,20 +422,25 @@ void Client::start() {
 }
 
 void Client::close() {
-    auto& impl = *impl_;
-    const auto* io = impl.executor.target<asio::io_context::executor_type>();
-    if (impl.strand.running_in_this_thread() || (io && io->context().stopped())) {
-        impl.close_now();
+    auto impl = impl_;
+    const auto* io = impl->executor.target<asio::io_context::executor_type>();
+    if (impl->strand.running_in_this_thread() || (io && io->context().stopped())) {
+        impl->close_now();
         return;
     }
-    std::promise<void> done;
-    auto future = done.get_future();
-    asio::post(impl.strand, [impl = impl_, &done] {
+    if (io && io->running_in_this_thread()) {
+        // On a loop thread (a coroutine closing its client): never block the loop; the strand closes soon.
+        asio::post(impl->strand, [impl] { impl->close_now(); });
+        return;
+    }
+    auto done = std::make_shared<std::promise<void>>();
+    auto future = done->get_future();
+    asio::post(impl->strand, [impl, done] {
         impl->close_now();
-        done.set_value();
+        done->set_value();
     });
-    // The loop may stop before running the handler (shutdown): then nobody else touches the state.
-    if (future.wait_for(std::chrono::seconds(2)) != std::future_status::ready) impl.close_now();
+    // A loop that never ran (startup failed) does not run the handler: then nobody else touches the state.
+    if (future.wait_for(std::chrono::seconds(2)) != std::future_status::ready) impl->close_now();
 }
 
 asio::awaitable<Result<Reply>> Client::command(Command args, Deadline deadline) {
@@ -440,7 +456,8 @@ asio::awaitable<Result<Reply>> Client::command(Command args) {
     co_return co_await command(std::move(args), deadline);
 }
 
-asio::awaitable<Result<std::vector<Reply>>> Client::pipeline(std::vector<Command> commands, Deadline deadline) {
+asio::awaitable<Result<std::vector<Reply>>> Client::pipeline(std::vector<Command> commands,
+                                                             Deadline deadline) {
     if (commands.empty()) co_return std::vector<Reply>{};
     auto impl = impl_;
     // Fast path: no hop to the strand when there is no connection to use.

@@ -66,11 +66,11 @@ class Script {
 };
 
 struct ClientStats {
-    std::uint64_t commands = 0;    // commands sent
-    std::uint64_t errors = 0;      // calls that failed: not connected, timeout, connection lost
-    std::uint64_t timeouts = 0;    // of which the deadline passed
-    std::uint64_t reconnects = 0;  // connections established after the first one
-    std::uint64_t connects = 0;    // connections established in total
+    std::uint64_t commands = 0;      // commands sent
+    std::uint64_t errors = 0;        // calls that failed: not connected, timeout, connection lost
+    std::uint64_t timeouts = 0;      // of which the deadline passed
+    std::uint64_t reconnects = 0;    // connections established after the first one
+    std::uint64_t connects = 0;      // connections established in total
     std::uint64_t script_loads = 0;  // NOSCRIPT fallbacks to EVAL
 };
 

@@ -4,8 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/io_context.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
 #include <future>
 #include <set>
 #include <thread>
@@ -53,7 +53,9 @@ class RedisClient : public ::testing::Test {
             asio::detached);
         return future.get();
     }
-    Result<Reply> cmd(Command c) { return run(client_->command(std::move(c), std::chrono::steady_clock::now() + 2s)); }
+    Result<Reply> cmd(Command c) {
+        return run(client_->command(std::move(c), std::chrono::steady_clock::now() + 2s));
+    }
 
     asio::io_context io_;
     std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
@@ -113,7 +115,8 @@ TEST_F(RedisClient, ManyThreadsShareOneClient) {
             io_,
             [this, &promise]() -> asio::awaitable<void> {
                 Command c{"INCR", "test:client:c"};
-                promise.set_value(co_await client_->command(std::move(c), std::chrono::steady_clock::now() + 10s));
+                promise.set_value(
+                    co_await client_->command(std::move(c), std::chrono::steady_clock::now() + 10s));
             },
             asio::detached);
     }
@@ -144,7 +147,8 @@ TEST_F(RedisClient, EvalShaLoadsTheScriptAfterNoscript) {
 
 TEST_F(RedisClient, DeadlinePassedIsATimeoutAndTheConnectionStaysUsable) {
     // BLPOP holds the reply for 1 s: the call gives up at its deadline; the late reply is dropped in order.
-    auto slow = run(client_->command({"BLPOP", "test:client:never", "1"}, std::chrono::steady_clock::now() + 50ms));
+    auto slow =
+        run(client_->command({"BLPOP", "test:client:never", "1"}, std::chrono::steady_clock::now() + 50ms));
     ASSERT_FALSE(slow.ok());
     EXPECT_EQ(slow.error().code, ErrorCode::kTimeout);
     EXPECT_GE(client_->stats().timeouts, 1u);

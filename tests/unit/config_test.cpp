@@ -178,6 +178,37 @@ TEST(Config, NodesAdminUrlsAndProbeSettings) {
     EXPECT_TRUE(c->warnings.empty());
 }
 
+TEST(Config, RateLimitAndRedisSettings) {
+    Env env = minimal();
+    auto defaults = parse_config(env);
+    ASSERT_TRUE(defaults.ok());
+    EXPECT_TRUE(defaults->rate_limit_enabled);
+    EXPECT_EQ(defaults->instances, 1);
+    EXPECT_EQ(defaults->rate_limit_fallback, "local");
+    EXPECT_EQ(defaults->rate_limit_timeout.count(), 50);
+    env["YW_RATE_LIMIT_ENABLED"] = "false";
+    env["YW_INSTANCES"] = "4";
+    env["YW_RATE_LIMIT_FALLBACK"] = "closed";
+    env["YW_RATE_LIMIT_TIMEOUT_MS"] = "20";
+    env["YW_REDIS_CONNECT_TIMEOUT_MS"] = "300";
+    env["YW_REDIS_COMMAND_TIMEOUT_MS"] = "80";
+    auto c = parse_config(env);
+    ASSERT_TRUE(c.ok()) << c.error().message;
+    EXPECT_FALSE(c->rate_limit_enabled);
+    EXPECT_EQ(c->instances, 4);
+    EXPECT_EQ(c->rate_limit_fallback, "closed");
+    EXPECT_EQ(c->rate_limit_timeout.count(), 20);
+    EXPECT_EQ(c->redis_connect_timeout.count(), 300);
+    EXPECT_EQ(c->redis_command_timeout.count(), 80);
+    EXPECT_TRUE(c->warnings.empty());
+    env["YW_RATE_LIMIT_FALLBACK"] = "maybe";
+    env["YW_INSTANCES"] = "0";
+    auto bad = parse_config(env);
+    ASSERT_FALSE(bad.ok());
+    EXPECT_NE(bad.error().message.find("YW_RATE_LIMIT_FALLBACK"), std::string::npos);
+    EXPECT_NE(bad.error().message.find("YW_INSTANCES"), std::string::npos);
+}
+
 TEST(Config, EveryDocumentedYwNameIsKnown) {
     Env env = minimal();
     for (const char* name : {"YW_DB_POOL_SIZE", "YW_DB_PREPARE", "YW_QUERY_TIMEOUT_MS", "YW_PROBE_TIMEOUT_MS",
