@@ -2,9 +2,9 @@
 // each other's entries, 200 concurrent misses cost one database query, not-found is cached briefly, Redis
 // down is invisible to clients (and counted, and recovered from), warming at start, and every ywctl cache
 // command.
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <gtest/gtest.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
