@@ -71,8 +71,12 @@ int status(const Globals& g, const ClusterArgs& args) {
     int exit = kOk;
     Table table{{"", "node", "port", "role", "state", "lag", "detail"}, {}};
     boost::json::array out;
+    // Two writable primaries (an old primary restarted by hand after a failover) is the worst state there is.
+    int primaries = 0;
+    for (const auto& n : *nodes) primaries += n.kind == yw::cluster::NodeKind::kPrimary && n.running;
     for (const auto& n : *nodes) {
         int node_exit = n.running ? kOk : kCritical;
+        if (n.kind == yw::cluster::NodeKind::kPrimary && n.running && primaries > 1) node_exit = kCritical;
         if (n.kind == yw::cluster::NodeKind::kReplica && n.running) {
             if (n.state != "streaming") node_exit = kCritical;
             if (n.lag_ms && *n.lag_ms >= kLagCriticalMs) node_exit = kCritical;

@@ -22,6 +22,8 @@ void add_cluster_commands(CLI::App& app, const Globals& globals, Action& action)
 void add_db_commands(CLI::App& app, const Globals& globals, Action& action);
 void add_cache_commands(CLI::App& app, const Globals& globals, Action& action);
 void add_ratelimit_commands(CLI::App& app, const Globals& globals, Action& action);
+// failover, switchover, rejoin, drill failover (RB-2, RB-4): apps/ywctl/failover_cmd.cpp.
+void add_failover_commands(CLI::App& app, const Globals& globals, Action& action);
 
 // The configuration for commands that talk to the application database: --config, YW_CONFIG_FILE, the
 // environment, or (when none names a database) the local topology's var/cluster/cluster.env.

@@ -30,6 +30,7 @@
 #include "pg/cluster.hpp"
 #include "pg/migrator.hpp"
 #include "pg/monitor.hpp"
+#include "pg/topology.hpp"
 #include "ratelimit/admin.hpp"
 #include "ratelimit/limiter.hpp"
 #include "redis/client.hpp"
@@ -88,6 +89,37 @@ std::string url_of(const std::string& host, std::uint16_t port) {
     return fmt::format("http://{}:{}", host, port);
 }
 
+// Pools: DATABASE_URL, plus one per node (direct) when replicas are configured and reads are routed.
+yw::pg::ClusterOptions cluster_options(const yw::Config& config) {
+    auto pool = [&config](std::string name, std::string url, bool prepare) {
+        return yw::pg::PoolOptions{std::move(name),           url,
+                                   config.db_pool_size,       config.db_acquire_timeout,
+                                   config.db_connect_timeout, prepare};
+    };
+    yw::pg::ClusterOptions options;
+    const bool bouncer = config.database_url != config.primary_url;
+    options.primary =
+        pool(bouncer ? "pgbouncer" : "primary", config.database_url, config.db_prepare && !bouncer);
+    if (!config.read_replicas.empty()) {
+        for (const auto& node : config.nodes())
+            options.nodes.push_back(pool(node.name, node.url, config.db_prepare));
+    }
+    options.query_timeout = config.query_timeout;
+    return options;
+}
+
+// Topology discovery runs when there is something to route between: replicas.
+std::unique_ptr<yw::pg::TopologyMonitor> topology_monitor(const yw::Config& config) {
+    if (config.read_replicas.empty()) return nullptr;
+    yw::pg::TopologyOptions options;
+    options.nodes = config.nodes();
+    if (config.database_url != config.primary_url) options.pgbouncer_url = config.database_url;
+    options.interval = config.probe_interval;
+    options.timeout = config.probe_timeout;
+    options.max_lag = config.max_replica_lag;
+    return std::make_unique<yw::pg::TopologyMonitor>(std::move(options));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -127,15 +159,8 @@ int main(int argc, char** argv) {
     });
 
     yw::pg::QueryMonitor monitor({config.query_window, config.slow_query_threshold_ms});
-    yw::pg::ClusterOptions cluster_options;
-    cluster_options.primary = {"primary",
-                               config.database_url,
-                               config.db_pool_size,
-                               config.db_acquire_timeout,
-                               config.db_connect_timeout,
-                               config.db_prepare};
-    cluster_options.query_timeout = config.query_timeout;
-    yw::pg::Cluster db(cluster_options, &monitor);
+    auto topology = topology_monitor(config);
+    yw::pg::Cluster db(cluster_options(config), &monitor, topology.get());
 
     namespace msg = yw::messaging;
     msg::CursorCodec cursors(cursor_secret(config));
@@ -153,7 +178,7 @@ int main(int argc, char** argv) {
 
     yw::health::Checker checker(config.database_url, config.health_timeout);
     yw::http::Router router;
-    yw::health::add_routes(router, checker);
+    yw::health::add_routes(router, checker, topology.get());
     msg::add_routes(router, api);
     yw::http::add_openapi_route(router);
     yw::http::Metrics metrics;
@@ -208,7 +233,7 @@ int main(int argc, char** argv) {
         return 1;
     }
     audit.start(server.executor());
-
+    if (topology) topology->start(server.executor());
     yw::log::info("listening", {{"url", url_of(config.http_host, server.port()).c_str()}});
 
     signals_io.run();
@@ -218,6 +243,7 @@ int main(int argc, char** argv) {
     cache.attach(nullptr);
     if (redis) redis->close();
     checker.close();
+    if (topology) topology->stop();
     db.close();
     yw::log::info("stopped");
     return 0;

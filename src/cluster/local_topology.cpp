@@ -11,12 +11,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <fstream>
 #include <map>
 #include <sstream>
 #include <thread>
 
+#include "cluster/pgbouncer_ini.hpp"
 #include "common/logging.hpp"
 #include "common/process.hpp"
 #include "pg/ops_queries.hpp"
@@ -43,6 +45,8 @@ std::string random_hex(size_t bytes) {
     return out;
 }
 
+}  // namespace
+
 // Hands a path (recursively) to the service user so PostgreSQL and PgBouncer can use it.
 void give_to_service_user(const fs::path& path) {
     if (!running_as_root()) return;
@@ -57,6 +61,8 @@ void give_to_service_user(const fs::path& path) {
         (void)lchown(it->path().c_str(), ids->uid, ids->gid);
     }
 }
+
+namespace {
 
 Status write_file(const fs::path& path, const std::string& content,
                   fs::perms perms = fs::perms::owner_read | fs::perms::owner_write) {
@@ -92,9 +98,11 @@ std::optional<pid_t> read_pid(const fs::path& pidfile) {
     return static_cast<pid_t>(pid);
 }
 
+}  // namespace
+
 // Runs a server program as the service user; a non-zero exit becomes an error carrying the program's output.
-Status run_checked(const std::vector<std::string>& argv, std::chrono::milliseconds timeout = 120s,
-                   const std::string& log_file = {}) {
+Status run_postgres_program(const std::vector<std::string>& argv, std::chrono::milliseconds timeout,
+                            const std::string& log_file) {
     RunOptions opts;
     opts.as_user = service_user();
     opts.timeout = timeout;
@@ -111,6 +119,8 @@ Status run_checked(const std::vector<std::string>& argv, std::chrono::millisecon
     }
     return {};
 }
+
+namespace {
 
 bool wait_until(std::chrono::milliseconds limit, const std::function<bool()>& ready) {
     auto deadline = std::chrono::steady_clock::now() + limit;
@@ -175,6 +185,12 @@ bool redis_ping(int port, std::string* detail = nullptr) {
 
 }  // namespace
 
+std::string application_name(const std::string& node) {
+    std::string out = node;
+    std::replace(out.begin(), out.end(), '-', '_');
+    return out;
+}
+
 Ports Ports::from_base(int base) { return Ports{base, base + 1, base + 2, base + 1000, base + 947}; }
 
 std::string postgres_bindir() {
@@ -183,12 +199,10 @@ std::string postgres_bindir() {
     return {};
 }
 
-namespace {
 std::string pg_program(const std::string& name) {
     std::string dir = postgres_bindir();
     return dir.empty() ? name : dir + "/" + name;
 }
-}  // namespace
 
 Result<LocalTopology> LocalTopology::open(Options options) {
     LocalTopology t;
@@ -268,8 +282,8 @@ bool LocalTopology::postgres_running(const fs::path& data) const {
 
 Status LocalTopology::stop_postgres(const fs::path& data) const {
     if (!postgres_running(data)) return {};
-    return run_checked({pg_program("pg_ctl"), "-D", data.string(), "-m", "fast", "-w", "-t", "60", "stop"},
-                       90s);
+    return run_postgres_program(
+        {pg_program("pg_ctl"), "-D", data.string(), "-m", "fast", "-w", "-t", "60", "stop"}, 90s);
 }
 
 Status LocalTopology::write_state() const {
@@ -314,8 +328,8 @@ Status LocalTopology::start_primary(std::vector<std::function<void()>>& undo) {
         say("initdb primary");
         std::error_code ec;
         fs::remove_all(data, ec);
-        if (auto s = run_checked({pg_program("initdb"), "-D", data.string(), "-U", "postgres", "-E", "UTF8",
-                                  "--no-locale", "--auth=trust", "--no-instructions"});
+        if (auto s = run_postgres_program({pg_program("initdb"), "-D", data.string(), "-U", "postgres", "-E",
+                                           "UTF8", "--no-locale", "--auth=trust", "--no-instructions"});
             !s) {
             return s;
         }
@@ -347,20 +361,11 @@ Status LocalTopology::start_primary(std::vector<std::function<void()>>& undo) {
             "host    all          all       127.0.0.1/32 scram-sha-256\n";
         if (auto s = write_file(data / "pg_hba.conf", hba); !s) return s;
     }
-    if (postgres_running(data)) return {};
-    say(fmt::format("start primary on port {}", ports_.primary));
-    if (auto s = run_checked({pg_program("pg_ctl"), "-D", data.string(), "-l",
-                              (dir_ / "log" / "primary.log").string(), "-w", "-t", "60", "start"},
-                             90s);
-        !s) {
-        return s;
-    }
-    undo.push_back([this, data] { (void)stop_postgres(data); });
-    return {};
+    return start_existing("primary", undo);
 }
 
-Status LocalTopology::prepare_primary() {
-    auto conn = pg::SyncConnection::open(dsn(ports_.primary, "postgres", "postgres"));
+Status LocalTopology::prepare_primary(const std::string& node) {
+    auto conn = pg::SyncConnection::open(dsn(port_of(node), "postgres", "postgres"));
     if (!conn) return conn.error();
     auto role = conn->query(pg::queries::kRoleExists, {"app_user"});
     if (!role) return role.error();
@@ -382,37 +387,53 @@ Status LocalTopology::prepare_primary() {
             return s;
         }
     }
-    for (const char* slot : {"replica_1_slot", "replica_2_slot"}) {
+    // A slot for every other node: the replicas, and an old primary once it rejoined as a standby.
+    std::vector<std::string> standbys;
+    for (const auto& [name, port] : postgres_nodes()) {
+        if (name == node || (fs::exists(data_dir(name) / "PG_VERSION") && !is_standby(name))) continue;
+        standbys.push_back(application_name(name));
+        std::string slot = application_name(name) + "_slot";
         auto exists = conn->query(pg::queries::kSlotExists, {slot});
         if (!exists) return exists.error();
         if (exists->empty()) {
             if (auto r = conn->query(pg::queries::kSlotCreate, {slot}); !r) return r.error();
         }
     }
-    if (options_.sync) {
-        say("synchronous replication: ANY 1 (replica_1, replica_2)");
-        if (auto s = conn->exec_script(
-                "cluster.sync",
-                "ALTER SYSTEM SET synchronous_standby_names = 'ANY 1 (replica_1, replica_2)'");
-            !s) {
-            return s;
-        }
-        if (auto s = conn->exec_script("cluster.reload", "SELECT pg_reload_conf()"); !s) return s;
-    }
+    if (options_.sync) return set_sync_names(node);
     return {};
 }
 
-Status LocalTopology::start_replica(const std::string& name, int port,
+Status LocalTopology::set_sync_names(const std::string& node) const {
+    // Standbys carry the quorum they would enforce once promoted (ignored while in recovery): synchronous
+    // replication then holds from a new primary's first commit, and `ywctl failover` knows it is on.
+    auto diverged = diverged_nodes();
+    std::vector<std::string> others;
+    for (const auto& [name, port] : postgres_nodes())
+        if (name != node && std::find(diverged.begin(), diverged.end(), name) == diverged.end())
+            others.push_back(application_name(name));
+    std::string names = fmt::format("ANY 1 ({})", fmt::join(others, ", "));
+    auto conn = pg::SyncConnection::open(dsn(port_of(node), "postgres", "postgres"));
+    if (!conn) return conn.error();
+    say(fmt::format("synchronous replication on {}: {}", node, names));
+    if (auto s = conn->exec_script(
+            "cluster.sync", "ALTER SYSTEM SET synchronous_standby_names = " + conn->quote_literal(names));
+        !s) {
+        return s;
+    }
+    return conn->exec_script("cluster.reload", "SELECT pg_reload_conf()");
+}
+
+Status LocalTopology::start_replica(const std::string& name, int port, const std::string& primary,
                                     std::vector<std::function<void()>>& undo) {
     fs::path data = dir_ / name;
-    std::string app_name = name == "replica-1" ? "replica_1" : "replica_2";
+    std::string app_name = application_name(name);
     std::string slot = app_name + "_slot";
     if (!fs::exists(data / "PG_VERSION")) {
         say(fmt::format("pg_basebackup {} from the primary on slot {}", name, slot));
         std::error_code ec;
         fs::remove_all(data, ec);
-        if (auto s = run_checked(
-                {pg_program("pg_basebackup"), "-d", dsn(ports_.primary, "postgres", "postgres"), "-D",
+        if (auto s = run_postgres_program(
+                {pg_program("pg_basebackup"), "-d", dsn(port_of(primary), "postgres", "postgres"), "-D",
                  data.string(), "-R", "-S", slot, "-X", "stream", "-c", "fast", "--no-password"},
                 300s);
             !s) {
@@ -425,15 +446,21 @@ Status LocalTopology::start_replica(const std::string& name, int port,
             "port = {}\n"
             "primary_conninfo = 'host=127.0.0.1 port={} user=postgres application_name={}'\n"
             "primary_slot_name = '{}'\n",
-            port, ports_.primary, app_name, slot);
+            port, port_of(primary), app_name, slot);
         if (auto s = append_file(data / "postgresql.auto.conf", conf); !s) return s;
         give_to_service_user(data);
     }
+    return start_existing(name, undo);
+}
+
+Status LocalTopology::start_existing(const std::string& name, std::vector<std::function<void()>>& undo) {
+    fs::path data = dir_ / name;
+    int port = port_of(name);
     if (postgres_running(data)) return {};
     say(fmt::format("start {} on port {}", name, port));
-    if (auto s = run_checked({pg_program("pg_ctl"), "-D", data.string(), "-l",
-                              (dir_ / "log" / (name + ".log")).string(), "-w", "-t", "60", "start"},
-                             90s);
+    if (auto s = run_postgres_program({pg_program("pg_ctl"), "-D", data.string(), "-l",
+                                       (dir_ / "log" / (name + ".log")).string(), "-w", "-t", "60", "start"},
+                                      90s);
         !s) {
         return s;
     }
@@ -441,13 +468,30 @@ Status LocalTopology::start_replica(const std::string& name, int port,
     return {};
 }
 
-Status LocalTopology::start_pgbouncer(std::vector<std::function<void()>>& undo) {
+Status LocalTopology::start_pgbouncer(const std::string& primary, std::vector<std::function<void()>>& undo) {
     fs::path home = dir_ / "pgbouncer";
     fs::path pidfile = home / "pgbouncer.pid";
     if (read_pid(pidfile)) return {};
     std::error_code ec;
     fs::create_directories(home, ec);
     give_to_service_user(home);
+    if (fs::exists(home / "pgbouncer.ini")) {
+        // Keep the operator's edits (pool sizes); only make [databases] follow the current primary.
+        std::vector<Endpoint> others;
+        for (const auto& [name, port] : postgres_nodes())
+            if (name != primary) others.push_back({"127.0.0.1", port});
+        auto repointed =
+            repoint_databases(read_text(home / "pgbouncer.ini"), others, {"127.0.0.1", port_of(primary)});
+        if (!repointed.databases.empty()) say(fmt::format("pgbouncer follows the primary: {}", primary));
+        if (auto s = write_file(home / "pgbouncer.ini", repointed.text); !s) return s;
+    } else {
+        if (auto s = write_pgbouncer_ini(home, port_of(primary)); !s) return s;
+    }
+    return launch_pgbouncer(home, undo);
+}
+
+Status LocalTopology::write_pgbouncer_ini(const fs::path& home, int primary_port) const {
+    fs::path pidfile = home / "pgbouncer.pid";
     std::string ini = fmt::format(
         "; Written by `ywctl cluster up`. `ywctl pool resize` edits default_pool_size.\n"
         "[databases]\n"
@@ -469,8 +513,10 @@ Status LocalTopology::start_pgbouncer(std::vector<std::function<void()>>& undo) 
         "logfile = {}\n"
         "pidfile = {}\n"
         "log_connections = 0\n"
-        "log_disconnections = 0\n",
-        ports_.primary, ports_.pgbouncer, (home / "userlist.txt").string(), (home / "hba.conf").string(),
+        "log_disconnections = 0\n"
+        "; after a failover repoints [databases], retry the (new) server within 0.2 s, not 15 s\n"
+        "server_login_retry = 0.2\n",
+        primary_port, ports_.pgbouncer, (home / "userlist.txt").string(), (home / "hba.conf").string(),
         (dir_ / "log" / "pgbouncer.log").string(), pidfile.string());
     if (auto s = write_file(home / "pgbouncer.ini", ini); !s) return s;
     // PgBouncer needs app_user's password to log in to PostgreSQL with SCRAM on the client's behalf.
@@ -482,9 +528,14 @@ Status LocalTopology::start_pgbouncer(std::vector<std::function<void()>>& undo) 
         "host  pgbouncer  postgres   127.0.0.1/32  trust\n"
         "host  all        postgres   127.0.0.1/32  trust\n"
         "host  all        all        127.0.0.1/32  scram-sha-256\n";
-    if (auto s = write_file(home / "hba.conf", hba); !s) return s;
+    return write_file(home / "hba.conf", hba);
+}
+
+Status LocalTopology::launch_pgbouncer(const fs::path& home, std::vector<std::function<void()>>& undo) {
+    fs::path pidfile = home / "pgbouncer.pid";
     say(fmt::format("start pgbouncer on port {}", ports_.pgbouncer));
-    if (auto s = run_checked({"pgbouncer", "-d", (home / "pgbouncer.ini").string()}, 30s); !s) return s;
+    if (auto s = run_postgres_program({"pgbouncer", "-d", (home / "pgbouncer.ini").string()}, 30s); !s)
+        return s;
     undo.push_back([pidfile] { (void)stop_pidfile_process(pidfile, "pgbouncer"); });
     if (!wait_until(15s, [&] { return port_in_use(ports_.pgbouncer); })) {
         return fail(fmt::format("pgbouncer did not listen on port {}; see {}", ports_.pgbouncer,
@@ -515,7 +566,7 @@ Status LocalTopology::start_redis(std::vector<std::function<void()>>& undo) {
         ports_.redis, pidfile.string(), (dir_ / "log" / "redis.log").string(), home.string());
     if (auto s = write_file(home / "redis.conf", conf); !s) return s;
     say(fmt::format("start redis on port {}", ports_.redis));
-    if (auto s = run_checked({"redis-server", (home / "redis.conf").string()}, 30s); !s) return s;
+    if (auto s = run_postgres_program({"redis-server", (home / "redis.conf").string()}, 30s); !s) return s;
     undo.push_back([pidfile] { (void)stop_pidfile_process(pidfile, "redis"); });
     if (!wait_until(15s, [&] { return redis_ping(ports_.redis); })) {
         return fail(fmt::format("redis did not answer PING on port {}; see {}", ports_.redis,
@@ -524,11 +575,11 @@ Status LocalTopology::start_redis(std::vector<std::function<void()>>& undo) {
     return {};
 }
 
-Status LocalTopology::wait_for_streaming() const {
-    say("wait for replica_1 and replica_2 to stream");
+Status LocalTopology::wait_for_streaming(const std::string& primary, int standbys) const {
+    say(fmt::format("wait for {} standby(s) to stream from {}", standbys, primary));
     std::string last;
     bool ok = wait_until(options_.wait, [&] {
-        auto conn = pg::SyncConnection::open(dsn(ports_.primary, "postgres", "postgres"), 2s);
+        auto conn = pg::SyncConnection::open(dsn(port_of(primary), "postgres", "postgres"), 2s);
         if (!conn) {
             last = conn.error().message;
             return false;
@@ -542,8 +593,8 @@ Status LocalTopology::wait_for_streaming() const {
         for (size_t i = 0; i < rows->size(); ++i) {
             if (rows->text(i, "state") == "streaming") ++streaming;
         }
-        last = fmt::format("{} of 2 replicas streaming", streaming);
-        return streaming >= 2;
+        last = fmt::format("{} of {} standbys streaming", streaming, standbys);
+        return streaming >= standbys;
     });
     if (!ok)
         return fail(
@@ -551,12 +602,77 @@ Status LocalTopology::wait_for_streaming() const {
     return {};
 }
 
+std::vector<std::pair<std::string, int>> LocalTopology::postgres_nodes() const {
+    return {{"primary", ports_.primary}, {"replica-1", ports_.replica1}, {"replica-2", ports_.replica2}};
+}
+
+int LocalTopology::port_of(const std::string& node) const {
+    for (const auto& [name, port] : postgres_nodes())
+        if (name == node) return port;
+    return 0;
+}
+
+bool LocalTopology::is_standby(const std::string& node) const {
+    return fs::exists(data_dir(node) / "standby.signal");
+}
+
+int LocalTopology::timeline(const std::string& node) const {
+    // A promotion writes pg_wal/0000000N.history at once (the control file only learns the new timeline at
+    // the next checkpoint): the highest history file is the node's timeline.
+    int tli = 1;
+    std::error_code ec;
+    for (auto it = fs::directory_iterator(data_dir(node) / "pg_wal", ec);
+         !ec && it != fs::directory_iterator(); it.increment(ec)) {
+        std::string name = it->path().filename().string();
+        if (name.size() != 16 || name.substr(8) != ".history") continue;
+        try {
+            tli = std::max(tli, static_cast<int>(std::stoul(name.substr(0, 8), nullptr, 16)));
+        } catch (const std::exception&) {
+        }
+    }
+    return tli;
+}
+
+std::string LocalTopology::current_primary() const {
+    std::vector<std::string> candidates;
+    for (const auto& [name, port] : postgres_nodes())
+        if (fs::exists(data_dir(name) / "PG_VERSION") && !is_standby(name)) candidates.push_back(name);
+    if (candidates.empty()) return "primary";
+    if (candidates.size() == 1) return candidates.front();
+    // An old primary that went down and never rejoined: the promoted node is on a newer timeline.
+    std::string best = candidates.front();
+    int best_tli = timeline(best);
+    for (size_t i = 1; i < candidates.size(); ++i) {
+        int tli = timeline(candidates[i]);
+        if (tli > best_tli) {
+            best = candidates[i];
+            best_tli = tli;
+        }
+    }
+    return best;
+}
+
+std::vector<std::string> LocalTopology::diverged_nodes() const {
+    std::string primary = current_primary();
+    std::vector<std::string> out;
+    for (const auto& [name, port] : postgres_nodes())
+        if (name != primary && fs::exists(data_dir(name) / "PG_VERSION") && !is_standby(name))
+            out.push_back(name);
+    return out;
+}
+
 Status LocalTopology::up() {
     // Every port a stopped node will need must be free before anything starts.
+    // Nodes start in the role their data directory holds now: after a failover replica-1 may be the primary.
+    // An old primary that never rejoined stays down: starting it would make a second writable primary.
+    const std::string primary = current_primary();
+    const std::vector<std::string> diverged = diverged_nodes();
+    auto is_diverged = [&](const std::string& n) {
+        return std::find(diverged.begin(), diverged.end(), n) != diverged.end();
+    };
     std::vector<std::pair<std::string, int>> wanted;
-    if (!postgres_running(dir_ / "primary")) wanted.emplace_back("primary", ports_.primary);
-    if (!postgres_running(dir_ / "replica-1")) wanted.emplace_back("replica-1", ports_.replica1);
-    if (!postgres_running(dir_ / "replica-2")) wanted.emplace_back("replica-2", ports_.replica2);
+    for (const auto& [name, port] : postgres_nodes())
+        if (!is_diverged(name) && !postgres_running(data_dir(name))) wanted.emplace_back(name, port);
     if (!read_pid(dir_ / "pgbouncer" / "pgbouncer.pid")) wanted.emplace_back("pgbouncer", ports_.pgbouncer);
     if (!read_pid(dir_ / "redis" / "redis.pid")) wanted.emplace_back("redis", ports_.redis);
     if (auto s = check_ports(wanted); !s) return s;
@@ -585,13 +701,29 @@ Status LocalTopology::up() {
     if (auto s = write_state(); !s) return s;
     std::vector<std::function<void()>> undo;
     Status status = [&]() -> Status {
-        if (auto s = start_primary(undo); !s) return s;
-        if (auto s = prepare_primary(); !s) return s;
-        if (auto s = start_replica("replica-1", ports_.replica1, undo); !s) return s;
-        if (auto s = start_replica("replica-2", ports_.replica2, undo); !s) return s;
-        if (auto s = start_pgbouncer(undo); !s) return s;
+        if (primary == "primary") {
+            if (auto s = start_primary(undo); !s) return s;
+        } else {
+            if (auto s = start_existing(primary, undo); !s) return s;
+        }
+        if (auto s = prepare_primary(primary); !s) return s;
+        int standbys = 0;
+        for (const auto& [name, port] : postgres_nodes()) {
+            if (name == primary) continue;
+            if (is_diverged(name)) {
+                say(fmt::format(
+                    "{} is a former primary that has not rejoined; left stopped (ywctl rejoin {})", name,
+                    name));
+                continue;
+            }
+            if (auto s = start_replica(name, port, primary, undo); !s) return s;
+            if (options_.sync)
+                if (auto s = set_sync_names(name); !s) return s;
+            ++standbys;
+        }
+        if (auto s = start_pgbouncer(primary, undo); !s) return s;
         if (auto s = start_redis(undo); !s) return s;
-        if (auto s = wait_for_streaming(); !s) return s;
+        if (auto s = wait_for_streaming(primary, standbys); !s) return s;
         return write_env_file();
     }();
     if (!status) {
@@ -604,54 +736,55 @@ Status LocalTopology::up() {
 }
 
 Result<std::vector<NodeStatus>> LocalTopology::status() const {
+    // Every node is asked for its role (pg_is_in_recovery), whatever its name; the primary tells how its
+    // standbys stream. A node that is down shows the role its data directory holds.
     std::vector<NodeStatus> nodes;
-    // What the primary sees of each replica.
     std::map<std::string, std::pair<std::string, std::pair<long long, long long>>> seen;
-    NodeStatus primary{"primary", NodeKind::kPrimary, ports_.primary};
-    if (auto conn = pg::SyncConnection::open(dsn(ports_.primary, "postgres", "postgres"), 2s)) {
-        primary.running = true;
-        if (auto role = conn->query(pg::queries::kNodeRole)) {
-            primary.role = role->text(0, "in_recovery") == "t" ? "replica" : "primary";
-            primary.detail = "PostgreSQL " + role->text(0, "version");
-        }
-        primary.state = "up";
-        if (auto rows = conn->query(pg::queries::kReplicationStatus)) {
-            for (size_t i = 0; i < rows->size(); ++i) {
-                seen[rows->text(i, "application_name")] = {
-                    rows->text(i, "state"),
-                    {std::stoll(rows->text(i, "replay_lag_ms")),
-                     rows->is_null(i, "replay_lag_bytes") ? 0
-                                                          : std::stoll(rows->text(i, "replay_lag_bytes"))}};
-            }
-        }
-    } else {
-        primary.state = "down";
-        primary.detail = conn.error().message;
-    }
-    nodes.push_back(primary);
-    for (auto [name, port] :
-         {std::pair<std::string, int>{"replica-1", ports_.replica1}, {"replica-2", ports_.replica2}}) {
+    for (const auto& [name, port] : postgres_nodes()) {
         NodeStatus n{name, NodeKind::kReplica, port};
-        std::string app_name = name == "replica-1" ? "replica_1" : "replica_2";
-        if (auto conn = pg::SyncConnection::open(dsn(port, "postgres", "postgres"), 2s)) {
+        auto conn = pg::SyncConnection::open(dsn(port, "postgres", "postgres"), 2s);
+        if (!conn) {
+            n.role = is_standby(name) ? "replica" : "primary";
+            n.state = "down";
+            n.detail = conn.error().message;
+            auto diverged = diverged_nodes();
+            if (std::find(diverged.begin(), diverged.end(), name) != diverged.end()) {
+                n.role = "former primary";
+                n.detail = fmt::format("must rejoin as a replica: ywctl rejoin {}", name);
+            }
+        } else {
             n.running = true;
             if (auto role = conn->query(pg::queries::kNodeRole)) {
                 n.role = role->text(0, "in_recovery") == "t" ? "replica" : "primary";
                 n.detail = "PostgreSQL " + role->text(0, "version");
             }
-            auto it = seen.find(app_name);
-            if (it != seen.end()) {
-                n.state = it->second.first;
-                n.lag_ms = it->second.second.first;
-                n.lag_bytes = it->second.second.second;
-            } else {
-                n.state = n.role == "primary" ? "up" : "not streaming";
+            if (n.role == "primary") {
+                n.state = "up";
+                if (auto rows = conn->query(pg::queries::kReplicationStatus)) {
+                    for (size_t i = 0; i < rows->size(); ++i) {
+                        seen[rows->text(i, "application_name")] = {
+                            rows->text(i, "state"),
+                            {std::stoll(rows->text(i, "replay_lag_ms")),
+                             rows->is_null(i, "replay_lag_bytes")
+                                 ? 0
+                                 : std::stoll(rows->text(i, "replay_lag_bytes"))}};
+                    }
+                }
             }
-        } else {
-            n.state = "down";
-            n.detail = conn.error().message;
         }
+        n.kind = n.role == "primary" ? NodeKind::kPrimary : NodeKind::kReplica;
         nodes.push_back(n);
+    }
+    for (auto& n : nodes) {
+        if (!n.running || n.role != "replica") continue;
+        auto it = seen.find(application_name(n.name));
+        if (it != seen.end()) {
+            n.state = it->second.first;
+            n.lag_ms = it->second.second.first;
+            n.lag_bytes = it->second.second.second;
+        } else {
+            n.state = "not streaming";
+        }
     }
     NodeStatus bouncer{"pgbouncer", NodeKind::kPgBouncer, ports_.pgbouncer};
     bouncer.role = "pooler";
@@ -682,9 +815,10 @@ Status LocalTopology::down() {
     say("stop pgbouncer");
     keep(stop_pidfile_process(dir_ / "pgbouncer" / "pgbouncer.pid", "pgbouncer"));
     say("stop replicas and primary");
-    keep(stop_postgres(dir_ / "replica-1"));
-    keep(stop_postgres(dir_ / "replica-2"));
-    keep(stop_postgres(dir_ / "primary"));
+    const std::string primary = current_primary();
+    for (const auto& [name, port] : postgres_nodes())
+        if (name != primary) keep(stop_postgres(data_dir(name)));
+    keep(stop_postgres(data_dir(primary)));
     say("stop redis");
     keep(stop_pidfile_process(dir_ / "redis" / "redis.pid", "redis"));
     return first;

@@ -75,6 +75,19 @@ class LocalTopology {
     // down(), then removes the directory (only one that holds a topology.json).
     Status destroy();
 
+    // The PostgreSQL nodes by name and port: primary, replica-1, replica-2. Names, not roles: after a
+    // failover replica-1 may be the primary.
+    std::vector<std::pair<std::string, int>> postgres_nodes() const;
+    int port_of(const std::string& node) const;  // 0 for an unknown name
+    std::filesystem::path data_dir(const std::string& node) const { return dir_ / node; }
+    // The node that is the primary now, read from the data directories (a standby has standby.signal): the
+    // one without it; when several lack it (an old primary that never rejoined), the one on the newest
+    // timeline. "primary" for a topology not created yet.
+    std::string current_primary() const;
+    // Nodes that are neither the current primary nor standbys: old primaries that must rejoin (`ywctl
+    // rejoin`).
+    std::vector<std::string> diverged_nodes() const;
+
     const Ports& ports() const { return ports_; }
     const std::filesystem::path& dir() const { return dir_; }
     Connections connections() const;
@@ -86,11 +99,18 @@ class LocalTopology {
     void say(const std::string& message) const;
     Status check_ports(const std::vector<std::pair<std::string, int>>& wanted) const;
     Status start_primary(std::vector<std::function<void()>>& undo);
-    Status prepare_primary();
-    Status start_replica(const std::string& name, int port, std::vector<std::function<void()>>& undo);
-    Status start_pgbouncer(std::vector<std::function<void()>>& undo);
+    Status prepare_primary(const std::string& node);
+    Status set_sync_names(const std::string& node) const;
+    Status start_replica(const std::string& name, int port, const std::string& primary,
+                         std::vector<std::function<void()>>& undo);
+    Status start_existing(const std::string& name, std::vector<std::function<void()>>& undo);
+    bool is_standby(const std::string& node) const;
+    int timeline(const std::string& node) const;
+    Status start_pgbouncer(const std::string& primary, std::vector<std::function<void()>>& undo);
+    Status write_pgbouncer_ini(const std::filesystem::path& home, int primary_port) const;
+    Status launch_pgbouncer(const std::filesystem::path& home, std::vector<std::function<void()>>& undo);
     Status start_redis(std::vector<std::function<void()>>& undo);
-    Status wait_for_streaming() const;
+    Status wait_for_streaming(const std::string& primary, int standbys) const;
     Status write_state() const;
     Status write_env_file() const;
     bool postgres_running(const std::filesystem::path& data) const;
@@ -105,5 +125,19 @@ class LocalTopology {
 
 // Where the PostgreSQL server programs live: $YW_PG_BINDIR, Debian's /usr/lib/postgresql/15/bin, or PATH.
 std::string postgres_bindir();
+// The path of a PostgreSQL program (pg_ctl, pg_rewind, …) in postgres_bindir().
+std::string pg_program(const std::string& name);
+
+// Runs a PostgreSQL program as the service user (postgres, when we are root: the servers refuse root); a
+// non-zero exit becomes an error carrying the program's output.
+Status run_postgres_program(const std::vector<std::string>& argv,
+                            std::chrono::milliseconds timeout = std::chrono::seconds(120),
+                            const std::string& log_file = {});
+// Hands a path (recursively) to the service user, so PostgreSQL and PgBouncer can use it; no-op unless root.
+void give_to_service_user(const std::filesystem::path& path);
+
+// A node's application_name (and, with "_slot", its replication slot): replica-1 -> replica_1, primary ->
+// primary. The names the runbooks fix for the replicas; the same rule for a former primary that rejoined.
+std::string application_name(const std::string& node);
 
 }  // namespace yw::cluster

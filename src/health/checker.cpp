@@ -65,21 +65,67 @@ asio::awaitable<DatabaseStatus> Checker::check_database() {
     co_return status;
 }
 
-boost::json::object health_report(const DatabaseStatus& database, std::chrono::system_clock::time_point now) {
+namespace {
+
+boost::json::object topology_report(const pg::Snapshot& t, std::vector<std::string>& problems) {
+    boost::json::array nodes;
+    for (const auto& n : t.nodes) {
+        boost::json::object o{{"name", n.name},
+                              {"role", pg::to_string(n.role)},
+                              {"healthy", n.healthy},
+                              {"lsn", pg::format_lsn(n.lsn)}};
+        if (n.role == pg::Role::kReplica) {
+            o["readable"] = n.readable;
+            o["lag_ms"] = n.lag_ms;
+        }
+        if (!n.error.empty()) o["error"] = n.error;
+        if (n.role == pg::Role::kFenced) problems.push_back(n.name + ": " + n.error);
+        nodes.push_back(std::move(o));
+    }
+    boost::json::object out{{"primary", t.primary_node() ? t.primary_node()->name : ""},
+                            {"nodes", std::move(nodes)}};
+    if (t.pgbouncer_configured) {
+        boost::json::object b{{"leads_to_primary", t.pgbouncer_ok}};
+        if (!t.pgbouncer_ok) {
+            b["error"] = t.pgbouncer_error;
+            problems.push_back(t.pgbouncer_error + " (writes go straight to the primary)");
+        }
+        out["pgbouncer"] = std::move(b);
+    }
+    return out;
+}
+
+}  // namespace
+
+boost::json::object health_report(const DatabaseStatus& database, const pg::Snapshot* topology,
+                                  std::chrono::system_clock::time_point now) {
+    // DATABASE_URL may lead to a dead node while the probes see the primary answering (PgBouncer not yet
+    // repointed after a failover): writes then go straight to the primary, so the instance still serves.
+    bool primary_seen =
+        topology && topology->round > 0 && topology->primary_node() && topology->primary_node()->healthy;
+    bool up = database.up || primary_seen;
     boost::json::object db;
-    db["status"] = database.up ? "up" : "down";
+    db["status"] = up ? "up" : "down";
     if (database.up) {
         db["latency_ms"] = database.latency_ms;
     } else {
         db["error"] = database.error;
     }
+    boost::json::object checks{{"database", std::move(db)}};
+    std::vector<std::string> problems;
+    if (topology) checks["topology"] = topology_report(*topology, problems);
     auto seconds = std::chrono::floor<std::chrono::seconds>(now);
     auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(now - seconds).count();
     // fmt 9 prints a system_clock time_point in local time; RFC 3339 with Z needs gmtime.
     auto utc = fmt::gmtime(std::chrono::system_clock::to_time_t(seconds));
     boost::json::object report;
-    report["status"] = database.up ? "healthy" : "unhealthy";
-    report["checks"] = boost::json::object{{"database", std::move(db)}};
+    report["status"] = !up ? "unhealthy" : problems.empty() ? "healthy" : "degraded";
+    report["checks"] = std::move(checks);
+    if (!problems.empty()) {
+        boost::json::array list;
+        for (auto& p : problems) list.push_back(boost::json::string(p));
+        report["problems"] = std::move(list);
+    }
     report["version"] = kVersion;
     report["timestamp"] = fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:03d}Z", utc, millis);
     return report;

@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "pg/connection.hpp"
+#include "pg/topology.hpp"
 
 namespace yw::health {
 
@@ -48,7 +49,14 @@ class Checker {
     static constexpr std::chrono::milliseconds kShareWindow{1000};
 };
 
-// The /health document: {"status","checks":{"database":…},"version","timestamp"}. Pure, for tests.
-boost::json::object health_report(const DatabaseStatus& database, std::chrono::system_clock::time_point now);
+// The /health document: {"status","checks":{"database":…[,"topology":…]},"version","timestamp"}; status is
+// healthy, degraded (serving, but an operator must look: fenced node, PgBouncer astray) or unhealthy.
+// `topology` may be null. Pure, for tests.
+boost::json::object health_report(const DatabaseStatus& database, const pg::Snapshot* topology,
+                                  std::chrono::system_clock::time_point now);
+inline boost::json::object health_report(const DatabaseStatus& database,
+                                         std::chrono::system_clock::time_point now) {
+    return health_report(database, nullptr, now);
+}
 
 }  // namespace yw::health

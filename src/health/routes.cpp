@@ -8,12 +8,13 @@
 namespace yw::health {
 namespace {
 
-boost::asio::awaitable<http::Response> get_health(Checker& checker) {
+boost::asio::awaitable<http::Response> get_health(Checker& checker, const pg::TopologyMonitor* topology) {
     DatabaseStatus database = co_await checker.check_database();
-    auto status =
-        database.up ? boost::beast::http::status::ok : boost::beast::http::status::service_unavailable;
-    http::Response res =
-        http::json_response(status, health_report(database, std::chrono::system_clock::now()));
+    auto snapshot = topology ? topology->snapshot() : nullptr;
+    auto report = health_report(database, snapshot.get(), std::chrono::system_clock::now());
+    auto status = report["status"] == "unhealthy" ? boost::beast::http::status::service_unavailable
+                                                  : boost::beast::http::status::ok;
+    http::Response res = http::json_response(status, report);
     // A cached answer would hide an outage from the load balancer.
     res.set(boost::beast::http::field::cache_control, "no-store");
     co_return res;
@@ -21,9 +22,9 @@ boost::asio::awaitable<http::Response> get_health(Checker& checker) {
 
 }  // namespace
 
-void add_routes(http::Router& router, Checker& checker) {
+void add_routes(http::Router& router, Checker& checker, const pg::TopologyMonitor* topology) {
     router.add(boost::beast::http::verb::get, "/health",
-               [&checker](http::RequestContext&) { return get_health(checker); });
+               [&checker, topology](http::RequestContext&) { return get_health(checker, topology); });
 }
 
 }  // namespace yw::health

@@ -3,11 +3,15 @@
 
 #include "health/checker.hpp"
 #include "http/router.hpp"
+#include "pg/topology.hpp"
 
 namespace yw::health {
 
 // GET /health: 200 {"status":"healthy",…} when the primary answers within the health timeout, else 503
-// {"status":"unhealthy",…}. `checker` must outlive the router.
-void add_routes(http::Router& router, Checker& checker);
+// {"status":"unhealthy",…}. With topology discovery (`topology` not null) the report lists every node; a
+// fenced node or a PgBouncer that does not lead to the primary makes it 200 "degraded" with the reason, and
+// a primary the probes see answering keeps it up even when DATABASE_URL does not. Both must outlive the
+// router.
+void add_routes(http::Router& router, Checker& checker, const pg::TopologyMonitor* topology = nullptr);
 
 }  // namespace yw::health

@@ -61,7 +61,10 @@ Response error_response(RequestContext& ctx, const Error& error) {
         return error_response(status, to_string(error.code), error.message);
     }
     ctx.error_detail = error.message;
-    return error_response(status, to_string(error.code), public_message(error.code));
+    Response res = error_response(status, to_string(error.code), public_message(error.code));
+    // A dependency is down (a failover takes seconds): tell clients when to try again instead of hammering.
+    if (status == beast::http::status::service_unavailable) res.set(beast::http::field::retry_after, "1");
+    return res;
 }
 
 Response error_response(beast::http::status status, std::string_view code, std::string_view message) {

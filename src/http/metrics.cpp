@@ -55,9 +55,13 @@ void family(std::string& out, std::string_view name, std::string_view type, std:
     fmt::format_to(std::back_inserter(out), "# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
 }
 
-// `labels` is the rendered label list of the series (never empty here), without braces.
+// `labels` is the rendered label list of the series, without braces (may be empty).
 void sample(std::string& out, std::string_view name, std::string_view labels, std::uint64_t value) {
-    fmt::format_to(std::back_inserter(out), "{}{{{}}} {}\n", name, labels, value);
+    if (labels.empty()) {
+        fmt::format_to(std::back_inserter(out), "{} {}\n", name, value);
+    } else {
+        fmt::format_to(std::back_inserter(out), "{}{{{}}} {}\n", name, labels, value);
+    }
 }
 
 void histogram(std::string& out, std::string_view name, std::string_view labels,
@@ -227,6 +231,66 @@ std::string cache_exposition(const std::vector<cache::NamespaceStats>& stats) {
             append_label(labels, "namespace", cache::name_of(s.ns));
             sample(out, counter.name, labels, s.*counter.field);
         }
+    }
+    return out;
+}
+
+std::string routing_exposition(const pg::RoutingStats& routing, const pg::Snapshot* topology) {
+    std::string out;
+    std::vector<std::string> labels;
+    for (const auto& node : routing.nodes) append_label(labels.emplace_back(), "node", node.name);
+    family(out, "yw_db_route_statements_total", "counter",
+           "Statements sent, by node and kind (read or write).");
+    for (std::size_t i = 0; i < routing.nodes.size(); ++i) {
+        sample(out, "yw_db_route_statements_total", labels[i] + ",kind=\"read\"", routing.nodes[i].reads);
+        sample(out, "yw_db_route_statements_total", labels[i] + ",kind=\"write\"", routing.nodes[i].writes);
+    }
+    family(
+        out, "yw_db_route_reads_on_primary_total", "counter",
+        "Reads sent to the primary: no replica fresh enough, or none had replayed the tenant's last write.");
+    sample(out, "yw_db_route_reads_on_primary_total", "reason=\"no_fresh_replica\"",
+           routing.reads_on_primary_no_replica);
+    sample(out, "yw_db_route_reads_on_primary_total", "reason=\"tenant_write_not_replayed\"",
+           routing.reads_on_primary_for_tenant);
+    family(out, "yw_db_route_reads_degraded_total", "counter",
+           "Reads served by a lagging replica because no primary answered.");
+    sample(out, "yw_db_route_reads_degraded_total", "", routing.reads_degraded);
+    family(out, "yw_db_route_reads_retried_total", "counter",
+           "Reads asked again elsewhere after their node failed.");
+    sample(out, "yw_db_route_reads_retried_total", "", routing.reads_retried);
+    family(out, "yw_db_route_writes_bypassing_pgbouncer_total", "counter",
+           "Writes sent straight to the primary because PgBouncer did not lead to it.");
+    sample(out, "yw_db_route_writes_bypassing_pgbouncer_total", "", routing.writes_bypassing_pgbouncer);
+    family(out, "yw_db_route_fast_failures_total", "counter",
+           "Statements refused at once because the node they need is known to be down (503).");
+    sample(out, "yw_db_route_fast_failures_total", "", routing.fast_failures);
+    if (!topology) return out;
+
+    labels.clear();
+    for (const auto& node : topology->nodes) append_label(labels.emplace_back(), "node", node.name);
+    family(out, "yw_db_node_up", "gauge", "1 when the node answered the last probe.");
+    for (std::size_t i = 0; i < labels.size(); ++i)
+        sample(out, "yw_db_node_up", labels[i], topology->nodes[i].healthy);
+    family(out, "yw_db_node_role", "gauge",
+           "1 for the node's current role (primary, replica, fenced, unknown).");
+    for (std::size_t i = 0; i < labels.size(); ++i) {
+        std::string l = labels[i];
+        append_label(l, "role", pg::to_string(topology->nodes[i].role));
+        sample(out, "yw_db_node_role", l, 1);
+    }
+    family(out, "yw_db_node_readable", "gauge", "1 when reads may go to the replica (fresh, not paused).");
+    for (std::size_t i = 0; i < labels.size(); ++i)
+        sample(out, "yw_db_node_readable", labels[i], topology->nodes[i].readable);
+    family(out, "yw_db_replica_lag_milliseconds", "gauge", "How far behind the primary each replica is.");
+    for (std::size_t i = 0; i < labels.size(); ++i) {
+        if (topology->nodes[i].role == pg::Role::kReplica)
+            sample(out, "yw_db_replica_lag_milliseconds", labels[i],
+                   static_cast<std::uint64_t>(topology->nodes[i].lag_ms));
+    }
+    if (topology->pgbouncer_configured) {
+        family(out, "yw_db_pgbouncer_leads_to_primary", "gauge",
+               "1 when DATABASE_URL (PgBouncer) leads to the current primary; 0: writes bypass it.");
+        sample(out, "yw_db_pgbouncer_leads_to_primary", "", topology->pgbouncer_ok);
     }
     return out;
 }

@@ -60,5 +60,8 @@ std::string exposition(const std::vector<Metrics::Series>& requests,
 
 // The read cache's counters by namespace: yw_cache_{hits,misses,stale,errors,loads}_total. Pure, for tests.
 std::string cache_exposition(const std::vector<cache::NamespaceStats>& stats);
+// Routing counters and the topology as this instance sees it (yw_db_route_*, yw_db_node_*). `topology` may be
+// null (no replicas configured). Pure, for tests.
+std::string routing_exposition(const pg::RoutingStats& routing, const pg::Snapshot* topology);
 
 }  // namespace yw::http

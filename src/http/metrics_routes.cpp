@@ -22,8 +22,10 @@ boost::asio::awaitable<Response> get_exposition(const pg::QueryMonitor& monitor,
     Response res{beast::http::status::ok, 11};
     res.set(beast::http::field::content_type, kExpositionContentType);
     res.set(beast::http::field::cache_control, kNoStore);
-    res.body() =
-        exposition(metrics.snapshot(), monitor.totals(), cluster.pool_stats()) + metrics.sources_text();
+    res.body() = exposition(metrics.snapshot(), monitor.totals(), cluster.pool_stats());
+    auto topology = cluster.topology() ? cluster.topology()->snapshot() : nullptr;
+    res.body() += routing_exposition(cluster.routing_stats(), topology.get());
+    res.body() += metrics.sources_text();
     co_return res;
 }
 

@@ -74,7 +74,8 @@ Task<Json> AdminService::create_api_key(std::string_view tenant_id, const JsonBo
 
 Task<Json> AdminService::get_api_key(std::string_view prefix) {
     pg::Params params{std::string(prefix)};
-    auto rows = co_await db_.exec(pg::Intent::kRead, pg::queries::kApiKeyByPrefix, std::move(params));
+    auto rows =
+        co_await db_.exec(pg::Intent::kReadAfterWrite, pg::queries::kApiKeyByPrefix, std::move(params));
     if (!rows) co_return rows.error();
     if (rows->rows() == 0) co_return make_error(ErrorCode::kNotFound, "no API key with this prefix");
     co_return api_key_json(Row(*rows, 0));

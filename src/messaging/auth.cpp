@@ -50,6 +50,13 @@ Task<Principal> Authenticator::authenticate(std::string_view presented) {
     if (!cached) {
         pg::Params params{hash_hex};
         auto rows = co_await db_.exec(pg::Intent::kRead, pg::queries::kApiKeyAuthenticate, std::move(params));
+        if (rows && rows->rows() == 0) {
+            // A key created a moment ago may not have reached the replica yet: ask the primary before saying
+            // no.
+            pg::Params again{hash_hex};
+            rows = co_await db_.exec(pg::Intent::kReadAfterWrite, pg::queries::kApiKeyAuthenticate,
+                                     std::move(again));
+        }
         if (!rows) co_return rows.error();
         if (rows->rows() == 1) {
             Row r(*rows, 0);

@@ -46,7 +46,7 @@ boost::asio::awaitable<WarmingReport> warm_cache(pg::Cluster& db, cache::Cache& 
     }
     log::info("Cache warming started for key: conversations:*", {{"limit", limit}});
     pg::Params conversation_params{limit};
-    auto conversations = co_await db.exec(pg::Intent::kRead, pg::queries::kCacheHotConversations,
+    auto conversations = co_await db.exec(pg::Intent::kReadAfterWrite, pg::queries::kCacheHotConversations,
                                           std::move(conversation_params), deadline);
     if (!conversations) {
         log::warn("cache warming stopped", {{"error", conversations.error().message.c_str()}});
@@ -62,8 +62,8 @@ boost::asio::awaitable<WarmingReport> warm_cache(pg::Cluster& db, cache::Cache& 
 
     log::info("Cache warming started for key: users:*", {{"limit", limit}});
     pg::Params user_params{limit};
-    auto users =
-        co_await db.exec(pg::Intent::kRead, pg::queries::kCacheHotUsers, std::move(user_params), deadline);
+    auto users = co_await db.exec(pg::Intent::kReadAfterWrite, pg::queries::kCacheHotUsers,
+                                  std::move(user_params), deadline);
     if (!users) {
         log::warn("cache warming stopped", {{"error", users.error().message.c_str()}});
         co_return report;

@@ -1,15 +1,173 @@
-// Intent → pool, and the one place where every statement's duration is measured.
+// Intent → node, from the topology's latest snapshot; and the one place where every statement's duration is
+// measured.
 #include "pg/cluster.hpp"
 
+#include <fmt/format.h>
+
+#include "common/logging.hpp"
 #include "pg/monitor.hpp"
+#include "pg/queries.hpp"
 
 namespace yw::pg {
 namespace asio = boost::asio;
 
-Cluster::Cluster(ClusterOptions options, QueryMonitor* monitor)
-    : options_(std::move(options)), monitor_(monitor), primary_(std::make_unique<Pool>(options_.primary)) {}
+namespace {
 
-Pool& Cluster::pool_for(Intent) { return *primary_; }
+constexpr size_t kTrackedTenantsBeforePruning = 4096;
+
+// At most one "reads on the primary" warning per interval: the counter tells how many.
+bool warn_now(std::atomic<long long>& last_ms) {
+    long long now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::steady_clock::now().time_since_epoch())
+                        .count();
+    long long last = last_ms.load();
+    return now - last >= 10000 && last_ms.compare_exchange_strong(last, now);
+}
+std::atomic<long long> last_fallback_warning_ms{-10000};
+
+}  // namespace
+
+// --- read-your-writes bookkeeping ---
+
+void WriteLsnTracker::note(const std::string& tenant, std::uint64_t lsn) {
+    std::lock_guard lock(mutex_);
+    auto& current = lsn_[tenant];
+    current = std::max(current, lsn);
+}
+
+std::uint64_t WriteLsnTracker::required(const std::string& tenant) const {
+    if (tenant.empty()) return 0;
+    std::lock_guard lock(mutex_);
+    auto it = lsn_.find(tenant);
+    return it == lsn_.end() ? 0 : it->second;
+}
+
+void WriteLsnTracker::forget_below(std::uint64_t lsn) {
+    std::lock_guard lock(mutex_);
+    std::erase_if(lsn_, [lsn](const auto& entry) { return entry.second <= lsn; });
+}
+
+size_t WriteLsnTracker::size() const {
+    std::lock_guard lock(mutex_);
+    return lsn_.size();
+}
+
+// --- routing ---
+
+Cluster::Cluster(ClusterOptions options, QueryMonitor* monitor, const TopologyMonitor* topology)
+    : options_(std::move(options)),
+      monitor_(monitor),
+      topology_(options_.nodes.empty() ? nullptr : topology),
+      entry_(std::make_unique<Pool>(options_.primary)) {
+    counter_names_.push_back(options_.primary.name);
+    for (const auto& node : options_.nodes) {
+        if (node.conninfo == options_.primary.conninfo) {
+            nodes_.push_back(nullptr);
+            node_pool_.push_back(entry_.get());
+            node_counter_.push_back(0);
+        } else {
+            nodes_.push_back(std::make_unique<Pool>(node));
+            node_pool_.push_back(nodes_.back().get());
+            node_counter_.push_back(static_cast<int>(counter_names_.size()));
+            counter_names_.push_back(node.name);
+        }
+    }
+    counters_ = std::make_unique<Counters[]>(counter_names_.size());
+}
+
+Result<Cluster::Target> Cluster::route_write(const Snapshot& s) {
+    if (!topology_) return Target{entry_.get(), 0, -1};
+    if (s.primary < 0) {
+        ++fast_failures_;
+        return make_error(
+            ErrorCode::kUnavailable,
+            "no writable primary: a failover is in progress or needed (ywctl emergency db-down)");
+    }
+    const NodeState& primary = s.nodes[s.primary];
+    if (s.round > 0 && !primary.healthy) {
+        ++fast_failures_;
+        return make_error(ErrorCode::kUnavailable,
+                          fmt::format("the primary ({}) is not answering: {}", primary.name, primary.error));
+    }
+    if (s.pgbouncer_configured && s.pgbouncer_ok) return Target{entry_.get(), 0, -1};
+    if (s.pgbouncer_configured) ++writes_bypassing_;
+    return Target{node_pool_[s.primary], node_counter_[s.primary], s.primary};
+}
+
+Result<Cluster::Target> Cluster::route_read(const Snapshot& s, std::uint64_t required_lsn, int skip) {
+    if (!topology_) return Target{entry_.get(), 0, -1};
+    int fresh[16];
+    int count = 0;
+    bool any_readable = false;
+    for (int i = 0; i < static_cast<int>(s.nodes.size()) && count < 16; ++i) {
+        const NodeState& n = s.nodes[i];
+        if (i == skip || n.role != Role::kReplica || !n.readable) continue;
+        any_readable = true;
+        if (n.lsn >= required_lsn) fresh[count++] = i;
+    }
+    if (count > 0) {
+        int i = fresh[next_replica_.fetch_add(1, std::memory_order_relaxed) % count];
+        return Target{node_pool_[i], node_counter_[i], i};
+    }
+    bool primary_up = s.primary >= 0 && s.primary != skip && (s.round == 0 || s.nodes[s.primary].healthy);
+    if (primary_up) {
+        if (any_readable) {
+            ++reads_for_tenant_;
+        } else {
+            ++reads_no_replica_;
+            if (warn_now(last_fallback_warning_ms)) {
+                log::warn("no replica is fresh enough: reads go to the primary",
+                          {{"reads_on_primary", reads_no_replica_.load()}});
+            }
+        }
+        // Straight to the node, not through PgBouncer: should it have just died, the read fails at once and
+        // is retried on a replica instead of waiting in PgBouncer's queue.
+        return Target{node_pool_[s.primary], node_counter_[s.primary], s.primary};
+    }
+    // No primary to fall back to: the freshest replica that answers, even if behind (reads must not fail
+    // while a replica is up; its answer may miss the newest writes, which may be lost anyway).
+    int best = -1;
+    for (int i = 0; i < static_cast<int>(s.nodes.size()); ++i) {
+        const NodeState& n = s.nodes[i];
+        if (i == skip || n.role != Role::kReplica || !n.healthy) continue;
+        if (best < 0 || n.lsn > s.nodes[best].lsn) best = i;
+    }
+    if (best >= 0) {
+        ++reads_degraded_;
+        return Target{node_pool_[best], node_counter_[best], best};
+    }
+    ++fast_failures_;
+    return make_error(ErrorCode::kUnavailable, "no database node is answering");
+}
+
+asio::awaitable<Result<ResultSet>> Cluster::run(Target target, const Query& query, Params params,
+                                                Deadline deadline, const std::string* tenant) {
+    auto lease = co_await target.pool->acquire(deadline);
+    if (!lease) co_return lease.error();
+    auto result = co_await (*lease)->exec(query, std::move(params), deadline);
+    if (result && tenant) {
+        // The write committed; its reads must not go to a replica that has not replayed this far.
+        Params none;
+        auto lsn = co_await (*lease)->exec(queries::kCurrentWalLsn, std::move(none), deadline);
+        std::optional<std::uint64_t> parsed;
+        if (lsn && lsn->rows() == 1) parsed = parse_lsn(lsn->get(0, 0));
+        if (parsed) {
+            lsns_.note(*tenant, *parsed);
+        } else {
+            log::warn("cannot read the primary's WAL position after a write; read-your-writes may lag",
+                      {{"query", std::string(query.name)}});
+        }
+        if (lsns_.size() > kTrackedTenantsBeforePruning && topology_) {
+            auto s = topology_->snapshot();
+            std::uint64_t floor = UINT64_MAX;
+            for (const auto& n : s->nodes) {
+                if (n.role == Role::kReplica && n.readable) floor = std::min(floor, n.lsn);
+            }
+            if (floor != UINT64_MAX) lsns_.forget_below(floor);
+        }
+    }
+    co_return result;
+}
 
 asio::awaitable<Result<ResultSet>> Cluster::exec(Intent intent, const Query& query, Params params) {
     co_return co_await exec(intent, query, std::move(params),
@@ -20,15 +178,70 @@ asio::awaitable<Result<ResultSet>> Cluster::exec(Intent intent, const Query& que
                                                  Deadline deadline) {
     deadline = std::min(deadline, std::chrono::steady_clock::now() + options_.query_timeout);
     auto started = std::chrono::steady_clock::now();
-    auto result = co_await pool_for(intent).exec(query, std::move(params), deadline);
+    std::string tenant;  // the read-your-writes scope (see Query)
+    if (query.tenant_param >= 0 && static_cast<size_t>(query.tenant_param) < params.size() &&
+        params[query.tenant_param]) {
+        tenant = *params[query.tenant_param];
+    } else if (!query.scope.empty()) {
+        tenant = "scope:" + std::string(query.scope);
+    }
+    std::shared_ptr<const Snapshot> snapshot = topology_ ? topology_->snapshot() : nullptr;
+    static const Snapshot kNone;
+    const Snapshot& s = snapshot ? *snapshot : kNone;
+    const bool read = intent == Intent::kRead;
+    std::uint64_t required = read ? lsns_.required(tenant) : 0;
+    auto target = read ? route_read(s, required, -1) : route_write(s);
+
+    Result<ResultSet> result = target ? Result<ResultSet>(ResultSet()) : Result<ResultSet>(target.error());
+    if (target) {
+        counters_[target->counter].*(read ? &Counters::reads : &Counters::writes) += 1;
+        const bool track = topology_ && intent == Intent::kWrite && !tenant.empty();
+        // A read that fails because its replica just went away is asked again elsewhere: reads are safe to
+        // repeat. Writes are not (the first may have committed).
+        Params retry_params;
+        if (read && target->node >= 0) retry_params = params;
+        result = co_await run(*target, query, std::move(params), deadline, track ? &tenant : nullptr);
+        if (!result && read && target->node >= 0 && result.error().code == ErrorCode::kUnavailable &&
+            std::chrono::steady_clock::now() < deadline) {
+            auto again = route_read(*topology_->snapshot(), required, target->node);
+            if (again) {
+                ++reads_retried_;
+                counters_[again->counter].reads += 1;
+                result = co_await run(*again, query, std::move(retry_params), deadline, nullptr);
+            }
+        }
+    }
     if (monitor_) monitor_->record(query.name, std::chrono::steady_clock::now() - started, result.ok());
     co_return result;
 }
 
-void Cluster::close() { primary_->close(); }
+void Cluster::close() {
+    entry_->close();
+    for (auto& pool : nodes_) {
+        if (pool) pool->close();
+    }
+}
 
 std::vector<Cluster::NamedStats> Cluster::pool_stats() const {
-    return {{primary_->options().name, primary_->stats()}};
+    std::vector<NamedStats> out{{entry_->options().name, entry_->stats()}};
+    for (const auto& pool : nodes_) {
+        if (pool) out.push_back({pool->options().name, pool->stats()});
+    }
+    return out;
+}
+
+RoutingStats Cluster::routing_stats() const {
+    RoutingStats r;
+    for (size_t i = 0; i < counter_names_.size(); ++i) {
+        r.nodes.push_back({counter_names_[i], counters_[i].reads.load(), counters_[i].writes.load()});
+    }
+    r.reads_on_primary_no_replica = reads_no_replica_;
+    r.reads_on_primary_for_tenant = reads_for_tenant_;
+    r.reads_degraded = reads_degraded_;
+    r.reads_retried = reads_retried_;
+    r.writes_bypassing_pgbouncer = writes_bypassing_;
+    r.fast_failures = fast_failures_;
+    return r;
 }
 
 }  // namespace yw::pg

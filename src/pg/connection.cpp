@@ -2,6 +2,7 @@
 #include "pg/connection.hpp"
 
 #include <fmt/format.h>
+#include <sys/socket.h>
 
 #include <atomic>
 #include <boost/asio/deferred.hpp>
@@ -9,6 +10,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <cerrno>
 #include <thread>
 
 #include "common/logging.hpp"
@@ -208,6 +210,16 @@ asio::awaitable<Result<ResultSet>> Connection::finish(const Query& query, Deadli
         if (ready == Ready::kFailed) co_return lose_socket();
         if (!PQconsumeInput(conn_)) co_return fail();
     }
+}
+
+bool Connection::peer_gone() const {
+    if (broken_ || PQstatus(conn_) != CONNECTION_OK) return true;
+    int fd = PQsocket(conn_);
+    if (fd < 0) return true;
+    char byte = 0;
+    ssize_t n = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n < 0) return errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;
+    return true;  // 0: closed; > 0: the peer spoke while idle, which a healthy server never does
 }
 
 }  // namespace yw::pg

@@ -47,6 +47,11 @@ class Connection {
     // True once the connection cannot be reused (lost, or a query was abandoned mid-flight): drop it.
     bool broken() const { return broken_; }
 
+    // Whether an idle connection's peer has gone (closed, reset, or sent something unasked, like a shutdown
+    // notice): one non-blocking peek, no round trip. A pool checks before lending, so a restarted server or
+    // PgBouncer costs no failed request.
+    bool peer_gone() const;
+
     // Named prepared statements, one per registry query, prepared on first use. Only for direct connections:
     // PgBouncer 1.18 in transaction pooling cannot keep them.
     void use_prepared_statements(bool on) { prepare_ = on; }

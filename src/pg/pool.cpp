@@ -84,10 +84,11 @@ asio::awaitable<Result<Lease>> Pool::acquire(Deadline deadline) {
     std::shared_ptr<Waiter> waiter;
     {
         std::lock_guard lock(mutex_);
-        if (!idle_.empty()) {
+        while (!idle_.empty()) {
             auto conn = std::move(idle_.back());  // the most recently used: warm caches, fewer idle sockets
             idle_.pop_back();
-            co_return Lease(this, std::move(conn));
+            if (!conn->peer_gone()) co_return Lease(this, std::move(conn));
+            --open_;  // its server went away while it sat idle: drop it, try the next
         }
         if (open_ < options_.size) {
             ++open_;

@@ -8,6 +8,11 @@ namespace yw::pg {
 struct Query {
     std::string_view name;  // "area.action": the label in logs and query metrics
     std::string_view sql;   // parameters as $1, $2, …; sent as an unnamed statement
+    // Read-your-writes: reads wait for replicas to replay the last write of the same scope. The scope is the
+    // tenant id, for statements where parameter `tenant_param` (0-based) is one, else `scope` (a fixed name,
+    // e.g. "api_keys": an admin's key change is seen by the next authentication), else none.
+    int tenant_param = -1;
+    std::string_view scope = {};
 };
 
 namespace queries {
@@ -15,6 +20,23 @@ namespace queries {
 // --- server ---
 
 inline constexpr Query kHealthPing{"health.ping", "SELECT 1"};
+
+// One node's view of replication, for topology discovery (src/pg/topology.cpp). The CASEs keep functions that
+// fail on a standby (pg_current_wal_lsn, pg_walfile_name) or on a primary (pg_is_wal_replay_paused) off it.
+inline constexpr Query kTopologyProbe{
+    "topology.probe",
+    "SELECT pg_is_in_recovery() AS in_recovery,"
+    " CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_lsn()::text END AS current_lsn,"
+    " pg_last_wal_receive_lsn()::text AS receive_lsn,"
+    " pg_last_wal_replay_lsn()::text AS replay_lsn,"
+    " (extract(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp()) * 1000)::int8 AS "
+    "replay_age_ms,"
+    " CASE WHEN pg_is_in_recovery() THEN NULL"
+    " ELSE substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8) END AS timeline,"
+    " CASE WHEN pg_is_in_recovery() THEN pg_is_wal_replay_paused() ELSE false END AS replay_paused"};
+// The primary's write position right after a tenant's write committed: its reads wait for replicas to pass
+// it.
+inline constexpr Query kCurrentWalLsn{"topology.current_lsn", "SELECT pg_current_wal_lsn()::text"};
 
 // --- messaging ---
 // Timestamps leave the database as Unix microseconds (exact, and a cursor's natural form); the API renders
@@ -41,9 +63,10 @@ inline constexpr Query kApiKeyCreate{
     "api_keys.create",
     "INSERT INTO api_keys (id, tenant_id, prefix, key_hash, name, tier)"
     " SELECT $1::uuid, t.id, $3, decode($4, 'hex'), $5, $6 FROM tenants t WHERE t.id = $2::uuid"
-    " RETURNING " YW_KEY_COLS};
-inline constexpr Query kApiKeyByPrefix{"api_keys.by_prefix",
-                                       "SELECT " YW_KEY_COLS " FROM api_keys WHERE prefix = $1"};
+    " RETURNING " YW_KEY_COLS,
+    -1, "api_keys"};
+inline constexpr Query kApiKeyByPrefix{
+    "api_keys.by_prefix", "SELECT " YW_KEY_COLS " FROM api_keys WHERE prefix = $1", -1, "api_keys"};
 // PATCH: each field is ($flag, $value); a false flag keeps the column.
 inline constexpr Query kApiKeyPatch{
     "api_keys.patch",
@@ -54,22 +77,29 @@ inline constexpr Query kApiKeyPatch{
     " blocked = CASE WHEN $8::bool THEN $9::bool ELSE blocked END,"
     " block_reason = CASE WHEN $10::bool THEN $11 ELSE block_reason END,"
     " updated_at = now()"
-    " WHERE prefix = $1 RETURNING " YW_KEY_COLS};
+    " WHERE prefix = $1 RETURNING " YW_KEY_COLS,
+    -1, "api_keys"};
 inline constexpr Query kApiKeyAuthenticate{
     "api_keys.authenticate",
     "SELECT id, tenant_id, prefix, tier, burst_size, whitelist_ips::text[] AS whitelist_ips, blocked,"
     " block_reason, encode(key_hash, 'hex') AS key_hash FROM api_keys"
-    " WHERE key_hash = decode($1, 'hex') AND revoked_at IS NULL"};
+    " WHERE key_hash = decode($1, 'hex') AND revoked_at IS NULL",
+    -1, "api_keys"};
 
 inline constexpr Query kUserCreate{"users.create",
                                    "INSERT INTO users (id, tenant_id, name, phone, email)"
-                                   " VALUES ($1::uuid, $2::uuid, $3, $4, $5) RETURNING " YW_USER_COLS};
-inline constexpr Query kUserGet{"users.get", "SELECT " YW_USER_COLS
-                                             " FROM users WHERE id = $1::uuid AND tenant_id = $2::uuid"
-                                             " AND deleted_at IS NULL"};
-inline constexpr Query kUserList{"users.list", "SELECT " YW_USER_COLS
-                                               " FROM users WHERE tenant_id = $1::uuid AND deleted_at IS NULL"
-                                               " AND id > $2::uuid ORDER BY id LIMIT $3::int"};
+                                   " VALUES ($1::uuid, $2::uuid, $3, $4, $5) RETURNING " YW_USER_COLS,
+                                   1};
+inline constexpr Query kUserGet{"users.get",
+                                "SELECT " YW_USER_COLS
+                                " FROM users WHERE id = $1::uuid AND tenant_id = $2::uuid"
+                                " AND deleted_at IS NULL",
+                                1};
+inline constexpr Query kUserList{"users.list",
+                                 "SELECT " YW_USER_COLS
+                                 " FROM users WHERE tenant_id = $1::uuid AND deleted_at IS NULL"
+                                 " AND id > $2::uuid ORDER BY id LIMIT $3::int",
+                                 0};
 inline constexpr Query kUserPatch{"users.patch",
                                   "UPDATE users SET"
                                   " name = CASE WHEN $3::bool THEN $4 ELSE name END,"
@@ -77,32 +107,37 @@ inline constexpr Query kUserPatch{"users.patch",
                                   " email = CASE WHEN $7::bool THEN $8 ELSE email END,"
                                   " updated_at = now()"
                                   " WHERE id = $1::uuid AND tenant_id = $2::uuid AND deleted_at IS NULL"
-                                  " RETURNING " YW_USER_COLS};
+                                  " RETURNING " YW_USER_COLS,
+                                  1};
 inline constexpr Query kUserDelete{"users.delete",
                                    "UPDATE users SET deleted_at = now(), updated_at = now()"
-                                   " WHERE id = $1::uuid AND tenant_id = $2::uuid AND deleted_at IS NULL"};
+                                   " WHERE id = $1::uuid AND tenant_id = $2::uuid AND deleted_at IS NULL",
+                                   1};
 
 inline constexpr Query kConversationCreate{
     "conversations.create",
     "INSERT INTO conversations (id, tenant_id, user_id, status, subject)"
     " SELECT $1::uuid, u.tenant_id, u.id, $4, $5 FROM users u"
     " WHERE u.id = $3::uuid AND u.tenant_id = $2::uuid AND u.deleted_at IS NULL"
-    " RETURNING " YW_CONVERSATION_COLS};
-inline constexpr Query kConversationGet{"conversations.get",
-                                        "SELECT " YW_CONVERSATION_COLS
-                                        " FROM conversations WHERE id = $1::uuid AND tenant_id = $2::uuid"};
+    " RETURNING " YW_CONVERSATION_COLS,
+    1};
+inline constexpr Query kConversationGet{
+    "conversations.get",
+    "SELECT " YW_CONVERSATION_COLS " FROM conversations WHERE id = $1::uuid AND tenant_id = $2::uuid", 1};
 inline constexpr Query kConversationList{
     "conversations.list",
     "SELECT " YW_CONVERSATION_COLS
     " FROM conversations WHERE tenant_id = $1::uuid"
-    " AND ($2::text IS NULL OR status = $2) AND id > $3::uuid ORDER BY id LIMIT $4::int"};
+    " AND ($2::text IS NULL OR status = $2) AND id > $3::uuid ORDER BY id LIMIT $4::int",
+    0};
 inline constexpr Query kConversationPatch{"conversations.patch",
                                           "UPDATE conversations SET"
                                           " status = CASE WHEN $3::bool THEN $4 ELSE status END,"
                                           " subject = CASE WHEN $5::bool THEN $6 ELSE subject END,"
                                           " updated_at = now()"
                                           " WHERE id = $1::uuid AND tenant_id = $2::uuid"
-                                          " RETURNING " YW_CONVERSATION_COLS};
+                                          " RETURNING " YW_CONVERSATION_COLS,
+                                          1};
 
 // One statement, so the message and the conversation's last_message_at move together; no conversation (or
 // another tenant's) → no row.
@@ -114,31 +149,37 @@ inline constexpr Query kMessageCreate{"messages.create",
                                       "direction, channel, content, delivery_status)"
                                       " SELECT $1::uuid, conv.tenant_id, conv.id, $4, $5, $6,"
                                       " CASE WHEN $4 = 'inbound' THEN 'received' ELSE 'queued' END FROM conv"
-                                      " RETURNING " YW_MESSAGE_COLS};
+                                      " RETURNING " YW_MESSAGE_COLS,
+                                      2};
 // The hot path (RB-8/9/10): newest first, keyset on (created_at, id). `since` ($4) bounds created_at from
 // below with a parameter, so the planner prunes to the recent partitions instead of planning all 27; the
 // service asks again below `since` only when the window held fewer than `limit` rows.
 inline constexpr Query kMessagesRecent{
-    "messages.recent", "SELECT " YW_MESSAGE_COLS
-                       " FROM conversation_message"
-                       " WHERE conversation_id = $1::uuid AND tenant_id = $2::uuid AND deleted_at IS NULL"
-                       " AND created_at >= $4::timestamptz"
-                       " ORDER BY created_at DESC, id DESC LIMIT $3::int"};
+    "messages.recent",
+    "SELECT " YW_MESSAGE_COLS
+    " FROM conversation_message"
+    " WHERE conversation_id = $1::uuid AND tenant_id = $2::uuid AND deleted_at IS NULL"
+    " AND created_at >= $4::timestamptz"
+    " ORDER BY created_at DESC, id DESC LIMIT $3::int",
+    1};
 inline constexpr Query kMessagesBefore{
-    "messages.before", "SELECT " YW_MESSAGE_COLS
-                       " FROM conversation_message"
-                       " WHERE conversation_id = $1::uuid AND tenant_id = $2::uuid AND deleted_at IS NULL"
-                       " AND (created_at, id) < ($4::timestamptz, $5::uuid)"
-                       " ORDER BY created_at DESC, id DESC LIMIT $3::int"};
+    "messages.before",
+    "SELECT " YW_MESSAGE_COLS
+    " FROM conversation_message"
+    " WHERE conversation_id = $1::uuid AND tenant_id = $2::uuid AND deleted_at IS NULL"
+    " AND (created_at, id) < ($4::timestamptz, $5::uuid)"
+    " ORDER BY created_at DESC, id DESC LIMIT $3::int",
+    1};
 inline constexpr Query kConversationExists{
-    "conversations.exists", "SELECT 1 FROM conversations WHERE id = $1::uuid AND tenant_id = $2::uuid"};
+    "conversations.exists", "SELECT 1 FROM conversations WHERE id = $1::uuid AND tenant_id = $2::uuid", 1};
 // The id is a UUIDv7: its timestamp ($4) bounds created_at to a day either side, pruning to one or two
 // partitions instead of probing every partition's primary key.
 inline constexpr Query kMessageDelete{
     "messages.delete",
     "UPDATE conversation_message SET deleted_at = now()"
     " WHERE id = $1::uuid AND conversation_id = $2::uuid AND tenant_id = $3::uuid AND deleted_at IS NULL"
-    " AND created_at BETWEEN $4::timestamptz - interval '1 day' AND $4::timestamptz + interval '1 day'"};
+    " AND created_at BETWEEN $4::timestamptz - interval '1 day' AND $4::timestamptz + interval '1 day'",
+    2};
 
 // --- cache warming (CACHE_WARMING_ENABLED) ---
 // The most recently active conversations of every tenant, and their users: what clients read next.

@@ -41,7 +41,7 @@ bool contains_line(const std::string& text, const std::string& line) {
 void expect_valid_exposition(const std::string& text) {
     static const std::regex kHelp(R"(# HELP ([a-zA-Z_:][a-zA-Z0-9_:]*) \S.*)");
     static const std::regex kType(R"(# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram))");
-    static const std::regex kSample(R"(([a-zA-Z_:][a-zA-Z0-9_:]*)\{(.*)\} (\S+))");
+    static const std::regex kSample(R"(([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+))");
     static const std::regex kLe(R"((.*),le="([^"]*)\")");
     std::map<std::string, std::string> types;
     std::set<std::string> helped;

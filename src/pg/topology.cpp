@@ -1,0 +1,364 @@
+// Topology discovery: the probe loop (concurrent per-node probes on their own connections) and the rules that
+// decide roles, fencing and lag from one round of answers.
+#include "pg/topology.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <charconv>
+#include <limits>
+
+#include "common/logging.hpp"
+#include "common/time.hpp"
+#include "pg/queries.hpp"
+
+namespace yw::pg {
+namespace asio = boost::asio;
+
+std::optional<std::uint64_t> parse_lsn(std::string_view text) {
+    auto slash = text.find('/');
+    if (slash == std::string_view::npos || slash == 0 || slash + 1 == text.size() || slash > 8 ||
+        text.size() - slash - 1 > 8) {
+        return std::nullopt;
+    }
+    std::uint32_t hi = 0, lo = 0;
+    auto parse = [](std::string_view part, std::uint32_t& out) {
+        auto [ptr, ec] = std::from_chars(part.data(), part.data() + part.size(), out, 16);
+        return ec == std::errc{} && ptr == part.data() + part.size();
+    };
+    if (!parse(text.substr(0, slash), hi) || !parse(text.substr(slash + 1), lo)) return std::nullopt;
+    return (std::uint64_t{hi} << 32) | lo;
+}
+
+std::string format_lsn(std::uint64_t lsn) {
+    return fmt::format("{:X}/{:X}", static_cast<std::uint32_t>(lsn >> 32), static_cast<std::uint32_t>(lsn));
+}
+
+std::string_view to_string(Role role) {
+    switch (role) {
+        case Role::kUnknown:
+            return "unknown";
+        case Role::kPrimary:
+            return "primary";
+        case Role::kReplica:
+            return "replica";
+        case Role::kFenced:
+            return "fenced";
+    }
+    return "unknown";
+}
+
+// --- rules ---
+
+TopologyRules::TopologyRules(std::vector<std::string> names, std::chrono::milliseconds max_lag)
+    : names_(std::move(names)), max_lag_(max_lag), last_roles_(names_.size(), Role::kUnknown) {}
+
+Snapshot TopologyRules::initial() const {
+    Snapshot s;
+    int guess = 0;
+    for (size_t i = 0; i < names_.size(); ++i) {
+        if (names_[i] == "primary") guess = static_cast<int>(i);
+    }
+    for (size_t i = 0; i < names_.size(); ++i) {
+        NodeState n;
+        n.name = names_[i];
+        bool is_primary = static_cast<int>(i) == guess;
+        n.role = is_primary ? Role::kPrimary : Role::kReplica;
+        n.healthy = is_primary;  // replicas take reads only once a probe has seen them fresh
+        n.error = is_primary ? "" : "not probed yet";
+        s.nodes.push_back(std::move(n));
+    }
+    s.primary = names_.empty() ? -1 : guess;
+    return s;
+}
+
+std::int64_t TopologyRules::behind_for_ms(std::uint64_t replay_lsn,
+                                          std::chrono::steady_clock::time_point now) const {
+    for (const auto& sample : history_) {
+        if (sample.lsn > replay_lsn) {
+            return std::chrono::duration_cast<std::chrono::milliseconds>(now - sample.at).count();
+        }
+    }
+    return 0;
+}
+
+Snapshot TopologyRules::assess(const std::vector<ProbeResult>& probes,
+                               const std::optional<ProbeResult>& pgbouncer,
+                               std::chrono::steady_clock::time_point now) {
+    Snapshot s;
+    s.round = ++round_;
+    s.taken = std::chrono::system_clock::now();
+    const int n = static_cast<int>(names_.size());
+
+    // The primary: a writable node on the newest timeline ever seen, not fenced; the current one when it
+    // still qualifies (no flapping between equals), else the one furthest ahead.
+    for (int i = 0; i < n; ++i) {
+        if (probes[i].ok && !probes[i].in_recovery)
+            max_timeline_ = std::max(max_timeline_, probes[i].timeline);
+        if (probes[i].ok && probes[i].in_recovery) fenced_.erase(i);  // rejoined as a replica
+    }
+    auto qualifies = [&](int i) {
+        return i >= 0 && probes[i].ok && !probes[i].in_recovery && probes[i].timeline == max_timeline_ &&
+               !fenced_.contains(i);
+    };
+    int chosen = qualifies(primary_) ? primary_ : -1;
+    for (int i = 0; i < n && chosen < 0; ++i) {
+        if (!qualifies(i)) continue;
+        for (int j = i + 1; j < n; ++j) {
+            if (qualifies(j) && probes[j].current_lsn > probes[i].current_lsn) i = j;  // the furthest ahead
+        }
+        chosen = i;
+    }
+    if (chosen >= 0 && primary_ >= 0 && chosen != primary_) {
+        // Replaced: should the old primary come back writable, it must not take traffic.
+        fenced_.insert(primary_);
+        log::warn("primary changed", {{"from", names_[primary_]}, {"to", names_[chosen]}});
+        history_.clear();  // LSNs of the old timeline say nothing about the new one
+    }
+    if (chosen >= 0) {
+        primary_ = chosen;
+    } else if (primary_ >= 0 && probes[primary_].ok) {
+        // Answered but no longer qualifies (in recovery, or fenced by a newer timeline elsewhere).
+        primary_ = -1;
+    }
+    // (An unreachable primary keeps its place: writes fail fast until it answers or another is promoted.)
+    for (int i = 0; i < n; ++i) {
+        if (i != primary_ && probes[i].ok && !probes[i].in_recovery && !fenced_.contains(i)) {
+            fenced_.insert(i);
+            log::error(
+                "a writable node is not the primary: fenced (no traffic) until an operator rejoins it",
+                {{"node", names_[i]}, {"timeline", probes[i].timeline}, {"primary_timeline", max_timeline_}});
+        }
+    }
+
+    const ProbeResult* primary_probe = primary_ >= 0 && probes[primary_].ok ? &probes[primary_] : nullptr;
+    if (primary_probe && (history_.empty() || history_.back().lsn != primary_probe->current_lsn)) {
+        history_.push_back({now, primary_probe->current_lsn});
+        while (history_.size() > 1024) history_.pop_front();
+    }
+    const std::uint64_t primary_lsn = history_.empty() ? 0 : history_.back().lsn;
+
+    for (int i = 0; i < n; ++i) {
+        const ProbeResult& p = probes[i];
+        NodeState node;
+        node.name = names_[i];
+        node.healthy = p.ok;
+        node.error = p.error;
+        node.timeline = p.timeline;
+        if (!p.ok) {
+            node.role = last_roles_[i] == Role::kPrimary && i != primary_ ? Role::kFenced : last_roles_[i];
+            if (node.role == Role::kFenced)
+                node.error = "fenced (replaced as the primary), and down: " + p.error;
+        } else if (fenced_.contains(i)) {
+            node.role = Role::kFenced;
+            node.lsn = p.current_lsn;
+            node.error = fmt::format(
+                "writable but not the primary (timeline {}, the primary's {}): fenced until "
+                "rejoined as a replica",
+                p.timeline, max_timeline_);
+        } else if (i == primary_) {
+            node.role = Role::kPrimary;
+            node.lsn = p.current_lsn;
+        } else {
+            node.role = Role::kReplica;
+            node.lsn = p.replay_lsn;
+            node.receive_lsn = p.receive_lsn;
+            node.replay_paused = p.replay_paused;
+            // LSNs first: a replica that has replayed everything is not behind, however old its last commit.
+            if (p.replay_lsn < primary_lsn) {
+                std::int64_t since_history = behind_for_ms(p.replay_lsn, now);
+                node.lag_ms = p.replay_age_ms ? std::min(*p.replay_age_ms, since_history) : since_history;
+                node.lag_ms = std::max<std::int64_t>(node.lag_ms, 0);
+            }
+            node.readable = !p.replay_paused && node.lag_ms <= max_lag_.count();
+            if (p.replay_paused) {
+                node.error = "WAL replay is paused";
+            } else if (!node.readable) {
+                node.error =
+                    fmt::format("{} ms behind the primary (limit {} ms)", node.lag_ms, max_lag_.count());
+            }
+        }
+        if (p.ok) last_roles_[i] = node.role;
+        s.nodes.push_back(std::move(node));
+    }
+    s.primary = primary_;
+    if (primary_ >= 0 && !probes[primary_].ok) s.nodes[primary_].role = Role::kPrimary;
+
+    if (pgbouncer) {
+        s.pgbouncer_configured = true;
+        const ProbeResult& b = *pgbouncer;
+        if (!b.ok) {
+            s.pgbouncer_ok = false;
+            s.pgbouncer_error = "PgBouncer: " + b.error;
+        } else if (b.in_recovery) {
+            s.pgbouncer_ok = false;
+            s.pgbouncer_error = "PgBouncer leads to a node in recovery, not to the primary";
+        } else if (!primary_probe || b.timeline != primary_probe->timeline) {
+            s.pgbouncer_ok = false;
+            s.pgbouncer_error = fmt::format(
+                "PgBouncer leads to a writable node on timeline {}, not to the primary{}", b.timeline,
+                primary_probe ? fmt::format(" (timeline {})", primary_probe->timeline) : std::string());
+        }
+    }
+    return s;
+}
+
+// --- the probe loop ---
+
+struct TopologyMonitor::Prober {
+    std::string name;
+    std::string url;
+    std::unique_ptr<Connection> conn;
+
+    asio::awaitable<ProbeResult> probe(Deadline deadline) {
+        ProbeResult r;
+        if (conn && conn->broken()) conn.reset();
+        if (!conn) {
+            auto opened = co_await Connection::connect(co_await asio::this_coro::executor, url, deadline);
+            if (!opened) {
+                r.error = opened.error().message;
+                co_return r;
+            }
+            conn = std::move(opened.value());
+        }
+        auto rows = co_await conn->exec(queries::kTopologyProbe, {}, deadline);
+        if (!rows) {
+            if (conn->broken()) conn.reset();
+            r.error = rows.error().message;
+            co_return r;
+        }
+        if (rows->rows() != 1) {
+            r.error = "unexpected probe answer";
+            co_return r;
+        }
+        auto text = [&](int col) { return rows->get(0, col); };
+        r.ok = true;
+        r.in_recovery = text(0) == "t";
+        r.current_lsn = parse_lsn(text(1)).value_or(0);
+        r.receive_lsn = parse_lsn(text(2)).value_or(0);
+        r.replay_lsn = parse_lsn(text(3)).value_or(0);
+        std::int64_t age = 0;
+        if (!rows->is_null(0, 4) && parse_int64(text(4), age)) r.replay_age_ms = age;
+        if (!rows->is_null(0, 5)) {
+            std::string_view tl = text(5);
+            std::from_chars(tl.data(), tl.data() + tl.size(), r.timeline, 16);
+        }
+        r.replay_paused = text(6) == "t";
+        co_return r;
+    }
+};
+
+namespace {
+
+std::vector<std::string> names_of(const std::vector<NodeEndpoint>& nodes) {
+    std::vector<std::string> names;
+    for (const auto& n : nodes) names.push_back(n.name);
+    return names;
+}
+
+}  // namespace
+
+TopologyMonitor::TopologyMonitor(TopologyOptions options)
+    : options_(std::move(options)), rules_(names_of(options_.nodes), options_.max_lag) {
+    for (const auto& n : options_.nodes)
+        probers_.push_back(std::make_unique<Prober>(Prober{n.name, n.url, {}}));
+    if (!options_.pgbouncer_url.empty()) {
+        probers_.push_back(std::make_unique<Prober>(Prober{"pgbouncer", options_.pgbouncer_url, {}}));
+    }
+    Snapshot first = rules_.initial();
+    first.pgbouncer_configured = !options_.pgbouncer_url.empty();
+    snapshot_.store(std::make_shared<const Snapshot>(std::move(first)));
+}
+
+TopologyMonitor::~TopologyMonitor() = default;
+
+void TopologyMonitor::publish(Snapshot next) {
+    auto previous = snapshot();
+    for (size_t i = 0; i < next.nodes.size() && i < previous->nodes.size(); ++i) {
+        const NodeState& a = previous->nodes[i];
+        const NodeState& b = next.nodes[i];
+        if (a.healthy != b.healthy || a.role != b.role || a.readable != b.readable) {
+            log::info("node changed", {{"node", b.name},
+                                       {"role", std::string(to_string(b.role))},
+                                       {"healthy", b.healthy},
+                                       {"readable", b.readable},
+                                       {"lag_ms", b.lag_ms},
+                                       {"detail", b.error}});
+        }
+    }
+    if (previous->pgbouncer_ok != next.pgbouncer_ok) {
+        if (next.pgbouncer_ok) {
+            log::info("PgBouncer leads to the primary again");
+        } else {
+            log::warn("writes bypass PgBouncer", {{"reason", next.pgbouncer_error}});
+        }
+    }
+    snapshot_.store(std::make_shared<const Snapshot>(std::move(next)), std::memory_order_release);
+}
+
+asio::awaitable<void> TopologyMonitor::probe_round() {
+    auto executor = co_await asio::this_coro::executor;
+    const auto started = std::chrono::steady_clock::now();
+    const Deadline deadline = started + options_.timeout;
+    const size_t count = probers_.size();
+    struct Round {
+        explicit Round(asio::any_io_executor ex, size_t n) : done(std::move(ex)), results(n), remaining(n) {}
+        asio::steady_timer done;
+        std::vector<ProbeResult> results;
+        size_t remaining;
+    };
+    auto round = std::make_shared<Round>(executor, count);
+    // Probes respect the deadline themselves; the timer's own bound is a safety net.
+    round->done.expires_at(deadline + std::chrono::milliseconds(200));
+    for (size_t i = 0; i < count; ++i) {
+        asio::co_spawn(
+            executor,
+            [this, i, deadline, round]() -> asio::awaitable<void> {
+                round->results[i] = co_await probers_[i]->probe(deadline);
+                if (--round->remaining == 0) round->done.cancel();
+            },
+            asio::detached);
+    }
+    boost::system::error_code ec;
+    if (round->remaining > 0) co_await round->done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (stopping_) co_return;
+    for (size_t i = 0; i < count; ++i) {
+        if (round->remaining > 0 && !round->results[i].ok && round->results[i].error.empty())
+            round->results[i].error = "probe timed out";
+    }
+    std::optional<ProbeResult> pgbouncer;
+    std::vector<ProbeResult> nodes(round->results.begin(), round->results.begin() + options_.nodes.size());
+    if (!options_.pgbouncer_url.empty()) pgbouncer = round->results.back();
+    publish(rules_.assess(nodes, pgbouncer, std::chrono::steady_clock::now()));
+}
+
+asio::awaitable<void> TopologyMonitor::loop() {
+    while (!stopping_) {
+        co_await probe_round();
+        if (stopping_) break;
+        timer_->expires_after(options_.interval);
+        boost::system::error_code ec;
+        co_await timer_->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+}
+
+void TopologyMonitor::start(asio::any_io_executor executor) {
+    auto strand = asio::make_strand(executor);  // one round at a time; probes interleave on it
+    timer_ = std::make_unique<asio::steady_timer>(strand);
+    asio::co_spawn(strand, loop(), asio::detached);
+}
+
+void TopologyMonitor::stop() {
+    stopping_ = true;
+    timer_.reset();
+    for (auto& p : probers_) p->conn.reset();
+}
+
+}  // namespace yw::pg
