@@ -15,7 +15,7 @@ conns=${BENCH_CONNECTIONS:-64}
 threads=${BENCH_THREADS:-2}
 pg_clients=${BENCH_PG_CLIENTS:-"8 16 32 64"}
 pg_modes=${BENCH_PG_MODES:-"prepared extended"}
-scenarios=${BENCH_SCENARIOS:-"latest50 get_user post_message get_user_rl_off"}  # *_rl_off: YW_RATE_LIMIT_ENABLED=false
+scenarios=${BENCH_SCENARIOS:-"latest50 get_user post_message get_user_hot get_user_zipf get_user_rl_off"}  # *_rl_off: YW_RATE_LIMIT_ENABLED=false
 messages=${BENCH_MESSAGES:-1050000}
 hot_pct=${BENCH_HOT_PCT:-50}              # % of latest-50 requests that go to the hottest 1 % of conversations
 db_path=${BENCH_DB_PATH:-pgbouncer}       # ywmsgd's DATABASE_URL: pgbouncer (as cluster.env), direct (primary), or
@@ -23,6 +23,9 @@ db_path=${BENCH_DB_PATH:-pgbouncer}       # ywmsgd's DATABASE_URL: pgbouncer (as
 log_level=${BENCH_LOG_LEVEL:-warn}
 jobs=${BENCH_JOBS:-$(nproc)}
 skip_build=${BENCH_SKIP_BUILD:-0}
+# The cache (issue 5): off for the scenarios above (the database path, as issue 3 measured it); the server is
+# restarted with it on for get_user_hot (every answer a hit) and get_user_zipf (skewed: the hit rate target).
+cache_scenarios="get_user_hot get_user_zipf"
 window_days=${BENCH_PG_WINDOW_DAYS:-0}    # > 0: also pgbench the SQL bounded to the last N days
 nconv=10000 nhot=100
 
@@ -123,8 +126,8 @@ start_server() {
     [ "$db_path" = prepared ] && prepare=1
     say "starting ywmsgd on 127.0.0.1:$http_port (database via $db_path)"
     DATABASE_URL="$url" YW_DB_PREPARE="$prepare" YW_HTTP_PORT="$http_port" YW_HTTP_HOST=127.0.0.1 YW_LOG_LEVEL="$log_level" \
-        YW_RATE_LIMIT_ENABLED="$rate_limit" \
-        "$ywmsgd" --config "$env_file" >"$raw/ywmsgd.log" 2>&1 &
+        YW_RATE_LIMIT_ENABLED="$rate_limit" YW_CACHE_ENABLED="$cache_on" \
+        "$ywmsgd" --config "$env_file" >>"$raw/ywmsgd.log" 2>&1 &
     server_pid=$! server_started=$(date +%s)
     for _ in $(seq 1 100); do
         kill -0 "$server_pid" 2>/dev/null || { server_note="ywmsgd exited at start (see ywmsgd.log)"; server_pid=""; return 1; }
@@ -134,7 +137,7 @@ start_server() {
     server_note="ywmsgd /health not 200 within 20 s"
     return 1
 }
-server_up=0
+server_up=0 cache_on=false
 rate_limit=true
 start_server && server_up=1 || say "warning: $server_note; the wrk half will be skipped"
 base_url="http://127.0.0.1:$http_port"
@@ -268,7 +271,7 @@ probe() {  # scenario → HTTP status of one request of that kind
     cid=$(head -1 "$raw/conversation_ids.txt") uid=$(head -1 "$raw/user_ids.txt")
     case $1 in
     latest50) curl -s -o "$raw/probe_$1.json" -w '%{http_code}' -H "X-API-Key: $api_key" "$base_url/v1/conversations/$cid/messages?limit=50" ;;
-    get_user | get_user_rl_off) curl -s -o "$raw/probe_$1.json" -w '%{http_code}' -H "X-API-Key: $api_key" "$base_url/v1/users/$uid" ;;
+    get_user*) curl -s -o "$raw/probe_$1.json" -w '%{http_code}' -H "X-API-Key: $api_key" "$base_url/v1/users/$uid" ;;
     health) curl -s -o "$raw/probe_$1.json" -w '%{http_code}' "$base_url/health" ;;
     post_message) curl -s -o "$raw/probe_$1.json" -w '%{http_code}' -H "X-API-Key: $api_key" -H 'Content-Type: application/json' \
         -d '{"content":"bench probe","direction":"outbound","channel":"sms"}' "$base_url/v1/conversations/$cid/messages" ;;
@@ -281,10 +284,22 @@ stop_signal() {
     if [ -n "$sig" ]; then echo ", after receiving signal $sig from another process"
     elif [ "${1:-}" = 0 ]; then echo ", a clean exit: most likely a SIGTERM from another process"; fi
 }
+# The cache's counter of the users namespace at /metrics (hits, misses).
+cache_counter() { curl -s "$base_url/metrics" | awk -v m="yw_cache_$1_total{namespace=\"users\"}" '$1 == m { print $2 }'; }
+# Before the first cache scenario: the server again, with the cache on, and an empty cache.
+cache_restart() {
+    [ "$cache_on" = true ] && return 0
+    say "restarting ywmsgd with the cache on"
+    kill "$server_pid" 2>/dev/null; wait "$server_pid" 2>/dev/null || true
+    cache_on=true
+    start_server || { say "warning: $server_note"; return 1; }
+    "$ywctl" --config "$env_file" cache clear --all --yes >"$raw/cache_clear.log" 2>&1 || true
+}
 # One line per scenario: scenario rps p50 p99 non2xx rss_peak_mb hwm_mb note
 : >"$raw/wrk.tsv"
 for s in $scenarios; do
-    ids="$raw/conversation_ids.txt"; [ "${s%_rl_off}" = get_user ] && ids="$raw/user_ids.txt"
+    ids="$raw/conversation_ids.txt"; [ "${s#get_user}" != "$s" ] && ids="$raw/user_ids.txt"
+    case " $cache_scenarios " in *" $s "*) cache_restart || true ;; esac
     if [ "${s%_rl_off}" != "$s" ] && [ $server_up = 1 ] && [ "$rate_limit" = true ]; then
         say "restarting ywmsgd with rate limiting off (YW_RATE_LIMIT_ENABLED=false) for $s"
         kill -TERM "$server_pid" 2>/dev/null; wait "$server_pid" 2>/dev/null || true
@@ -310,17 +325,24 @@ for s in $scenarios; do
     say "wrk $s: $conns connections, $threads threads, ${duration}s"
     echo 0 >"$raw/rss_$s.kb"
     sample_rss "$raw/rss_$s.kb" & sampler_pid=$!
+    hits0=$(cache_counter hits) misses0=$(cache_counter misses)
     wrk_run "$s" "$ids" "$duration" "$s" || say "warning: wrk $s failed (see wrk_$s.txt)"
     kill "$sampler_pid" 2>/dev/null; wait "$sampler_pid" 2>/dev/null || true; sampler_pid=""
+    hit_note=""
+    if [ "$cache_on" = true ]; then
+        hits=$(( $(cache_counter hits) - ${hits0:-0} )) misses=$(( $(cache_counter misses) - ${misses0:-0} ))
+        hit_note=$(awk -v h="$hits" -v m="$misses" 'BEGIN { printf "cache hit rate %.1f %% (%d hits, %d misses)", (h + m) ? 100 * h / (h + m) : 0, h, m }')
+        echo "$hit_note" >"$raw/cache_$s.txt"
+    fi
     [ "$s" = latest50 ] && curl -s "$base_url/metrics/queries" >"$raw/metrics_queries_after_latest50.json" || true
     j=$(sed -n 's/^BENCH_JSON //p' "$raw/wrk_$s.txt" | tail -1)
     if [ -z "$j" ]; then
         printf '%s\t-\t-\t-\t-\t-\t-\t%s\n' "$s" "wrk produced no result (see wrk_$s.txt)" >>"$raw/wrk.tsv"; continue
     fi
     echo "$j" >"$raw/wrk_$s.json"
-    note=""
+    note="$hit_note"
     socket=$(jq '.socket_errors | add' <<<"$j")
-    [ "$(jq .non2xx <<<"$j")" != 0 ] && note="ERRORS: $(jq -c .statuses <<<"$j")"
+    [ "$(jq .non2xx <<<"$j")" != 0 ] && note="${note:+$note; }ERRORS: $(jq -c .statuses <<<"$j")"
     [ "$socket" != 0 ] && note="${note:+$note; }SOCKET ERRORS: $(jq -c .socket_errors <<<"$j")"
     if ! kill -0 "$server_pid" 2>/dev/null; then
         st=0; wait "$server_pid" 2>/dev/null || st=$?
@@ -340,7 +362,9 @@ say "background CPU busy after the measurements: $(cat "$raw/background_cpu_afte
 label() {
     case $1 in
     latest50) echo "wrk GET latest-50 (c=$conns)" ;;
-    get_user) echo "wrk GET user (c=$conns)" ;;
+    get_user) echo "wrk GET user, database path: cache off (c=$conns)" ;;
+    get_user_hot) echo "wrk GET user, cache hits: $nhot hot users (c=$conns)" ;;
+    get_user_zipf) echo "wrk GET user, cache on, Zipf s=${BENCH_ZIPF_S:-1.0} over 10 000 users (c=$conns)" ;;
     get_user_rl_off) echo "wrk GET user, rate limiting off (c=$conns)" ;;
     post_message) echo "wrk POST message (c=$conns)" ;;
     health) echo "wrk GET /health (c=$conns)" ;;
@@ -399,7 +423,21 @@ targets() {
         awk -v a="$on" -v b="$off" 'BEGIN { c = 100 * (1 - a / b); printf "- %s rate limiting costs ≤ 10 %% throughput (GET user): on %.0f / off %.0f req/s = %.1f %% cost\n", c <= 10 ? "✓" : "✗", a, b, c }'
     fi
 }
-targets >"$raw/targets.md"
+# Targets of issue 5: a cache hit ≥ 3× the database path; ≥ 80 % hits on the skewed workload.
+cache_targets() {
+    local db hot zipf rate
+    db=$(awk -F'\t' '$1 == "get_user" { print $2 }' "$raw/wrk.tsv")
+    hot=$(awk -F'\t' '$1 == "get_user_hot" { print $2 }' "$raw/wrk.tsv")
+    if [ -z "$db" ] || [ -z "$hot" ] || [ "$db" = - ] || [ "$hot" = - ]; then
+        echo "- cache hit ≥ 3× the database path: not measured (needs get_user and get_user_hot in BENCH_SCENARIOS)"
+    else
+        awk -v h="$hot" -v d="$db" 'BEGIN { r = h / d; printf "- %s cache-hit GET user ≥ 3× the database path: %.0f / %.0f = %.2f×\n", (r >= 3 ? "✓" : "✗"), h, d, r }'
+    fi
+    rate=$(sed -n 's/^cache hit rate \([0-9.]*\) %.*/\1/p' "$raw/cache_get_user_zipf.txt" 2>/dev/null)
+    if [ -z "$rate" ]; then echo "- ≥ 80 % cache hits on the skewed workload: not measured (get_user_zipf)"
+    else awk -v r="$rate" 'BEGIN { printf "- %s ≥ 80 %% cache hits on the skewed workload (get_user_zipf, from a cold cache): %.1f %%\n", (r >= 80 ? "✓" : "✗"), r }'; fi
+}
+{ targets; cache_targets; } >"$raw/targets.md"
 # On a shared machine other work skews every number: say so next to the targets.
 for phase in before after; do
     v=$(cat "$raw/background_cpu_$phase" 2>/dev/null || echo 0)

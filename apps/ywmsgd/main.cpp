@@ -2,13 +2,17 @@
 // SIGTERM/SIGINT.
 #include <fmt/format.h>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <csignal>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <string_view>
 
+#include "cache/cache.hpp"
 #include "common/config.hpp"
 #include "common/logging.hpp"
 #include "health/checker.hpp"
@@ -20,6 +24,7 @@
 #include "http/server.hpp"
 #include "messaging/api_key.hpp"
 #include "messaging/audit_log.hpp"
+#include "messaging/cache_warming.hpp"
 #include "messaging/routes.hpp"
 #include "messaging/services.hpp"
 #include "pg/cluster.hpp"
@@ -161,9 +166,13 @@ int main(int argc, char** argv) {
     msg::CursorCodec cursors(cursor_secret(config));
     msg::Authenticator auth(db, config.key_cache_ttl);
     msg::AdminService admin(db);
-    msg::UserService users(db, cursors);
-    msg::ConversationService conversations(db, cursors);
-    msg::MessageService messages(db, cursors);
+    yw::cache::CacheOptions cache_options{config.cache_ttl, config.cache_messages_ttl,
+                                          config.cache_negative_ttl, config.cache_ttl_jitter_pct / 100.0,
+                                          config.cache_timeout};
+    yw::cache::Cache cache(cache_options);
+    msg::UserService users(db, cursors, cache);
+    msg::ConversationService conversations(db, cursors, cache);
+    msg::MessageService messages(db, cursors, cache);
     msg::AuditLog audit(db, config.database_url);
     msg::Api api{config.admin_token, auth, admin, users, conversations, messages, &audit};
 
@@ -178,7 +187,9 @@ int main(int argc, char** argv) {
     options.on_response = [&metrics](const yw::http::RequestRecord& r) { metrics.observe(r); };
     options.on_drained = [&audit] { audit.stop(); };
     yw::http::Server server(options, std::move(router));
-    // Redis and the rate limiter live on the server's io_context: created after it, so destroyed before it.
+    // Redis, the rate limiter and the cache live on the server's io_context: created after it, so destroyed
+    // before it; one client for both (each call carries its own deadline). The cache is attached before the
+    // server's threads start, so no request sees it change.
     std::optional<yw::redis::Client> redis;
     if (!config.redis_url.empty()) {
         yw::redis::ClientOptions redis_options;
@@ -188,7 +199,7 @@ int main(int argc, char** argv) {
         redis.emplace(server.executor(), redis_options);
         redis->start();
     } else {
-        yw::log::warn("no REDIS_URL: rate limits are per instance only");
+        yw::log::warn("no REDIS_URL: rate limits are per instance only, and reads are not cached");
     }
     yw::ratelimit::LimiterOptions limiter_options;
     limiter_options.enabled = config.rate_limit_enabled;
@@ -202,7 +213,20 @@ int main(int argc, char** argv) {
     api.limiter = &limiter;
     api.rate_admin = rate_admin ? &*rate_admin : nullptr;
     metrics.add_source([&limiter] { return limiter.exposition(); });
+    metrics.add_source([&cache] { return yw::http::cache_exposition(cache.stats()); });
     limiter.start(server.executor());
+
+    if (redis && config.cache_enabled) {
+        cache.attach(&*redis);
+        if (config.cache_warming_enabled) {
+            msg::WarmingOptions warming{config.cache_warming_max_keys, config.cache_warming_timeout};
+            boost::asio::co_spawn(server.executor(), msg::warm_cache(db, cache, warming),
+                                  boost::asio::detached);
+        }
+    } else if (config.cache_warming_enabled) {
+        yw::log::warn(
+            "CACHE_WARMING_ENABLED is set but the cache is off (no REDIS_URL, or YW_CACHE_ENABLED=false)");
+    }
 
     if (auto started = server.start(); !started) {
         yw::log::error("cannot start the HTTP server", {{"error", started.error().message.c_str()}});
@@ -210,14 +234,14 @@ int main(int argc, char** argv) {
     }
     audit.start(server.executor());
     if (topology) topology->start(server.executor());
-
     yw::log::info("listening", {{"url", url_of(config.http_host, server.port()).c_str()}});
 
     signals_io.run();
     limiter.stop();
     server.stop();
-    if (redis) redis->close();
     // Sockets and timers belong to the server's io_context, which goes with `server`: close them first.
+    cache.attach(nullptr);
+    if (redis) redis->close();
     checker.close();
     if (topology) topology->stop();
     db.close();

@@ -262,6 +262,20 @@ Result<Config> parse_config(const Env& env) {
     }
     p.integer("SLOW_QUERY_THRESHOLD_MS", c.slow_query_threshold_ms, 1, 600000);
     p.boolean("CACHE_WARMING_ENABLED", c.cache_warming_enabled);
+    p.boolean("YW_CACHE_ENABLED", c.cache_enabled);
+    long long cache_s = c.cache_ttl.count();
+    p.integer("YW_CACHE_TTL_S", cache_s, 1, 86400);
+    c.cache_ttl = std::chrono::seconds(cache_s);
+    cache_s = c.cache_messages_ttl.count();
+    p.integer("YW_CACHE_MESSAGES_TTL_S", cache_s, 1, 86400);
+    c.cache_messages_ttl = std::chrono::seconds(cache_s);
+    cache_s = c.cache_negative_ttl.count();
+    p.integer("YW_CACHE_NEGATIVE_TTL_S", cache_s, 1, 3600);
+    c.cache_negative_ttl = std::chrono::seconds(cache_s);
+    p.integer("YW_CACHE_TTL_JITTER_PCT", c.cache_ttl_jitter_pct, 0, 50);
+    p.millis("YW_CACHE_TIMEOUT_MS", c.cache_timeout, 1, 10000);
+    p.integer("YW_CACHE_WARMING_MAX_KEYS", c.cache_warming_max_keys, 0, 1000000);
+    p.millis("YW_CACHE_WARMING_TIMEOUT_MS", c.cache_warming_timeout, 10, 600000);
     p.millis("YW_HEALTH_TIMEOUT_MS", c.health_timeout, 10, 60000);
     p.millis("YW_SHUTDOWN_TIMEOUT_MS", c.shutdown_timeout, 0, 600000);
 

@@ -64,6 +64,16 @@ struct Config {
 
     int slow_query_threshold_ms = 100;
     bool cache_warming_enabled = false;
+    // The read cache (REDIS_URL): TTLs of entries, their jitter, "not found" entries, a Redis call's budget,
+    // and the bounds of warming at start. docs/configuration.md.
+    bool cache_enabled = true;                              // YW_CACHE_ENABLED (needs REDIS_URL)
+    std::chrono::seconds cache_ttl{300};                    // YW_CACHE_TTL_S: users, conversations
+    std::chrono::seconds cache_messages_ttl{60};            // YW_CACHE_MESSAGES_TTL_S: first pages
+    std::chrono::seconds cache_negative_ttl{5};             // YW_CACHE_NEGATIVE_TTL_S
+    int cache_ttl_jitter_pct = 10;                          // YW_CACHE_TTL_JITTER_PCT
+    std::chrono::milliseconds cache_timeout{100};           // YW_CACHE_TIMEOUT_MS
+    int cache_warming_max_keys = 1000;                      // YW_CACHE_WARMING_MAX_KEYS
+    std::chrono::milliseconds cache_warming_timeout{5000};  // YW_CACHE_WARMING_TIMEOUT_MS
     std::chrono::milliseconds health_timeout{1000};
     std::chrono::milliseconds shutdown_timeout{10000};
 

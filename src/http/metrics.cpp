@@ -205,6 +205,36 @@ std::string exposition(const std::vector<Metrics::Series>& requests,
     return out;
 }
 
+std::string cache_exposition(const std::vector<cache::NamespaceStats>& stats) {
+    struct Counter {
+        std::string_view name;
+        std::string_view help;
+        std::uint64_t cache::NamespaceStats::*field;
+    };
+    static constexpr Counter kCounters[] = {
+        {"yw_cache_hits_total", "Reads answered from Redis (not-found entries included).",
+         &cache::NamespaceStats::hits},
+        {"yw_cache_misses_total", "Reads not in Redis, answered from the database and stored.",
+         &cache::NamespaceStats::misses},
+        {"yw_cache_stale_total", "Loads not stored because a write deleted the key while they ran.",
+         &cache::NamespaceStats::stale},
+        {"yw_cache_errors_total", "Redis calls that failed (the read was answered from the database).",
+         &cache::NamespaceStats::errors},
+        {"yw_cache_loads_total", "Database loads behind the cache (one per key per process at a time).",
+         &cache::NamespaceStats::loads},
+    };
+    std::string out;
+    for (const auto& counter : kCounters) {
+        family(out, counter.name, "counter", counter.help);
+        for (const auto& s : stats) {
+            std::string labels;
+            append_label(labels, "namespace", cache::name_of(s.ns));
+            sample(out, counter.name, labels, s.*counter.field);
+        }
+    }
+    return out;
+}
+
 std::string routing_exposition(const pg::RoutingStats& routing, const pg::Snapshot* topology) {
     std::string out;
     std::vector<std::string> labels;

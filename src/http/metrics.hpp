@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "cache/cache.hpp"
 #include "common/histogram.hpp"
 #include "http/options.hpp"
 #include "pg/cluster.hpp"
@@ -57,6 +58,8 @@ std::string exposition(const std::vector<Metrics::Series>& requests,
                        const std::vector<pg::QueryTotals>& queries,
                        const std::vector<pg::Cluster::NamedStats>& pools);
 
+// The read cache's counters by namespace: yw_cache_{hits,misses,stale,errors,loads}_total. Pure, for tests.
+std::string cache_exposition(const std::vector<cache::NamespaceStats>& stats);
 // Routing counters and the topology as this instance sees it (yw_db_route_*, yw_db_node_*). `topology` may be
 // null (no replicas configured). Pure, for tests.
 std::string routing_exposition(const pg::RoutingStats& routing, const pg::Snapshot* topology);

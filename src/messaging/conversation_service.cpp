@@ -1,4 +1,5 @@
 // Conversations between a tenant and one of its users.
+#include "common/json.hpp"
 #include "common/uuid7.hpp"
 #include "messaging/rows.hpp"
 #include "messaging/services.hpp"
@@ -47,13 +48,19 @@ Task<Json> ConversationService::list(const Principal& p, const PageRequest& page
     co_return messaging::page(std::move(data), next_id_cursor(cursors_, scope, *rows, page.limit));
 }
 
-Task<Json> ConversationService::get(const Principal& p, std::string_view id) {
+Task<cache::Fetched> ConversationService::get(const Principal& p, std::string_view id) {
     if (auto s = validate_uuid(id, "conversation id"); !s) co_return s.error();
+    cache::Cache::Loader loader = [&] { return load(p, id); };
+    std::string key = cache::conversation_key(p.tenant_id, id);
+    co_return co_await cache_.get(cache::Namespace::kConversations, key, std::move(loader));
+}
+
+Task<std::string> ConversationService::load(const Principal& p, std::string_view id) {
     pg::Params params{std::string(id), p.tenant_id};
-    auto rows = co_await db_.exec(pg::Intent::kRead, pg::queries::kConversationGet, std::move(params));
+    auto rows = co_await db_.exec(fill_intent(cache_), pg::queries::kConversationGet, std::move(params));
     if (!rows) co_return rows.error();
     if (rows->rows() == 0) co_return make_error(ErrorCode::kNotFound, std::string(kNoConversation));
-    co_return conversation_json(Row(*rows, 0));
+    co_return to_json(conversation_json(Row(*rows, 0)));
 }
 
 Task<Json> ConversationService::patch(const Principal& p, std::string_view id, const JsonBody& body) {
@@ -67,6 +74,8 @@ Task<Json> ConversationService::patch(const Principal& p, std::string_view id, c
     pg::Params params{std::string(id),        p.tenant_id,  flag(status->present), opt(*status),
                       flag(subject->present), opt(*subject)};
     auto rows = co_await db_.exec(pg::Intent::kWrite, pg::queries::kConversationPatch, std::move(params));
+    std::vector<std::string> stale{cache::conversation_key(p.tenant_id, id)};
+    co_await cache_.invalidate(std::move(stale));
     if (!rows) co_return client_error(rows.error(), "conflict");
     if (rows->rows() == 0) co_return make_error(ErrorCode::kNotFound, std::string(kNoConversation));
     co_return conversation_json(Row(*rows, 0));

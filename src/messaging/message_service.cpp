@@ -1,4 +1,5 @@
 // Messages of a conversation: the hot path of the product (the latest 50, newest first).
+#include "common/json.hpp"
 #include "common/time.hpp"
 #include "common/uuid7.hpp"
 #include "messaging/rows.hpp"
@@ -16,6 +17,12 @@ const std::string kMaxId = "ffffffff-ffff-ffff-ffff-ffffffffffff";
 
 void append(boost::json::array& data, const pg::ResultSet& rows) {
     for (int i = 0; i < rows.rows(); ++i) data.push_back(message_json(Row(rows, i)));
+}
+
+// What a new or deleted message makes stale: the conversation (last_message_at) and its first page.
+std::vector<std::string> message_keys(const Principal& p, std::string_view conversation_id) {
+    return {cache::conversation_key(p.tenant_id, conversation_id),
+            cache::first_page_key(p.tenant_id, conversation_id)};
 }
 
 }  // namespace
@@ -37,14 +44,29 @@ Task<Json> MessageService::create(const Principal& p, std::string_view conversat
                       channel->present ? channel->value : std::string("sms"),
                       content->value};
     auto rows = co_await db_.exec(pg::Intent::kWrite, pg::queries::kMessageCreate, std::move(params));
+    co_await cache_.invalidate(message_keys(p, conversation_id));
     if (!rows) co_return client_error(rows.error(), "conflict");
     if (rows->rows() == 0) co_return make_error(ErrorCode::kNotFound, std::string(kNoConversation));
     co_return message_json(Row(*rows, 0));
 }
 
-Task<Json> MessageService::list(const Principal& p, std::string_view conversation_id,
-                                const PageRequest& page) {
+Task<cache::Fetched> MessageService::list(const Principal& p, std::string_view conversation_id,
+                                          const PageRequest& page) {
     if (auto s = validate_uuid(conversation_id, "conversation id"); !s) co_return s.error();
+    if (page.cursor.empty() && page.limit == kDefaultPageLimit) {
+        cache::Cache::Loader loader = [&] {
+            return load_page(p, conversation_id, page, fill_intent(cache_));
+        };
+        std::string key = cache::first_page_key(p.tenant_id, conversation_id);
+        co_return co_await cache_.get(cache::Namespace::kMessages, key, std::move(loader));
+    }
+    auto body = co_await load_page(p, conversation_id, page, pg::Intent::kRead);
+    if (!body) co_return body.error();
+    co_return cache::Fetched{std::move(body.value()), cache::Outcome::kBypass};
+}
+
+Task<std::string> MessageService::load_page(const Principal& p, std::string_view conversation_id,
+                                            const PageRequest& page, pg::Intent intent) {
     std::string conv(conversation_id);
     std::string limit = std::to_string(page.limit);
     boost::json::array data;
@@ -59,16 +81,14 @@ Task<Json> MessageService::list(const Principal& p, std::string_view conversatio
     if (page.cursor.empty()) {
         std::string since = rfc3339_from_us(unix_us_now() - kRecentWindowUs);
         pg::Params recent_params{conv, p.tenant_id, limit, since};
-        auto recent =
-            co_await db_.exec(pg::Intent::kRead, pg::queries::kMessagesRecent, std::move(recent_params));
+        auto recent = co_await db_.exec(intent, pg::queries::kMessagesRecent, std::move(recent_params));
         if (!recent) co_return recent.error();
         append(data, *recent);
         remember_last(*recent);
         if (recent->rows() < page.limit) {
             pg::Params older_params{conv, p.tenant_id, std::to_string(page.limit - recent->rows()), since,
                                     kMaxId};
-            auto older =
-                co_await db_.exec(pg::Intent::kRead, pg::queries::kMessagesBefore, std::move(older_params));
+            auto older = co_await db_.exec(intent, pg::queries::kMessagesBefore, std::move(older_params));
             if (!older) co_return older.error();
             append(data, *older);
             remember_last(*older);
@@ -82,8 +102,7 @@ Task<Json> MessageService::list(const Principal& p, std::string_view conversatio
             co_return make_error(ErrorCode::kInvalidArgument, "invalid cursor");
         }
         pg::Params before_params{conv, p.tenant_id, limit, rfc3339_from_us(before_us), (*fields)[4]};
-        auto rows =
-            co_await db_.exec(pg::Intent::kRead, pg::queries::kMessagesBefore, std::move(before_params));
+        auto rows = co_await db_.exec(intent, pg::queries::kMessagesBefore, std::move(before_params));
         if (!rows) co_return rows.error();
         append(data, *rows);
         remember_last(*rows);
@@ -91,15 +110,14 @@ Task<Json> MessageService::list(const Principal& p, std::string_view conversatio
     if (data.empty()) {
         // An empty page of a conversation that is not this tenant's must look like one that does not exist.
         pg::Params exists_params{conv, p.tenant_id};
-        auto exists =
-            co_await db_.exec(pg::Intent::kRead, pg::queries::kConversationExists, std::move(exists_params));
+        auto exists = co_await db_.exec(intent, pg::queries::kConversationExists, std::move(exists_params));
         if (!exists) co_return exists.error();
         if (exists->rows() == 0) co_return make_error(ErrorCode::kNotFound, std::string(kNoConversation));
     }
     std::string next;
     if (static_cast<int>(data.size()) == page.limit)
         next = cursors_.encode({"m", p.tenant_id, conv, last_us, last_id});
-    co_return messaging::page(std::move(data), next);
+    co_return to_json(messaging::page(std::move(data), next));
 }
 
 Task<bool> MessageService::remove(const Principal& p, std::string_view conversation_id,
@@ -116,6 +134,7 @@ Task<bool> MessageService::remove(const Principal& p, std::string_view conversat
     pg::Params params{std::string(message_id), std::string(conversation_id), p.tenant_id,
                       rfc3339_from_us(ms * 1000)};
     auto rows = co_await db_.exec(pg::Intent::kWrite, pg::queries::kMessageDelete, std::move(params));
+    co_await cache_.invalidate(message_keys(p, conversation_id));
     if (!rows) co_return client_error(rows.error(), "conflict");
     if (rows->affected_rows() == 0) co_return make_error(ErrorCode::kNotFound, "no such message");
     co_return true;

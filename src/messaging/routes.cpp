@@ -50,6 +50,16 @@ Response answer(RequestContext& ctx, Result<Json> result, bhttp::status ok_statu
     return http::json_response(ok_status, result.value());
 }
 
+// A read that went through the cache: its JSON text as is, and where it came from in X-Cache.
+Response answer_cached(RequestContext& ctx, Result<cache::Fetched> result) {
+    if (!result) return http::error_response(ctx, result.error());
+    Response res{bhttp::status::ok, 11};
+    res.set(bhttp::field::content_type, "application/json");
+    res.set("X-Cache", cache::name_of(result->outcome));
+    res.body() = std::move(result->json);
+    return res;
+}
+
 Response answer_empty(RequestContext& ctx, const Result<bool>& result) {
     if (!result) return http::error_response(ctx, result.error());
     Response res{bhttp::status::no_content, 11};
@@ -259,7 +269,7 @@ void add_routes(http::Router& router, Api& api) {
         co_return answer(ctx, co_await api.users.list(p, *page));
     });
     r.tenant(V::get, "/v1/users/{id}", [&api](RequestContext& ctx, const Principal& p) -> Awaitable {
-        co_return answer(ctx, co_await api.users.get(p, ctx.param("id")));
+        co_return answer_cached(ctx, co_await api.users.get(p, ctx.param("id")));
     });
     r.tenant(V::patch, "/v1/users/{id}", [&api](RequestContext& ctx, const Principal& p) -> Awaitable {
         auto body = JsonBody::parse(ctx.body(), kUserFields);
@@ -286,7 +296,7 @@ void add_routes(http::Router& router, Api& api) {
         co_return answer(ctx, co_await api.conversations.list(p, *page, status));
     });
     r.tenant(V::get, "/v1/conversations/{id}", [&api](RequestContext& ctx, const Principal& p) -> Awaitable {
-        co_return answer(ctx, co_await api.conversations.get(p, ctx.param("id")));
+        co_return answer_cached(ctx, co_await api.conversations.get(p, ctx.param("id")));
     });
     r.tenant(V::patch, "/v1/conversations/{id}",
              [&api](RequestContext& ctx, const Principal& p) -> Awaitable {
@@ -309,7 +319,7 @@ void add_routes(http::Router& router, Api& api) {
                  if (!params) co_return http::error_response(ctx, params.error());
                  auto page = page_request(*params, "before");
                  if (!page) co_return http::error_response(ctx, page.error());
-                 co_return answer(ctx, co_await api.messages.list(p, ctx.param("id"), *page));
+                 co_return answer_cached(ctx, co_await api.messages.list(p, ctx.param("id"), *page));
              });
     r.tenant(V::delete_, "/v1/conversations/{id}/messages/{messageId}",
              [&api](RequestContext& ctx, const Principal& p) -> Awaitable {

@@ -12,6 +12,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "cache/cache.hpp"
 #include "common/error.hpp"
 #include "messaging/cursor.hpp"
 #include "messaging/json_body.hpp"
@@ -59,7 +60,7 @@ class Authenticator {
 bool admin_token_matches(std::string_view configured, std::string_view presented);
 
 struct PageRequest {
-    int limit = 50;
+    int limit = 50;      // kDefaultPageLimit
     std::string cursor;  // empty: the first page
 };
 
@@ -75,44 +76,57 @@ class AdminService {
     pg::Cluster& db_;
 };
 
+// Reads marked "cached" go through the cache (users:, conversations:, messages: keys) and answer the JSON
+// text; the writes that change what they return delete those keys before answering.
 class UserService {
   public:
-    UserService(pg::Cluster& db, const CursorCodec& cursors) : db_(db), cursors_(cursors) {}
+    UserService(pg::Cluster& db, const CursorCodec& cursors, cache::Cache& cache)
+        : db_(db), cursors_(cursors), cache_(cache) {}
     Task<Json> create(const Principal& p, const JsonBody& body);
     Task<Json> list(const Principal& p, const PageRequest& page);
-    Task<Json> get(const Principal& p, std::string_view id);
+    Task<cache::Fetched> get(const Principal& p, std::string_view id);  // cached
     Task<Json> patch(const Principal& p, std::string_view id, const JsonBody& body);
     Task<bool> remove(const Principal& p, std::string_view id);
 
   private:
+    Task<std::string> load(const Principal& p, std::string_view id);
     pg::Cluster& db_;
     const CursorCodec& cursors_;
+    cache::Cache& cache_;
 };
 
 class ConversationService {
   public:
-    ConversationService(pg::Cluster& db, const CursorCodec& cursors) : db_(db), cursors_(cursors) {}
+    ConversationService(pg::Cluster& db, const CursorCodec& cursors, cache::Cache& cache)
+        : db_(db), cursors_(cursors), cache_(cache) {}
     Task<Json> create(const Principal& p, const JsonBody& body);
     Task<Json> list(const Principal& p, const PageRequest& page, std::optional<std::string> status);
-    Task<Json> get(const Principal& p, std::string_view id);
+    Task<cache::Fetched> get(const Principal& p, std::string_view id);  // cached
     Task<Json> patch(const Principal& p, std::string_view id, const JsonBody& body);
 
   private:
+    Task<std::string> load(const Principal& p, std::string_view id);
     pg::Cluster& db_;
     const CursorCodec& cursors_;
+    cache::Cache& cache_;
 };
 
 class MessageService {
   public:
-    MessageService(pg::Cluster& db, const CursorCodec& cursors) : db_(db), cursors_(cursors) {}
+    MessageService(pg::Cluster& db, const CursorCodec& cursors, cache::Cache& cache)
+        : db_(db), cursors_(cursors), cache_(cache) {}
+    // Also changes the conversation (last_message_at): both its keys go.
     Task<Json> create(const Principal& p, std::string_view conversation_id, const JsonBody& body);
-    // Newest first; keyset on (created_at, id).
-    Task<Json> list(const Principal& p, std::string_view conversation_id, const PageRequest& page);
+    // Newest first; keyset on (created_at, id). The first page of the default size is cached.
+    Task<cache::Fetched> list(const Principal& p, std::string_view conversation_id, const PageRequest& page);
     Task<bool> remove(const Principal& p, std::string_view conversation_id, std::string_view message_id);
 
   private:
+    Task<std::string> load_page(const Principal& p, std::string_view conversation_id, const PageRequest& page,
+                                pg::Intent intent);
     pg::Cluster& db_;
     const CursorCodec& cursors_;
+    cache::Cache& cache_;
 };
 
 // Shared validation.
@@ -124,10 +138,16 @@ Result<std::string> id_after(const CursorCodec& cursors, const std::string& curs
 // The cursor of the page after `rows` when it came back full (`limit` rows), else "".
 std::string next_id_cursor(const CursorCodec& cursors, std::vector<std::string> scope,
                            const pg::ResultSet& rows, int limit);
+// The intent of a load that may fill the cache: an entry lives for minutes, so it must not be read from a
+// replica that has not replayed the write which just deleted it.
+inline pg::Intent fill_intent(const cache::Cache& cache) {
+    return cache.enabled() ? pg::Intent::kReadAfterWrite : pg::Intent::kRead;
+}
 // A database error as the client may see it: constraint texts and SQL never leave the server.
 Error client_error(const Error& db_error, std::string_view conflict_message);
 
 inline constexpr int kMaxPageLimit = 200;
+inline constexpr int kDefaultPageLimit = 50;  // PageRequest's default: the only first page that is cached
 inline constexpr size_t kMaxMessageLength = 1600;
 
 }  // namespace yw::messaging

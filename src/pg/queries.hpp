@@ -181,6 +181,18 @@ inline constexpr Query kMessageDelete{
     " AND created_at BETWEEN $4::timestamptz - interval '1 day' AND $4::timestamptz + interval '1 day'",
     2};
 
+// --- cache warming (CACHE_WARMING_ENABLED) ---
+// The most recently active conversations of every tenant, and their users: what clients read next.
+inline constexpr Query kCacheHotConversations{"cache.hot_conversations",
+                                              "SELECT tenant_id, " YW_CONVERSATION_COLS
+                                              " FROM conversations WHERE last_message_at IS NOT NULL"
+                                              " ORDER BY last_message_at DESC LIMIT $1::int"};
+inline constexpr Query kCacheHotUsers{"cache.hot_users",
+                                      "SELECT tenant_id, " YW_USER_COLS
+                                      " FROM users WHERE deleted_at IS NULL AND id IN (SELECT user_id FROM"
+                                      " conversations WHERE last_message_at IS NOT NULL"
+                                      " ORDER BY last_message_at DESC LIMIT $1::int)"};
+
 // --- audit ---
 // One statement per batch whatever its size: columns travel as arrays.
 inline constexpr Query kAuditInsert{

@@ -223,5 +223,49 @@ TEST(Config, EveryDocumentedYwNameIsKnown) {
     ASSERT_EQ(c->warnings.size(), 1u);
     EXPECT_NE(c->warnings[0].find("YW_TYPO_SETTING"), std::string::npos);
 }
+
+TEST(Config, CacheSettingsDefaultsAndBounds) {
+    auto d = parse_config(minimal());
+    ASSERT_TRUE(d.ok()) << d.error().message;
+    EXPECT_TRUE(d->cache_enabled);
+    EXPECT_EQ(d->cache_ttl.count(), 300);
+    EXPECT_EQ(d->cache_messages_ttl.count(), 60);
+    EXPECT_EQ(d->cache_negative_ttl.count(), 5);
+    EXPECT_EQ(d->cache_ttl_jitter_pct, 10);
+    EXPECT_EQ(d->cache_timeout.count(), 100);
+    EXPECT_EQ(d->cache_warming_max_keys, 1000);
+    EXPECT_EQ(d->cache_warming_timeout.count(), 5000);
+
+    Env env = minimal();
+    env["YW_CACHE_ENABLED"] = "false";
+    env["YW_CACHE_TTL_S"] = "600";
+    env["YW_CACHE_MESSAGES_TTL_S"] = "30";
+    env["YW_CACHE_NEGATIVE_TTL_S"] = "2";
+    env["YW_CACHE_TTL_JITTER_PCT"] = "20";
+    env["YW_CACHE_TIMEOUT_MS"] = "50";
+    env["YW_CACHE_WARMING_MAX_KEYS"] = "10";
+    env["YW_CACHE_WARMING_TIMEOUT_MS"] = "2000";
+    auto c = parse_config(env);
+    ASSERT_TRUE(c.ok()) << c.error().message;
+    EXPECT_FALSE(c->cache_enabled);
+    EXPECT_EQ(c->cache_ttl.count(), 600);
+    EXPECT_EQ(c->cache_messages_ttl.count(), 30);
+    EXPECT_EQ(c->cache_negative_ttl.count(), 2);
+    EXPECT_EQ(c->cache_ttl_jitter_pct, 20);
+    EXPECT_EQ(c->cache_timeout.count(), 50);
+    EXPECT_EQ(c->cache_warming_max_keys, 10);
+    EXPECT_EQ(c->cache_warming_timeout.count(), 2000);
+    EXPECT_TRUE(c->warnings.empty());
+
+    Env bad = minimal();
+    bad["YW_CACHE_TTL_S"] = "0";
+    bad["YW_CACHE_TTL_JITTER_PCT"] = "90";
+    bad["YW_CACHE_NEGATIVE_TTL_S"] = "x";
+    auto b = parse_config(bad);
+    ASSERT_FALSE(b.ok());
+    for (const char* name : {"YW_CACHE_TTL_S", "YW_CACHE_TTL_JITTER_PCT", "YW_CACHE_NEGATIVE_TTL_S"}) {
+        EXPECT_NE(b.error().message.find(name), std::string::npos) << name;
+    }
+}
 }  // namespace
 }  // namespace yw
