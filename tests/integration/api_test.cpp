@@ -80,7 +80,9 @@ class Api : public ::testing::Test {
         EXPECT_EQ(t.status, 201) << t.body;
         Tenant out;
         out.id = std::string(parse(t).at("id").as_string());
-        auto k = admin("POST", "/admin/tenants/" + out.id + "/api-keys", R"({"tier":"standard"})");
+        // Enterprise: these tests exercise the API, not the rate limiter (ratelimit_test does), and send
+        // bursts.
+        auto k = admin("POST", "/admin/tenants/" + out.id + "/api-keys", R"({"tier":"enterprise"})");
         EXPECT_EQ(k.status, 201) << k.body;
         auto key = parse(k);
         out.key = std::string(key.at("api_key").as_string());
