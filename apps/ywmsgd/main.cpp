@@ -34,6 +34,7 @@
 #include "ratelimit/admin.hpp"
 #include "ratelimit/limiter.hpp"
 #include "redis/client.hpp"
+#include "redis/write_positions.hpp"
 
 namespace {
 
@@ -200,6 +201,12 @@ int main(int argc, char** argv) {
         redis->start();
     } else {
         yw::log::warn("no REDIS_URL: rate limits are per instance only, and reads are not cached");
+    }
+    // Read-your-writes across instances: a tenant's write position, shared through Redis.
+    std::optional<yw::redis::WritePositions> write_positions;
+    if (redis && topology) {
+        write_positions.emplace(*redis);
+        db.share_write_positions(&*write_positions);
     }
     yw::ratelimit::LimiterOptions limiter_options;
     limiter_options.enabled = config.rate_limit_enabled;

@@ -153,6 +153,7 @@ asio::awaitable<Result<ResultSet>> Cluster::run(Target target, const Query& quer
         if (lsn && lsn->rows() == 1) parsed = parse_lsn(lsn->get(0, 0));
         if (parsed) {
             lsns_.note(*tenant, *parsed);
+            if (shared_) co_await shared_->publish(*tenant, *parsed);
         } else {
             log::warn("cannot read the primary's WAL position after a write; read-your-writes may lag",
                       {{"query", std::string(query.name)}});
@@ -190,6 +191,10 @@ asio::awaitable<Result<ResultSet>> Cluster::exec(Intent intent, const Query& que
     const Snapshot& s = snapshot ? *snapshot : kNone;
     const bool read = intent == Intent::kRead;
     std::uint64_t required = read ? lsns_.required(tenant) : 0;
+    if (read && topology_ && shared_ && !tenant.empty()) {
+        std::uint64_t elsewhere = co_await shared_->lookup(tenant);  // written through another instance
+        required = std::max(required, elsewhere);
+    }
     auto target = read ? route_read(s, required, -1) : route_write(s);
 
     Result<ResultSet> result = target ? Result<ResultSet>(ResultSet()) : Result<ResultSet>(target.error());

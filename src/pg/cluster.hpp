@@ -51,6 +51,15 @@ class WriteLsnTracker {
     std::unordered_map<std::string, std::uint64_t> lsn_;
 };
 
+// Where read-your-writes positions are shared between instances (Redis: src/redis/write_positions.hpp), so
+// a tenant's read on another instance also waits for its write. Best effort: a lookup that fails says 0.
+class WritePositionStore {
+  public:
+    virtual ~WritePositionStore() = default;
+    virtual boost::asio::awaitable<void> publish(const std::string& scope, std::uint64_t lsn) = 0;
+    virtual boost::asio::awaitable<std::uint64_t> lookup(const std::string& scope) = 0;
+};
+
 struct RoutingStats {
     struct Node {
         std::string name;
@@ -85,6 +94,8 @@ class Cluster {
     RoutingStats routing_stats() const;
     const WriteLsnTracker& write_lsns() const { return lsns_; }
     const TopologyMonitor* topology() const { return topology_; }
+    // Shares read-your-writes positions with other instances (set before serving; may stay null).
+    void share_write_positions(WritePositionStore* store) { shared_ = store; }
 
     // Closes every pool's idle connections (shutdown, before the io_context is destroyed).
     void close();
@@ -118,6 +129,7 @@ class Cluster {
     std::unique_ptr<Counters[]> counters_;
     std::atomic<unsigned> next_replica_{0};
     WriteLsnTracker lsns_;
+    WritePositionStore* shared_ = nullptr;
     std::atomic<unsigned long long> reads_no_replica_{0}, reads_for_tenant_{0}, reads_degraded_{0},
         reads_retried_{0}, writes_bypassing_{0}, fast_failures_{0};
 };

@@ -122,7 +122,7 @@ TEST_F(Api, AdminCreatesTenantsAndKeysAndOnlyTheHashIsStored) {
     auto got = admin("GET", "/admin/api-keys/" + t.prefix);
     ASSERT_EQ(got.status, 200) << got.body;
     auto key = parse(got);
-    EXPECT_EQ(key.at("tier").as_string(), "standard");
+    EXPECT_EQ(key.at("tier").as_string(), "enterprise");
     EXPECT_EQ(key.at("tenant_id").as_string(), t.id);
     EXPECT_FALSE(key.contains("api_key"));
     EXPECT_EQ(got.body.find(t.key), std::string::npos);

@@ -40,7 +40,9 @@ class Routing : public ::testing::Test {
         port_ = free_port();
         server_ = new Child("ywmsgd", {},
                             {"YW_CONFIG_FILE=" + Topology::get().env_file().string(),
-                             fmt::format("YW_HTTP_PORT={}", port_), "YW_LOG_LEVEL=warn"});
+                             fmt::format("YW_HTTP_PORT={}", port_), "YW_LOG_LEVEL=warn",
+                             // Routing is about the database: no cache answering in its place.
+                             "YW_CACHE_ENABLED=false"});
         ASSERT_TRUE(wait_for_port(port_, 20s)) << server_->log();
         api_ = new ApiClient(port_, admin_token_of(Topology::get()));
         tenant_ = api_->make_tenant("routing");
@@ -130,6 +132,27 @@ TEST_F(Routing, ATenantReadsItsOwnWritesAtOnce) {
         0);
 }
 
+TEST_F(Routing, AWriteThroughOneInstanceIsReadThroughAnother) {
+    // The write position travels through Redis (ryw:{tenant}): the other instance's read waits for it too.
+    int port = free_port();
+    Child second("ywmsgd", {},
+                 {"YW_CONFIG_FILE=" + Topology::get().env_file().string(),
+                  fmt::format("YW_HTTP_PORT={}", port), "YW_LOG_LEVEL=warn", "YW_CACHE_ENABLED=false"});
+    ASSERT_TRUE(wait_for_port(port, 20s)) << second.log();
+    ApiClient other(port, admin_token_of(Topology::get()));
+    for (int i = 0; i < 30; ++i) {
+        auto posted = post_message(fmt::format("cross {}", i));
+        ASSERT_EQ(posted.status, 201) << posted.body;
+        std::string id(parse_object(posted).at("id").as_string());
+        auto page = other.as(tenant_.key, "GET", "/v1/conversations/" + conversation_ + "/messages?limit=5");
+        ASSERT_EQ(page.status, 200) << page.body;
+        auto data = parse_object(page).at("data").as_array();
+        ASSERT_FALSE(data.empty());
+        EXPECT_EQ(data[0].at("id").as_string(), id)
+            << "read " << i << " on the other instance missed the write";
+    }
+}
+
 TEST_F(Routing, ANodeThatNeverAnswersIsMarkedDownAndNothingElseSuffers) {
     // A socket that listens but never accepts: connections hang in the backlog, nothing answers.
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -213,6 +236,14 @@ TEST_F(Routing, PrimaryKilledReadsKeepWorkingWritesFollowThePromotionOldPrimaryF
     std::atomic<bool> stop{false};
     std::atomic<int> reads{0}, failed{0};
     std::string last_failure;
+    struct Joiner {  // stops and joins the reader even when an assertion returns early
+        std::atomic<bool>& stop;
+        std::thread& thread;
+        ~Joiner() {
+            stop = true;
+            if (thread.joinable()) thread.join();
+        }
+    };
     std::thread reader([&] {
         while (!stop) {
             auto r = api_->as(tenant_.key, "GET", "/v1/users/" + user_);
@@ -222,8 +253,10 @@ TEST_F(Routing, PrimaryKilledReadsKeepWorkingWritesFollowThePromotionOldPrimaryF
                 ++failed;
                 last_failure = r.status != 200 ? r.body : m.body;
             }
+            std::this_thread::sleep_for(20ms);  // ~100 requests/s: within the key's rate limit
         }
     });
+    Joiner joiner{stop, reader};
     std::ifstream in(Topology::get().dir() / "primary" / "postmaster.pid");
     pid_t postmaster = 0;
     in >> postmaster;

@@ -29,7 +29,8 @@ class ApiClient {
                     const std::string& body = {}) const;
 
     // Each EXPECTs success (201) and returns what it made.
-    ApiTenant make_tenant(const std::string& name, const std::string& tier = "standard") const;
+    // Enterprise by default: tests of other features must not trip the rate limiter.
+    ApiTenant make_tenant(const std::string& name, const std::string& tier = "enterprise") const;
     std::string make_user(const ApiTenant& t, const std::string& name) const;
     std::string make_conversation(const ApiTenant& t, const std::string& user) const;
 
