@@ -23,7 +23,8 @@ std::string key_of(const std::string& scope) { return "ryw:" + scope; }
 
 }  // namespace
 
-WritePositions::WritePositions(Client& client, std::chrono::milliseconds timeout, std::chrono::milliseconds ttl)
+WritePositions::WritePositions(Client& client, std::chrono::milliseconds timeout,
+                               std::chrono::milliseconds ttl)
     : client_(client), timeout_(timeout), ttl_(ttl), raise_(kRaiseScript) {}
 
 boost::asio::awaitable<void> WritePositions::publish(const std::string& scope, std::uint64_t lsn) {
