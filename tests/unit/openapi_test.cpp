@@ -40,7 +40,7 @@ TEST(OpenApi, EmbeddedDocumentIsOpenApi303) {
 }
 
 TEST(OpenApi, EmbeddedDocumentMatchesDocsFile) {
-    std::filesystem::path source = std::filesystem::path(__FILE__).parent_path() / "../../docs/openapi.json";
+    std::filesystem::path source = std::filesystem::path(YW_SOURCE_DIR) / "docs/openapi.json";
     ASSERT_TRUE(std::filesystem::exists(source)) << source;
     // Fails when docs/openapi.json was edited without running scripts/gen_openapi_inc.sh.
     EXPECT_TRUE(read_file(source) == openapi_document())
