@@ -15,7 +15,9 @@ conns=${BENCH_CONNECTIONS:-64}
 threads=${BENCH_THREADS:-2}
 pg_clients=${BENCH_PG_CLIENTS:-"8 16 32 64"}
 pg_modes=${BENCH_PG_MODES:-"prepared extended"}
-scenarios=${BENCH_SCENARIOS:-"latest50 get_user post_message get_user_hot get_user_zipf get_user_rl_off"}  # *_rl_off: YW_RATE_LIMIT_ENABLED=false
+# Suffixes restart ywmsgd differently for one scenario: *_primary without read replicas (DATABASE_READ_REPLICAS
+# empty: every read on DATABASE_URL), *_rl_off without rate limiting (YW_RATE_LIMIT_ENABLED=false).
+scenarios=${BENCH_SCENARIOS:-"latest50 latest50_primary get_user post_message get_user_hot get_user_zipf get_user_hot_rl_off"}
 messages=${BENCH_MESSAGES:-1050000}
 hot_pct=${BENCH_HOT_PCT:-50}              # % of latest-50 requests that go to the hottest 1 % of conversations
 db_path=${BENCH_DB_PATH:-pgbouncer}       # ywmsgd's DATABASE_URL: pgbouncer (as cluster.env), direct (primary), or
@@ -23,9 +25,10 @@ db_path=${BENCH_DB_PATH:-pgbouncer}       # ywmsgd's DATABASE_URL: pgbouncer (as
 log_level=${BENCH_LOG_LEVEL:-warn}
 jobs=${BENCH_JOBS:-$(nproc)}
 skip_build=${BENCH_SKIP_BUILD:-0}
-# The cache (issue 5): off for the scenarios above (the database path, as issue 3 measured it); the server is
-# restarted with it on for get_user_hot (every answer a hit) and get_user_zipf (skewed: the hit rate target).
+# The cache (issue 5): off for the database-path scenarios (as issue 3 measured them); the server is restarted
+# with it on for get_user_hot* (every answer a hit) and get_user_zipf (skewed: the hit rate target).
 cache_scenarios="get_user_hot get_user_zipf"
+micro=${BENCH_MICRO:-1}                   # 1: run the Google Benchmark micro-benchmarks (bench/micro) first
 window_days=${BENCH_PG_WINDOW_DAYS:-0}    # > 0: also pgbench the SQL bounded to the last N days
 nconv=10000 nhot=100
 
@@ -50,6 +53,14 @@ case $build in /*) bdir=$build ;; *) bdir=$root/$build ;; esac
 ywctl="$bdir/ywctl"
 ywmsgd="$bdir/ywmsgd"
 [ -x "$ywctl" ] || die "$ywctl not built"
+
+# ---------------------------------------------------------------------------------------------------- micro
+# Before the topology starts, so nothing of ours competes with them.
+if [ "$micro" = 1 ] && [ -x "$bdir/yw_micro_bench" ]; then
+    say "micro-benchmarks (bench/micro)"
+    "$bdir/yw_micro_bench" --benchmark_out="$raw/micro.json" --benchmark_out_format=json >"$raw/micro.txt" 2>&1 ||
+        say "warning: yw_micro_bench failed (see micro.txt)"
+fi
 
 # ---------------------------------------------------------------------------------------------------- cleanup
 tmp=""
@@ -121,12 +132,13 @@ since=$(date -u -d "-${window_days} days" +%Y-%m-%dT%H:%M:%SZ)
 server_note=""
 start_server() {
     [ -x "$ywmsgd" ] || { server_note="ywmsgd not built"; return 1; }
-    local url=$pgb_url prepare=0
+    local url=$pgb_url prepare=0 replicas=()
     [ "$db_path" != pgbouncer ] && url=$direct_url
     [ "$db_path" = prepared ] && prepare=1
-    say "starting ywmsgd on 127.0.0.1:$http_port (database via $db_path)"
-    DATABASE_URL="$url" YW_DB_PREPARE="$prepare" YW_HTTP_PORT="$http_port" YW_HTTP_HOST=127.0.0.1 YW_LOG_LEVEL="$log_level" \
-        YW_RATE_LIMIT_ENABLED="$rate_limit" YW_CACHE_ENABLED="$cache_on" \
+    [ "$routing" = false ] && replicas=(DATABASE_READ_REPLICAS=)   # the environment wins over cluster.env
+    say "starting ywmsgd on 127.0.0.1:$http_port (database via $db_path; cache $cache_on, rate limiting $rate_limit, read replicas $routing)"
+    env "${replicas[@]}" DATABASE_URL="$url" YW_DB_PREPARE="$prepare" YW_HTTP_PORT="$http_port" YW_HTTP_HOST=127.0.0.1 \
+        YW_LOG_LEVEL="$log_level" YW_RATE_LIMIT_ENABLED="$rate_limit" YW_CACHE_ENABLED="$cache_on" \
         "$ywmsgd" --config "$env_file" >>"$raw/ywmsgd.log" 2>&1 &
     server_pid=$! server_started=$(date +%s)
     for _ in $(seq 1 100); do
@@ -137,8 +149,7 @@ start_server() {
     server_note="ywmsgd /health not 200 within 20 s"
     return 1
 }
-server_up=0 cache_on=false
-rate_limit=true
+server_up=0 cache_on=false rate_limit=true routing=true
 start_server && server_up=1 || say "warning: $server_note; the wrk half will be skipped"
 base_url="http://127.0.0.1:$http_port"
 
@@ -263,14 +274,14 @@ wrk_run() {  # scenario ids_file seconds label → raw/wrk_<label>.txt
     local s=$1 ids=$2 secs=$3 label=$4
     BENCH_SCENARIO=$s BENCH_IDS="$ids" BENCH_API_KEY="$api_key" BENCH_WRK_DIR="$root/bench/wrk" \
         BENCH_HOT_PCT="$hot_pct" BENCH_NHOT="$nhot" \
-        wrk -t"$threads" -c"$conns" -d"${secs}s" --timeout 10s --latency -s "bench/wrk/${s%_rl_off}.lua" "$base_url" \
+        wrk -t"$threads" -c"$conns" -d"${secs}s" --timeout 10s --latency -s "bench/wrk/$(script_of "$s").lua" "$base_url" \
         >"$raw/wrk_$label.txt" 2>&1
 }
 probe() {  # scenario → HTTP status of one request of that kind
     local cid uid
     cid=$(head -1 "$raw/conversation_ids.txt") uid=$(head -1 "$raw/user_ids.txt")
     case $1 in
-    latest50) curl -s -o "$raw/probe_$1.json" -w '%{http_code}' -H "X-API-Key: $api_key" "$base_url/v1/conversations/$cid/messages?limit=50" ;;
+    latest50*) curl -s -o "$raw/probe_$1.json" -w '%{http_code}' -H "X-API-Key: $api_key" "$base_url/v1/conversations/$cid/messages?limit=50" ;;
     get_user*) curl -s -o "$raw/probe_$1.json" -w '%{http_code}' -H "X-API-Key: $api_key" "$base_url/v1/users/$uid" ;;
     health) curl -s -o "$raw/probe_$1.json" -w '%{http_code}' "$base_url/health" ;;
     post_message) curl -s -o "$raw/probe_$1.json" -w '%{http_code}' -H "X-API-Key: $api_key" -H 'Content-Type: application/json' \
@@ -284,28 +295,36 @@ stop_signal() {
     if [ -n "$sig" ]; then echo ", after receiving signal $sig from another process"
     elif [ "${1:-}" = 0 ]; then echo ", a clean exit: most likely a SIGTERM from another process"; fi
 }
+# A scenario's wrk script: its name without the server suffixes.
+script_of() { local b=${1%_rl_off}; echo "${b%_primary}"; }
 # The cache's counter of the users namespace at /metrics (hits, misses).
 cache_counter() { curl -s "$base_url/metrics" | awk -v m="yw_cache_$1_total{namespace=\"users\"}" '$1 == m { print $2 }'; }
-# Before the first cache scenario: the server again, with the cache on, and an empty cache.
-cache_restart() {
-    [ "$cache_on" = true ] && return 0
-    say "restarting ywmsgd with the cache on"
-    kill "$server_pid" 2>/dev/null; wait "$server_pid" 2>/dev/null || true
-    cache_on=true
+# The server a scenario needs: "cache rate_limit routing".
+scenario_config() {
+    local c=false r=true p=true b
+    b=$(script_of "$1")
+    case " $cache_scenarios " in *" $b "*) c=true ;; esac
+    [ "${1%_rl_off}" != "$1" ] && r=false
+    [ "${1%_primary}" != "$1" ] && p=false
+    echo "$c $r $p"
+}
+# Restarts ywmsgd when the scenario needs another configuration; turning the cache on starts from an empty one.
+reconfigure() {
+    local c r p was_cached=$cache_on
+    read -r c r p < <(scenario_config "$1")
+    [ "$c $r $p" = "$cache_on $rate_limit $routing" ] && return 0
+    kill -TERM "$server_pid" 2>/dev/null; wait "$server_pid" 2>/dev/null || true
+    cache_on=$c rate_limit=$r routing=$p
     start_server || { say "warning: $server_note"; return 1; }
-    "$ywctl" --config "$env_file" cache clear --all --yes >"$raw/cache_clear.log" 2>&1 || true
+    if [ "$cache_on" = true ] && [ "$was_cached" = false ]; then
+        "$ywctl" --config "$env_file" cache clear --all --yes >"$raw/cache_clear.log" 2>&1 || true
+    fi
 }
 # One line per scenario: scenario rps p50 p99 non2xx rss_peak_mb hwm_mb note
 : >"$raw/wrk.tsv"
 for s in $scenarios; do
     ids="$raw/conversation_ids.txt"; [ "${s#get_user}" != "$s" ] && ids="$raw/user_ids.txt"
-    case " $cache_scenarios " in *" $s "*) cache_restart || true ;; esac
-    if [ "${s%_rl_off}" != "$s" ] && [ $server_up = 1 ] && [ "$rate_limit" = true ]; then
-        say "restarting ywmsgd with rate limiting off (YW_RATE_LIMIT_ENABLED=false) for $s"
-        kill -TERM "$server_pid" 2>/dev/null; wait "$server_pid" 2>/dev/null || true
-        rate_limit=false
-        start_server || say "warning: $server_note"
-    fi
+    [ $server_up = 1 ] && { reconfigure "$s" || true; }
     if [ $server_up = 1 ] && [ -z "$server_note" ] && ! kill -0 "$server_pid" 2>/dev/null; then
         st=0; wait "$server_pid" 2>/dev/null || st=$?
         server_note="ywmsgd exited with status $st after $(( $(date +%s) - server_started ))s$(stop_signal "$st")"
@@ -319,7 +338,7 @@ for s in $scenarios; do
         say "warning: $s probe answered $code; not measured"
         printf '%s\t-\t-\t-\t-\t-\t-\t%s\n' "$s" "not run: endpoint answered $code" >>"$raw/wrk.tsv"; continue
     fi
-    if [ "$s" = latest50 ] && [ "$warmup" -gt 0 ]; then
+    if [ "$(script_of "$s")" = latest50 ] && [ "$warmup" -gt 0 ]; then
         say "wrk $s warm-up (${warmup}s)"; wrk_run "$s" "$ids" "$warmup" "${s}_warmup" || true
     fi
     say "wrk $s: $conns connections, $threads threads, ${duration}s"
@@ -361,11 +380,13 @@ say "background CPU busy after the measurements: $(cat "$raw/background_cpu_afte
 # ---------------------------------------------------------------------------------------------------- table
 label() {
     case $1 in
-    latest50) echo "wrk GET latest-50 (c=$conns)" ;;
+    latest50) echo "wrk GET latest-50, reads on the replicas (c=$conns)" ;;
+    latest50_primary) echo "wrk GET latest-50, primary only: no read replicas (c=$conns)" ;;
     get_user) echo "wrk GET user, database path: cache off (c=$conns)" ;;
     get_user_hot) echo "wrk GET user, cache hits: $nhot hot users (c=$conns)" ;;
     get_user_zipf) echo "wrk GET user, cache on, Zipf s=${BENCH_ZIPF_S:-1.0} over 10 000 users (c=$conns)" ;;
-    get_user_rl_off) echo "wrk GET user, rate limiting off (c=$conns)" ;;
+    get_user_hot_rl_off) echo "wrk GET user, cache hits, rate limiting off (c=$conns)" ;;
+    *_rl_off) echo "$(label "${1%_rl_off}"), rate limiting off" ;;
     post_message) echo "wrk POST message (c=$conns)" ;;
     health) echo "wrk GET /health (c=$conns)" ;;
     *) echo "$1" ;;
@@ -387,7 +408,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b + 0 == 0) print "-"
             "$v" "$window_days" "$c" "$t" "$p50" "$p99" "$(ratio "$t" "$best_prep_tps")"
     done
     while IFS=$'\t' read -r s rps p50 p99 non2xx rss hwm note; do
-        r="-"; [ "$s" = latest50 ] && r=$(ratio "$rps" "$best_prep_tps")
+        r="-"; [ "$(script_of "$s")" = latest50 ] && r=$(ratio "$rps" "$best_prep_tps")
         mem="-"; [ "$rss" != "-" ] && mem="$rss / $hwm"
         printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$(label "$s")" \
             "$(awk -v v="$rps" 'BEGIN{ if (v == "-") print v; else printf "%.1f", v }')" \
@@ -413,16 +434,39 @@ targets() {
     maxrss=$(awk -F'\t' '$7 != "-" && $7 + 0 > m { m = $7 + 0 } END { print m + 0 }' "$raw/wrk.tsv")
     if [ "$maxrss" = 0 ]; then echo "- server RSS ≤ 100 MB: not measured"
     else awk -v m="$maxrss" 'BEGIN { printf "- %s server RSS ≤ 100 MB: peak (VmHWM) %.1f MB\n", m <= 100 ? "✓" : "✗", m }'; fi
-    # Issue 5: rate limiting on (every request runs the Redis script) costs ≤ 10 % throughput against off.
-    local on off
-    on=$(awk -F'\t' '$1 == "get_user" && $5 == 0 { print $2 }' "$raw/wrk.tsv")
-    off=$(awk -F'\t' '$1 == "get_user_rl_off" && $5 == 0 { print $2 }' "$raw/wrk.tsv")
-    if [ -z "$on" ] || [ -z "$off" ] || [ "$on" = - ] || [ "$off" = - ]; then
-        echo "- rate limiting cost ≤ 10 %: not measured (needs get_user and get_user_rl_off without errors)"
+    # Issue 4: GET latest-50 with reads on the two replicas, beside primary-only; the routing decision < 2 %.
+    local rep prim
+    rep=$(rps_of latest50) prim=$(rps_of latest50_primary)
+    if [ -z "$rep" ] || [ -z "$prim" ]; then
+        echo "- latest-50 over two replicas beside primary-only: not measured (needs latest50 and latest50_primary without errors)"
     else
-        awk -v a="$on" -v b="$off" 'BEGIN { c = 100 * (1 - a / b); printf "- %s rate limiting costs ≤ 10 %% throughput (GET user): on %.0f / off %.0f req/s = %.1f %% cost\n", c <= 10 ? "✓" : "✗", a, b, c }'
+        awk -v a="$rep" -v b="$prim" 'BEGIN { printf "- latest-50, reads on two replicas vs primary only: %.0f / %.0f req/s = %.2f× (reported, no target)\n", a, b, a / b }'
     fi
+    local decision
+    decision=$(jq -r "$jq_ns"' [.benchmarks[] | select(.name == "BM_ReadDecision/threads:1") | .real_time * ns] | first // empty' "$raw/micro.json" 2>/dev/null)
+    if [ -z "$decision" ] || [ -z "$rep" ]; then
+        echo "- routing decision < 2 % of a latest-50 request: not measured (needs BM_ReadDecision and latest50)"
+    else  # a request's CPU budget: every core for 1/rps seconds
+        awk -v d="$decision" -v r="$rep" -v n="$(nproc)" 'BEGIN { budget = 1e9 * n / r; c = 100 * d / budget
+            printf "- %s routing decision < 2 %% of a latest-50 request: %.0f ns of %.0f µs of CPU per request = %.3f %%\n", c < 2 ? "✓" : "✗", d, budget / 1000, c }'
+    fi
+    # Issue 5: rate limiting on (every request runs the Redis script) costs ≤ 10 % throughput against off,
+    # on the cache-hit path: each X_rl_off against X.
+    local s on off any=0
+    for s in $(awk -F'\t' '$1 ~ /_rl_off$/ { print $1 }' "$raw/wrk.tsv"); do
+        on=$(rps_of "${s%_rl_off}") off=$(rps_of "$s") any=1
+        if [ -z "$on" ] || [ -z "$off" ]; then
+            echo "- rate limiting cost ≤ 10 %: not measured (needs ${s%_rl_off} and $s without errors)"
+        else
+            awk -v a="$on" -v b="$off" -v w="${s%_rl_off}" 'BEGIN { c = 100 * (1 - a / b); printf "- %s rate limiting costs ≤ 10 %% throughput (%s): on %.0f / off %.0f req/s = %.1f %% cost\n", c <= 10 ? "✓" : "✗", w, a, b, c }'
+        fi
+    done
+    [ $any = 1 ] || echo "- rate limiting cost ≤ 10 %: not measured (no *_rl_off scenario in BENCH_SCENARIOS)"
 }
+# Google Benchmark's JSON: a time in its time_unit → ns.
+jq_ns='def ns: {"ns": 1, "us": 1000, "ms": 1000000, "s": 1000000000}[.time_unit // "ns"];'
+# A scenario's requests/s when it ran without errors, else nothing.
+rps_of() { awk -F'\t' -v s="$1" '$1 == s && $5 == 0 && $2 != "-" { print $2 }' "$raw/wrk.tsv"; }
 # Targets of issue 5: a cache hit ≥ 3× the database path; ≥ 80 % hits on the skewed workload.
 cache_targets() {
     local db hot zipf rate
@@ -460,6 +504,14 @@ git diff --quiet HEAD 2>/dev/null || git_rev="$git_rev (dirty tree)"
     echo "pgbench: -j ≤ $threads, ${pg_duration}s each, directly on the primary; p50/p99 from its per-transaction log."
     [ "$window_days" -gt 0 ] && echo "Window variants: created_at >= $since (last $window_days days), a parameter."
     echo
+    if [ -s "$raw/micro.json" ]; then
+        echo "Micro-benchmarks (bench/micro, Google Benchmark, before the topology starts):"
+        echo
+        echo "| benchmark | ns per operation (wall) | ns CPU |"
+        echo "|---|---:|---:|"
+        jq -r "$jq_ns"' .benchmarks[] | "| \(.name) | \(.real_time * ns * 10 | round / 10) | \(.cpu_time * ns * 10 | round / 10) |"' "$raw/micro.json"
+        echo
+    fi
     echo "pgbench sweep:"
     echo
     echo "| mode | clients | tps | avg ms | p50 ms | p99 ms | failed |"

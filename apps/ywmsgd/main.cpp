@@ -213,6 +213,8 @@ int main(int argc, char** argv) {
     limiter_options.instances = config.instances;
     limiter_options.fallback = *yw::ratelimit::parse_fallback(config.rate_limit_fallback);
     limiter_options.timeout = config.rate_limit_timeout;
+    limiter_options.max_lease = config.rate_limit_lease_max;
+    limiter_options.lease_ttl = config.rate_limit_lease_ttl;
     yw::ratelimit::Limiter limiter(redis ? &*redis : nullptr, limiter_options);
     limiter.on_epoch_change([&auth] { auth.forget_all(); });
     std::optional<yw::ratelimit::Admin> rate_admin;

@@ -238,6 +238,8 @@ Result<Config> parse_config(const Env& env) {
         c.rate_limit_fallback = *v;
     }
     p.millis("YW_RATE_LIMIT_TIMEOUT_MS", c.rate_limit_timeout, 1, 10000);
+    p.integer("YW_RATE_LIMIT_LEASE_MAX", c.rate_limit_lease_max, 1, 10000);
+    p.millis("YW_RATE_LIMIT_LEASE_TTL_MS", c.rate_limit_lease_ttl, 1, 10000);
 
     if (const auto* v = p.get("YW_ADMIN_TOKEN")) {
         if (v->size() < 16) p.problem("YW_ADMIN_TOKEN must be at least 16 characters");

@@ -48,6 +48,8 @@ struct Config {
     int instances = 1;                                 // YW_INSTANCES: ywmsgd instances sharing the limits
     std::string rate_limit_fallback = "local";         // YW_RATE_LIMIT_FALLBACK: local | open | closed
     std::chrono::milliseconds rate_limit_timeout{50};  // YW_RATE_LIMIT_TIMEOUT_MS: the script call's deadline
+    int rate_limit_lease_max = 128;                    // YW_RATE_LIMIT_LEASE_MAX: requests per lease (1: off)
+    std::chrono::milliseconds rate_limit_lease_ttl{250};  // YW_RATE_LIMIT_LEASE_TTL_MS
 
     std::string admin_token;  // empty: /admin/* is closed
     bool auto_migrate = false;

@@ -75,69 +75,55 @@ Cluster::Cluster(ClusterOptions options, QueryMonitor* monitor, const TopologyMo
     counters_ = std::make_unique<Counters[]>(counter_names_.size());
 }
 
-Result<Cluster::Target> Cluster::route_write(const Snapshot& s) {
-    if (!topology_) return Target{entry_.get(), 0, -1};
-    if (s.primary < 0) {
-        ++fast_failures_;
-        return make_error(
-            ErrorCode::kUnavailable,
-            "no writable primary: a failover is in progress or needed (ywctl emergency db-down)");
-    }
-    const NodeState& primary = s.nodes[s.primary];
-    if (s.round > 0 && !primary.healthy) {
-        ++fast_failures_;
-        return make_error(ErrorCode::kUnavailable,
-                          fmt::format("the primary ({}) is not answering: {}", primary.name, primary.error));
-    }
-    if (s.pgbouncer_configured && s.pgbouncer_ok) return Target{entry_.get(), 0, -1};
-    if (s.pgbouncer_configured) ++writes_bypassing_;
-    return Target{node_pool_[s.primary], node_counter_[s.primary], s.primary};
-}
-
-Result<Cluster::Target> Cluster::route_read(const Snapshot& s, std::uint64_t required_lsn, int skip) {
-    if (!topology_) return Target{entry_.get(), 0, -1};
-    int fresh[16];
-    int count = 0;
-    bool any_readable = false;
-    for (int i = 0; i < static_cast<int>(s.nodes.size()) && count < 16; ++i) {
-        const NodeState& n = s.nodes[i];
-        if (i == skip || n.role != Role::kReplica || !n.readable) continue;
-        any_readable = true;
-        if (n.lsn >= required_lsn) fresh[count++] = i;
-    }
-    if (count > 0) {
-        int i = fresh[next_replica_.fetch_add(1, std::memory_order_relaxed) % count];
-        return Target{node_pool_[i], node_counter_[i], i};
-    }
-    bool primary_up = s.primary >= 0 && s.primary != skip && (s.round == 0 || s.nodes[s.primary].healthy);
-    if (primary_up) {
-        if (any_readable) {
+Result<Cluster::Target> Cluster::target(const Snapshot& s, Route route) {
+    using Why = Route::Why;
+    switch (route.why) {
+        case Why::kNoPrimary:
+            ++fast_failures_;
+            return make_error(
+                ErrorCode::kUnavailable,
+                "no writable primary: a failover is in progress or needed (ywctl emergency db-down)");
+        case Why::kPrimaryDown:
+            ++fast_failures_;
+            return make_error(ErrorCode::kUnavailable,
+                              fmt::format("the primary ({}) is not answering: {}", s.nodes[s.primary].name,
+                                          s.nodes[s.primary].error));
+        case Why::kNoNode:
+            ++fast_failures_;
+            return make_error(ErrorCode::kUnavailable, "no database node is answering");
+        case Why::kPrimaryDirect:
+            ++writes_bypassing_;
+            break;
+        case Why::kPrimaryForTenant:
             ++reads_for_tenant_;
-        } else {
+            break;
+        case Why::kPrimaryNoReplica:
             ++reads_no_replica_;
             if (warn_now(last_fallback_warning_ms)) {
                 log::warn("no replica is fresh enough: reads go to the primary",
                           {{"reads_on_primary", reads_no_replica_.load()}});
             }
-        }
-        // Straight to the node, not through PgBouncer: should it have just died, the read fails at once and
-        // is retried on a replica instead of waiting in PgBouncer's queue.
-        return Target{node_pool_[s.primary], node_counter_[s.primary], s.primary};
+            break;
+        case Why::kDegraded:
+            ++reads_degraded_;
+            break;
+        case Why::kEntry:
+        case Why::kReplica:
+            break;
     }
-    // No primary to fall back to: the freshest replica that answers, even if behind (reads must not fail
-    // while a replica is up; its answer may miss the newest writes, which may be lost anyway).
-    int best = -1;
-    for (int i = 0; i < static_cast<int>(s.nodes.size()); ++i) {
-        const NodeState& n = s.nodes[i];
-        if (i == skip || n.role != Role::kReplica || !n.healthy) continue;
-        if (best < 0 || n.lsn > s.nodes[best].lsn) best = i;
-    }
-    if (best >= 0) {
-        ++reads_degraded_;
-        return Target{node_pool_[best], node_counter_[best], best};
-    }
-    ++fast_failures_;
-    return make_error(ErrorCode::kUnavailable, "no database node is answering");
+    if (route.node < 0) return Target{entry_.get(), 0, -1};
+    return Target{node_pool_[route.node], node_counter_[route.node], route.node};
+}
+
+Result<Cluster::Target> Cluster::route_write(const Snapshot& s) {
+    if (!topology_) return Target{entry_.get(), 0, -1};
+    return target(s, pg::route_write(s));
+}
+
+Result<Cluster::Target> Cluster::route_read(const Snapshot& s, std::uint64_t required_lsn, int skip) {
+    if (!topology_) return Target{entry_.get(), 0, -1};
+    return target(
+        s, pg::route_read(s, required_lsn, skip, next_replica_.fetch_add(1, std::memory_order_relaxed)));
 }
 
 asio::awaitable<Result<ResultSet>> Cluster::run(Target target, const Query& query, Params params,

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "pg/pool.hpp"
+#include "pg/route.hpp"
 #include "pg/topology.hpp"
 
 namespace yw::pg {
@@ -111,6 +112,8 @@ class Cluster {
         std::atomic<unsigned long long> writes{0};
     };
 
+    // The pool of a route (pure: src/pg/route.hpp), counting its reason; a refusal becomes kUnavailable.
+    Result<Target> target(const Snapshot& s, Route route);
     Result<Target> route_write(const Snapshot& s);
     // `skip`: a node index not to pick (it just failed).
     Result<Target> route_read(const Snapshot& s, std::uint64_t required_lsn, int skip);

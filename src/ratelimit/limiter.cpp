@@ -17,44 +17,52 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 // GCRA for one key, atomically on the server's clock (TIME), so every instance agrees. The arithmetic is
-// ratelimit::gcra() in policy.cpp (unit-tested): keep the two in step.
+// ratelimit::gcra() and lease_grant() in policy.cpp (unit-tested): keep them in step.
 // KEYS[1] rl:{id} hash: tat (µs), blocks (denials since the last reset), m/mc/mp and h/hc/hp (the minute and
 //         hour buckets of admitted requests: bucket number, its count, the previous bucket's count)
 // KEYS[2] rl:epoch (read only)   KEYS[3] rl:blocks:<hour> (denials per key id, for analytics)
-// ARGV: interval µs, tolerance µs, key id
-// Returns {allowed 0|1, remaining, retry_after µs, reset_after µs, epoch}.
+// ARGV: interval µs, tolerance µs, key id, want (requests asked for at once: a lease), giveback (requests of
+//       an earlier lease this instance did not use: their room is returned first), kLeaseShare
+// Returns {allowed 0|1, remaining, retry_after µs, reset_after µs, epoch, granted}.
 constexpr std::string_view kGcraLua = R"lua(
 local interval = tonumber(ARGV[1])
 local tolerance = tonumber(ARGV[2])
+local want = tonumber(ARGV[4]) or 1
+local giveback = tonumber(ARGV[5]) or 0
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local s = redis.call('HMGET', KEYS[1], 'tat', 'm', 'mc', 'mp', 'h', 'hc', 'hp')
 local epoch = tonumber(redis.call('GET', KEYS[2]) or '0') or 0
-local tat = math.max(tonumber(s[1]) or 0, now)
+local stored = tonumber(s[1]) or 0
+if giveback > 0 and stored > now then stored = math.max(now, stored - giveback * interval) end
+local tat = math.max(stored, now)
 if now < tat - tolerance then
+  if giveback > 0 then redis.call('HSET', KEYS[1], 'tat', string.format('%.0f', tat)) end
   redis.call('HINCRBY', KEYS[1], 'blocks', 1)
   redis.call('ZINCRBY', KEYS[3], 1, ARGV[3])
   redis.call('EXPIRE', KEYS[3], 7200)
-  return {0, 0, tat - tolerance - now, tat - now, epoch}
+  return {0, 0, tat - tolerance - now, tat - now, epoch, 0}
 end
-local new_tat = tat + interval
+local room = math.floor((now + tolerance - tat) / interval) + 1
+local granted = math.max(1, math.min(want, math.floor(room / tonumber(ARGV[6]))))
+local new_tat = tat + granted * interval
 local function roll(bucket, count, prev, size)
   local cur = math.floor(now / size)
   bucket = tonumber(bucket) or -1
   count = tonumber(count) or 0
-  if bucket == cur then return cur, count + 1, tonumber(prev) or 0 end
-  if bucket == cur - 1 then return cur, 1, count end
-  return cur, 1, 0
+  if bucket == cur then return cur, math.max(0, count - giveback) + granted, tonumber(prev) or 0 end
+  if bucket == cur - 1 then return cur, granted, count end
+  return cur, granted, 0
 end
 local m, mc, mp = roll(s[2], s[3], s[4], 60000000)
 local h, hc, hp = roll(s[5], s[6], s[7], 3600000000)
 redis.call('HSET', KEYS[1], 'tat', string.format('%.0f', new_tat), 'm', m, 'mc', mc, 'mp', mp,
            'h', h, 'hc', hc, 'hp', hp)
 redis.call('PEXPIRE', KEYS[1], 7200000)
-local room = now + tolerance - new_tat
+local left = now + tolerance - new_tat
 local remaining = 0
-if room >= 0 then remaining = math.floor(room / interval) + 1 end
-return {1, remaining, 0, new_tat - now, epoch}
+if left >= 0 then remaining = math.floor(left / interval) + 1 end
+return {1, remaining, 0, new_tat - now, epoch, granted}
 )lua";
 
 std::int64_t ceil_ms(std::int64_t us) { return (us + 999) / 1000; }
@@ -97,6 +105,16 @@ asio::awaitable<Decision> Limiter::check(const Subject& subject, std::string_vie
                     // all
         policy = policy_for("free");
     }
+    const bool redis_up = redis_ && redis_->connected();
+    // Room this instance already holds comes first: it was granted, whatever was refused since.
+    std::int64_t refill = 0;
+    if (auto spent = spend_lease(subject.key_id, *policy, redis_up, refill)) {
+        if (refill > 0) {  // before the lease runs dry; the answer is for the next requests
+            Decision r = co_await ask_redis(subject, *policy, refill, 0);
+            absorb(subject.key_id, *policy, r, true);
+        }
+        co_return *spent;
+    }
     {
         std::lock_guard lock(mutex_);
         auto it = remembered_.find(subject.key_id);
@@ -113,8 +131,10 @@ asio::awaitable<Decision> Limiter::check(const Subject& subject, std::string_vie
             remembered_.erase(it);
         }
     }
-    if (redis_ && redis_->connected()) {
-        Decision r = co_await ask_redis(subject, *policy);
+    if (redis_up) {
+        LeaseAsk ask = plan_ask(subject.key_id, *policy);
+        Decision r = co_await ask_redis(subject, *policy, ask.want, ask.giveback);
+        if (ask.owner) absorb(subject.key_id, *policy, r, false);
         if (r.source == Source::kRedis) co_return r;
     }
     switch (options_.fallback) {
@@ -136,18 +156,95 @@ asio::awaitable<Decision> Limiter::check(const Subject& subject, std::string_vie
     co_return decide_locally(subject, *policy);
 }
 
-asio::awaitable<Decision> Limiter::ask_redis(const Subject& subject, const Policy& policy) {
+std::optional<Decision> Limiter::spend_lease(const std::string& key_id, const Policy& policy, bool can_refill,
+                                             std::int64_t& refill) {
+    if (options_.max_lease <= 1) return std::nullopt;
+    const auto now = Clock::now();
+    std::lock_guard lock(mutex_);
+    auto it = leases_.find(key_id);
+    if (it == leases_.end()) return std::nullopt;
+    Lease& l = it->second;
+    if (l.tokens <= 0 || now >= l.expires || !(l.policy == policy) || l.epoch != epoch_.load()) {
+        return std::nullopt;
+    }
+    --l.tokens;
+    ++counters_.lease_allowed;
+    Decision d;
+    d.source = Source::kLease;
+    d.policy = policy;
+    d.remaining = l.remaining + l.tokens;
+    d.reset_after_ms = std::max<std::int64_t>(
+        0, l.reset_after_ms - std::chrono::ceil<std::chrono::milliseconds>(now - l.granted_at).count());
+    // Half spent within its time: the next lease is bigger, and asked for now, before this one runs dry.
+    if (can_refill && !l.refilling && l.tokens <= l.want / 2) {
+        l.want = std::min(options_.max_lease, l.want * 2);
+        l.refilling = true;
+        refill = l.want;
+    }
+    return d;
+}
+
+Limiter::LeaseAsk Limiter::plan_ask(const std::string& key_id, const Policy& policy) {
+    LeaseAsk ask;
+    if (options_.max_lease <= 1) return ask;
+    const auto now = Clock::now();
+    std::lock_guard lock(mutex_);
+    if (leases_.size() >= options_.max_remembered) leases_.clear();
+    Lease& l = leases_[key_id];
+    const bool same = l.policy == policy && l.epoch == epoch_.load();
+    if (!same) {
+        l = Lease{};            // a new key, a tier change or a reset: start from one request at a time
+    } else if (l.tokens > 0) {  // expired with room unused: give it back, and ask for less next time
+        ask.giveback = l.tokens;
+        l.tokens = 0;
+        l.want = std::max<std::int64_t>(1, l.want / 2);
+    } else if (now < l.expires && !l.refilling) {  // ran dry within its time: ask for more
+        l.want = std::min(options_.max_lease, l.want * 2);
+    }
+    // One lease request in flight per key and instance; the others meanwhile ask for themselves alone.
+    ask.owner = !l.refilling;
+    if (ask.owner) {
+        l.refilling = true;
+        ask.want = l.want;
+    }
+    return ask;
+}
+
+void Limiter::absorb(const std::string& key_id, const Policy& policy, const Decision& d, bool spent) {
+    const auto now = Clock::now();
+    std::lock_guard lock(mutex_);
+    auto it = leases_.find(key_id);
+    if (it == leases_.end()) return;  // cleared meanwhile (reset, epoch change)
+    Lease& l = it->second;
+    l.refilling = false;
+    if (d.source != Source::kRedis || !d.allowed) return;
+    if (!(l.policy == policy) || l.epoch != epoch_.load()) l.tokens = 0;
+    l.tokens += d.granted - (spent ? 0 : 1);  // the asking request takes one unless the lease admitted it
+    l.policy = policy;
+    l.epoch = epoch_.load();
+    l.granted_at = now;
+    l.expires = now + options_.lease_ttl;
+    l.remaining = d.remaining;
+    l.reset_after_ms = d.reset_after_ms;
+}
+
+asio::awaitable<Decision> Limiter::ask_redis(const Subject& subject, const Policy& policy, std::int64_t want,
+                                             std::int64_t giveback) {
     Decision d;
     d.policy = policy;
     std::int64_t hour =
         std::chrono::duration_cast<std::chrono::hours>(std::chrono::system_clock::now().time_since_epoch())
             .count();
     std::vector<std::string> keys{state_key(subject.key_id), std::string(kEpochKey), blocks_key(hour)};
-    std::vector<std::string> args{std::to_string(policy.interval_us()), std::to_string(policy.tolerance_us()),
-                                  subject.key_id};
+    std::vector<std::string> args{std::to_string(policy.interval_us()),
+                                  std::to_string(policy.tolerance_us()),
+                                  subject.key_id,
+                                  std::to_string(want),
+                                  std::to_string(giveback),
+                                  std::to_string(kLeaseShare)};
     auto reply = co_await redis_->eval(limiter_script(), std::move(keys), std::move(args),
                                        Clock::now() + options_.timeout);
-    if (!reply || !reply->is_array() || reply->elements.size() != 5) {
+    if (!reply || !reply->is_array() || reply->elements.size() != 6) {
         ++counters_.redis_errors;
         if (reply && reply->is_error())
             log::warn("rate-limit script failed", {{"error", reply->str.c_str()}});
@@ -159,6 +256,7 @@ asio::awaitable<Decision> Limiter::ask_redis(const Subject& subject, const Polic
     d.remaining = e[1].integer;
     d.retry_after_ms = std::max<std::int64_t>(d.allowed ? 0 : 1, ceil_ms(e[2].integer));
     d.reset_after_ms = ceil_ms(e[3].integer);
+    d.granted = d.allowed ? std::max<std::int64_t>(1, e[5].integer) : 0;
     observe_epoch(e[4].integer);
     if (d.allowed) {
         ++counters_.redis_allowed;
@@ -205,12 +303,14 @@ void Limiter::observe_epoch(std::int64_t epoch) {
 void Limiter::clear_local() {
     std::lock_guard lock(mutex_);
     remembered_.clear();
+    leases_.clear();
 }
 
 void Limiter::forget(std::string_view key_id) {
     std::lock_guard lock(mutex_);
     remembered_.erase(std::string(key_id));
     local_tat_.erase(std::string(key_id));
+    leases_.erase(std::string(key_id));
 }
 
 void Limiter::start(asio::any_io_executor executor) {
@@ -244,6 +344,7 @@ LimiterStats Limiter::stats() const {
     s.redis_allowed = counters_.redis_allowed;
     s.redis_denied = counters_.redis_denied;
     s.remembered_denied = counters_.remembered_denied;
+    s.lease_allowed = counters_.lease_allowed;
     s.local_allowed = counters_.local_allowed;
     s.local_denied = counters_.local_denied;
     s.whitelisted = counters_.whitelisted;
@@ -257,9 +358,8 @@ LimiterStats Limiter::stats() const {
 std::string Limiter::exposition() const {
     LimiterStats s = stats();
     std::string out =
-        "# HELP yw_ratelimit_decisions_total Rate-limit decisions by source (redis, remembered, local "
-        "fallback, "
-        "whitelist, fail_open, fail_closed) and result.\n"
+        "# HELP yw_ratelimit_decisions_total Rate-limit decisions by source (redis, lease, remembered, "
+        "local fallback, whitelist, fail_open, fail_closed) and result.\n"
         "# TYPE yw_ratelimit_decisions_total counter\n";
     auto line = [&out](std::string_view source, std::string_view result, std::uint64_t n) {
         out += fmt::format("yw_ratelimit_decisions_total{{source=\"{}\",result=\"{}\"}} {}\n", source, result,
@@ -267,6 +367,7 @@ std::string Limiter::exposition() const {
     };
     line("redis", "allowed", s.redis_allowed);
     line("redis", "denied", s.redis_denied);
+    line("lease", "allowed", s.lease_allowed);
     line("remembered", "denied", s.remembered_denied);
     line("local", "allowed", s.local_allowed);
     line("local", "denied", s.local_denied);

@@ -1,6 +1,8 @@
-// Per-API-key rate limiting shared by every ywmsgd instance: one EVALSHA of a small GCRA script per request
-// under rl:, keys known to be over the limit remembered locally until their retry time, and a per-instance
-// fallback (limit ÷ instances, or open, or closed) while Redis is unavailable.
+// Per-API-key rate limiting shared by every ywmsgd instance: one EVALSHA of a small GCRA script under rl:
+// per request, or per lease for busy keys (a few requests' worth of room taken at once and spent locally
+// for a moment: see lease_grant in policy.hpp), keys known to be over the limit remembered locally until
+// their retry time, and a per-instance fallback (limit ÷ instances, or open, or closed) while Redis is
+// unavailable.
 #pragma once
 
 #include <atomic>
@@ -37,6 +39,10 @@ struct LimiterOptions {
     std::chrono::milliseconds timeout{50};       // the script call's deadline; slower counts as unavailable
     std::chrono::milliseconds epoch_poll{1000};  // how often rl:epoch (resets, admin changes) is checked
     size_t max_remembered = 100000;              // local entries (denied keys, fallback state) before reset
+    // Leases: the most requests one script call may take for this instance (1: every request asks Redis),
+    // and how long an unused remainder stays usable (then it is given back with the key's next call).
+    std::int64_t max_lease = 128;
+    std::chrono::milliseconds lease_ttl{250};
 };
 
 // Whose request: the API key's identity and settings as authentication found them.
@@ -52,6 +58,7 @@ enum class Source {
     kDisabled,    // rate limiting is off
     kWhitelist,   // the client IP is whitelisted for the key
     kRedis,       // the shared script decided
+    kLease,       // admitted from this instance's lease: room the script granted moments ago
     kRemembered,  // denied from the local memory of an over-limit key, without asking Redis
     kLocal,       // Redis unavailable: the local fallback decided
     kFailOpen,    // Redis unavailable, fallback open
@@ -65,15 +72,17 @@ struct Decision {
     std::int64_t remaining = 0;
     std::int64_t retry_after_ms = 0;  // denied: when to come back
     std::int64_t reset_after_ms = 0;  // when the key is back to a full burst
+    std::int64_t granted = 0;         // kRedis: requests the script admitted at once (> 1: a lease)
     bool has_headers() const {
-        return source == Source::kRedis || source == Source::kRemembered || source == Source::kLocal;
+        return source == Source::kRedis || source == Source::kLease || source == Source::kRemembered ||
+               source == Source::kLocal;
     }
 };
 
 struct LimiterStats {
-    std::uint64_t redis_allowed = 0, redis_denied = 0, remembered_denied = 0, local_allowed = 0,
-                  local_denied = 0, whitelisted = 0, fail_open = 0, fail_closed = 0, redis_errors = 0,
-                  epoch_changes = 0;
+    std::uint64_t redis_allowed = 0, redis_denied = 0, lease_allowed = 0, remembered_denied = 0,
+                  local_allowed = 0, local_denied = 0, whitelisted = 0, fail_open = 0, fail_closed = 0,
+                  redis_errors = 0, epoch_changes = 0;
 };
 
 // The Redis names (also used by the admin service).
@@ -110,7 +119,33 @@ class Limiter {
         std::chrono::steady_clock::time_point until;
         Decision decision;
     };
-    boost::asio::awaitable<Decision> ask_redis(const Subject& subject, const Policy& policy);
+    // Room granted by the script and not spent yet; `want` sizes the next lease (doubles while leases are
+    // used up in time, halves when one expires unused).
+    struct Lease {
+        Policy policy;            // a tier change makes the lease void
+        std::int64_t epoch = -1;  // so does a reset or an admin change
+        std::chrono::steady_clock::time_point granted_at, expires;
+        std::int64_t tokens = 0;     // requests still admissible from it
+        std::int64_t remaining = 0;  // the script's `remaining` after the grant
+        std::int64_t reset_after_ms = 0;
+        std::int64_t want = 1;
+        bool refilling = false;  // a lease request of this instance is in flight
+    };
+    // Admits one request from the key's lease when it holds room that is still good; `refill` (when
+    // `can_refill`) says how many to ask for now, before it runs dry.
+    std::optional<Decision> spend_lease(const std::string& key_id, const Policy& policy, bool can_refill,
+                                        std::int64_t& refill);
+    // How much to ask the script for, and what to give back, when the lease could not admit the request.
+    struct LeaseAsk {
+        std::int64_t want = 1, giveback = 0;
+        bool owner = false;  // this request's grant goes to the lease (it set `refilling`)
+    };
+    LeaseAsk plan_ask(const std::string& key_id, const Policy& policy);
+    // Puts a lease request's grant into the key's lease; `spent`: the asking request was admitted from the
+    // lease already (a refill), else it takes one of the grant.
+    void absorb(const std::string& key_id, const Policy& policy, const Decision& d, bool spent);
+    boost::asio::awaitable<Decision> ask_redis(const Subject& subject, const Policy& policy,
+                                               std::int64_t want, std::int64_t giveback);
     Decision decide_locally(const Subject& subject, const Policy& policy);
     void observe_epoch(std::int64_t epoch);
     boost::asio::awaitable<void> poll_epoch();
@@ -126,10 +161,12 @@ class Limiter {
     mutable std::mutex mutex_;
     std::unordered_map<std::string, Remembered> remembered_;   // by key id
     std::unordered_map<std::string, std::int64_t> local_tat_;  // by key id: fallback GCRA state (steady µs)
+    std::unordered_map<std::string, Lease> leases_;            // by key id
 
     struct Counters {
-        std::atomic<std::uint64_t> redis_allowed{0}, redis_denied{0}, remembered_denied{0}, local_allowed{0},
-            local_denied{0}, whitelisted{0}, fail_open{0}, fail_closed{0}, redis_errors{0}, epoch_changes{0};
+        std::atomic<std::uint64_t> redis_allowed{0}, redis_denied{0}, lease_allowed{0}, remembered_denied{0},
+            local_allowed{0}, local_denied{0}, whitelisted{0}, fail_open{0}, fail_closed{0}, redis_errors{0},
+            epoch_changes{0};
     } counters_;
 };
 

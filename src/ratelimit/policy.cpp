@@ -70,7 +70,11 @@ Policy local_share(const Policy& policy, int instances) {
     return p;
 }
 
-Verdict gcra(const Policy& policy, std::int64_t tat_us, std::int64_t now_us) {
+std::int64_t lease_grant(std::int64_t room, std::int64_t want) {
+    return std::max<std::int64_t>(1, std::min(want, room / kLeaseShare));
+}
+
+Verdict gcra(const Policy& policy, std::int64_t tat_us, std::int64_t now_us, std::int64_t want) {
     const std::int64_t interval = policy.interval_us();
     const std::int64_t tolerance = policy.tolerance_us();
     std::int64_t tat = std::max(tat_us, now_us);
@@ -83,7 +87,8 @@ Verdict gcra(const Policy& policy, std::int64_t tat_us, std::int64_t now_us) {
         v.reset_after_us = tat - now_us;
         return v;
     }
-    std::int64_t new_tat = tat + interval;
+    v.granted = lease_grant(gcra_remaining(policy, tat, now_us), want);
+    std::int64_t new_tat = tat + v.granted * interval;
     v.allowed = true;
     v.tat_us = new_tat;
     v.remaining = gcra_remaining(policy, new_tat, now_us);

@@ -37,15 +37,25 @@ const std::vector<std::string>& tier_names();
 // its share, at least one request per minute.
 Policy local_share(const Policy& policy, int instances);
 
+// Leases: a busy key takes several requests' worth of room at once for one instance to spend locally, so it
+// costs one script call per lease rather than per request. A lease is at most `want` and at most a
+// kLeaseShare-th of the room left: with fewer than 2 × kLeaseShare requests left every request is decided
+// alone (exactly, across instances), and no instance ever holds more than a sixteenth of a key's room.
+inline constexpr std::int64_t kLeaseShare = 16;
+// Requests granted at once when `room` (≥ 1) are admissible and `want` (≥ 1) were asked for.
+std::int64_t lease_grant(std::int64_t room, std::int64_t want);
+
 // One GCRA decision. `tat_us` is the key's theoretical arrival time (0 or anything in the past: fresh).
+// `want` > 1 asks for a lease: `granted` requests admitted at once (lease_grant).
 struct Verdict {
     bool allowed = false;
+    std::int64_t granted = 0;         // requests admitted (≥ 1 when allowed)
     std::int64_t tat_us = 0;          // the state to store: unchanged when denied
-    std::int64_t remaining = 0;       // further requests admissible right now
+    std::int64_t remaining = 0;       // further requests admissible right now, beyond those granted
     std::int64_t retry_after_us = 0;  // denied: when the next request would be admitted
     std::int64_t reset_after_us = 0;  // when the key is back to a full burst
 };
-Verdict gcra(const Policy& policy, std::int64_t tat_us, std::int64_t now_us);
+Verdict gcra(const Policy& policy, std::int64_t tat_us, std::int64_t now_us, std::int64_t want = 1);
 // Requests admissible right now with state `tat_us`, without taking one.
 std::int64_t gcra_remaining(const Policy& policy, std::int64_t tat_us, std::int64_t now_us);
 

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <regex>
 #include <thread>
@@ -30,15 +31,8 @@ json::object parse(const HttpResponse& r) {
     return v.as_object();
 }
 
-// A counter of GET /metrics by its full series text, e.g. yw_cache_loads_total{namespace="users"}.
-double metric(int port, const std::string& series) {
-    auto r = http_request(port, "GET", "/metrics");
-    std::istringstream in(r.body);
-    for (std::string line; std::getline(in, line);) {
-        if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
-    }
-    return 0;
-}
+// A counter of GET /metrics by its full series text (0 before the server first counts it).
+double metric(int port, const std::string& series) { return std::max(0.0, metric_value(port, series)); }
 
 double query_count(int port, const std::string& query) {
     return metric(port, fmt::format("yw_db_query_duration_seconds_count{{query=\"{}\"}}", query));

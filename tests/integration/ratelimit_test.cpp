@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <boost/json.hpp>
 #include <thread>
 
@@ -116,6 +117,44 @@ TEST_F(RateLimit, TheLimitIsGlobalAcrossInstances) {
     auto s = parse(status.body);
     EXPECT_EQ(s.at("requestsUsed").as_int64(), admitted);
     EXPECT_GE(s.at("blocksSinceReset").as_int64(), 1);  // those that reached Redis; the rest were remembered
+}
+
+TEST_F(RateLimit, BusyKeysAreServedFromLeasesAndStillHeldToTheGlobalLimit) {
+    // professional: 1000 per minute, one every 60 ms; burst 300 → 301 at once. 8 clients, half on each
+    // instance, send 600 requests as fast as they can: the instances take room in leases (at most a
+    // sixteenth of what is left, one at a time near the limit) and together admit no more than GCRA does.
+    Key key = make_key("professional", 300);
+    auto lease_allowed = [](int i) {
+        return std::max(
+            0.0, metric_value(ports_[i], R"(yw_ratelimit_decisions_total{source="lease",result="allowed"})"));
+    };
+    double leased_before = lease_allowed(0) + lease_allowed(1);
+    std::atomic<int> admitted{0}, refused{0}, other{0};
+    auto started = std::chrono::steady_clock::now();
+    std::vector<std::thread> clients;
+    for (int c = 0; c < 8; ++c) {
+        clients.emplace_back([&, c] {
+            for (int i = 0; i < 75; ++i) {
+                int status = as(c % 2, key.secret).status;
+                (status == 200 ? admitted : status == 429 ? refused : other) += 1;
+            }
+        });
+    }
+    for (auto& t : clients) t.join();
+    auto elapsed = std::chrono::steady_clock::now() - started;
+    EXPECT_EQ(other.load(), 0);
+    // GCRA's bound over the run: the burst + 1 at once, plus one per 60 ms that passed.
+    int bound = 301 + static_cast<int>(elapsed / 60ms) + 1;
+    EXPECT_GE(admitted.load(), 301);
+    EXPECT_LE(admitted.load(), bound) << "ran for " << std::chrono::duration<double>(elapsed).count() << " s";
+    EXPECT_GE(refused.load(), 1);
+    EXPECT_GT(lease_allowed(0) + lease_allowed(1) - leased_before, 0) << "no request was served from a lease";
+    // The usage counters count what was granted: the admitted requests, plus any room still leased.
+    auto status = admin(0, "GET", "/admin/rate-limit/status/" + key.prefix);
+    ASSERT_EQ(status.status, 200) << status.body;
+    auto used = parse(status.body).at("requestsUsed").as_int64();
+    EXPECT_GE(used, admitted.load());
+    EXPECT_LE(used, admitted.load() + 2 * 32);
 }
 
 TEST_F(RateLimit, TooManyRequestsCarriesHeadersAndBody) {

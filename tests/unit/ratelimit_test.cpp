@@ -112,6 +112,37 @@ TEST(RateLimitGcra, ZeroBurstSpacesRequestsEvenly) {
     EXPECT_TRUE(gcra(p, tat, kT0 + 6 * kSecond).allowed);
 }
 
+TEST(RateLimitLease, GrantIsAtMostASixteenthOfTheRoomAndNeverZero) {
+    EXPECT_EQ(lease_grant(1, 128), 1);
+    EXPECT_EQ(lease_grant(31, 128), 1);  // near the limit: one request at a time
+    EXPECT_EQ(lease_grant(32, 128), 2);
+    EXPECT_EQ(lease_grant(1001, 128), 62);  // enterprise, full burst
+    EXPECT_EQ(lease_grant(1'000'000, 128), 128);
+    EXPECT_EQ(lease_grant(1'000'000, 1), 1);  // want 1: no lease
+}
+
+TEST(RateLimitLease, LeasesAdmitWhatSingleRequestsWouldAndNoMore) {
+    // Draining a fresh enterprise key (1001 at once) with leases of up to 128 hands out exactly the room
+    // single requests would get, and the grants shrink to 1 as the room runs out.
+    Policy p = tier("enterprise");
+    std::int64_t tat = 0, total = 0, last = 0;
+    for (int i = 0; i < 2000; ++i) {
+        Verdict v = gcra(p, tat, kT0, 128);
+        if (!v.allowed) break;
+        EXPECT_LE(v.granted, 128);
+        EXPECT_LE(v.granted * kLeaseShare, std::max<std::int64_t>(kLeaseShare, (v.remaining + v.granted)));
+        total += v.granted;
+        last = v.granted;
+        tat = v.tat_us;
+    }
+    EXPECT_EQ(total, 1001);
+    EXPECT_EQ(last, 1);
+    Verdict denied = gcra(p, tat, kT0, 128);
+    EXPECT_FALSE(denied.allowed);
+    EXPECT_EQ(denied.granted, 0);
+    EXPECT_EQ(denied.retry_after_us, p.interval_us());
+}
+
 TEST(RateLimitGcra, LocalShareDividesLimitAndBurst) {
     Policy p = local_share(tier("standard"), 4);
     EXPECT_EQ(p.limit, 25);

@@ -198,6 +198,15 @@ std::string Child::log() const {
     return ss.str();
 }
 
+double metric_value(int port, const std::string& series) {
+    auto r = http_request(port, "GET", "/metrics");
+    std::istringstream in(r.body);
+    for (std::string line; std::getline(in, line);) {
+        if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
+    }
+    return -1;
+}
+
 HttpResponse http_request(int port, const std::string& method, const std::string& target,
                           const std::string& body, const std::map<std::string, std::string>& headers) {
     namespace beast = boost::beast;

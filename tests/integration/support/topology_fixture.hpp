@@ -72,6 +72,10 @@ HttpResponse http_request(int port, const std::string& method, const std::string
                           const std::string& body = {},
                           const std::map<std::string, std::string>& headers = {});
 
+// One series of GET /metrics by its full text (labels included), e.g.
+// yw_cache_loads_total{namespace="users"}; -1 when the server does not expose it.
+double metric_value(int port, const std::string& series);
+
 // A TCP port on 127.0.0.1 nobody is listening on right now.
 int free_port();
 // Waits until something listens on 127.0.0.1:port.
