@@ -5,7 +5,7 @@ JOBS        ?= $(shell nproc)
 CMAKE       := cmake -S . -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
 SOURCES     := $(shell git ls-files '*.cpp' '*.hpp' 2>/dev/null)
 
-.PHONY: all bootstrap build test unit integration run sanitize bench format format-check clean
+.PHONY: all bootstrap build test unit integration run sanitize bench fuzz format format-check clean
 
 all: build
 
@@ -43,6 +43,24 @@ run: build
 bench: bootstrap
 	BENCH_JOBS=$(JOBS) bash bench/run.sh
 
+# libFuzzer on every parser target of tests/fuzz (clang, installed by `bootstrap.sh fuzz`), FUZZ_SECONDS each,
+# corpus in tests/fuzz/corpus/<name> (new inputs go to build-fuzz/corpus/<name>); a crash stops it with the input
+# saved as build-fuzz/crash-*. The same targets replay their corpus as unit tests in `make test`.
+FUZZ_SECONDS ?= 60
+fuzz:
+	@bash scripts/bootstrap.sh fuzz
+	@CC=clang CXX=clang++ cmake -S . -G Ninja -B $(BUILD)-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DYW_FUZZ=ON \
+	  -DYW_BUILD_TESTS=OFF -DYW_BUILD_BENCH=OFF >/dev/null
+	@cmake --build $(BUILD)-fuzz -j $(JOBS)
+	@for src in tests/fuzz/*_fuzz.cpp; do \
+	  name=$$(basename $$src _fuzz.cpp); mkdir -p $(BUILD)-fuzz/corpus/$$name; \
+	  echo "fuzz $$name for $(FUZZ_SECONDS) s"; \
+	  $(BUILD)-fuzz/$${name}_fuzz -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    -artifact_prefix=$(BUILD)-fuzz/crash-$$name- $(BUILD)-fuzz/corpus/$$name tests/fuzz/corpus/$$name \
+	    2>$(BUILD)-fuzz/$$name.log || { tail -40 $(BUILD)-fuzz/$$name.log; exit 1; }; \
+	  grep -E "stat::number_of_executed_units|stat::new_units_added" $(BUILD)-fuzz/$$name.log | tr '\n' ' '; echo; \
+	done
+
 format:
 	clang-format -i $(SOURCES)
 
@@ -50,4 +68,4 @@ format-check:
 	clang-format --dry-run -Werror $(SOURCES)
 
 clean:
-	rm -rf $(BUILD) $(BUILD)-asan
+	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-fuzz

@@ -443,7 +443,7 @@ targets() {
         awk -v a="$rep" -v b="$prim" 'BEGIN { printf "- latest-50, reads on two replicas vs primary only: %.0f / %.0f req/s = %.2f× (reported, no target)\n", a, b, a / b }'
     fi
     local decision
-    decision=$(jq -r "$jq_ns"' [.benchmarks[] | select(.name == "BM_ReadDecision/threads:1") | .real_time * ns] | first // empty' "$raw/micro.json" 2>/dev/null)
+    decision=$(jq -r "$jq_ns"' [.benchmarks[] | select(.name == "BM_ReadDecision/threads:1") | .real_time * ns] | first // empty' "$raw/micro.json" 2>/dev/null || true)
     if [ -z "$decision" ] || [ -z "$rep" ]; then
         echo "- routing decision < 2 % of a latest-50 request: not measured (needs BM_ReadDecision and latest50)"
     else  # a request's CPU budget: every core for 1/rps seconds
@@ -477,7 +477,7 @@ cache_targets() {
     else
         awk -v h="$hot" -v d="$db" 'BEGIN { r = h / d; printf "- %s cache-hit GET user ≥ 3× the database path: %.0f / %.0f = %.2f×\n", (r >= 3 ? "✓" : "✗"), h, d, r }'
     fi
-    rate=$(sed -n 's/^cache hit rate \([0-9.]*\) %.*/\1/p' "$raw/cache_get_user_zipf.txt" 2>/dev/null)
+    rate=$(sed -n 's/^cache hit rate \([0-9.]*\) %.*/\1/p' "$raw/cache_get_user_zipf.txt" 2>/dev/null || true)
     if [ -z "$rate" ]; then echo "- ≥ 80 % cache hits on the skewed workload: not measured (get_user_zipf)"
     else awk -v r="$rate" 'BEGIN { printf "- %s ≥ 80 %% cache hits on the skewed workload (get_user_zipf, from a cold cache): %.1f %%\n", (r >= 80 ? "✓" : "✗"), r }'; fi
 }

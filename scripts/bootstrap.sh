@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # bootstrap.sh: installs every Debian 12 package ywmessaging needs to build, test and run — idempotently, and in
 # well under a second when everything is already there. Runs as root (CI) or through sudo.
+# `bootstrap.sh fuzz` also installs clang (libFuzzer) for `make fuzz`.
 set -euo pipefail
 
 packages=(
@@ -14,6 +15,7 @@ packages=(
   # tools for checks and benchmarks
   postgresql-client-15 wrk jq curl
 )
+if [ "${1:-}" = fuzz ]; then packages+=(clang); fi
 
 # One dpkg-query for all of them keeps the already-installed case fast.
 installed=$(dpkg-query -W -f='${Package} ${Status}\n' "${packages[@]}" 2>/dev/null | awk '/install ok installed/ {print $1}' || true)

@@ -2,6 +2,7 @@
 #include "cluster/pgbouncer_ini.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <sstream>
 
 namespace yw::cluster {
@@ -33,11 +34,12 @@ Endpoint entry_endpoint(const std::string& connstr) {
         std::string k = w.substr(0, eq), v = w.substr(eq + 1);
         if (k == "host") e.host = v;
         if (k == "port") {
-            try {
-                e.port = std::stoi(v);
-            } catch (const std::exception&) {
-                e.port = -1;
-            }
+            // The whole value, 1–65535; anything else (also "15432x", which stoi read as 15432) is -1, an
+            // endpoint that matches none of ours.
+            int port = 0;
+            auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), port);
+            e.port =
+                ec == std::errc{} && end == v.data() + v.size() && port >= 1 && port <= 65535 ? port : -1;
         }
     }
     return e;

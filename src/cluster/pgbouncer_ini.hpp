@@ -25,7 +25,7 @@ RepointResult repoint_databases(const std::string& ini, const std::vector<Endpoi
                                 const Endpoint& to);
 
 // host and port of an entry's connection string ("host=127.0.0.1 port=15432 dbname=ywmessaging"); port 5432
-// when absent, empty host when absent.
+// when absent, -1 when not a port number (1–65535), empty host when absent.
 Endpoint entry_endpoint(const std::string& connstr);
 
 }  // namespace yw::cluster

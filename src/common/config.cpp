@@ -9,6 +9,7 @@
 #include <charconv>
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <set>
 
 extern char** environ;
@@ -167,13 +168,13 @@ Env process_env() {
     return env;
 }
 
-Result<Env> read_env_file(const std::string& path) {
-    std::ifstream in(path);
-    if (!in) return make_error(ErrorCode::kInvalidArgument, fmt::format("cannot read config file {}", path));
+Result<Env> parse_env_text(std::string_view text, std::string_view origin) {
     Env env;
-    std::string line;
     int number = 0;
-    while (std::getline(in, line)) {
+    while (!text.empty()) {
+        auto nl = text.find('\n');
+        std::string line(text.substr(0, nl));
+        text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
         ++number;
         std::string t = trim(line);
         if (t.empty() || t[0] == '#') continue;
@@ -181,7 +182,7 @@ Result<Env> read_env_file(const std::string& path) {
         auto eq = t.find('=');
         if (eq == std::string::npos || eq == 0) {
             return make_error(ErrorCode::kInvalidArgument,
-                              fmt::format("{}:{}: expected KEY=VALUE, got '{}'", path, number, t));
+                              fmt::format("{}:{}: expected KEY=VALUE, got '{}'", origin, number, t));
         }
         std::string key = trim(t.substr(0, eq));
         std::string value = trim(t.substr(eq + 1));
@@ -192,6 +193,13 @@ Result<Env> read_env_file(const std::string& path) {
         env[key] = value;
     }
     return env;
+}
+
+Result<Env> read_env_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return make_error(ErrorCode::kInvalidArgument, fmt::format("cannot read config file {}", path));
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    return parse_env_text(text, path);
 }
 
 Result<Config> parse_config(const Env& env) {

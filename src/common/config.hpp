@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/error.hpp"
@@ -93,6 +94,8 @@ Env process_env();
 
 // Reads a KEY=VALUE file (comments with #, optional "export ", optional single or double quotes).
 Result<Env> read_env_file(const std::string& path);
+// The same from text (`origin` names it in errors): KEY=VALUE lines, # comments, optional "export ", quotes.
+Result<Env> parse_env_text(std::string_view text, std::string_view origin);
 
 // Validates every variable and reports all problems at once, each naming its variable.
 Result<Config> parse_config(const Env& env);

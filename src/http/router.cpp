@@ -78,7 +78,10 @@ Router::Match Router::match(beast::http::verb method, std::string_view target) c
         bool matches = true;
         for (std::size_t i = 0; i < segments.size() && matches; ++i) {
             const Segment& s = route.segments[i];
-            if (s.is_param) continue;
+            if (s.is_param) {
+                matches = !segments[i].empty();  // "/v1/users/" is not user "" (found by tests/fuzz)
+                continue;
+            }
             matches = s.text == segments[i];
             ++literals;
         }

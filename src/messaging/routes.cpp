@@ -5,12 +5,14 @@
 
 #include "common/time.hpp"
 #include "http/error_response.hpp"
+#include "http/query.hpp"
 #include "ratelimit/headers.hpp"
 
 namespace yw::messaging {
 namespace {
 
 namespace bhttp = boost::beast::http;
+using http::query_params;
 using http::RequestContext;
 using http::Response;
 using Awaitable = boost::asio::awaitable<Response>;
@@ -64,54 +66,6 @@ Response answer_empty(RequestContext& ctx, const Result<bool>& result) {
     if (!result) return http::error_response(ctx, result.error());
     Response res{bhttp::status::no_content, 11};
     return res;
-}
-
-// Percent-decodes one query component; false for a malformed escape. '+' stays '+': none of our parameters
-// carries spaces, and cursors are base64url.
-bool percent_decode(std::string_view in, std::string& out) {
-    out.clear();
-    for (size_t i = 0; i < in.size(); ++i) {
-        if (in[i] != '%') {
-            out += in[i];
-            continue;
-        }
-        if (i + 2 >= in.size() || !std::isxdigit(static_cast<unsigned char>(in[i + 1])) ||
-            !std::isxdigit(static_cast<unsigned char>(in[i + 2]))) {
-            return false;
-        }
-        out += static_cast<char>(std::stoi(std::string(in.substr(i + 1, 2)), nullptr, 16));
-        i += 2;
-    }
-    return true;
-}
-
-// Query parameters: only `allowed` names, each once, percent-decoded.
-Result<std::map<std::string, std::string>> query_params(std::string_view query,
-                                                        const std::vector<std::string_view>& allowed) {
-    std::map<std::string, std::string> out;
-    while (!query.empty()) {
-        auto amp = query.find('&');
-        std::string_view pair = query.substr(0, amp);
-        query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
-        if (pair.empty()) continue;
-        auto eq = pair.find('=');
-        std::string key, value;
-        if (!percent_decode(pair.substr(0, eq), key) ||
-            !percent_decode(eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1), value)) {
-            return make_error(ErrorCode::kInvalidArgument, "malformed query string");
-        }
-        if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
-            bool printable =
-                key.size() <= 40 && key.find_first_not_of("abcdefghijklmnopqrstuvwxyz_") == std::string::npos;
-            return make_error(ErrorCode::kInvalidArgument,
-                              printable ? fmt::format("unknown query parameter '{}'", key)
-                                        : std::string("unknown query parameter"));
-        }
-        if (out.contains(key))
-            return make_error(ErrorCode::kInvalidArgument, fmt::format("{} given twice", key));
-        out[key] = std::move(value);
-    }
-    return out;
 }
 
 Result<PageRequest> page_request(const std::map<std::string, std::string>& params, const char* cursor_name) {

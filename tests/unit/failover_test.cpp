@@ -152,6 +152,17 @@ TEST(PgBouncerIni, RepointsOnlyEntriesThatPointAtAnOldNodeAndKeepsTheRest) {
         cluster::repoint_databases(r.text, {{"127.0.0.1", 15432}}, {"127.0.0.1", 15433}).databases.empty());
 }
 
+TEST(PgBouncerIni, APortIsTheWholeValueOrNone) {
+    // Found by tests/fuzz: stoi read "15432x" as 15432, and any garbage as some number.
+    EXPECT_EQ(cluster::entry_endpoint("host=db1 port=15432x").port, -1);
+    EXPECT_EQ(cluster::entry_endpoint("host=db1 port=-5").port, -1);
+    EXPECT_EQ(cluster::entry_endpoint("host=db1 port=70000").port, -1);
+    EXPECT_EQ(cluster::entry_endpoint("host=db1 port=6432").port, 6432);
+    auto r = cluster::repoint_databases("[databases]\napp = host=db1 port=15432x\n", {{"db1", 15432}},
+                                        {"db2", 15433});
+    EXPECT_TRUE(r.databases.empty());
+}
+
 TEST(PgBouncerIni, AMissingPortIsPgBouncersDefault) {
     EXPECT_EQ(cluster::entry_endpoint("host=db1 dbname=x"), (cluster::Endpoint{"db1", 5432}));
     auto r =
