@@ -101,11 +101,25 @@ constexpr PoolMetric kPoolMetrics[] = {
      [](const pg::PoolStats& s) -> long long { return static_cast<long long>(s.connect_failures); }},
 };
 
+// Orders stored keys and lookups alike as views, so a lookup allocates nothing (and compiles with clang,
+// whose tuple comparison across string and string_view libstdc++ 12 does not offer).
+struct KeyLess {
+    using is_transparent = void;
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const {
+        return view(a) < view(b);
+    }
+    template <typename T>
+    static std::tuple<std::string_view, std::string_view, unsigned> view(const T& t) {
+        return {std::get<0>(t), std::get<1>(t), std::get<2>(t)};
+    }
+};
+
 }  // namespace
 
 struct Metrics::Impl {
     mutable std::shared_mutex mutex;
-    std::map<Key, std::unique_ptr<AtomicBuckets>, std::less<>> series;  // grows only
+    std::map<Key, std::unique_ptr<AtomicBuckets>, KeyLess> series;  // grows only
 };
 
 Metrics::Metrics() : impl_(std::make_unique<Impl>()) {}
