@@ -122,6 +122,7 @@ asio::awaitable<Decision> Limiter::check(const Subject& subject, std::string_vie
             auto now = Clock::now();
             if (it->second.policy == *policy && now < it->second.until) {
                 ++counters_.remembered_denied;
+                if (unreported_blocks_.size() < options_.max_remembered) ++unreported_blocks_[subject.key_id];
                 Decision r = it->second.decision;
                 r.source = Source::kRemembered;
                 r.retry_after_ms = std::max<std::int64_t>(
@@ -304,6 +305,7 @@ void Limiter::clear_local() {
     std::lock_guard lock(mutex_);
     remembered_.clear();
     leases_.clear();
+    unreported_blocks_.clear();  // a reset clears the key's refusals; an admin change loses at most a poll's
 }
 
 void Limiter::forget(std::string_view key_id) {
@@ -311,6 +313,7 @@ void Limiter::forget(std::string_view key_id) {
     remembered_.erase(std::string(key_id));
     local_tat_.erase(std::string(key_id));
     leases_.erase(std::string(key_id));
+    unreported_blocks_.erase(std::string(key_id));
 }
 
 void Limiter::start(asio::any_io_executor executor) {
@@ -333,9 +336,39 @@ asio::awaitable<void> Limiter::poll_epoch() {
                 if (reply->is_string()) epoch = std::strtoll(reply->str.c_str(), nullptr, 10);
                 observe_epoch(epoch);
             }
+            co_await report_blocks();
         }
         timer.expires_after(options_.epoch_poll);
         co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+}
+
+asio::awaitable<void> Limiter::report_blocks() {
+    std::unordered_map<std::string, std::int64_t> blocks;
+    {
+        std::lock_guard lock(mutex_);
+        blocks.swap(unreported_blocks_);
+    }
+    if (blocks.empty()) co_return;
+    const std::string hourly = blocks_key(
+        std::chrono::duration_cast<std::chrono::hours>(std::chrono::system_clock::now().time_since_epoch())
+            .count());
+    std::vector<redis::Command> cmds;
+    cmds.reserve(blocks.size() * 2 + 1);
+    for (const auto& [key_id, n] : blocks) {
+        // Only onto a state the script wrote: a key reset meanwhile (DEL) stays reset.
+        cmds.push_back({"EVAL", "if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HINCRBY', KEYS[1], "
+                                "'blocks', ARGV[1]) end return 0",
+                        "1", state_key(key_id), std::to_string(n)});
+        cmds.push_back({"ZINCRBY", hourly, std::to_string(n), key_id});
+    }
+    cmds.push_back({"EXPIRE", hourly, "7200"});
+    auto replies = co_await redis_->pipeline(std::move(cmds), Clock::now() + options_.epoch_poll);
+    if (replies) co_return;
+    std::lock_guard lock(mutex_);  // Redis went away: keep them for the next poll
+    for (const auto& [key_id, n] : blocks) {
+        if (unreported_blocks_.size() >= options_.max_remembered) break;
+        unreported_blocks_[key_id] += n;
     }
 }
 

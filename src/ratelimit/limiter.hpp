@@ -149,6 +149,10 @@ class Limiter {
     Decision decide_locally(const Subject& subject, const Policy& policy);
     void observe_epoch(std::int64_t epoch);
     boost::asio::awaitable<void> poll_epoch();
+    // Adds the refusals decided from local memory since the last call to the key's `blocks` and to the
+    // analytics' rl:blocks:<hour> (one pipeline), so blocksSinceReset counts every 429, not only those
+    // Redis decided. Called by the epoch poll; what Redis could not take is kept for the next call.
+    boost::asio::awaitable<void> report_blocks();
     void clear_local();
 
     redis::Client* redis_;
@@ -162,6 +166,7 @@ class Limiter {
     std::unordered_map<std::string, Remembered> remembered_;   // by key id
     std::unordered_map<std::string, std::int64_t> local_tat_;  // by key id: fallback GCRA state (steady µs)
     std::unordered_map<std::string, Lease> leases_;            // by key id
+    std::unordered_map<std::string, std::int64_t> unreported_blocks_;  // by key id: remembered refusals
 
     struct Counters {
         std::atomic<std::uint64_t> redis_allowed{0}, redis_denied{0}, lease_allowed{0}, remembered_denied{0},
