@@ -140,6 +140,28 @@ bool timed(std::vector<StepTiming>& steps, const Progress& progress, const std::
     return s.ok();
 }
 
+// The timed steps of one operation into its report (steps, ok, error, total_ms): `step(name, body)` runs and
+// records one; `finish(ok)` closes the report, its error the detail of the step that failed.
+template <class Report>
+class Steps {
+  public:
+    Steps(Report& report, const Progress& progress) : report_(report), progress_(progress) {}
+    bool operator()(const std::string& name, const std::function<Status(std::string&)>& body) {
+        return timed(report_.steps, progress_, name, body);
+    }
+    Report finish(bool ok) {
+        report_.ok = ok;
+        if (!ok && !report_.steps.empty()) report_.error = report_.steps.back().detail;
+        report_.total_ms = ms_since(start_);
+        return report_;
+    }
+
+  private:
+    Report& report_;
+    const Progress& progress_;
+    Clock::time_point start_ = Clock::now();
+};
+
 // Makes the standby at `standby_url` follow the primary at `primary_url` on its own slot (which must exist
 // there): ALTER SYSTEM + pg_reload_conf, no restart (PostgreSQL 13+ re-reads primary_conninfo on reload).
 Status repoint_standby(const std::string& node, const std::string& standby_url,
@@ -542,19 +564,13 @@ std::vector<std::string> failover_plan(const FailoverRequest& request, const Fai
 FailoverReport execute_failover(const FailoverRequest& request, const FailoverDecision& d) {
     FailoverReport report;
     report.target = d.target;
-    auto start = Clock::now();
+    Steps step(report, request.progress);
     const std::string target_url = url_of(request.nodes, d.target);
     auto before = probe_nodes(request.nodes);
     const bool sync = d.sync || request.sync;
-    auto step = [&](const std::string& name, const std::function<Status(std::string&)>& body) {
-        return timed(report.steps, request.progress, name, body);
-    };
     auto finish = [&](bool ok) {
-        report.ok = ok;
-        if (!ok && !report.steps.empty()) report.error = report.steps.back().detail;
-        report.total_ms = ms_since(start);
         report.topology = probe_nodes(request.nodes);
-        return report;
+        return step.finish(ok);
     };
 
     if (!step("promote " + d.target, [&](std::string& detail) -> Status {
@@ -701,16 +717,8 @@ Result<std::vector<std::string>> rejoin_plan(const RejoinRequest& r) {
 
 RejoinReport rejoin(const RejoinRequest& r) {
     RejoinReport report;
-    auto start = Clock::now();
-    auto step = [&](const std::string& name, const std::function<Status(std::string&)>& body) {
-        return timed(report.steps, r.progress, name, body);
-    };
-    auto finish = [&](bool ok) {
-        report.ok = ok;
-        if (!ok && !report.steps.empty()) report.error = report.steps.back().detail;
-        report.total_ms = ms_since(start);
-        return report;
-    };
+    Steps step(report, r.progress);
+    auto finish = [&](bool ok) { return step.finish(ok); };
     auto probes = probe_nodes(r.nodes);
     auto primary = find_primary(probes, r.node);
     if (!primary) {
@@ -846,16 +854,8 @@ Result<std::vector<std::string>> switchover_plan(const SwitchoverRequest& r) {
 SwitchoverReport switchover(const SwitchoverRequest& r) {
     SwitchoverReport report;
     report.target = r.target;
-    auto start = Clock::now();
-    auto step = [&](const std::string& name, const std::function<Status(std::string&)>& body) {
-        return timed(report.steps, r.progress, name, body);
-    };
-    auto finish = [&](bool ok) {
-        report.ok = ok;
-        if (!ok && !report.steps.empty()) report.error = report.steps.back().detail;
-        report.total_ms = ms_since(start);
-        return report;
-    };
+    Steps step(report, r.progress);
+    auto finish = [&](bool ok) { return step.finish(ok); };
     auto probes = probe_nodes(r.nodes);
     auto primary = find_primary(probes, r.target);
     if (!primary) {

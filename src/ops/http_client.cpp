@@ -1,11 +1,13 @@
 // Blocking HTTP client on Boost.Beast: see http_client.hpp.
 #include "ops/http_client.hpp"
 
+#include <algorithm>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/url/parse.hpp>
+#include <cctype>
 
 namespace yw::ops {
 
@@ -47,6 +49,12 @@ HttpReply http_call(const HttpTarget& target, const std::string& method, const s
         http::read(stream, buffer, res);
         out.status = static_cast<int>(res.result_int());
         out.body = res.body();
+        for (const auto& f : res) {
+            std::string name(f.name_string());
+            std::transform(name.begin(), name.end(), name.begin(),
+                           [](unsigned char c) { return std::tolower(c); });
+            out.headers[name] = std::string(f.value());
+        }
         beast::error_code ec;
         stream.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_both, ec);
     } catch (const std::exception& e) {

@@ -1,5 +1,5 @@
-// A small blocking HTTP/1.1 client for ywctl talking to ywmsgd (the failover drill's write load): one
-// connection per request, a deadline on each, plain http only.
+// A small blocking HTTP/1.1 client for ywctl talking to ywmsgd (the failover drill's write load; the
+// integration tests' requests): one connection per request, a deadline on each, plain http only.
 #pragma once
 
 #include <chrono>
@@ -21,7 +21,8 @@ Result<HttpTarget> parse_http_base(const std::string& url);
 struct HttpReply {
     int status = 0;  // 0: no answer (connection refused, timeout)
     std::string body;
-    std::string error;  // why there was no answer
+    std::map<std::string, std::string> headers;  // lower-case names
+    std::string error;                           // why there was no answer
 };
 
 HttpReply http_call(const HttpTarget& target, const std::string& method, const std::string& path,

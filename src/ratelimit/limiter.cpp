@@ -65,6 +65,12 @@ if left >= 0 then remaining = math.floor(left / interval) + 1 end
 return {1, remaining, 0, new_tat - now, epoch, granted}
 )lua";
 
+// Adds refusals decided locally to a key's state, only where the script wrote one: a key reset meanwhile
+// (DEL) stays reset. KEYS[1] rl:{id}  ARGV[1] how many.
+constexpr std::string_view kAddBlocksLua =
+    "if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HINCRBY', KEYS[1], 'blocks', ARGV[1]) end "
+    "return 0";
+
 std::int64_t ceil_ms(std::int64_t us) { return (us + 999) / 1000; }
 
 std::int64_t steady_us() {
@@ -356,10 +362,7 @@ asio::awaitable<void> Limiter::report_blocks() {
     std::vector<redis::Command> cmds;
     cmds.reserve(blocks.size() * 2 + 1);
     for (const auto& [key_id, n] : blocks) {
-        // Only onto a state the script wrote: a key reset meanwhile (DEL) stays reset.
-        cmds.push_back({"EVAL", "if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HINCRBY', KEYS[1], "
-                                "'blocks', ARGV[1]) end return 0",
-                        "1", state_key(key_id), std::to_string(n)});
+        cmds.push_back({"EVAL", std::string(kAddBlocksLua), "1", state_key(key_id), std::to_string(n)});
         cmds.push_back({"ZINCRBY", hourly, std::to_string(n), key_id});
     }
     cmds.push_back({"EXPIRE", hourly, "7200"});

@@ -8,16 +8,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <fstream>
 #include <random>
 #include <sstream>
 #include <thread>
 
 #include "common/logging.hpp"
+#include "ops/http_client.hpp"
 #include "pg/migrator.hpp"
 
 namespace yw::test {
@@ -209,42 +206,9 @@ double metric_value(int port, const std::string& series) {
 
 HttpResponse http_request(int port, const std::string& method, const std::string& target,
                           const std::string& body, const std::map<std::string, std::string>& headers) {
-    namespace beast = boost::beast;
-    namespace http = beast::http;
-    HttpResponse out;
-    try {
-        boost::asio::io_context ioc;
-        beast::tcp_stream stream(ioc);
-        stream.expires_after(30s);
-        stream.connect(boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"),
-                                                      static_cast<unsigned short>(port)));
-        http::request<http::string_body> req{http::string_to_verb(method), target, 11};
-        req.set(http::field::host, "127.0.0.1");
-        for (const auto& [k, v] : headers) req.set(k, v);
-        if (!body.empty()) {
-            req.set(http::field::content_type, "application/json");
-            req.body() = body;
-        }
-        req.prepare_payload();
-        http::write(stream, req);
-        beast::flat_buffer buffer;
-        http::response<http::string_body> res;
-        http::read(stream, buffer, res);
-        out.status = static_cast<int>(res.result_int());
-        out.body = res.body();
-        for (const auto& f : res) {
-            std::string name(f.name_string());
-            std::transform(name.begin(), name.end(), name.begin(),
-                           [](unsigned char c) { return std::tolower(c); });
-            out.headers[name] = std::string(f.value());
-        }
-        beast::error_code ec;
-        stream.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_both, ec);
-    } catch (const std::exception& e) {
-        out.status = 0;
-        out.body = e.what();
-    }
-    return out;
+    auto reply = ops::http_call(ops::HttpTarget{"127.0.0.1", port}, method, target, body, headers, 30s);
+    if (reply.status == 0) return HttpResponse{0, reply.error, {}};
+    return HttpResponse{reply.status, std::move(reply.body), std::move(reply.headers)};
 }
 
 int free_port() {
