@@ -2,10 +2,12 @@
 // SIGTERM/SIGINT.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <chrono>
 #include <csignal>
 #include <iostream>
 #include <optional>
@@ -167,9 +169,14 @@ int main(int argc, char** argv) {
     msg::CursorCodec cursors(cursor_secret(config));
     msg::Authenticator auth(db, config.key_cache_ttl);
     msg::AdminService admin(db);
-    yw::cache::CacheOptions cache_options{config.cache_ttl, config.cache_messages_ttl,
-                                          config.cache_negative_ttl, config.cache_ttl_jitter_pct / 100.0,
-                                          config.cache_timeout};
+    yw::cache::CacheOptions cache_options{
+        config.cache_ttl,
+        config.cache_messages_ttl,
+        config.cache_negative_ttl,
+        config.cache_ttl_jitter_pct / 100.0,
+        config.cache_timeout,
+        std::max(std::chrono::seconds(60),
+                 2 * std::chrono::ceil<std::chrono::seconds>(config.query_timeout))};
     yw::cache::Cache cache(cache_options);
     msg::UserService users(db, cursors, cache);
     msg::ConversationService conversations(db, cursors, cache);

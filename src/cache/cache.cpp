@@ -1,6 +1,7 @@
 // Cache-aside over the async Redis client: GET, else load once (single-flight) and SET EX with jitter.
 #include "cache/cache.hpp"
 
+#include <cstdlib>
 #include <functional>
 #include <random>
 
@@ -12,6 +13,64 @@ namespace yw::cache {
 namespace asio = boost::asio;
 
 namespace {
+
+// Stores a loaded entry only while its stamp is what it was before the load: a write of the key on any
+// instance in between raised it. KEYS[1] the entry, KEYS[2] its stamp; ARGV[1] the stamp seen before the
+// load ('' for none), ARGV[2] the value, ARGV[3] the TTL in seconds. Returns 1 when stored.
+const redis::Script& fill_script() {
+    static const redis::Script script{R"lua(
+if (redis.call('GET', KEYS[2]) or '') ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+return 1
+)lua"};
+    return script;
+}
+
+// A write's invalidation: each key's stamp becomes Redis's clock in µs (strictly above its last value, so it
+// always moves) for ARGV[1] seconds, and the key is deleted. KEYS: entry1, stamp1, entry2, stamp2….
+const redis::Script& invalidate_script() {
+    static const redis::Script script{R"lua(
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+for i = 1, #KEYS, 2 do
+  local stamp = math.max(now, (tonumber(redis.call('GET', KEYS[i + 1])) or 0) + 1)
+  redis.call('SET', KEYS[i + 1], string.format('%.0f', stamp), 'EX', ARGV[1])
+  redis.call('UNLINK', KEYS[i])
+end
+return #KEYS / 2
+)lua"};
+    return script;
+}
+
+// Bulk fill (warming): each entry only where the key is absent and no write of it came after ARGV[1], Redis's
+// clock (µs) read before the bulk load began: a write stamped earlier committed before the load, which saw
+// it. KEYS: entry1, stamp1, entry2, stamp2…; ARGV: since, value1, ttl1, value2, ttl2…. Returns how many were
+// stored.
+const redis::Script& warm_script() {
+    static const redis::Script script{R"lua(
+local since = tonumber(ARGV[1])
+local stored = 0
+for i = 1, #KEYS, 2 do
+  local stamp = tonumber(redis.call('GET', KEYS[i + 1]))
+  if (stamp == nil or stamp < since) and redis.call('SET', KEYS[i], ARGV[i + 1], 'EX', ARGV[i + 2], 'NX') then
+    stored = stored + 1
+  end
+end
+return stored
+)lua"};
+    return script;
+}
+
+// Keys and their stamps, interleaved, as the scripts above take them.
+std::vector<std::string> with_stamps(const std::vector<std::string>& keys) {
+    std::vector<std::string> out;
+    out.reserve(keys.size() * 2);
+    for (const auto& key : keys) {
+        out.push_back(key);
+        out.push_back(stamp_key(key));
+    }
+    return out;
+}
 
 double uniform01() {
     thread_local std::mt19937_64 engine{std::random_device{}()};
@@ -75,21 +134,25 @@ asio::awaitable<Cache::Answer> Cache::lookup_or_load(Namespace ns, const std::st
                                                      const Loader& load) {
     Counters& c = counters(ns);
     bool cacheable = redis_ != nullptr;
+    const std::string stamp = stamp_key(key);
+    std::string stamp_before;  // the key's invalidation stamp before the load ('' for none)
     if (cacheable) {
-        redis::Command get_command{"GET", key};
-        auto reply = co_await redis_->command(std::move(get_command),
-                                              std::chrono::steady_clock::now() + options_.timeout);
-        if (reply && reply->is_string()) {
+        // The entry and its stamp in one call: on a miss the load starts after the stamp was read.
+        redis::Command mget{"MGET", key, stamp};
+        auto reply =
+            co_await redis_->command(std::move(mget), std::chrono::steady_clock::now() + options_.timeout);
+        if (reply && reply->is_array() && reply->elements.size() == 2) {
             redis_worked();
-            if (auto message = not_found_message(reply->str)) {
-                co_return Answer{Outcome::kHit, make_error(ErrorCode::kNotFound, std::move(*message))};
+            auto& entry = reply->elements[0];
+            if (entry.is_string()) {
+                if (auto message = not_found_message(entry.str)) {
+                    co_return Answer{Outcome::kHit, make_error(ErrorCode::kNotFound, std::move(*message))};
+                }
+                co_return Answer{Outcome::kHit, std::move(entry.str)};
             }
-            co_return Answer{Outcome::kHit, std::move(reply->str)};
-        }
-        if (reply && reply->is_nil()) {
-            redis_worked();
+            if (reply->elements[1].is_string()) stamp_before = std::move(reply->elements[1].str);
         } else {
-            redis_failed(ns, "GET", reply ? Error{ErrorCode::kUnavailable, reply->str} : reply.error());
+            redis_failed(ns, "MGET", reply ? Error{ErrorCode::kUnavailable, reply->str} : reply.error());
             cacheable = false;  // Redis is failing: answer from the database, do not wait for a SET too
         }
     }
@@ -101,19 +164,24 @@ asio::awaitable<Cache::Answer> Cache::lookup_or_load(Namespace ns, const std::st
     if (!loaded && !not_found) co_return Answer{Outcome::kBypass, std::move(loaded)};  // database error
     if (!cacheable) co_return Answer{Outcome::kBypass, std::move(loaded)};
 
+    // A write deleted this key while we loaded (in this process: the generation; on any instance: the stamp
+    // in Redis): what we hold may predate it. Answer it (it was true when read), but do not store it.
     if (generation(key).load(std::memory_order_acquire) != before) {
-        // A write deleted this key while we loaded: what we hold may predate it. Answer it (it was true when
-        // read), but do not store it.
         c.stale.fetch_add(1, std::memory_order_relaxed);
         co_return Answer{Outcome::kMiss, std::move(loaded)};
     }
-    std::string value = not_found ? not_found_entry(loaded.error().message) : loaded.value();
-    redis::Command set_command{"SET", key, std::move(value), "EX",
-                               std::to_string(ttl_for(ns, not_found).count())};
-    auto stored =
-        co_await redis_->command(std::move(set_command), std::chrono::steady_clock::now() + options_.timeout);
+    std::vector<std::string> args;
+    args.reserve(3);
+    args.push_back(std::move(stamp_before));
+    args.push_back(not_found ? not_found_entry(loaded.error().message) : loaded.value());
+    args.push_back(std::to_string(ttl_for(ns, not_found).count()));
+    std::vector<std::string> keys{key, stamp};
+    auto stored = co_await redis_->eval(fill_script(), std::move(keys), std::move(args),
+                                        std::chrono::steady_clock::now() + options_.timeout);
     if (!stored || stored->is_error()) {
         redis_failed(ns, "SET", stored ? Error{ErrorCode::kUnavailable, stored->str} : stored.error());
+    } else if (stored->is_integer() && stored->integer == 0) {
+        c.stale.fetch_add(1, std::memory_order_relaxed);
     }
     co_return Answer{Outcome::kMiss, std::move(loaded)};
 }
@@ -123,10 +191,12 @@ asio::awaitable<void> Cache::invalidate(std::vector<std::string> keys) {
     for (const auto& key : keys) generation(key).fetch_add(1, std::memory_order_acq_rel);
     if (!redis_ || keys.empty()) co_return;
     Namespace ns = namespace_of(keys.front()).value_or(Namespace::kUsers);
-    redis::Command unlink{"UNLINK"};
-    unlink.insert(unlink.end(), keys.begin(), keys.end());
-    auto reply =
-        co_await redis_->command(std::move(unlink), std::chrono::steady_clock::now() + options_.timeout);
+    // Stamps and deletes in one script: a load on any instance that began before this write will not store
+    // what it read (the stamp moved), and what was stored before is gone.
+    std::vector<std::string> script_keys = with_stamps(keys);
+    std::vector<std::string> args{std::to_string(options_.stamp_ttl.count())};
+    auto reply = co_await redis_->eval(invalidate_script(), std::move(script_keys), std::move(args),
+                                       std::chrono::steady_clock::now() + options_.timeout);
     if (!reply || reply->is_error()) {
         redis_failed(ns, "UNLINK", reply ? Error{ErrorCode::kUnavailable, reply->str} : reply.error());
         co_return;
@@ -134,23 +204,37 @@ asio::awaitable<void> Cache::invalidate(std::vector<std::string> keys) {
     redis_worked();
 }
 
-asio::awaitable<size_t> Cache::store_if_absent(Namespace ns,
+asio::awaitable<Result<std::int64_t>> Cache::clock() {
+    if (!redis_) co_return make_error(ErrorCode::kUnavailable, "no Redis configured");
+    redis::Command time{"TIME"};
+    auto reply =
+        co_await redis_->command(std::move(time), std::chrono::steady_clock::now() + options_.timeout);
+    if (!reply) co_return reply.error();
+    if (!reply->is_array() || reply->elements.size() != 2)
+        co_return make_error(ErrorCode::kInternal, "unexpected reply to TIME");
+    co_return std::strtoll(reply->elements[0].str.c_str(), nullptr, 10) * 1'000'000 +
+        std::strtoll(reply->elements[1].str.c_str(), nullptr, 10);
+}
+
+asio::awaitable<size_t> Cache::store_if_absent(Namespace ns, std::int64_t since,
                                                std::vector<std::pair<std::string, std::string>> entries) {
     if (!redis_ || entries.empty()) co_return 0;
-    std::vector<redis::Command> commands;
-    commands.reserve(entries.size());
+    std::vector<std::string> keys, args{std::to_string(since)};
+    keys.reserve(entries.size() * 2);
+    args.reserve(entries.size() * 2 + 1);
     for (auto& [key, json] : entries) {
-        commands.push_back(
-            {"SET", key, std::move(json), "EX", std::to_string(ttl_for(ns, false).count()), "NX"});
+        keys.push_back(key);
+        keys.push_back(stamp_key(key));
+        args.push_back(std::move(json));
+        args.push_back(std::to_string(ttl_for(ns, false).count()));
     }
-    size_t count = commands.size();
-    auto replies = co_await redis_->pipeline(std::move(commands),
-                                             std::chrono::steady_clock::now() + options_.timeout * 10);
-    if (!replies) {
-        redis_failed(ns, "SET NX", replies.error());
+    auto stored = co_await redis_->eval(warm_script(), std::move(keys), std::move(args),
+                                        std::chrono::steady_clock::now() + options_.timeout * 10);
+    if (!stored || !stored->is_integer()) {
+        redis_failed(ns, "SET NX", stored ? Error{ErrorCode::kUnavailable, stored->str} : stored.error());
         co_return 0;
     }
-    co_return count;
+    co_return static_cast<size_t>(stored->integer);
 }
 
 bool Cache::connected() const { return redis_ != nullptr && redis_->connected(); }

@@ -1,13 +1,15 @@
 // Cache-aside in Redis for the API's hot reads: the JSON the API returns, under a tenant-scoped key, with a
 // jittered TTL; one load per key per process at a time (single-flight); a short TTL for "not found"; writes
-// delete keys (never set them). Redis failing is never the client's problem: the answer comes from the
-// database and the failure is counted.
+// delete keys (never set them) and raise the key's invalidation stamp, and a load stores what it read only
+// if no write of the key (on any instance) came while it ran. Redis failing is never the client's problem:
+// the answer comes from the database and the failure is counted.
 #pragma once
 
 #include <array>
 #include <atomic>
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
@@ -28,6 +30,9 @@ struct CacheOptions {
     std::chrono::seconds negative_ttl{5};    // YW_CACHE_NEGATIVE_TTL_S: "not found"
     double jitter = 0.1;                     // YW_CACHE_TTL_JITTER_PCT / 100
     std::chrono::milliseconds timeout{100};  // YW_CACHE_TIMEOUT_MS: one Redis call's budget
+    // How long a write's invalidation stamp lives: longer than any load may take (ywmsgd: the larger of
+    // 60 s and twice YW_QUERY_TIMEOUT_MS), so a load that began before the write always sees it.
+    std::chrono::seconds stamp_ttl{60};
 };
 
 // Where an answer came from; the X-Cache response header.
@@ -48,7 +53,7 @@ struct NamespaceStats {
     Namespace ns = Namespace::kUsers;
     std::uint64_t hits = 0;    // answered from Redis (negative entries included)
     std::uint64_t misses = 0;  // not in Redis: answered from the database
-    std::uint64_t stale = 0;   // loads not stored because the key was invalidated while they ran
+    std::uint64_t stale = 0;  // loads not stored because a write (any instance) invalidated the key meanwhile
     std::uint64_t errors = 0;  // Redis calls that failed (GET, SET, DEL): answered from the database
     std::uint64_t loads = 0;   // database loads (after single-flight: one per key per process at a time)
 };
@@ -71,9 +76,12 @@ class Cache {
     // logged, never returned: the entries then live until their TTL.
     boost::asio::awaitable<void> invalidate(std::vector<std::string> keys);
 
-    // Stores entries loaded in bulk (warming) with SET NX: never over a value a request stored meanwhile.
-    // Returns how many were sent successfully.
-    boost::asio::awaitable<size_t> store_if_absent(Namespace ns,
+    // Redis's clock in µs: read it before a bulk load and pass it to store_if_absent.
+    boost::asio::awaitable<Result<std::int64_t>> clock();
+    // Stores entries loaded in bulk (warming) where the key is absent and no write of it came after `since`
+    // (clock() before the load began): never over a value a request stored meanwhile, never what a write
+    // made stale. Returns how many were stored.
+    boost::asio::awaitable<size_t> store_if_absent(Namespace ns, std::int64_t since,
                                                    std::vector<std::pair<std::string, std::string>> entries);
 
     bool enabled() const { return redis_ != nullptr; }

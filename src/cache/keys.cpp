@@ -32,6 +32,8 @@ std::string first_page_key(std::string_view tenant_id, std::string_view conversa
     return fmt::format("messages:{}:{}:first", tenant_id, conversation_id);
 }
 
+std::string stamp_key(std::string_view key) { return fmt::format("inv:{{{}}}", key); }
+
 std::array<std::string, 3> cache_patterns() {
     std::array<std::string, 3> out;
     for (size_t i = 0; i < kNamespaces.size(); ++i) out[i] = fmt::format("{}:*", name_of(kNamespaces[i]));

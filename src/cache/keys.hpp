@@ -27,6 +27,13 @@ std::string user_key(std::string_view tenant_id, std::string_view user_id);
 std::string conversation_key(std::string_view tenant_id, std::string_view conversation_id);
 std::string first_page_key(std::string_view tenant_id, std::string_view conversation_id);
 
+// A key's invalidation stamp, `inv:{<key>}`: every write of the key sets it to Redis's clock (µs, always
+// moving up; a TTL longer than any load) in the same script as the delete. A load stores what it read only
+// while the stamp is what it was before the load began (warming: older than its start), so a write made by
+// any instance during a load wins over the load. Not a cache entry: `cache clear` and the namespaces ignore
+// it. (The braces keep key and stamp in one Redis Cluster slot.)
+std::string stamp_key(std::string_view key);
+
 // The patterns `ywctl cache clear --all` deletes: every cache namespace, never the rate limiter's `rl:`.
 std::array<std::string, 3> cache_patterns();
 

@@ -44,6 +44,12 @@ boost::asio::awaitable<WarmingReport> warm_cache(pg::Cluster& db, cache::Cache& 
         wait.expires_after(std::chrono::milliseconds(20));
         co_await wait.async_wait(boost::asio::use_awaitable);
     }
+    // Writes stamped after this moment may postdate what the queries read: those keys are left alone.
+    auto since = co_await cache.clock();
+    if (!since) {
+        log::warn("cache warming stopped", {{"error", since.error().message.c_str()}});
+        co_return report;
+    }
     log::info("Cache warming started for key: conversations:*", {{"limit", limit}});
     pg::Params conversation_params{limit};
     auto conversations = co_await db.exec(pg::Intent::kReadAfterWrite, pg::queries::kCacheHotConversations,
@@ -53,7 +59,7 @@ boost::asio::awaitable<WarmingReport> warm_cache(pg::Cluster& db, cache::Cache& 
         co_return report;
     }
     report.conversations = co_await cache.store_if_absent(
-        cache::Namespace::kConversations,
+        cache::Namespace::kConversations, *since,
         entries_of(*conversations, cache::conversation_key, conversation_json));
     if (std::chrono::steady_clock::now() >= deadline) {
         log::warn("cache warming stopped at its deadline", {{"conversations", report.conversations}});
@@ -68,7 +74,7 @@ boost::asio::awaitable<WarmingReport> warm_cache(pg::Cluster& db, cache::Cache& 
         log::warn("cache warming stopped", {{"error", users.error().message.c_str()}});
         co_return report;
     }
-    report.users = co_await cache.store_if_absent(cache::Namespace::kUsers,
+    report.users = co_await cache.store_if_absent(cache::Namespace::kUsers, *since,
                                                   entries_of(*users, cache::user_key, user_json));
     report.complete = true;
     auto ms =

@@ -1,7 +1,9 @@
-// The read cache against the real topology's Redis: writes are visible on the next read, tenants never see
-// each other's entries, 200 concurrent misses cost one database query, not-found is cached briefly, Redis
-// down is invisible to clients (and counted, and recovered from), warming at start, and every ywctl cache
-// command.
+// The read cache against the real topology's Redis: writes are visible on the next read (also when another
+// instance was loading the key meanwhile), tenants never see each other's entries, 200 concurrent misses cost
+// one database query, not-found is cached briefly, Redis down is invisible to clients (and counted, and
+// recovered from), warming at start, and every ywctl cache command.
+#include "cache/cache.hpp"
+
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -10,12 +12,18 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 #include <regex>
 #include <thread>
 
 #include "common/config.hpp"
 #include "ops/redis_sync.hpp"
+#include "redis/client.hpp"
 #include "support/topology_fixture.hpp"
 
 namespace yw::test {
@@ -177,6 +185,89 @@ TEST(Cache, NotFoundIsCachedBriefly) {
     ASSERT_TRUE(ttl.ok());
     EXPECT_GT(ttl->integer, 0);
     EXPECT_LE(ttl->integer, 30);
+}
+
+// Two instances' caches on the topology's Redis (each its own client, as two ywmsgd would have), driven from
+// one io_context so the interleaving is exact: instance A misses and loads; while its load runs, a write on
+// instance B invalidates the key. What A read predates the write: A answers it, but must not store it, or
+// every instance would serve the old value until the TTL. Without the shared stamp (only A's in-process
+// generation), A would store it.
+TEST(Cache, ALoadThatRacedAWriteOnAnotherInstanceIsNotStored) {
+    namespace asio = boost::asio;
+    asio::io_context io;
+    redis::ClientOptions client_options;
+    client_options.url = Topology::get().connections().redis;
+    redis::Client redis_a(io.get_executor(), client_options), redis_b(io.get_executor(), client_options);
+    cache::CacheOptions options;
+    options.timeout = 2s;
+    cache::Cache a(options), b(options);
+    a.attach(&redis_a);
+    b.attach(&redis_b);
+    const std::string key = cache::user_key("race-tenant", fmt::format("user-{}", getpid()));
+    auto reader = topology_redis();
+    ASSERT_TRUE(reader.command({"UNLINK", key, cache::stamp_key(key)}).ok());
+
+    bool load_started = false, written = false;
+    std::optional<Result<cache::Fetched>> raced, after;
+    std::string stored_after_race = "?", stored_after_clean_load = "?";
+    auto pause = [&](std::chrono::milliseconds d) -> asio::awaitable<void> {
+        asio::steady_timer t(io, d);
+        co_await t.async_wait(asio::use_awaitable);
+    };
+    auto value_in_redis = [&]() -> asio::awaitable<std::string> {
+        redis::Command get{"GET", key};
+        auto r = co_await redis_b.command(std::move(get), std::chrono::steady_clock::now() + 2s);
+        co_return !r ? "error" : r->is_nil() ? "nil" : r->str;
+    };
+    redis_a.start();
+    redis_b.start();
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+            while (!redis_a.connected() || !redis_b.connected()) co_await pause(10ms);
+            // B's write lands while A's load is in flight.
+            asio::co_spawn(
+                io,
+                [&]() -> asio::awaitable<void> {
+                    while (!load_started) co_await pause(1ms);
+                    std::vector<std::string> keys{key};
+                    co_await b.invalidate(std::move(keys));
+                    written = true;
+                },
+                asio::detached);
+            cache::Cache::Loader before_the_write = [&]() -> asio::awaitable<Result<std::string>> {
+                load_started = true;
+                while (!written) co_await pause(1ms);
+                co_return std::string(R"({"name":"before the write"})");
+            };
+            raced = co_await a.get(cache::Namespace::kUsers, key, before_the_write);
+            stored_after_race = co_await value_in_redis();
+            // A load that no write crossed is stored as usual, and B hits it.
+            cache::Cache::Loader after_the_write = [&]() -> asio::awaitable<Result<std::string>> {
+                co_return std::string(R"({"name":"after the write"})");
+            };
+            (void)co_await a.get(cache::Namespace::kUsers, key, after_the_write);
+            after = co_await b.get(cache::Namespace::kUsers, key, before_the_write);
+            stored_after_clean_load = co_await value_in_redis();
+            redis_a.close();
+            redis_b.close();
+        },
+        asio::detached);
+    io.run_for(30s);
+
+    ASSERT_TRUE(raced.has_value() && raced->ok());
+    EXPECT_EQ((*raced)->json, R"({"name":"before the write"})");  // true when read: answered, not stored
+    EXPECT_EQ((*raced)->outcome, cache::Outcome::kMiss);
+    EXPECT_EQ(stored_after_race, "nil");
+    EXPECT_EQ(a.stats()[0].stale, 1u);
+    ASSERT_TRUE(after.has_value() && after->ok());
+    EXPECT_EQ((*after)->outcome, cache::Outcome::kHit);
+    EXPECT_EQ((*after)->json, R"({"name":"after the write"})");
+    EXPECT_EQ(stored_after_clean_load, R"({"name":"after the write"})");
+    auto ttl = reader.command({"TTL", cache::stamp_key(key)});
+    ASSERT_TRUE(ttl.ok());
+    EXPECT_GT(ttl->integer, 0);  // the stamp goes away by itself
+    EXPECT_LE(ttl->integer, options.stamp_ttl.count());
 }
 
 TEST(Cache, TwoHundredConcurrentMissesCostOneQuery) {

@@ -31,6 +31,9 @@ TEST(CacheKeys, CarryTheTenantAndTheNamespace) {
     EXPECT_EQ(namespace_of("messages:t:c:first"), Namespace::kMessages);
     EXPECT_EQ(namespace_of("rl:key:minute"), std::nullopt);
     EXPECT_EQ(namespace_of("users"), std::nullopt);
+    // The invalidation stamp shares the key's Redis Cluster slot and is no cache entry of any namespace.
+    EXPECT_EQ(stamp_key("users:t1:u1"), "inv:{users:t1:u1}");
+    EXPECT_EQ(namespace_of(stamp_key("users:t1:u1")), std::nullopt);
 }
 
 TEST(CacheKeys, ClearAllNeverTouchesRateLimits) {
