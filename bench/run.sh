@@ -270,6 +270,9 @@ sample_rss() {  # max VmRSS (kB) while it runs, into $1
         sleep 0.5
     done
 }
+# CPU time (user + system, in clock ticks) a process has used so far; 0 when it is gone.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+redis_pid() { pgrep -f "redis-server .*:$((base + 947))" | head -1; }
 wrk_run() {  # scenario ids_file seconds label → raw/wrk_<label>.txt
     local s=$1 ids=$2 secs=$3 label=$4
     BENCH_SCENARIO=$s BENCH_IDS="$ids" BENCH_API_KEY="$api_key" BENCH_WRK_DIR="$root/bench/wrk" \
@@ -345,7 +348,9 @@ for s in $scenarios; do
     echo 0 >"$raw/rss_$s.kb"
     sample_rss "$raw/rss_$s.kb" & sampler_pid=$!
     hits0=$(cache_counter hits) misses0=$(cache_counter misses)
+    rpid=$(redis_pid); server_cpu0=$(cpu_ticks "$server_pid") redis_cpu0=$(cpu_ticks "${rpid:-0}")
     wrk_run "$s" "$ids" "$duration" "$s" || say "warning: wrk $s failed (see wrk_$s.txt)"
+    server_cpu=$(( $(cpu_ticks "$server_pid") - server_cpu0 )) redis_cpu=$(( $(cpu_ticks "${rpid:-0}") - redis_cpu0 ))
     kill "$sampler_pid" 2>/dev/null; wait "$sampler_pid" 2>/dev/null || true; sampler_pid=""
     hit_note=""
     if [ "$cache_on" = true ]; then
@@ -354,12 +359,18 @@ for s in $scenarios; do
         echo "$hit_note" >"$raw/cache_$s.txt"
     fi
     [ "$s" = latest50 ] && curl -s "$base_url/metrics/queries" >"$raw/metrics_queries_after_latest50.json" || true
+    curl -s "$base_url/metrics" >"$raw/metrics_after_$s.txt" 2>/dev/null || true
     j=$(sed -n 's/^BENCH_JSON //p' "$raw/wrk_$s.txt" | tail -1)
     if [ -z "$j" ]; then
         printf '%s\t-\t-\t-\t-\t-\t-\t%s\n' "$s" "wrk produced no result (see wrk_$s.txt)" >>"$raw/wrk.tsv"; continue
     fi
     echo "$j" >"$raw/wrk_$s.json"
-    note="$hit_note"
+    # CPU per request (µs) of ywmsgd and of Redis over the run: steadier than requests/s on a shared machine,
+    # where wrk and the servers compete for the same cores.
+    cpu_note=$(awk -v a="$server_cpu" -v b="$redis_cpu" -v n="$(jq .requests <<<"$j")" -v hz="$(getconf CLK_TCK)" \
+        'BEGIN { if (n > 0) printf "CPU per request: ywmsgd %.1f µs, Redis %.1f µs", 1e6 * a / hz / n, 1e6 * b / hz / n }')
+    echo "$server_cpu $redis_cpu $(jq .requests <<<"$j")" >"$raw/cpu_$s.txt"
+    note="$hit_note"; [ -n "$cpu_note" ] && note="${note:+$note; }$cpu_note"
     socket=$(jq '.socket_errors | add' <<<"$j")
     [ "$(jq .non2xx <<<"$j")" != 0 ] && note="${note:+$note; }ERRORS: $(jq -c .statuses <<<"$j")"
     [ "$socket" != 0 ] && note="${note:+$note; }SOCKET ERRORS: $(jq -c .socket_errors <<<"$j")"
@@ -459,6 +470,12 @@ targets() {
             echo "- rate limiting cost ≤ 10 %: not measured (needs ${s%_rl_off} and $s without errors)"
         else
             awk -v a="$on" -v b="$off" -v w="${s%_rl_off}" 'BEGIN { c = 100 * (1 - a / b); printf "- %s rate limiting costs ≤ 10 %% throughput (%s): on %.0f / off %.0f req/s = %.1f %% cost\n", c <= 10 ? "✓" : "✗", w, a, b, c }'
+            # The same cost as CPU per request of ywmsgd + Redis (wrk's share left out).
+            [ -s "$raw/cpu_${s%_rl_off}.txt" ] && [ -s "$raw/cpu_$s.txt" ] &&
+                awk -v on="$(cat "$raw/cpu_${s%_rl_off}.txt")" -v off="$(cat "$raw/cpu_$s.txt")" -v hz="$(getconf CLK_TCK)" 'BEGIN {
+                    split(on, a, " "); split(off, b, " "); if (a[3] == 0 || b[3] == 0) exit
+                    x = 1e6 * (a[1] + a[2]) / hz / a[3]; y = 1e6 * (b[1] + b[2]) / hz / b[3]
+                    printf "  (CPU per request, ywmsgd + Redis: on %.1f µs, off %.1f µs: %+.1f %%)\n", x, y, 100 * (x / y - 1) }'
         fi
     done
     [ $any = 1 ] || echo "- rate limiting cost ≤ 10 %: not measured (no *_rl_off scenario in BENCH_SCENARIOS)"

@@ -42,6 +42,7 @@ class Session {
 
     beast::tcp_stream stream_;
     beast::flat_buffer buffer_;
+    std::string out_;  // the response being written, serialized whole (reused by the connection's responses)
     const Router& router_;
     const ServerOptions& options_;
     const std::atomic<bool>& stopping_;

@@ -16,14 +16,24 @@ std::int64_t ceil_s(std::int64_t ms) { return (ms + 999) / 1000; }
 
 void set_headers(http::Response& res, const Decision& d, std::int64_t now_unix_s) {
     if (!d.has_headers()) return;
-    res.set("X-RateLimit-Limit", std::to_string(d.policy.limit));
-    res.set("X-RateLimit-Remaining", std::to_string(d.remaining));
-    res.set("X-RateLimit-Reset", std::to_string(now_unix_s + ceil_s(d.reset_after_ms)));
-    res.set("X-RateLimit-Burst", std::to_string(d.policy.burst));
+    // insert, not set: a handler never sets these, so there is nothing to replace; format_int and one
+    // stack buffer keep the six fields free of temporary strings (they are on every API answer).
+    auto number = [&res](std::string_view name, std::int64_t value) {
+        fmt::format_int text(value);
+        res.insert(name, std::string_view(text.data(), text.size()));
+    };
+    number("X-RateLimit-Limit", d.policy.limit);
+    number("X-RateLimit-Remaining", d.remaining);
+    number("X-RateLimit-Reset", now_unix_s + ceil_s(d.reset_after_ms));
+    number("X-RateLimit-Burst", d.policy.burst);
     // draft-ietf-httpapi-ratelimit-headers: the quota policy (q per w seconds) and what is left of it now.
-    res.set("RateLimit-Policy", fmt::format("\"{}\";q={};w=60", d.policy.tier, d.policy.limit));
-    res.set("RateLimit",
-            fmt::format("\"{}\";r={};t={}", d.policy.tier, d.remaining, ceil_s(d.reset_after_ms)));
+    fmt::memory_buffer text;
+    fmt::format_to(std::back_inserter(text), "\"{}\";q={};w=60", d.policy.tier, d.policy.limit);
+    res.insert("RateLimit-Policy", std::string_view(text.data(), text.size()));
+    text.clear();
+    fmt::format_to(std::back_inserter(text), "\"{}\";r={};t={}", d.policy.tier, d.remaining,
+                   ceil_s(d.reset_after_ms));
+    res.insert("RateLimit", std::string_view(text.data(), text.size()));
 }
 
 http::Response refusal(const Decision& d, std::int64_t now_unix_s) {
