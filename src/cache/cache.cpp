@@ -1,7 +1,6 @@
 // Cache-aside over the async Redis client: GET, else load once (single-flight) and SET EX with jitter.
 #include "cache/cache.hpp"
 
-#include <cstdlib>
 #include <functional>
 #include <random>
 
@@ -134,7 +133,7 @@ asio::awaitable<Cache::Answer> Cache::lookup_or_load(Namespace ns, const std::st
                                                      const Loader& load) {
     Counters& c = counters(ns);
     bool cacheable = redis_ != nullptr;
-    const std::string stamp = stamp_key(key);
+    const std::string stamp = cacheable ? stamp_key(key) : std::string();
     std::string stamp_before;  // the key's invalidation stamp before the load ('' for none)
     if (cacheable) {
         // The entry and its stamp in one call: on a miss the load starts after the stamp was read.
@@ -210,25 +209,24 @@ asio::awaitable<Result<std::int64_t>> Cache::clock() {
     auto reply =
         co_await redis_->command(std::move(time), std::chrono::steady_clock::now() + options_.timeout);
     if (!reply) co_return reply.error();
-    if (!reply->is_array() || reply->elements.size() != 2)
-        co_return make_error(ErrorCode::kInternal, "unexpected reply to TIME");
-    co_return std::strtoll(reply->elements[0].str.c_str(), nullptr, 10) * 1'000'000 +
-        std::strtoll(reply->elements[1].str.c_str(), nullptr, 10);
+    auto now = redis::time_us(*reply);
+    if (!now) co_return make_error(ErrorCode::kInternal, "unexpected reply to TIME");
+    co_return *now;
 }
 
 asio::awaitable<size_t> Cache::store_if_absent(Namespace ns, std::int64_t since,
                                                std::vector<std::pair<std::string, std::string>> entries) {
     if (!redis_ || entries.empty()) co_return 0;
     std::vector<std::string> keys, args{std::to_string(since)};
-    keys.reserve(entries.size() * 2);
+    keys.reserve(entries.size());
     args.reserve(entries.size() * 2 + 1);
     for (auto& [key, json] : entries) {
-        keys.push_back(key);
-        keys.push_back(stamp_key(key));
+        keys.push_back(std::move(key));
         args.push_back(std::move(json));
         args.push_back(std::to_string(ttl_for(ns, false).count()));
     }
-    auto stored = co_await redis_->eval(warm_script(), std::move(keys), std::move(args),
+    std::vector<std::string> script_keys = with_stamps(keys);
+    auto stored = co_await redis_->eval(warm_script(), std::move(script_keys), std::move(args),
                                         std::chrono::steady_clock::now() + options_.timeout * 10);
     if (!stored || !stored->is_integer()) {
         redis_failed(ns, "SET NX", stored ? Error{ErrorCode::kUnavailable, stored->str} : stored.error());

@@ -132,11 +132,11 @@ Task<Json> Admin::status_of(const KeyRow& row) {
     auto replies =
         co_await redis_.pipeline(std::move(cmds), std::chrono::steady_clock::now() + kRedisDeadline);
     if (!replies) co_return replies.error();
-    const auto& time = (*replies)[0];
+    auto clock = redis::time_us((*replies)[0]);
     const auto& f = (*replies)[1];
-    if (!time.is_array() || time.elements.size() != 2 || !f.is_array() || f.elements.size() != 8)
+    if (!clock || !f.is_array() || f.elements.size() != 8)
         co_return make_error(ErrorCode::kInternal, "unexpected reply from Redis");
-    std::int64_t now = int_field(time.elements[0]) * 1'000'000 + int_field(time.elements[1]);
+    std::int64_t now = *clock;
     const auto& e = f.elements;
     std::int64_t tat = std::max(field_or(e[0], now), now);
     std::int64_t used = sliding_count(field_or(e[2], -1), int_field(e[3]), int_field(e[4]), kMinuteUs, now);

@@ -17,6 +17,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/url/parse.hpp>
+#include <cstdlib>
 #include <deque>
 #include <future>
 #include <mutex>
@@ -94,6 +95,15 @@ Script::Script(std::string source) : source_(std::move(source)) {
         sha1_ += kHex[b >> 4];
         sha1_ += kHex[b & 0xf];
     }
+}
+
+std::optional<std::int64_t> time_us(const Reply& reply) {
+    if (!reply.is_array() || reply.elements.size() != 2) return std::nullopt;
+    const auto& seconds = reply.elements[0];
+    const auto& micros = reply.elements[1];
+    if (!seconds.is_string() || !micros.is_string()) return std::nullopt;
+    return std::strtoll(seconds.str.c_str(), nullptr, 10) * 1'000'000 +
+           std::strtoll(micros.str.c_str(), nullptr, 10);
 }
 
 Result<Endpoint> parse_redis_url(std::string_view text) {

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -114,6 +115,10 @@ class Client {
   private:
     std::shared_ptr<Impl> impl_;  // shared with the connection's coroutines, which may outlive a call
 };
+
+// The server's clock from a TIME reply ({seconds, microseconds}) in µs since the epoch; nullopt for any other
+// reply.
+std::optional<std::int64_t> time_us(const Reply& reply);
 
 // Parses redis://[:password@]host:port[/db] (port defaults to 6379, db to 0).
 struct Endpoint {

@@ -204,5 +204,17 @@ TEST(RedisUrl, Parses) {
     EXPECT_FALSE(redis::parse_redis_url("http://x").ok());
 }
 
+TEST_F(RedisClient, TimeReplyInMicroseconds) {
+    auto reply = cmd({"TIME"});
+    ASSERT_TRUE(reply.ok());
+    auto now = redis::time_us(*reply);
+    ASSERT_TRUE(now.has_value());
+    auto local = std::chrono::duration_cast<std::chrono::microseconds>(
+                     std::chrono::system_clock::now().time_since_epoch())
+                     .count();
+    EXPECT_LT(std::llabs(*now - local), 60'000'000);  // the same machine's clock: within a minute
+    EXPECT_FALSE(redis::time_us(Reply{}).has_value());
+}
+
 }  // namespace
 }  // namespace yw::test
