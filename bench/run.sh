@@ -20,8 +20,9 @@ pg_modes=${BENCH_PG_MODES:-"prepared extended"}
 scenarios=${BENCH_SCENARIOS:-"latest50 latest50_primary get_user post_message get_user_hot get_user_zipf get_user_hot_rl_off"}
 messages=${BENCH_MESSAGES:-1050000}
 hot_pct=${BENCH_HOT_PCT:-50}              # % of latest-50 requests that go to the hottest 1 % of conversations
-db_path=${BENCH_DB_PATH:-pgbouncer}       # ywmsgd's DATABASE_URL: pgbouncer (as cluster.env), direct (primary), or
-                                          # prepared (primary, YW_DB_PREPARE=1: named prepared statements)
+db_path=${BENCH_DB_PATH:-pgbouncer}       # ywmsgd's DATABASE_URL: pgbouncer (as cluster.env; named prepared statements
+                                          # on the direct node pools, the product default), direct (primary, every
+                                          # statement unnamed: YW_DB_PREPARE=false), or prepared (primary, named)
 log_level=${BENCH_LOG_LEVEL:-warn}
 jobs=${BENCH_JOBS:-$(nproc)}
 skip_build=${BENCH_SKIP_BUILD:-0}
@@ -132,9 +133,9 @@ since=$(date -u -d "-${window_days} days" +%Y-%m-%dT%H:%M:%SZ)
 server_note=""
 start_server() {
     [ -x "$ywmsgd" ] || { server_note="ywmsgd not built"; return 1; }
-    local url=$pgb_url prepare=0 replicas=()
+    local url=$pgb_url prepare=true replicas=()
     [ "$db_path" != pgbouncer ] && url=$direct_url
-    [ "$db_path" = prepared ] && prepare=1
+    [ "$db_path" = direct ] && prepare=false
     [ "$routing" = false ] && replicas=(DATABASE_READ_REPLICAS=)   # the environment wins over cluster.env
     say "starting ywmsgd on 127.0.0.1:$http_port (database via $db_path; cache $cache_on, rate limiting $rate_limit, read replicas $routing)"
     env "${replicas[@]}" DATABASE_URL="$url" YW_DB_PREPARE="$prepare" YW_HTTP_PORT="$http_port" YW_HTTP_HOST=127.0.0.1 \

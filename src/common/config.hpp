@@ -56,8 +56,8 @@ struct Config {
     bool auto_migrate = false;
     std::string migrations_dir;
 
-    int db_pool_size = 16;    // connections to each database endpoint
-    bool db_prepare = false;  // named prepared statements: only where no PgBouncer sits in between
+    int db_pool_size = 16;   // connections to each database endpoint
+    bool db_prepare = true;  // named prepared statements on direct connections (never through PgBouncer)
     std::chrono::milliseconds db_acquire_timeout{2000};
     std::chrono::milliseconds db_connect_timeout{2000};
     std::chrono::milliseconds query_timeout{5000};

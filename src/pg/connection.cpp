@@ -149,16 +149,32 @@ Error Connection::abandon(const Query& query) {
 
 asio::awaitable<Result<ResultSet>> Connection::exec(const Query& query, Params params, Deadline deadline) {
     if (broken_) co_return make_error(ErrorCode::kUnavailable, "the PostgreSQL connection is broken");
+    last_sqlstate_.clear();
     std::vector<const char*> values;
     values.reserve(params.size());
     for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
     const int n = static_cast<int>(values.size());
-    if (!prepare_) {
-        const std::string sql(query.sql);  // libpq wants a terminated string; the registry holds string_views
-        if (!PQsendQueryParams(conn_, sql.c_str(), n, nullptr, values.data(), nullptr, nullptr, 0))
-            co_return fail();
-        co_return co_await finish(query, deadline);
+    if (prepare_) {
+        auto named = co_await exec_prepared(query, n, values.data(), deadline);
+        if (named || !statement_moved()) co_return named;
+        // The server does not hold a statement this session prepared (26000), or holds one by that name it
+        // did not prepare (42P05): something between us and it, a PgBouncer in transaction pooling, hands
+        // out server sessions per transaction. Neither ran the query; go on with unnamed statements.
+        prepare_ = false;
+        prepared_.clear();
+        log::warn(
+            "named prepared statements do not survive on this connection (a transaction pooler in "
+            "between?): using unnamed statements",
+            {{"query", boost::json::string_view(query.name)}, {"sqlstate", last_sqlstate_.c_str()}});
     }
+    const std::string sql(query.sql);  // libpq wants a terminated string; the registry holds string_views
+    if (!PQsendQueryParams(conn_, sql.c_str(), n, nullptr, values.data(), nullptr, nullptr, 0))
+        co_return fail();
+    co_return co_await finish(query, deadline);
+}
+
+asio::awaitable<Result<ResultSet>> Connection::exec_prepared(const Query& query, int n,
+                                                             const char* const* values, Deadline deadline) {
     // Named after the registry entry and prepared on first use: the server plans once per connection (a
     // generic plan prunes partitions at run time) instead of on every call.
     const std::string name(query.name);
@@ -169,8 +185,12 @@ asio::awaitable<Result<ResultSet>> Connection::exec(const Query& query, Params p
         if (!prepared) co_return prepared.error();
         prepared_.insert(name);
     }
-    if (!PQsendQueryPrepared(conn_, name.c_str(), n, values.data(), nullptr, nullptr, 0)) co_return fail();
+    if (!PQsendQueryPrepared(conn_, name.c_str(), n, values, nullptr, nullptr, 0)) co_return fail();
     co_return co_await finish(query, deadline);
+}
+
+bool Connection::statement_moved() const {
+    return !broken_ && (last_sqlstate_ == "26000" || last_sqlstate_ == "42P05");
 }
 
 asio::awaitable<Result<ResultSet>> Connection::finish(const Query& query, Deadline deadline) {
@@ -201,6 +221,10 @@ asio::awaitable<Result<ResultSet>> Connection::finish(const Query& query, Deadli
                 broken_ = true;
                 co_return make_error(ErrorCode::kInternal,
                                      fmt::format("query {} started a COPY", query.name));
+            }
+            if (status == PGRES_FATAL_ERROR) {
+                const char* sqlstate = PQresultErrorField(result, PG_DIAG_SQLSTATE);
+                last_sqlstate_ = sqlstate ? sqlstate : "";
             }
             Result<ResultSet> taken = take_result(result, conn_);
             if (!outcome || (outcome->ok() && !taken.ok())) outcome.emplace(std::move(taken));

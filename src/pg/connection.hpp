@@ -52,9 +52,12 @@ class Connection {
     // PgBouncer costs no failed request.
     bool peer_gone() const;
 
-    // Named prepared statements, one per registry query, prepared on first use. Only for direct connections:
-    // PgBouncer 1.18 in transaction pooling cannot keep them.
+    // Named prepared statements, one per registry query, prepared on first use: for direct connections
+    // (PgBouncer 1.18 in transaction pooling cannot keep them). Should the server lose or not recognise a
+    // statement this connection prepared (a pooler in between after all), the connection says so in the log
+    // and goes on with unnamed statements; no query fails for it.
     void use_prepared_statements(bool on) { prepare_ = on; }
+    bool uses_prepared_statements() const { return prepare_; }
 
   private:
     enum class Wait {
@@ -76,6 +79,10 @@ class Connection {
     Error fail();
     Error lose_socket();
     Error abandon(const Query& query);
+    boost::asio::awaitable<Result<ResultSet>> exec_prepared(const Query& query, int n,
+                                                            const char* const* values, Deadline deadline);
+    // Whether the last statement failed because its named statement was missing or taken on the server.
+    bool statement_moved() const;
     // Flushes what was sent and reads its results until libpq says there are no more.
     boost::asio::awaitable<Result<ResultSet>> finish(const Query& query, Deadline deadline);
 
@@ -86,6 +93,7 @@ class Connection {
     bool broken_ = false;
     bool prepare_ = false;
     std::unordered_set<std::string> prepared_;  // statement names this session already holds
+    std::string last_sqlstate_;                 // of the last failed statement; empty when none failed
 };
 
 }  // namespace yw::pg
