@@ -31,8 +31,24 @@ std::string rfc3339_from_us(std::int64_t unix_us) {
     int y;
     unsigned m, d;
     civil_from_days(days, y, m, d);
-    return fmt::format("{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}.{:06d}Z", y, m, d, sod / 3600,
-                       sod % 3600 / 60, sod % 60, micros);
+    if (y < 0 || y > 9999) {
+        return fmt::format("{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}.{:06d}Z", y, m, d, sod / 3600,
+                           sod % 3600 / 60, sod % 60, micros);
+    }
+    // Every timestamp of every API answer comes through here: digits by hand, one allocation at most.
+    std::string out = "0000-00-00T00:00:00.000000Z";
+    auto put = [&out](size_t end, unsigned value, int width) {
+        for (int i = 1; i <= width; ++i, value /= 10)
+            out[end - static_cast<size_t>(i)] = static_cast<char>('0' + value % 10);
+    };
+    put(4, static_cast<unsigned>(y), 4);
+    put(7, m, 2);
+    put(10, d, 2);
+    put(13, static_cast<unsigned>(sod / 3600), 2);
+    put(16, static_cast<unsigned>(sod % 3600 / 60), 2);
+    put(19, static_cast<unsigned>(sod % 60), 2);
+    put(26, static_cast<unsigned>(micros), 6);
+    return out;
 }
 
 std::int64_t unix_us_now() {

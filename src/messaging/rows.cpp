@@ -17,7 +17,9 @@ int Row::col(std::string_view column) const {
     return c;
 }
 
-std::string Row::text(std::string_view column) const { return std::string(rs_.get(row_, col(column))); }
+std::string Row::text(std::string_view column) const { return std::string(view(column)); }
+
+std::string_view Row::view(std::string_view column) const { return rs_.get(row_, col(column)); }
 
 bool Row::is_null(std::string_view column) const { return rs_.is_null(row_, col(column)); }
 
@@ -40,8 +42,8 @@ boost::json::value Row::timestamp(std::string_view column) const {
 }
 
 boost::json::object user_json(const Row& r) {
-    return {{"id", r.text("id")},
-            {"name", r.text("name")},
+    return {{"id", r.view("id")},
+            {"name", r.view("name")},
             {"phone", r.nullable_text("phone")},
             {"email", r.nullable_text("email")},
             {"created_at", r.timestamp("created_us")},
@@ -49,9 +51,9 @@ boost::json::object user_json(const Row& r) {
 }
 
 boost::json::object conversation_json(const Row& r) {
-    return {{"id", r.text("id")},
-            {"user_id", r.text("user_id")},
-            {"status", r.text("status")},
+    return {{"id", r.view("id")},
+            {"user_id", r.view("user_id")},
+            {"status", r.view("status")},
             {"subject", r.nullable_text("subject")},
             {"last_message_at", r.timestamp("last_message_us")},
             {"created_at", r.timestamp("created_us")},
@@ -59,25 +61,25 @@ boost::json::object conversation_json(const Row& r) {
 }
 
 boost::json::object message_json(const Row& r) {
-    return {{"id", r.text("id")},
-            {"conversation_id", r.text("conversation_id")},
-            {"direction", r.text("direction")},
-            {"channel", r.text("channel")},
-            {"content", r.text("content")},
-            {"delivery_status", r.text("delivery_status")},
+    return {{"id", r.view("id")},
+            {"conversation_id", r.view("conversation_id")},
+            {"direction", r.view("direction")},
+            {"channel", r.view("channel")},
+            {"content", r.view("content")},
+            {"delivery_status", r.view("delivery_status")},
             {"created_at", r.timestamp("created_us")}};
 }
 
 boost::json::object api_key_json(const Row& r) {
     boost::json::array ips;
-    for (auto& ip : parse_text_array(r.text("whitelist_ips"))) ips.emplace_back(ip);
+    for (auto& ip : parse_text_array(r.view("whitelist_ips"))) ips.emplace_back(ip);
     boost::json::value burst = nullptr;
     if (!r.is_null("burst_size")) burst = r.int64("burst_size");
-    return {{"id", r.text("id")},
-            {"tenant_id", r.text("tenant_id")},
-            {"prefix", r.text("prefix")},
+    return {{"id", r.view("id")},
+            {"tenant_id", r.view("tenant_id")},
+            {"prefix", r.view("prefix")},
             {"name", r.nullable_text("name")},
-            {"tier", r.text("tier")},
+            {"tier", r.view("tier")},
             {"burst_size", burst},
             {"whitelist_ips", ips},
             {"blocked", r.boolean("blocked")},
@@ -88,7 +90,7 @@ boost::json::object api_key_json(const Row& r) {
 }
 
 boost::json::object tenant_json(const Row& r) {
-    return {{"id", r.text("id")}, {"name", r.text("name")}, {"created_at", r.timestamp("created_us")}};
+    return {{"id", r.view("id")}, {"name", r.view("name")}, {"created_at", r.timestamp("created_us")}};
 }
 
 std::vector<std::string> parse_text_array(std::string_view text) {

@@ -16,6 +16,8 @@ class Row {
   public:
     Row(const pg::ResultSet& rs, int row) : rs_(rs), row_(row) {}
     std::string text(std::string_view column) const;
+    // The text without a copy: valid while the ResultSet lives.
+    std::string_view view(std::string_view column) const;
     bool is_null(std::string_view column) const;
     // "" / null → JSON null; else the text.
     boost::json::value nullable_text(std::string_view column) const;

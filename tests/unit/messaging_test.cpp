@@ -1,6 +1,9 @@
 // Pure logic of the messaging layer: cursors, JSON bodies, timestamps, array literals.
 #include <gtest/gtest.h>
 
+#include <boost/json/serialize.hpp>
+#include <limits>
+
 #include "common/json.hpp"
 #include "common/time.hpp"
 #include "messaging/cursor.hpp"
@@ -123,6 +126,10 @@ TEST(Time, Rfc3339FromMicroseconds) {
     EXPECT_EQ(rfc3339_from_us(1732519800123456), "2024-11-25T07:30:00.123456Z");
     EXPECT_EQ(rfc3339_from_us(951782400000000), "2000-02-29T00:00:00.000000Z");  // leap day
     EXPECT_EQ(rfc3339_from_us(-1), "1969-12-31T23:59:59.999999Z");
+    EXPECT_EQ(rfc3339_from_us(253402300799999999), "9999-12-31T23:59:59.999999Z");  // the last 4-digit year
+    EXPECT_EQ(rfc3339_from_us(253402300800000000), "10000-01-01T00:00:00.000000Z");
+    EXPECT_EQ(rfc3339_from_us(-62167219200000000), "0000-01-01T00:00:00.000000Z");
+    EXPECT_EQ(rfc3339_from_us(1767225599000001), "2025-12-31T23:59:59.000001Z");
     std::int64_t v = 0;
     EXPECT_TRUE(parse_int64("-42", v));
     EXPECT_EQ(v, -42);
@@ -151,6 +158,21 @@ TEST(Json, DoublesArePlainNumbers) {
     o["arr"] = boost::json::array{1.5, -2.25, 1e-7};
     EXPECT_EQ(to_json(o), R"({"a":150,"b":12.34,"c":0,"s":"x\"y","n":null,"i":7,"arr":[1.5,-2.25,1e-07]})");
     EXPECT_EQ(to_json(boost::json::value(std::nan(""))), "null");
+}
+
+TEST(Json, EverythingButDoublesIsWrittenAsBoostJsonWritesIt) {
+    std::string every_byte;
+    for (int c = 0; c < 256; ++c) every_byte += static_cast<char>(c);
+    boost::json::object o{{"s", every_byte},
+                          {every_byte, "key"},
+                          {"min", std::numeric_limits<std::int64_t>::min()},
+                          {"max", std::numeric_limits<std::uint64_t>::max()},
+                          {"t", true},
+                          {"f", false},
+                          {"n", nullptr},
+                          {"empty", boost::json::object()},
+                          {"nested", boost::json::array{boost::json::array{}, "caf\xc3\xa9", -1, 0}}};
+    EXPECT_EQ(to_json(o), boost::json::serialize(o));
 }
 
 }  // namespace
