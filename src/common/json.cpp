@@ -9,9 +9,8 @@
 #include <cmath>
 
 namespace yw {
-namespace {
 
-void write_escaped(std::string_view s, std::string& out) {
+void append_json_string(std::string_view s, std::string& out) {
     static constexpr char kHex[] = "0123456789abcdef";
     out += '"';
     size_t plain = 0;  // start of the run of characters copied as they are
@@ -53,6 +52,8 @@ void write_escaped(std::string_view s, std::string& out) {
     out += '"';
 }
 
+namespace {
+
 template <typename Int>
 void write_int(Int n, std::string& out) {
     char digits[24];
@@ -85,7 +86,7 @@ void write(const boost::json::value& v, std::string& out) {
             return;
         }
         case boost::json::kind::string:
-            write_escaped(v.get_string(), out);
+            append_json_string(v.get_string(), out);
             return;
         case boost::json::kind::object: {
             out += '{';
@@ -93,7 +94,7 @@ void write(const boost::json::value& v, std::string& out) {
             for (const auto& kv : v.get_object()) {
                 if (!first) out += ',';
                 first = false;
-                write_escaped(kv.key(), out);
+                append_json_string(kv.key(), out);
                 out += ':';
                 write(kv.value(), out);
             }

@@ -3,10 +3,14 @@
 
 #include <boost/json/value.hpp>
 #include <string>
+#include <string_view>
 
 namespace yw {
 
 // Like boost::json::serialize, except that doubles are written in their shortest plain form (150, 12.34).
 std::string to_json(const boost::json::value& value);
+
+// Appends `s` as a JSON string (quoted, escaped as Boost.JSON escapes) to `out`.
+void append_json_string(std::string_view s, std::string& out);
 
 }  // namespace yw

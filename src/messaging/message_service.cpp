@@ -1,4 +1,6 @@
 // Messages of a conversation: the hot path of the product (the latest 50, newest first).
+#include <memory>
+
 #include "common/json.hpp"
 #include "common/time.hpp"
 #include "common/uuid7.hpp"
@@ -14,10 +16,6 @@ constexpr std::string_view kNoConversation = "no such conversation";
 // conversation quieter than that costs one more query.
 constexpr std::int64_t kRecentWindowUs = 45LL * 24 * 3600 * 1000000;
 const std::string kMaxId = "ffffffff-ffff-ffff-ffff-ffffffffffff";
-
-void append(boost::json::array& data, const pg::ResultSet& rows) {
-    for (int i = 0; i < rows.rows(); ++i) data.push_back(message_json(Row(rows, i)));
-}
 
 // What a new or deleted message makes stale: the conversation (last_message_at) and its first page.
 std::vector<std::string> message_keys(const Principal& p, std::string_view conversation_id) {
@@ -69,7 +67,9 @@ Task<std::string> MessageService::load_page(const Principal& p, std::string_view
                                             const PageRequest& page, pg::Intent intent) {
     std::string conv(conversation_id);
     std::string limit = std::to_string(page.limit);
-    boost::json::array data;
+    // Written as text: this page is the product's hot path. (On the heap: GCC 12 warns of a mismatched
+    // delete for the coroutine frame when it holds a PageText.)
+    auto data = std::make_unique<PageText>(kMessageShape);
     std::string last_us, last_id;
     auto remember_last = [&](const pg::ResultSet& rows) {
         if (rows.rows() == 0) return;
@@ -83,14 +83,14 @@ Task<std::string> MessageService::load_page(const Principal& p, std::string_view
         pg::Params recent_params{conv, p.tenant_id, limit, since};
         auto recent = co_await db_.exec(intent, pg::queries::kMessagesRecent, std::move(recent_params));
         if (!recent) co_return recent.error();
-        append(data, *recent);
+        data->append(*recent);
         remember_last(*recent);
         if (recent->rows() < page.limit) {
             pg::Params older_params{conv, p.tenant_id, std::to_string(page.limit - recent->rows()), since,
                                     kMaxId};
             auto older = co_await db_.exec(intent, pg::queries::kMessagesBefore, std::move(older_params));
             if (!older) co_return older.error();
-            append(data, *older);
+            data->append(*older);
             remember_last(*older);
         }
     } else {
@@ -104,10 +104,10 @@ Task<std::string> MessageService::load_page(const Principal& p, std::string_view
         pg::Params before_params{conv, p.tenant_id, limit, rfc3339_from_us(before_us), (*fields)[4]};
         auto rows = co_await db_.exec(intent, pg::queries::kMessagesBefore, std::move(before_params));
         if (!rows) co_return rows.error();
-        append(data, *rows);
+        data->append(*rows);
         remember_last(*rows);
     }
-    if (data.empty()) {
+    if (data->size() == 0) {
         // An empty page of a conversation that is not this tenant's must look like one that does not exist.
         pg::Params exists_params{conv, p.tenant_id};
         auto exists = co_await db_.exec(intent, pg::queries::kConversationExists, std::move(exists_params));
@@ -115,9 +115,8 @@ Task<std::string> MessageService::load_page(const Principal& p, std::string_view
         if (exists->rows() == 0) co_return make_error(ErrorCode::kNotFound, std::string(kNoConversation));
     }
     std::string next;
-    if (static_cast<int>(data.size()) == page.limit)
-        next = cursors_.encode({"m", p.tenant_id, conv, last_us, last_id});
-    co_return to_json(messaging::page(std::move(data), next));
+    if (data->size() == page.limit) next = cursors_.encode({"m", p.tenant_id, conv, last_us, last_id});
+    co_return data->finish(next);
 }
 
 Task<bool> MessageService::remove(const Principal& p, std::string_view conversation_id,

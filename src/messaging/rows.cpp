@@ -6,6 +6,7 @@
 #include <cassert>
 #include <string>
 
+#include "common/json.hpp"
 #include "common/time.hpp"
 
 namespace yw::messaging {
@@ -41,33 +42,112 @@ boost::json::value Row::timestamp(std::string_view column) const {
     return boost::json::string(rfc3339_from_us(int64(column)));
 }
 
-boost::json::object user_json(const Row& r) {
-    return {{"id", r.view("id")},
-            {"name", r.view("name")},
-            {"phone", r.nullable_text("phone")},
-            {"email", r.nullable_text("email")},
-            {"created_at", r.timestamp("created_us")},
-            {"updated_at", r.timestamp("updated_us")}};
+namespace {
+
+constexpr ShapeField kUserFields[] = {
+    {"id", "id", FieldKind::kText},
+    {"name", "name", FieldKind::kText},
+    {"phone", "phone", FieldKind::kNullableText},
+    {"email", "email", FieldKind::kNullableText},
+    {"created_at", "created_us", FieldKind::kTimestamp},
+    {"updated_at", "updated_us", FieldKind::kTimestamp},
+};
+constexpr ShapeField kConversationFields[] = {
+    {"id", "id", FieldKind::kText},
+    {"user_id", "user_id", FieldKind::kText},
+    {"status", "status", FieldKind::kText},
+    {"subject", "subject", FieldKind::kNullableText},
+    {"last_message_at", "last_message_us", FieldKind::kTimestamp},
+    {"created_at", "created_us", FieldKind::kTimestamp},
+    {"updated_at", "updated_us", FieldKind::kTimestamp},
+};
+constexpr ShapeField kMessageFields[] = {
+    {"id", "id", FieldKind::kText},
+    {"conversation_id", "conversation_id", FieldKind::kText},
+    {"direction", "direction", FieldKind::kText},
+    {"channel", "channel", FieldKind::kText},
+    {"content", "content", FieldKind::kText},
+    {"delivery_status", "delivery_status", FieldKind::kText},
+    {"created_at", "created_us", FieldKind::kTimestamp},
+};
+
+}  // namespace
+
+const Shape kUserShape{kUserFields};
+const Shape kConversationShape{kConversationFields};
+const Shape kMessageShape{kMessageFields};
+
+boost::json::object render(const Row& r, Shape shape) {
+    boost::json::object o;
+    o.reserve(shape.size());
+    for (const ShapeField& f : shape) {
+        switch (f.kind) {
+            case FieldKind::kText:
+                o.emplace(f.name, r.view(f.column));
+                break;
+            case FieldKind::kNullableText:
+                o.emplace(f.name, r.nullable_text(f.column));
+                break;
+            case FieldKind::kTimestamp:
+                o.emplace(f.name, r.timestamp(f.column));
+                break;
+        }
+    }
+    return o;
 }
 
-boost::json::object conversation_json(const Row& r) {
-    return {{"id", r.view("id")},
-            {"user_id", r.view("user_id")},
-            {"status", r.view("status")},
-            {"subject", r.nullable_text("subject")},
-            {"last_message_at", r.timestamp("last_message_us")},
-            {"created_at", r.timestamp("created_us")},
-            {"updated_at", r.timestamp("updated_us")}};
+boost::json::object user_json(const Row& r) { return render(r, kUserShape); }
+boost::json::object conversation_json(const Row& r) { return render(r, kConversationShape); }
+boost::json::object message_json(const Row& r) { return render(r, kMessageShape); }
+
+PageText::PageText(Shape shape) : shape_(shape) {
+    out_.reserve(4096);
+    out_ = R"({"data":[)";
 }
 
-boost::json::object message_json(const Row& r) {
-    return {{"id", r.view("id")},
-            {"conversation_id", r.view("conversation_id")},
-            {"direction", r.view("direction")},
-            {"channel", r.view("channel")},
-            {"content", r.view("content")},
-            {"delivery_status", r.view("delivery_status")},
-            {"created_at", r.timestamp("created_us")}};
+void PageText::append(const pg::ResultSet& rows) {
+    if (rows.rows() == 0) return;
+    cols_.clear();
+    for (const ShapeField& f : shape_) {
+        const std::string column(f.column);
+        cols_.push_back(PQfnumber(rows.raw(), column.c_str()));
+        assert(cols_.back() >= 0 && "a registry query lacks a column the service reads");
+    }
+    for (int row = 0; row < rows.rows(); ++row, ++size_) {
+        out_ += size_ ? R"(,{)" : R"({)";
+        for (size_t i = 0; i < shape_.size(); ++i) {
+            const ShapeField& f = shape_[i];
+            const int c = cols_[i];
+            if (i) out_ += ',';
+            append_json_string(f.name, out_);
+            out_ += ':';
+            if (f.kind != FieldKind::kText && rows.is_null(row, c)) {
+                out_ += "null";
+            } else if (f.kind == FieldKind::kTimestamp) {
+                std::int64_t us = 0;
+                bool ok = parse_int64(rows.get(row, c), us);
+                assert(ok && "a timestamp column was not an integer");
+                (void)ok;
+                out_ += '"';
+                out_ += rfc3339_from_us(us);
+                out_ += '"';
+            } else {
+                append_json_string(rows.get(row, c), out_);
+            }
+        }
+        out_ += '}';
+    }
+}
+
+std::string PageText::finish(const std::string& next_cursor) {
+    out_ += R"(],"next_cursor":)";
+    if (next_cursor.empty()) {
+        out_ += "null";
+    } else {
+        append_json_string(next_cursor, out_);
+    }
+    out_ += '}';
+    return std::move(out_);
 }
 
 boost::json::object api_key_json(const Row& r) {
