@@ -17,6 +17,13 @@ constexpr size_t kPrefixRandomChars = 8;
 
 bool is_base62(char c) { return kAlphabet.find(c) != std::string_view::npos; }
 
+// Fetched once: EVP_sha256() makes OpenSSL 3 look the implementation up in its provider store (under a lock)
+// on every digest, and every authenticated request hashes its key.
+const EVP_MD* sha256_md() {
+    static EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    return md ? md : EVP_sha256();
+}
+
 }  // namespace
 
 GeneratedKey generate_api_key(std::string_view env) {
@@ -63,7 +70,7 @@ std::string key_prefix(std::string_view key) {
 KeyHash sha256(std::string_view data) {
     KeyHash out{};
     unsigned int len = 0;
-    int ok = EVP_Digest(data.data(), data.size(), out.data(), &len, EVP_sha256(), nullptr);
+    int ok = EVP_Digest(data.data(), data.size(), out.data(), &len, sha256_md(), nullptr);
     assert(ok == 1 && len == out.size());
     (void)ok;
     return out;
