@@ -153,7 +153,9 @@ inline constexpr Query kMessageCreate{"messages.create",
                                       2};
 // The hot path (RB-8/9/10): newest first, keyset on (created_at, id). `since` ($4) bounds created_at from
 // below with a parameter, so the planner prunes to the recent partitions instead of planning all 27; the
-// service asks again below `since` only when the window held fewer than `limit` rows.
+// service asks again below `since` only when the window held fewer than `limit` rows. In messages.before,
+// `created_at <= $4` repeats what the row comparison implies, because partition pruning cannot read a row
+// comparison: without it every partition newer than the cursor is scanned too.
 inline constexpr Query kMessagesRecent{
     "messages.recent",
     "SELECT " YW_MESSAGE_COLS
@@ -167,7 +169,7 @@ inline constexpr Query kMessagesBefore{
     "SELECT " YW_MESSAGE_COLS
     " FROM conversation_message"
     " WHERE conversation_id = $1::uuid AND tenant_id = $2::uuid AND deleted_at IS NULL"
-    " AND (created_at, id) < ($4::timestamptz, $5::uuid)"
+    " AND created_at <= $4::timestamptz AND (created_at, id) < ($4::timestamptz, $5::uuid)"
     " ORDER BY created_at DESC, id DESC LIMIT $3::int",
     1};
 inline constexpr Query kConversationExists{
