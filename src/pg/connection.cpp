@@ -52,6 +52,12 @@ void cancel_in_background(PGcancel* cancel, std::string_view query_name) {
 
 }  // namespace
 
+std::string statement_name(const Query& query) {
+    std::uint32_t hash = 2166136261u;  // FNV-1a
+    for (unsigned char c : query.sql) hash = (hash ^ c) * 16777619u;
+    return fmt::format("{}/{:08x}", query.name, hash);
+}
+
 Connection::Connection(PGconn* conn, asio::any_io_executor executor)
     : conn_(conn), socket_(std::move(executor)) {}
 
@@ -162,6 +168,7 @@ asio::awaitable<Result<ResultSet>> Connection::exec(const Query& query, Params p
         // out server sessions per transaction. Neither ran the query; go on with unnamed statements.
         prepare_ = false;
         prepared_.clear();
+        held_.clear();
         log::warn(
             "named prepared statements do not survive on this connection (a transaction pooler in "
             "between?): using unnamed statements",
@@ -175,15 +182,18 @@ asio::awaitable<Result<ResultSet>> Connection::exec(const Query& query, Params p
 
 asio::awaitable<Result<ResultSet>> Connection::exec_prepared(const Query& query, int n,
                                                              const char* const* values, Deadline deadline) {
-    // Named after the registry entry and prepared on first use: the server plans once per connection (a
-    // generic plan prunes partitions at run time) instead of on every call.
-    const std::string name(query.name);
-    if (!prepared_.contains(name)) {
+    // Prepared on first use: the server plans once per connection (a generic plan prunes partitions at run
+    // time) instead of on every call. Named after the registry entry and a hash of its SQL, so two versions
+    // of a statement (a rolling upgrade) can never run each other's text.
+    auto [it, first_use] = prepared_.try_emplace(std::string(query.name));
+    if (first_use) it->second = statement_name(query);
+    const std::string& name = it->second;
+    if (!held_.contains(name)) {
         const std::string sql(query.sql);
         if (!PQsendPrepare(conn_, name.c_str(), sql.c_str(), 0, nullptr)) co_return fail();
         auto prepared = co_await finish(query, deadline);
         if (!prepared) co_return prepared.error();
-        prepared_.insert(name);
+        held_.insert(name);
     }
     if (!PQsendQueryPrepared(conn_, name.c_str(), n, values, nullptr, nullptr, 0)) co_return fail();
     co_return co_await finish(query, deadline);

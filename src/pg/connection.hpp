@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -23,6 +24,9 @@ namespace yw::pg {
 using Deadline = std::chrono::steady_clock::time_point;
 using Param = std::optional<std::string>;  // nullopt is SQL NULL
 using Params = std::vector<Param>;
+
+// The name of a query's prepared statement: "registry.name/<FNV-1a of its SQL, 8 hex digits>".
+std::string statement_name(const Query& query);
 
 // Not thread-safe: one coroutine uses a connection at a time (a pool hands it out).
 class Connection {
@@ -92,8 +96,9 @@ class Connection {
     boost::asio::posix::stream_descriptor socket_;
     bool broken_ = false;
     bool prepare_ = false;
-    std::unordered_set<std::string> prepared_;  // statement names this session already holds
-    std::string last_sqlstate_;                 // of the last failed statement; empty when none failed
+    std::unordered_map<std::string, std::string> prepared_;  // registry name → statement_name(), memoized
+    std::unordered_set<std::string> held_;                   // statement names this session holds
+    std::string last_sqlstate_;  // of the last failed statement; empty when none failed
 };
 
 }  // namespace yw::pg

@@ -74,7 +74,7 @@ TEST(PgConnection, DirectConnectionPreparesEachStatementOnceAndKeepsUsingIt) {
         auto names = co_await conn->exec(kMyStatements, none, soon());
         EXPECT_TRUE(names.ok());
         if (names) {
-            EXPECT_EQ(names->get(0, 0), "test.echo,test.my_statements");
+            EXPECT_EQ(names->get(0, 0), pg::statement_name(kEcho) + "," + pg::statement_name(kMyStatements));
         }
         EXPECT_TRUE(conn->uses_prepared_statements());
         // A failing statement (bad input) is an error of that query alone, not a reason to stop preparing.
@@ -84,6 +84,14 @@ TEST(PgConnection, DirectConnectionPreparesEachStatementOnceAndKeepsUsingIt) {
         EXPECT_TRUE(conn->uses_prepared_statements());
         EXPECT_EQ(co_await echo(*conn, 21), 42);
     });
+}
+
+TEST(PgConnection, StatementNamesCarryAHashOfTheirSql) {
+    constexpr pg::Query kEchoV2{"test.echo", "SELECT $1::int8 * 3 AS twice"};
+    EXPECT_TRUE(pg::statement_name(kEcho).starts_with("test.echo/"));
+    EXPECT_EQ(pg::statement_name(kEcho).size(), std::string("test.echo/").size() + 8);
+    EXPECT_NE(pg::statement_name(kEcho), pg::statement_name(kEchoV2));  // another version, another statement
+    EXPECT_EQ(pg::statement_name(kEcho), pg::statement_name(kEcho));
 }
 
 TEST(PgConnection, AStatementLostBehindPgBouncerFallsBackToUnnamedWithoutFailingTheQuery) {
