@@ -9,7 +9,9 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <mutex>
 #include <random>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -212,11 +214,19 @@ HttpResponse http_request(int port, const std::string& method, const std::string
 }
 
 int free_port() {
-    std::mt19937 rng(static_cast<unsigned>(getpid()) ^ static_cast<unsigned>(clock()));
+    // One generator per process, seeded once (a generator per call seeded from the pid and clock() gave two
+    // quick calls the same port), and never the same port twice: a port handed out may not be bound yet.
+    static std::mutex mutex;
+    static std::mt19937 rng(std::random_device{}() ^ static_cast<unsigned>(getpid()));
+    static std::set<int> handed_out;
     std::uniform_int_distribution<int> dist(50001, 60000);
+    std::lock_guard lock(mutex);
     for (;;) {
         int p = dist(rng);
-        if (!port_in_use(p)) return p;
+        if (!handed_out.contains(p) && !port_in_use(p)) {
+            handed_out.insert(p);
+            return p;
+        }
     }
 }
 

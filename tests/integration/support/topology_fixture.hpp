@@ -76,7 +76,7 @@ HttpResponse http_request(int port, const std::string& method, const std::string
 // yw_cache_loads_total{namespace="users"}; -1 when the server does not expose it.
 double metric_value(int port, const std::string& series);
 
-// A TCP port on 127.0.0.1 nobody is listening on right now.
+// A TCP port on 127.0.0.1 nobody is listening on right now, and not handed out before in this process.
 int free_port();
 // Waits until something listens on 127.0.0.1:port.
 bool wait_for_port(int port, std::chrono::milliseconds limit);
