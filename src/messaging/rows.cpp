@@ -10,13 +10,26 @@
 #include "common/time.hpp"
 
 namespace yw::messaging {
+namespace {
 
-int Row::col(std::string_view column) const {
+int column_index(const pg::ResultSet& rs, std::string_view column) {
     std::string name(column);
-    int c = PQfnumber(rs_.raw(), name.c_str());
+    int c = PQfnumber(rs.raw(), name.c_str());
     assert(c >= 0 && "a registry query lacks a column the service reads");
     return c;
 }
+
+std::int64_t int64_at(const pg::ResultSet& rs, int row, int col) {
+    std::int64_t v = 0;
+    bool ok = parse_int64(rs.get(row, col), v);
+    assert(ok && "an integer column was not an integer");
+    (void)ok;
+    return v;
+}
+
+}  // namespace
+
+int Row::col(std::string_view column) const { return column_index(rs_, column); }
 
 std::string Row::text(std::string_view column) const { return std::string(view(column)); }
 
@@ -29,13 +42,7 @@ boost::json::value Row::nullable_text(std::string_view column) const {
     return boost::json::string(rs_.get(row_, col(column)));
 }
 
-std::int64_t Row::int64(std::string_view column) const {
-    std::int64_t v = 0;
-    bool ok = parse_int64(rs_.get(row_, col(column)), v);
-    assert(ok && "an integer column was not an integer");
-    (void)ok;
-    return v;
-}
+std::int64_t Row::int64(std::string_view column) const { return int64_at(rs_, row_, col(column)); }
 
 boost::json::value Row::timestamp(std::string_view column) const {
     if (is_null(column)) return nullptr;
@@ -108,11 +115,7 @@ PageText::PageText(Shape shape) : shape_(shape) {
 void PageText::append(const pg::ResultSet& rows) {
     if (rows.rows() == 0) return;
     cols_.clear();
-    for (const ShapeField& f : shape_) {
-        const std::string column(f.column);
-        cols_.push_back(PQfnumber(rows.raw(), column.c_str()));
-        assert(cols_.back() >= 0 && "a registry query lacks a column the service reads");
-    }
+    for (const ShapeField& f : shape_) cols_.push_back(column_index(rows, f.column));
     for (int row = 0; row < rows.rows(); ++row, ++size_) {
         out_ += size_ ? R"(,{)" : R"({)";
         for (size_t i = 0; i < shape_.size(); ++i) {
@@ -124,12 +127,8 @@ void PageText::append(const pg::ResultSet& rows) {
             if (f.kind != FieldKind::kText && rows.is_null(row, c)) {
                 out_ += "null";
             } else if (f.kind == FieldKind::kTimestamp) {
-                std::int64_t us = 0;
-                bool ok = parse_int64(rows.get(row, c), us);
-                assert(ok && "a timestamp column was not an integer");
-                (void)ok;
                 out_ += '"';
-                out_ += rfc3339_from_us(us);
+                out_ += rfc3339_from_us(int64_at(rows, row, c));
                 out_ += '"';
             } else {
                 append_json_string(rows.get(row, c), out_);

@@ -168,7 +168,6 @@ asio::awaitable<Result<ResultSet>> Connection::exec(const Query& query, Params p
         // out server sessions per transaction. Neither ran the query; go on with unnamed statements.
         prepare_ = false;
         prepared_.clear();
-        held_.clear();
         log::warn(
             "named prepared statements do not survive on this connection (a transaction pooler in "
             "between?): using unnamed statements",
@@ -185,16 +184,16 @@ asio::awaitable<Result<ResultSet>> Connection::exec_prepared(const Query& query,
     // Prepared on first use: the server plans once per connection (a generic plan prunes partitions at run
     // time) instead of on every call. Named after the registry entry and a hash of its SQL, so two versions
     // of a statement (a rolling upgrade) can never run each other's text.
-    auto [it, first_use] = prepared_.try_emplace(std::string(query.name));
-    if (first_use) it->second = statement_name(query);
-    const std::string& name = it->second;
-    if (!held_.contains(name)) {
+    auto held = prepared_.find(query.name);
+    if (held == prepared_.end()) {
+        std::string name = statement_name(query);
         const std::string sql(query.sql);
         if (!PQsendPrepare(conn_, name.c_str(), sql.c_str(), 0, nullptr)) co_return fail();
         auto prepared = co_await finish(query, deadline);
         if (!prepared) co_return prepared.error();
-        held_.insert(name);
+        held = prepared_.emplace(std::string(query.name), std::move(name)).first;
     }
+    const std::string& name = held->second;
     if (!PQsendQueryPrepared(conn_, name.c_str(), n, values, nullptr, nullptr, 0)) co_return fail();
     co_return co_await finish(query, deadline);
 }

@@ -11,8 +11,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 #include "common/error.hpp"
@@ -96,8 +96,13 @@ class Connection {
     boost::asio::posix::stream_descriptor socket_;
     bool broken_ = false;
     bool prepare_ = false;
-    std::unordered_map<std::string, std::string> prepared_;  // registry name → statement_name(), memoized
-    std::unordered_set<std::string> held_;                   // statement names this session holds
+    // Looked up by the registry's string_view, without building a string per call.
+    struct NameHash {
+        using is_transparent = void;
+        size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+    };
+    // The statements this session holds: registry name → statement_name().
+    std::unordered_map<std::string, std::string, NameHash, std::equal_to<>> prepared_;
     std::string last_sqlstate_;  // of the last failed statement; empty when none failed
 };
 
