@@ -167,7 +167,7 @@ int main(int argc, char** argv) {
 
     namespace msg = yw::messaging;
     msg::CursorCodec cursors(cursor_secret(config));
-    msg::Authenticator auth(db, config.key_cache_ttl);
+    msg::Authenticator auth(db, config.key_cache_ttl, config.auth_failure_limit);
     msg::AdminService admin(db);
     yw::cache::CacheOptions cache_options{
         config.cache_ttl,
@@ -192,6 +192,10 @@ int main(int argc, char** argv) {
     yw::http::Metrics metrics;
     yw::http::add_metrics_routes(router, monitor, db, metrics);
     auto options = yw::http::server_options(config);
+    yw::http::raise_open_file_limit();
+    // Every database pool full, Redis, the topology probes, logs: files connections must never take.
+    options.reserved_files =
+        static_cast<std::size_t>(config.db_pool_size) * (1 + config.nodes().size()) + 128;
     options.on_response = [&metrics](const yw::http::RequestRecord& r) { metrics.observe(r); };
     options.on_drained = [&audit] { audit.stop(); };
     yw::http::Server server(options, std::move(router));
@@ -230,6 +234,9 @@ int main(int argc, char** argv) {
     api.rate_admin = rate_admin ? &*rate_admin : nullptr;
     metrics.add_source([&limiter] { return limiter.exposition(); });
     metrics.add_source([&cache] { return yw::http::cache_exposition(cache.stats()); });
+    metrics.add_source(
+        [] { return yw::http::missing_partition_exposition(yw::pg::missing_partition_stats()); });
+    metrics.add_source([&server] { return yw::http::connection_exposition(server.connection_stats()); });
     limiter.start(server.executor());
 
     if (redis && config.cache_enabled) {

@@ -209,6 +209,8 @@ Result<Config> parse_config(const Env& env) {
     if (const auto* v = p.get("YW_HTTP_HOST")) c.http_host = *v;
     p.integer("YW_HTTP_PORT", c.http_port, 1, 65535);
     p.integer("YW_THREADS", c.threads, 0, 256);
+    p.integer("YW_MAX_CONNECTIONS", c.http_max_connections, 1, 1000000);
+    p.millis("YW_HTTP_IDLE_TIMEOUT_MS", c.http_idle_timeout, 100, 3600000);
 
     if (const auto* v = p.get("DATABASE_URL")) {
         c.database_url = *v;
@@ -263,6 +265,7 @@ Result<Config> parse_config(const Env& env) {
     p.millis("YW_DB_CONNECT_TIMEOUT_MS", c.db_connect_timeout, 10, 60000);
     p.millis("YW_QUERY_TIMEOUT_MS", c.query_timeout, 10, 600000);
     p.millis("YW_KEY_CACHE_TTL_MS", c.key_cache_ttl, 0, 60000);
+    p.integer("YW_AUTH_FAILURE_LIMIT", c.auth_failure_limit, 0, 1000000);
     long long window_s = c.query_window.count();
     p.integer("YW_QUERY_WINDOW_S", window_s, 10, 86400);
     c.query_window = std::chrono::seconds(window_s);

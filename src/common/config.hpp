@@ -27,7 +27,9 @@ using ReplicaEndpoint = NodeEndpoint;
 struct Config {
     std::string http_host = "127.0.0.1";
     std::uint16_t http_port = 8080;
-    int threads = 0;  // 0: one per core
+    int threads = 0;                                     // 0: one per core
+    std::size_t http_max_connections = 4096;             // YW_MAX_CONNECTIONS (docs/configuration.md)
+    std::chrono::milliseconds http_idle_timeout{75000};  // YW_HTTP_IDLE_TIMEOUT_MS: keep-alive wait
 
     std::string database_url;                    // primary, or PgBouncer in front of it
     std::vector<ReplicaEndpoint> read_replicas;  // DATABASE_READ_REPLICAS
@@ -62,6 +64,9 @@ struct Config {
     std::chrono::milliseconds db_connect_timeout{2000};
     std::chrono::milliseconds query_timeout{5000};
     std::chrono::milliseconds key_cache_ttl{5000};
+    // YW_AUTH_FAILURE_LIMIT: failed key authentications one client address may cause per minute before its
+    // unknown keys are refused without asking the database (0: no limit).
+    int auth_failure_limit = 60;
     std::string cursor_secret;  // signs pagination cursors; shared by every instance
     std::chrono::seconds query_window{300};
 

@@ -26,6 +26,7 @@ std::string_view to_string(ErrorCode code);
 struct Error {
     ErrorCode code = ErrorCode::kInternal;
     std::string message;
+    int retry_after_s = 0;  // > 0: when a retry may succeed (Retry-After); 0: the status's default
 };
 
 inline Error make_error(ErrorCode code, std::string message) { return Error{code, std::move(message)}; }

@@ -97,8 +97,13 @@ boost::json::object topology_report(const pg::Snapshot& t, std::vector<std::stri
 
 }  // namespace
 
+namespace {
+constexpr long long kMissingPartitionRecentMs = 5 * 60 * 1000;
+}  // namespace
+
 boost::json::object health_report(const DatabaseStatus& database, const pg::Snapshot* topology,
-                                  std::chrono::system_clock::time_point now) {
+                                  std::chrono::system_clock::time_point now,
+                                  const pg::MissingPartitionStats& partitions) {
     // DATABASE_URL may lead to a dead node while the probes see the primary answering (PgBouncer not yet
     // repointed after a failover): writes then go straight to the primary, so the instance still serves.
     bool primary_seen =
@@ -114,6 +119,15 @@ boost::json::object health_report(const DatabaseStatus& database, const pg::Snap
     boost::json::object checks{{"database", std::move(db)}};
     std::vector<std::string> problems;
     if (topology) checks["topology"] = topology_report(*topology, problems);
+    // Writes refused for want of a partition in the last few minutes: the instance serves, but a month of
+    // messages cannot be written until someone creates it.
+    auto since_ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() -
+                    partitions.last_unix_ms;
+    if (partitions.last_unix_ms > 0 && since_ms < kMissingPartitionRecentMs) {
+        checks["partitions"] = boost::json::object{
+            {"status", "missing"}, {"rows_refused", partitions.rows}, {"last_refused_ms_ago", since_ms}};
+        problems.push_back("writes find no partition for their rows: run `ywctl partitions ensure`");
+    }
     auto seconds = std::chrono::floor<std::chrono::seconds>(now);
     auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(now - seconds).count();
     // fmt 9 prints a system_clock time_point in local time; RFC 3339 with Z needs gmtime.

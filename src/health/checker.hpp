@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "pg/connection.hpp"
+#include "pg/result_set.hpp"
 #include "pg/topology.hpp"
 
 namespace yw::health {
@@ -51,9 +52,11 @@ class Checker {
 
 // The /health document: {"status","checks":{"database":…[,"topology":…]},"version","timestamp"}; status is
 // healthy, degraded (serving, but an operator must look: fenced node, PgBouncer astray) or unhealthy.
-// `topology` may be null. Pure, for tests.
+// `topology` may be null. `partitions`: rows refused for want of a partition (writes failing now: degraded).
+// Pure, for tests.
 boost::json::object health_report(const DatabaseStatus& database, const pg::Snapshot* topology,
-                                  std::chrono::system_clock::time_point now);
+                                  std::chrono::system_clock::time_point now,
+                                  const pg::MissingPartitionStats& partitions = {});
 inline boost::json::object health_report(const DatabaseStatus& database,
                                          std::chrono::system_clock::time_point now) {
     return health_report(database, nullptr, now);

@@ -11,7 +11,8 @@ namespace {
 boost::asio::awaitable<http::Response> get_health(Checker& checker, const pg::TopologyMonitor* topology) {
     DatabaseStatus database = co_await checker.check_database();
     auto snapshot = topology ? topology->snapshot() : nullptr;
-    auto report = health_report(database, snapshot.get(), std::chrono::system_clock::now());
+    auto report = health_report(database, snapshot.get(), std::chrono::system_clock::now(),
+                                pg::missing_partition_stats());
     auto status = report["status"] == "unhealthy" ? boost::beast::http::status::service_unavailable
                                                   : boost::beast::http::status::ok;
     http::Response res = http::json_response(status, report);

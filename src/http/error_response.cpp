@@ -58,12 +58,18 @@ Response json_response(beast::http::status status, const boost::json::value& bod
 Response error_response(RequestContext& ctx, const Error& error) {
     beast::http::status status = status_for(error.code);
     if (beast::http::to_status_class(status) != beast::http::status_class::server_error) {
-        return error_response(status, to_string(error.code), error.message);
+        Response res = error_response(status, to_string(error.code), error.message);
+        if (error.retry_after_s > 0)
+            res.set(beast::http::field::retry_after, std::to_string(error.retry_after_s));
+        return res;
     }
     ctx.error_detail = error.message;
     Response res = error_response(status, to_string(error.code), public_message(error.code));
     // A dependency is down (a failover takes seconds): tell clients when to try again instead of hammering.
-    if (status == beast::http::status::service_unavailable) res.set(beast::http::field::retry_after, "1");
+    if (status == beast::http::status::service_unavailable) {
+        res.set(beast::http::field::retry_after,
+                error.retry_after_s > 0 ? std::to_string(error.retry_after_s) : std::string("1"));
+    }
     return res;
 }
 

@@ -249,6 +249,34 @@ std::string cache_exposition(const std::vector<cache::NamespaceStats>& stats) {
     return out;
 }
 
+std::string missing_partition_exposition(const pg::MissingPartitionStats& stats) {
+    std::string out;
+    family(out, "yw_db_missing_partition_rows_total", "counter",
+           "Rows refused because no partition covers them (writes failing: create the partition).");
+    sample(out, "yw_db_missing_partition_rows_total", {}, stats.rows);
+    return out;
+}
+
+std::string connection_exposition(const ConnectionStats& c) {
+    std::string out;
+    family(out, "yw_http_connections_open", "gauge", "Client connections open now.");
+    sample(out, "yw_http_connections_open", {}, c.open);
+    family(out, "yw_http_connections_limit", "gauge",
+           "Open connections at most (YW_MAX_CONNECTIONS, lowered by the open-file limit).");
+    sample(out, "yw_http_connections_limit", {}, c.limit);
+    family(out, "yw_http_connections_accepted_total", "counter", "Client connections accepted.");
+    sample(out, "yw_http_connections_accepted_total", {}, c.accepted);
+    family(out, "yw_http_connections_shed_total", "counter",
+           "Connections closed at the limit to make room for a new one (oldest idle first).");
+    sample(out, "yw_http_connections_shed_total", {}, c.shed);
+    family(out, "yw_http_connections_refused_total", "counter",
+           "Connections answered 503 at the limit because every connection was busy.");
+    sample(out, "yw_http_connections_refused_total", {}, c.refused);
+    family(out, "yw_http_accept_errors_total", "counter", "Failed accepts (out of file descriptors, …).");
+    sample(out, "yw_http_accept_errors_total", {}, c.accept_errors);
+    return out;
+}
+
 std::string routing_exposition(const pg::RoutingStats& routing, const pg::Snapshot* topology) {
     std::string out;
     std::vector<std::string> labels;
@@ -275,6 +303,9 @@ std::string routing_exposition(const pg::RoutingStats& routing, const pg::Snapsh
     family(out, "yw_db_route_writes_bypassing_pgbouncer_total", "counter",
            "Writes sent straight to the primary because PgBouncer did not lead to it.");
     sample(out, "yw_db_route_writes_bypassing_pgbouncer_total", "", routing.writes_bypassing_pgbouncer);
+    family(out, "yw_db_route_entry_failovers_total", "counter",
+           "Statements moved straight to the primary at once because DATABASE_URL (PgBouncer) failed them.");
+    sample(out, "yw_db_route_entry_failovers_total", "", routing.entry_failovers);
     family(out, "yw_db_route_fast_failures_total", "counter",
            "Statements refused at once because the node they need is known to be down (503).");
     sample(out, "yw_db_route_fast_failures_total", "", routing.fast_failures);

@@ -9,8 +9,10 @@
 #include "cache/cache.hpp"
 #include "common/histogram.hpp"
 #include "http/options.hpp"
+#include "http/server.hpp"
 #include "pg/cluster.hpp"
 #include "pg/monitor.hpp"
+#include "pg/result_set.hpp"
 
 namespace yw::http {
 
@@ -60,6 +62,10 @@ std::string exposition(const std::vector<Metrics::Series>& requests,
 
 // The read cache's counters by namespace: yw_cache_{hits,misses,stale,errors,loads}_total. Pure, for tests.
 std::string cache_exposition(const std::vector<cache::NamespaceStats>& stats);
+// yw_db_missing_partition_rows_total. Pure, for tests.
+std::string missing_partition_exposition(const pg::MissingPartitionStats& stats);
+// The server's connections: open, limit, accepted, shed, refused (yw_http_connections_*). Pure, for tests.
+std::string connection_exposition(const ConnectionStats& stats);
 // Routing counters and the topology as this instance sees it (yw_db_route_*, yw_db_node_*). `topology` may be
 // null (no replicas configured). Pure, for tests.
 std::string routing_exposition(const pg::RoutingStats& routing, const pg::Snapshot* topology);

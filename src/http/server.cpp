@@ -2,6 +2,7 @@
 #include "http/server.hpp"
 
 #include <fmt/format.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <boost/asio/as_tuple.hpp>
@@ -22,8 +23,11 @@ using asio::ip::tcp;
 namespace {
 
 constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
-// Accept errors such as EMFILE last until connections close: pause rather than spin.
-constexpr auto kAcceptRetryDelay = std::chrono::milliseconds(100);
+// Accept errors such as EMFILE last until connections close: pause rather than spin (shedding an idle
+// connection first, so the pause is short).
+constexpr auto kAcceptRetryDelay = std::chrono::milliseconds(10);
+// How long a refused connection may take to read its 503.
+constexpr auto kRefusalTimeout = std::chrono::milliseconds(1000);
 
 Result<tcp::endpoint> resolve(asio::io_context& io, const std::string& host, std::uint16_t port) {
     boost::system::error_code ec;
@@ -39,6 +43,17 @@ Result<tcp::endpoint> resolve(asio::io_context& io, const std::string& host, std
 }
 
 }  // namespace
+
+std::uint64_t raise_open_file_limit() {
+    rlimit limit{};
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return 1024;
+    if (limit.rlim_cur < limit.rlim_max) {
+        rlimit raised = limit;
+        raised.rlim_cur = limit.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+    }
+    return limit.rlim_cur == RLIM_INFINITY ? std::uint64_t{1} << 20 : limit.rlim_cur;
+}
 
 Server::Server(ServerOptions options, Router router)
     : options_(std::move(options)), router_(std::move(router)), acceptor_(asio::make_strand(io_)) {}
@@ -59,6 +74,18 @@ Status Server::start() {
                                                                options_.port, ec.message()));
     }
     port_ = acceptor_.local_endpoint().port();
+    rlimit files{};
+    std::uint64_t file_limit = getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur != RLIM_INFINITY
+                                   ? files.rlim_cur
+                                   : std::uint64_t{1} << 20;
+    max_connections_ =
+        effective_max_connections(options_.max_connections, file_limit, options_.reserved_files);
+    if (max_connections_ < options_.max_connections) {
+        log::warn("the open-file limit lowers the connection limit",
+                  {{"configured", options_.max_connections},
+                   {"limit", max_connections_},
+                   {"open_file_limit", file_limit}});
+    }
     asio::co_spawn(acceptor_.get_executor(), accept_loop(), asio::detached);
     int threads =
         options_.threads > 0 ? options_.threads : static_cast<int>(std::thread::hardware_concurrency());
@@ -72,27 +99,62 @@ asio::awaitable<void> Server::accept_loop() {
         auto [ec] = co_await acceptor_.async_accept(socket, kAwait);
         if (!acceptor_.is_open()) co_return;
         if (ec) {
+            {
+                std::lock_guard lock(mutex_);
+                ++accept_errors_;
+                // Out of files: an idle connection is the cheapest thing to give back.
+                if (ec == asio::error::no_descriptors || ec.value() == ENFILE) shed_one();
+            }
             log::warn("accept failed", {{"error", ec.message().c_str()}});
             asio::steady_timer pause(acceptor_.get_executor(), kAcceptRetryDelay);
             co_await pause.async_wait(kAwait);
             continue;
         }
-        auto session = std::make_shared<Session>(std::move(socket), router_, options_, stopping_);
+        std::shared_ptr<Session> session;
+        Sessions::iterator position;
         {
             // Checked under the lock stop() takes, so that stop() sees every session that will ever run.
             std::lock_guard lock(mutex_);
             if (stopping_) co_return;
-            sessions_.insert(session);
+            ++accepted_;
+            if (sessions_.size() >= max_connections_ && !shed_one()) {
+                ++refused_;
+                auto executor = socket.get_executor();
+                asio::co_spawn(executor,
+                               refuse_connection(std::move(socket), max_connections_, kRefusalTimeout),
+                               asio::detached);
+                continue;
+            }
+            session = std::make_shared<Session>(std::move(socket), router_, options_, stopping_);
+            position = sessions_.insert(sessions_.end(), session);
         }
-        asio::co_spawn(session->executor(), serve(session), asio::detached);
+        asio::co_spawn(session->executor(), serve(session, position), asio::detached);
     }
 }
 
-asio::awaitable<void> Server::serve(std::shared_ptr<Session> session) {
+bool Server::shed_one() {
+    // Idle connections lose nothing; a request still arriving loses only itself (its client is the slowest).
+    for (auto wanted : {Session::State::kIdle, Session::State::kReading}) {
+        for (const auto& session : sessions_) {
+            if (session->state() != wanted || !session->claim_for_shedding()) continue;
+            ++shed_;
+            asio::post(session->executor(), [session] { session->shed(); });
+            return true;
+        }
+    }
+    return false;
+}
+
+asio::awaitable<void> Server::serve(std::shared_ptr<Session> session, Sessions::iterator position) {
     co_await session->run();
     std::lock_guard lock(mutex_);
-    sessions_.erase(session);
+    sessions_.erase(position);
     if (sessions_.empty()) drained_.notify_all();
+}
+
+ConnectionStats Server::connection_stats() const {
+    std::lock_guard lock(mutex_);
+    return {sessions_.size(), max_connections_, accepted_, shed_, refused_, accept_errors_};
 }
 
 void Server::stop() {

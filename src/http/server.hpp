@@ -7,10 +7,10 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <condition_variable>
 #include <cstdint>
+#include <list>
 #include <memory>
 #include <mutex>
 #include <thread>
-#include <unordered_set>
 #include <vector>
 
 #include "common/error.hpp"
@@ -20,6 +20,19 @@
 namespace yw::http {
 
 class Session;
+
+struct ConnectionStats {
+    std::size_t open = 0;
+    std::size_t limit = 0;                 // max_connections as clamped by the open-file limit
+    unsigned long long accepted = 0;       // since start
+    unsigned long long shed = 0;           // closed to make room for a new connection
+    unsigned long long refused = 0;        // answered 503 at the limit, every connection busy
+    unsigned long long accept_errors = 0;  // EMFILE and the like
+};
+
+// Raises this process's soft open-file limit to its hard limit (services often start with 1024, which a few
+// hundred idle keep-alive connections exhaust). Returns the limit now in force.
+std::uint64_t raise_open_file_limit();
 
 // One io_context run by N threads, each connection on its own strand. Per-thread io_contexts with
 // SO_REUSEPORT would pin each connection to one thread and, worse, split every database pool per thread:
@@ -46,17 +59,26 @@ class Server {
     // then cuts the rest and joins the threads. Blocks; call it from outside the server's threads.
     void stop();
 
+    ConnectionStats connection_stats() const;
+
   private:
+    using Sessions = std::list<std::shared_ptr<Session>>;  // oldest first
+
     boost::asio::awaitable<void> accept_loop();
-    boost::asio::awaitable<void> serve(std::shared_ptr<Session> session);
+    boost::asio::awaitable<void> serve(std::shared_ptr<Session> session, Sessions::iterator position);
+    // Under mutex_: closes the oldest connection not being served (idle ones first). False when every
+    // connection is being served.
+    bool shed_one();
 
     const ServerOptions options_;
     const Router router_;
 
-    std::mutex mutex_;
-    std::unordered_set<std::shared_ptr<Session>> sessions_;  // open connections
-    std::condition_variable drained_;                        // signalled when sessions_ empties
+    mutable std::mutex mutex_;
+    Sessions sessions_;                // open connections
+    std::condition_variable drained_;  // signalled when sessions_ empties
     std::atomic<bool> stopping_{false};
+    std::size_t max_connections_ = 0;                                               // set by start()
+    unsigned long long accepted_ = 0, shed_ = 0, refused_ = 0, accept_errors_ = 0;  // under mutex_
 
     // Declared after what sessions reference, so that handlers still pending when the context is destroyed
     // find them alive.

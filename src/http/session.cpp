@@ -29,6 +29,15 @@ constexpr std::size_t kFirstRead = 4096;
 constexpr std::size_t kLingerBytes = 1024 * 1024;
 constexpr auto kLingerTime = std::chrono::seconds(2);
 constexpr std::string_view kRequestIdHeader = "X-Request-Id";
+// A response buffer larger than this is freed once written rather than kept for the connection's next one.
+constexpr std::size_t kKeptResponseCapacity = 16 * 1024;
+// Room for the raw bytes of one request beyond its header and body limits: chunk-size lines, extensions,
+// trailers, and a pipelined request's first bytes.
+constexpr std::size_t kReadSlack = 8 * 1024;
+
+std::size_t read_buffer_limit(const ServerOptions& options) {
+    return options.header_limit + options.body_limit + kReadSlack;
+}
 
 void log_access(std::string_view request_id, std::string_view method, std::string_view path, unsigned status,
                 std::chrono::steady_clock::time_point started, std::string_view client_ip,
@@ -94,7 +103,13 @@ void serialize(const Response& res, std::string& out) {
 
 Session::Session(asio::ip::tcp::socket socket, const Router& router, const ServerOptions& options,
                  const std::atomic<bool>& stopping)
-    : stream_(std::move(socket)), router_(router), options_(options), stopping_(stopping) {
+    : stream_(std::move(socket)),
+      // Bounded: without a maximum, a chunk-size line, chunk extension or trailer that never ends grows the
+      // buffer for as long as the client sends (the header and body limits do not cover those lines).
+      buffer_(read_buffer_limit(options)),
+      router_(router),
+      options_(options),
+      stopping_(stopping) {
     beast::error_code ec;
     auto peer = stream_.socket().remote_endpoint(ec);
     client_ip_ = ec ? "unknown" : peer.address().to_string();
@@ -107,11 +122,12 @@ asio::awaitable<void> Session::run() {
             if (stopping_) break;
             // Waiting for the first byte of the next request is what idle means: the idle timeout applies,
             // not the read timeout, and stop() may close the connection.
-            idle_ = true;
+            release_spare_memory();
+            state_ = State::kIdle;
             stream_.expires_after(options_.idle_timeout);
             auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(kFirstRead), kAwait);
-            idle_ = false;
             if (ec) break;
+            state_ = State::kReading;
             buffer_.commit(n);
         }
         beast::http::request_parser<beast::http::string_body> parser;
@@ -124,6 +140,15 @@ asio::awaitable<void> Session::run() {
             co_await refuse(
                 error_response(beast::http::status::payload_too_large, "payload_too_large",
                                fmt::format("the request body exceeds {} bytes", options_.body_limit)),
+                parser.get(), parser.is_header_done(), started);
+            break;
+        }
+        if (ec == beast::http::error::buffer_overflow) {
+            co_await refuse(
+                error_response(beast::http::status::payload_too_large, "payload_too_large",
+                               fmt::format("the request holds a line (chunk size, chunk extension "
+                                           "or trailer) or more data than {} bytes",
+                                           buffer_.max_size())),
                 parser.get(), parser.is_header_done(), started);
             break;
         }
@@ -142,7 +167,10 @@ asio::awaitable<void> Session::run() {
             break;
         }
         if (ec) break;  // the client left, or the read timeout passed
-        if (!co_await serve(parser.release(), started)) break;
+        state_ = State::kServing;
+        bool again = co_await serve(parser.release(), started);
+        state_ = State::kReading;
+        if (!again) break;
     }
     beast::error_code ec;
     stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
@@ -197,7 +225,7 @@ asio::awaitable<void> Session::linger_close() {
     beast::error_code ec;
     stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
     if (ec) co_return;
-    idle_ = true;
+    state_ = State::kIdle;
     stream_.expires_after(kLingerTime);
     std::array<char, 4096> scratch;
     for (std::size_t drained = 0; drained < kLingerBytes;) {
@@ -205,14 +233,52 @@ asio::awaitable<void> Session::linger_close() {
         if (read_ec) break;
         drained += n;
     }
-    idle_ = false;
     stream_.close();
 }
 
+void Session::release_spare_memory() {
+    // A connection keeps its buffers between requests; after a large request or response they would pin that
+    // much memory for as long as the client keeps the connection open (thousands of idle connections).
+    if (buffer_.size() == 0 && buffer_.capacity() > kFirstRead) buffer_.shrink_to_fit();
+    if (out_.capacity() > kKeptResponseCapacity) std::string().swap(out_);
+}
+
+bool Session::claim_for_shedding() {
+    if (state() == State::kServing) return false;
+    return !shed_claimed_.exchange(true);
+}
+
 void Session::close_if_idle() {
-    if (idle_) close();
+    if (state() == State::kIdle) close();
+}
+
+void Session::shed() {
+    if (state() != State::kServing) {
+        close();
+        return;
+    }
+    shed_claimed_ = false;  // it started serving meanwhile: it may be shed later, once idle again
 }
 
 void Session::close() { stream_.close(); }
+
+asio::awaitable<void> refuse_connection(asio::ip::tcp::socket socket, std::size_t limit,
+                                        std::chrono::milliseconds timeout) {
+    beast::tcp_stream stream(std::move(socket));
+    Response res = error_response(beast::http::status::service_unavailable, "unavailable",
+                                  fmt::format("the server holds its limit of {} connections, all of them "
+                                              "busy; retry later",
+                                              limit));
+    res.set(beast::http::field::retry_after, "1");
+    res.keep_alive(false);
+    res.prepare_payload();
+    std::string out;
+    serialize(res, out);
+    stream.expires_after(timeout);
+    co_await asio::async_write(stream, asio::buffer(out), kAwait);  // the client may be gone: nothing to do
+    beast::error_code ignored;
+    stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+    stream.close();
+}
 
 }  // namespace yw::http

@@ -1,4 +1,5 @@
 // API-key authentication with a short in-process metadata cache, and the admin token check.
+#include <fmt/format.h>
 #include <openssl/crypto.h>
 
 #include "messaging/api_key.hpp"
@@ -12,6 +13,8 @@ namespace {
 
 constexpr std::chrono::milliseconds kUnknownKeyTtl{1000};
 constexpr size_t kMaxCachedKeys = 100000;
+constexpr auto kFailureWindow = std::chrono::seconds(60);
+constexpr size_t kMaxTrackedAddresses = 100000;
 
 }  // namespace
 
@@ -23,14 +26,31 @@ bool admin_token_matches(std::string_view configured, std::string_view presented
     return constant_time_equal(a, b);
 }
 
-Authenticator::Authenticator(pg::Cluster& db, std::chrono::milliseconds ttl) : db_(db), ttl_(ttl) {}
+Authenticator::Authenticator(pg::Cluster& db, std::chrono::milliseconds ttl, int failure_limit)
+    : db_(db), ttl_(ttl), failure_limit_(failure_limit) {}
+
+long long Authenticator::locked_out_for(std::string_view client_ip, Clock::time_point now) {
+    if (failure_limit_ <= 0) return 0;
+    auto it = failures_.find(std::string(client_ip));
+    if (it == failures_.end() || it->second.count < failure_limit_) return 0;
+    auto left = it->second.window_start + kFailureWindow - now;
+    return left <= Clock::duration::zero() ? 0 : std::chrono::ceil<std::chrono::seconds>(left).count();
+}
+
+void Authenticator::note_failure(std::string_view client_ip, Clock::time_point now) {
+    if (failure_limit_ <= 0) return;
+    if (failures_.size() >= kMaxTrackedAddresses) failures_.clear();  // bounded memory
+    auto& f = failures_[std::string(client_ip)];
+    if (f.count == 0 || now - f.window_start >= kFailureWindow) f = Failures{now, 0};
+    ++f.count;
+}
 
 void Authenticator::forget_all() {
     std::lock_guard lock(mutex_);
     cache_.clear();
 }
 
-Task<Principal> Authenticator::authenticate(std::string_view presented) {
+Task<Principal> Authenticator::authenticate(std::string_view presented, std::string_view client_ip) {
     if (presented.empty())
         co_return make_error(ErrorCode::kUnauthenticated, "an API key is required (X-API-Key)");
     if (!looks_like_api_key(presented)) co_return make_error(ErrorCode::kUnauthenticated, "invalid API key");
@@ -46,17 +66,26 @@ Task<Principal> Authenticator::authenticate(std::string_view presented) {
             principal = it->second.principal;
             cached = true;
         }
+        // An address that keeps presenting unknown keys stops reaching the database; a key that worked here
+        // lately still does (a client behind the same NAT as the flood keeps working).
+        bool worked_lately = it != cache_.end() && it->second.principal;
+        if (!cached && !worked_lately) {
+            if (long long wait_s = locked_out_for(client_ip, now); wait_s > 0) {
+                Error refused = make_error(
+                    ErrorCode::kRateLimited,
+                    fmt::format("too many failed authentications from this address; retry in {} s", wait_s));
+                refused.retry_after_s = static_cast<int>(wait_s);
+                co_return refused;
+            }
+        }
     }
     if (!cached) {
+        // On a replica: key writes carry the "api_keys" read-your-writes scope (src/pg/queries.hpp), so a
+        // replica is only asked once it has replayed the last key change this instance (or, through Redis,
+        // any instance) made. A miss there is an answer; asking the primary again would let a flood of
+        // random keys cost the primary a transaction each.
         pg::Params params{hash_hex};
         auto rows = co_await db_.exec(pg::Intent::kRead, pg::queries::kApiKeyAuthenticate, std::move(params));
-        if (rows && rows->rows() == 0) {
-            // A key created a moment ago may not have reached the replica yet: ask the primary before saying
-            // no.
-            pg::Params again{hash_hex};
-            rows = co_await db_.exec(pg::Intent::kReadAfterWrite, pg::queries::kApiKeyAuthenticate,
-                                     std::move(again));
-        }
         if (!rows) co_return rows.error();
         if (rows->rows() == 1) {
             Row r(*rows, 0);
@@ -83,6 +112,7 @@ Task<Principal> Authenticator::authenticate(std::string_view presented) {
         std::lock_guard lock(mutex_);
         if (cache_.size() >= kMaxCachedKeys) cache_.clear();  // bounded memory; refills from the database
         cache_[hash_hex] = Entry{principal, now + (principal ? ttl_ : std::min(ttl_, kUnknownKeyTtl))};
+        if (!principal) note_failure(client_ip, now);
     }
     if (!principal) co_return make_error(ErrorCode::kUnauthenticated, "invalid API key");
     if (principal->blocked) {

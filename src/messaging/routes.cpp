@@ -118,7 +118,8 @@ class Routes {
         router_.add(method, pattern,
                     [&api = api_, pattern, handler = std::move(handler)](RequestContext& ctx) -> Awaitable {
                         auto started = std::chrono::steady_clock::now();
-                        auto principal = co_await api.auth.authenticate(api_key_of(ctx.request));
+                        auto principal =
+                            co_await api.auth.authenticate(api_key_of(ctx.request), ctx.client_ip);
                         if (!principal) co_return http::error_response(ctx, principal.error());
                         ratelimit::Decision limit;
                         if (api.limiter) {

@@ -40,9 +40,12 @@ struct Principal {
 // Unknown keys are cached too, briefly, so a flood of bad keys does not become a flood of queries.
 class Authenticator {
   public:
-    Authenticator(pg::Cluster& db, std::chrono::milliseconds ttl);
-    // Missing or malformed → 401; unknown → 401; blocked → 403 with the reason.
-    Task<Principal> authenticate(std::string_view presented);
+    // `failure_limit`: failed lookups one client address may cause per minute (0: no limit); past it, keys
+    // this instance has not seen succeed lately are refused (429) without asking the database.
+    Authenticator(pg::Cluster& db, std::chrono::milliseconds ttl, int failure_limit = 0);
+    // Missing or malformed → 401; unknown → 401; blocked → 403 with the reason; too many failures from
+    // `client_ip` → 429.
+    Task<Principal> authenticate(std::string_view presented, std::string_view client_ip = {});
     void forget_all();
 
   private:
@@ -50,10 +53,22 @@ class Authenticator {
         std::optional<Principal> principal;  // nullopt: no such key
         std::chrono::steady_clock::time_point expires;
     };
+    struct Failures {
+        std::chrono::steady_clock::time_point window_start;
+        int count = 0;
+    };
+    using Clock = std::chrono::steady_clock;
+    // Under mutex_: seconds until `client_ip` may cause lookups again; 0 when it may now.
+    long long locked_out_for(std::string_view client_ip, Clock::time_point now);
+    void note_failure(std::string_view client_ip, Clock::time_point now);
+
     pg::Cluster& db_;
     const std::chrono::milliseconds ttl_;
+    const int failure_limit_;
     std::mutex mutex_;
-    std::unordered_map<std::string, Entry> cache_;  // by SHA-256 hex of the key
+    // By SHA-256 hex of the key. An expired entry of a valid key still says "this key worked lately".
+    std::unordered_map<std::string, Entry> cache_;
+    std::unordered_map<std::string, Failures> failures_;  // by client address
 };
 
 // Constant-time check of the admin bearer token.

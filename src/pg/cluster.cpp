@@ -15,6 +15,13 @@ namespace {
 
 constexpr size_t kTrackedTenantsBeforePruning = 4096;
 
+// The connection failed, not the statement: error_from_result names a SQLSTATE for every error a server
+// answered, and class 08 is what PgBouncer answers when it cannot reach its server.
+bool connection_lost(const Error& error) {
+    return error.message.find("(SQLSTATE ") == std::string::npos ||
+           error.message.find("(SQLSTATE 08") != std::string::npos;
+}
+
 // At most one "reads on the primary" warning per interval: the counter tells how many.
 bool warn_now(std::atomic<long long>& last_ms) {
     long long now = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -117,7 +124,7 @@ Result<Cluster::Target> Cluster::target(const Snapshot& s, Route route) {
 
 Result<Cluster::Target> Cluster::route_write(const Snapshot& s) {
     if (!topology_) return Target{entry_.get(), 0, -1};
-    return target(s, pg::route_write(s));
+    return target(s, pg::route_write(s, entry_trusted_from_.load(std::memory_order_relaxed)));
 }
 
 Result<Cluster::Target> Cluster::route_read(const Snapshot& s, std::uint64_t required_lsn, int skip) {
@@ -126,10 +133,25 @@ Result<Cluster::Target> Cluster::route_read(const Snapshot& s, std::uint64_t req
         s, pg::route_read(s, required_lsn, skip, next_replica_.fetch_add(1, std::memory_order_relaxed)));
 }
 
+void Cluster::distrust_entry(const Snapshot& s, const Error& error) {
+    // Two rounds: the one under way may have probed PgBouncer before it failed.
+    std::uint64_t until = s.round + 2;
+    std::uint64_t current = entry_trusted_from_.load();
+    while (current < until && !entry_trusted_from_.compare_exchange_weak(current, until)) {
+    }
+    if (current < until) {
+        log::warn(
+            "DATABASE_URL failed a statement: writes go straight to the primary until PgBouncer is probed",
+            {{"error", error.message}});
+    }
+}
+
 asio::awaitable<Result<ResultSet>> Cluster::run(Target target, const Query& query, Params params,
-                                                Deadline deadline, const std::string* tenant) {
+                                                Deadline deadline, const std::string* tenant, bool& sent) {
+    sent = false;
     auto lease = co_await target.pool->acquire(deadline);
     if (!lease) co_return lease.error();
+    sent = true;
     auto result = co_await (*lease)->exec(query, std::move(params), deadline);
     if (result && tenant) {
         // The write committed; its reads must not go to a replica that has not replayed this far.
@@ -187,18 +209,33 @@ asio::awaitable<Result<ResultSet>> Cluster::exec(Intent intent, const Query& que
     if (target) {
         counters_[target->counter].*(read ? &Counters::reads : &Counters::writes) += 1;
         const bool track = topology_ && intent == Intent::kWrite && !tenant.empty();
-        // A read that fails because its replica just went away is asked again elsewhere: reads are safe to
-        // repeat. Writes are not (the first may have committed).
+        // Reads are safe to repeat; a write is only when it never reached a server.
         Params retry_params;
-        if (read && target->node >= 0) retry_params = params;
-        result = co_await run(*target, query, std::move(params), deadline, track ? &tenant : nullptr);
-        if (!result && read && target->node >= 0 && result.error().code == ErrorCode::kUnavailable &&
-            std::chrono::steady_clock::now() < deadline) {
+        if (target->node >= 0 ? read : (topology_ && s.pgbouncer_configured)) retry_params = params;
+        bool sent = false;
+        result = co_await run(*target, query, std::move(params), deadline, track ? &tenant : nullptr, sent);
+        const bool unavailable = !result && result.error().code == ErrorCode::kUnavailable;
+        if (unavailable && target->node < 0 && topology_ && s.pgbouncer_configured &&
+            (!sent || connection_lost(result.error()))) {
+            // PgBouncer refused or dropped us while the primary may be fine: do not wait for the next probe
+            // round to notice. Statements that never reached it (and reads) go straight to the primary now.
+            distrust_entry(s, result.error());
+            if ((!sent || intent != Intent::kWrite) && std::chrono::steady_clock::now() < deadline) {
+                auto direct = route_write(*topology_->snapshot());
+                if (direct && direct->node >= 0) {
+                    ++entry_failovers_;
+                    counters_[direct->counter].*(read ? &Counters::reads : &Counters::writes) += 1;
+                    result = co_await run(*direct, query, std::move(retry_params), deadline,
+                                          track ? &tenant : nullptr, sent);
+                }
+            }
+        } else if (unavailable && read && target->node >= 0 && std::chrono::steady_clock::now() < deadline) {
+            // A read that fails because its replica just went away is asked again elsewhere.
             auto again = route_read(*topology_->snapshot(), required, target->node);
             if (again) {
                 ++reads_retried_;
                 counters_[again->counter].reads += 1;
-                result = co_await run(*again, query, std::move(retry_params), deadline, nullptr);
+                result = co_await run(*again, query, std::move(retry_params), deadline, nullptr, sent);
             }
         }
     }
@@ -231,6 +268,7 @@ RoutingStats Cluster::routing_stats() const {
     r.reads_degraded = reads_degraded_;
     r.reads_retried = reads_retried_;
     r.writes_bypassing_pgbouncer = writes_bypassing_;
+    r.entry_failovers = entry_failovers_;
     r.fast_failures = fast_failures_;
     return r;
 }

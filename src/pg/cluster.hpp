@@ -73,6 +73,8 @@ struct RoutingStats {
     unsigned long long reads_degraded = 0;               // no primary: served by the freshest replica
     unsigned long long reads_retried = 0;                // a replica failed mid-read; asked another node
     unsigned long long writes_bypassing_pgbouncer = 0;
+    unsigned long long entry_failovers =
+        0;                                 // statements moved to the primary at once: PgBouncer refused them
     unsigned long long fast_failures = 0;  // refused at once: the node is known to be down
 };
 
@@ -118,8 +120,13 @@ class Cluster {
     // `skip`: a node index not to pick (it just failed).
     Result<Target> route_read(const Snapshot& s, std::uint64_t required_lsn, int skip);
     // `tenant`, when set, is the tenant whose write this is: its commit LSN is noted for read-your-writes.
+    // `sent` is set once a connection was in hand: until then nothing reached a server, so any statement may
+    // be tried elsewhere.
     boost::asio::awaitable<Result<ResultSet>> run(Target target, const Query& query, Params params,
-                                                  Deadline deadline, const std::string* tenant);
+                                                  Deadline deadline, const std::string* tenant, bool& sent);
+    // DATABASE_URL (PgBouncer) failed a statement: writes go straight to the primary until the topology has
+    // probed PgBouncer again.
+    void distrust_entry(const Snapshot& s, const Error& error);
 
     const ClusterOptions options_;
     QueryMonitor* monitor_;
@@ -131,10 +138,11 @@ class Cluster {
     std::vector<std::string> counter_names_;
     std::unique_ptr<Counters[]> counters_;
     std::atomic<unsigned> next_replica_{0};
+    std::atomic<std::uint64_t> entry_trusted_from_{0};  // see route_write (src/pg/route.hpp)
     WriteLsnTracker lsns_;
     WritePositionStore* shared_ = nullptr;
     std::atomic<unsigned long long> reads_no_replica_{0}, reads_for_tenant_{0}, reads_degraded_{0},
-        reads_retried_{0}, writes_bypassing_{0}, fast_failures_{0};
+        reads_retried_{0}, writes_bypassing_{0}, fast_failures_{0}, entry_failovers_{0};
 };
 
 }  // namespace yw::pg

@@ -102,6 +102,7 @@ asio::awaitable<Result<std::unique_ptr<Connection>>> Connection::connect(asio::a
     }
     conn->watch_socket();
     if (conn->broken_ || PQsetnonblocking(raw, 1) != 0) co_return conn->fail();
+    log_notices(raw);
     co_return std::move(conn);
 }
 
@@ -158,7 +159,17 @@ asio::awaitable<Result<ResultSet>> Connection::exec(const Query& query, Params p
     last_sqlstate_.clear();
     std::vector<const char*> values;
     values.reserve(params.size());
-    for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
+    for (const auto& p : params) {
+        // Text parameters travel as C strings: a NUL would silently cut the value short, and PostgreSQL text
+        // cannot hold one anyway. Refuse rather than store a prefix.
+        if (p && p->find('\0') != std::string::npos) {
+            co_return make_error(ErrorCode::kInvalidArgument,
+                                 fmt::format("parameter ${} of {} contains a NUL character (\\u0000), which "
+                                             "text cannot hold",
+                                             values.size() + 1, query.name));
+        }
+        values.push_back(p ? p->c_str() : nullptr);
+    }
     const int n = static_cast<int>(values.size());
     if (prepare_) {
         auto named = co_await exec_prepared(query, n, values.data(), deadline);

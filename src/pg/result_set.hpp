@@ -4,6 +4,7 @@
 
 #include <libpq-fe.h>
 
+#include <cstdint>
 #include <string_view>
 
 #include "common/error.hpp"
@@ -35,8 +36,20 @@ class ResultSet {
     PGresult* result_ = nullptr;
 };
 
-// The error class of a SQLSTATE ("23505" → kConflict, …). Pure; exposed for tests.
-ErrorCode error_code_for_sqlstate(std::string_view sqlstate);
+// The error class of a SQLSTATE ("23505" → kConflict, …). `names_constraint`: the error carries a constraint
+// name (a 23514 without one is the partition router finding no partition for a row). Pure; for tests.
+ErrorCode error_code_for_sqlstate(std::string_view sqlstate, bool names_constraint = true);
+
+// Rows refused since the process started because no partition covers them, and when the last one was (Unix
+// ms; 0: never). Every such error is also logged at error level.
+struct MissingPartitionStats {
+    std::uint64_t rows = 0;
+    std::int64_t last_unix_ms = 0;
+};
+MissingPartitionStats missing_partition_stats();
+
+// Sends the server's notices on `conn` to the log (WARNING at warn, the rest at debug) instead of stderr.
+void log_notices(PGconn* conn);
 
 // The Error of a failed statement, or of the connection when `result` is null (lost connection, failed
 // send). The message keeps libpq's primary text and the SQLSTATE, on one line.

@@ -2,11 +2,12 @@
 
 namespace yw::pg {
 
-Route route_write(const Snapshot& s) {
+Route route_write(const Snapshot& s, std::uint64_t entry_trusted_from) {
     if (s.primary < 0) return {Route::Why::kNoPrimary};
     // Before the first probe round the configuration's guess stands: try it.
     if (s.round > 0 && !s.nodes[s.primary].healthy) return {Route::Why::kPrimaryDown};
-    if (s.pgbouncer_configured && s.pgbouncer_ok) return {Route::Why::kEntry};
+    if (s.pgbouncer_configured && s.pgbouncer_ok && s.round >= entry_trusted_from)
+        return {Route::Why::kEntry};
     // Without PgBouncer the primary's node is DATABASE_URL itself (the Cluster shares the pool).
     return {s.pgbouncer_configured ? Route::Why::kPrimaryDirect : Route::Why::kEntry, s.primary};
 }

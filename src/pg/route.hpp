@@ -27,7 +27,10 @@ struct Route {
     bool refused() const { return why == Why::kNoPrimary || why == Why::kPrimaryDown || why == Why::kNoNode; }
 };
 
-Route route_write(const Snapshot& s);
+// `entry_trusted_from`: the first probe round whose word on PgBouncer counts again after a statement saw it
+// fail (0: it never failed). Before that round writes go straight to the primary, without waiting for the
+// topology to notice.
+Route route_write(const Snapshot& s, std::uint64_t entry_trusted_from = 0);
 
 // `required_lsn`: the scope's last write (0: none); `skip`: a node not to pick (it just failed; -1: none);
 // `turn`: a counter that spreads reads round-robin over the fresh replicas.

@@ -51,13 +51,7 @@ Result<SyncConnection> SyncConnection::open(const std::string& conninfo, std::ch
         while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
         return make_error(ErrorCode::kUnavailable, message);
     }
-    // Server NOTICEs ("relation … already exists, skipping") go to the debug log, not to a user's terminal.
-    PQsetNoticeProcessor(
-        c,
-        [](void*, const char* message) {
-            log::debug("postgres notice", {{"notice", std::string(message)}});
-        },
-        nullptr);
+    log_notices(c);  // NOTICEs ("relation … already exists, skipping") at debug, never on a user's terminal
     return SyncConnection(c);
 }
 

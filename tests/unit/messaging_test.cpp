@@ -56,6 +56,34 @@ TEST(Cursor, EveryTamperingIsRejected) {
     EXPECT_FALSE(other.decode(c, {"u", "t"}).ok());
 }
 
+TEST(JsonBody, RefusesAFieldNamedTwice) {
+    std::vector<std::string_view> allowed = {"name", "tags", "meta"};
+    auto twice = JsonBody::parse(R"({"name":"a","name":"b"})", allowed);
+    ASSERT_FALSE(twice.ok());
+    EXPECT_EQ(twice.error().code, ErrorCode::kInvalidArgument);
+    EXPECT_NE(twice.error().message.find("repeats a field"), std::string::npos) << twice.error().message;
+    // Escapes spell the same name: still twice.
+    EXPECT_FALSE(JsonBody::parse(R"({"name":"a","na\u006de":"b"})", allowed).ok());
+    // Equal names in different objects are not a repeat.
+    EXPECT_TRUE(JsonBody::parse(R"({"name":"a","meta":{"name":"b"}})", allowed).ok());
+    EXPECT_FALSE(JsonBody::parse(R"({"meta":{"k":1,"k":2}})", allowed).ok());
+}
+
+TEST(JsonBody, RefusesNulInStringsNamingTheFieldInsteadOfKeepingAPrefix) {
+    std::vector<std::string_view> allowed = {"content", "tags"};
+    auto body = JsonBody::parse(R"({"content":"hi\u0000TAIL-hidden-part","tags":["a\u0000b"]})", allowed);
+    ASSERT_TRUE(body.ok());
+    auto content = body->string("content", 1, 1600);
+    ASSERT_FALSE(content.ok());
+    EXPECT_EQ(content.error().code, ErrorCode::kInvalidArgument);
+    EXPECT_NE(content.error().message.find("content"), std::string::npos);
+    EXPECT_NE(content.error().message.find("NUL"), std::string::npos);
+    EXPECT_FALSE(body->strings("tags", 10, 100).ok());
+    auto only_nul = JsonBody::parse(R"({"content":"\u0000"})", allowed);
+    ASSERT_TRUE(only_nul.ok());
+    EXPECT_FALSE(only_nul->string("content", 1, 1600).ok());
+}
+
 TEST(JsonBody, RejectsWhatIsNotAnObjectOfKnownFields) {
     const std::vector<std::string_view> allowed{"name", "n"};
     EXPECT_FALSE(JsonBody::parse("", allowed).ok());

@@ -61,14 +61,25 @@ TEST(PgResultSet, FailedStatusIsAnError) {
 TEST(PgResultSet, SqlStateClassesMapToErrorCodes) {
     EXPECT_EQ(error_code_for_sqlstate("08006"), ErrorCode::kUnavailable);  // connection_failure
     EXPECT_EQ(error_code_for_sqlstate("08001"), ErrorCode::kUnavailable);
-    EXPECT_EQ(error_code_for_sqlstate("57P01"), ErrorCode::kUnavailable);      // admin_shutdown
-    EXPECT_EQ(error_code_for_sqlstate("53300"), ErrorCode::kUnavailable);      // too_many_connections
-    EXPECT_EQ(error_code_for_sqlstate("57014"), ErrorCode::kTimeout);          // query_canceled
-    EXPECT_EQ(error_code_for_sqlstate("23505"), ErrorCode::kConflict);         // unique_violation
-    EXPECT_EQ(error_code_for_sqlstate("23503"), ErrorCode::kInvalidArgument);  // foreign_key_violation
+    EXPECT_EQ(error_code_for_sqlstate("57P01"), ErrorCode::kUnavailable);  // admin_shutdown
+    EXPECT_EQ(error_code_for_sqlstate("53300"), ErrorCode::kUnavailable);  // too_many_connections
+    EXPECT_EQ(error_code_for_sqlstate("57014"), ErrorCode::kTimeout);      // query_canceled
+    EXPECT_EQ(error_code_for_sqlstate("23505"), ErrorCode::kConflict);     // unique_violation
+    EXPECT_EQ(error_code_for_sqlstate("23503"), ErrorCode::kConflict);     // foreign_key_violation: row gone
     EXPECT_EQ(error_code_for_sqlstate("22P02"), ErrorCode::kInvalidArgument);  // invalid_text_representation
     EXPECT_EQ(error_code_for_sqlstate("42P01"), ErrorCode::kInternal);         // undefined_table: a bug
-    EXPECT_EQ(error_code_for_sqlstate("40001"), ErrorCode::kInternal);
+    // Where retrying helps, 503: a deadlock, a serialization failure, a lock timeout, a write that reached a
+    // standby during a failover, a full disk.
+    EXPECT_EQ(error_code_for_sqlstate("40001"), ErrorCode::kUnavailable);
+    EXPECT_EQ(error_code_for_sqlstate("40P01"), ErrorCode::kUnavailable);
+    EXPECT_EQ(error_code_for_sqlstate("55P03"), ErrorCode::kUnavailable);
+    EXPECT_EQ(error_code_for_sqlstate("25006"), ErrorCode::kUnavailable);
+    EXPECT_EQ(error_code_for_sqlstate("53100"), ErrorCode::kUnavailable);
+    // A CHECK constraint refusing the client's value is the client's; the partition router finding no
+    // partition for a row (23514 without a constraint name) is ours: 503, never 400.
+    EXPECT_EQ(error_code_for_sqlstate("23514", true), ErrorCode::kInvalidArgument);
+    EXPECT_EQ(error_code_for_sqlstate("23514", false), ErrorCode::kUnavailable);
+    EXPECT_EQ(error_code_for_sqlstate("XX000"), ErrorCode::kInternal);
 }
 
 }  // namespace

@@ -30,6 +30,17 @@ TEST(RouteWrite, GoesThroughPgBouncerWhileItLeadsToThePrimary) {
     EXPECT_FALSE(r.refused());
 }
 
+TEST(RouteWrite, GoesStraightToThePrimaryUntilTheTopologyHasProbedAPgBouncerThatFailed) {
+    auto s = healthy();
+    s.round = 7;
+    // A statement saw PgBouncer fail during round 7: the snapshot's "ok" predates that.
+    auto r = route_write(s, 9);
+    EXPECT_EQ(r.why, Why::kPrimaryDirect);
+    EXPECT_EQ(r.node, 0);
+    s.round = 9;  // probed since: its word counts again
+    EXPECT_EQ(route_write(s, 9).why, Why::kEntry);
+}
+
 TEST(RouteWrite, BypassesPgBouncerThatDoesNotLeadToThePrimary) {
     auto s = healthy();
     s.pgbouncer_ok = false;
