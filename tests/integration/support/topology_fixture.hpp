@@ -38,6 +38,14 @@ class Topology {
     int reaper_pipe_ = -1;
 };
 
+// A port base (cluster::Ports::from_base) whose five ports are all free now; 0 when none was found.
+int pick_port_base();
+
+// Forks a reaper that runs `ywctl cluster destroy --yes --dir DIR` when this process ends, however it ends
+// (it waits for EOF on a pipe only this process holds). Returns that pipe's write end: close it once the
+// topology is destroyed, and the reaper finds nothing left. -1 when the reaper could not start.
+int destroy_at_exit(const std::filesystem::path& dir);
+
 // Runs a program of the build (ywctl, ywmsgd) to completion.
 RunResult run_built(const std::string& program, const std::vector<std::string>& args,
                     const std::vector<std::string>& env = {},
@@ -52,6 +60,7 @@ class Child {
     Child(const Child&) = delete;
     Child& operator=(const Child&) = delete;
 
+    int pid() const { return pid_; }  // -1 once it ended
     bool running();
     // Sends SIGTERM and waits; returns the exit code (-1 if killed).
     int terminate(std::chrono::seconds grace = std::chrono::seconds(15));
