@@ -65,7 +65,6 @@ class Child {
     // Sends SIGTERM and waits; returns the exit code (-1 if killed).
     int terminate(std::chrono::seconds grace = std::chrono::seconds(15));
     std::string log() const;  // what the child printed so far
-    int pid() const { return pid_; }
 
   private:
     int pid_ = -1;
