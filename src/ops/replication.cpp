@@ -30,19 +30,27 @@ NodeView probe(const NodeEndpoint& node, std::chrono::seconds timeout) {
         v.error = conn.error().message;
         return v;
     }
-    auto rows = conn->query(pg::queries::kNodeState);
+    // The server's own probe, so that ywctl and ywmsgd judge a node from the same facts.
+    auto rows = conn->query(pg::queries::kTopologyProbe);
     if (!rows || rows->empty()) {
         v.error = rows ? "no row from pg_is_in_recovery()" : rows.error().message;
         return v;
     }
     v.reachable = true;
     v.in_recovery = rows->text(0, "in_recovery") == "t";
-    v.version = rows->text(0, "version");
     v.current_lsn = parse_lsn(rows->text(0, "current_lsn"));
     v.receive_lsn = parse_lsn(rows->text(0, "receive_lsn"));
     v.replay_lsn = parse_lsn(rows->text(0, "replay_lsn"));
     v.replay_age_ms = opt_ll(*rows, 0, "replay_age_ms");
-    v.receiver_status = rows->text(0, "receiver_status");
+    v.replay_paused = rows->text(0, "replay_paused") == "t";
+    auto more = conn->query(pg::queries::kNodeState);
+    if (!more || more->empty()) {
+        v.reachable = false;
+        v.error = more ? "no row from the node state query" : more.error().message;
+        return v;
+    }
+    v.version = more->text(0, "version");
+    v.receiver_status = more->text(0, "receiver_status");
     return v;
 }
 

@@ -38,6 +38,7 @@ struct NodeView {
     std::optional<std::uint64_t> receive_lsn;  // replica: pg_last_wal_receive_lsn()
     std::optional<std::uint64_t> replay_lsn;   // replica: pg_last_wal_replay_lsn()
     std::optional<long long> replay_age_ms;    // now() - pg_last_xact_replay_timestamp()
+    bool replay_paused = false;                // replica: pg_is_wal_replay_paused()
     std::string receiver_status;               // pg_stat_wal_receiver.status ("streaming"), "" when none
 };
 
