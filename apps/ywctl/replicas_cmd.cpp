@@ -15,6 +15,7 @@ namespace {
 
 struct ReplicasArgs {
     int timeout_s = kDefaultConnectTimeoutS;
+    yw::ops::ReplicationThresholds thresholds;
     std::string node;
     std::string data_dir;
     std::string dir = "var/cluster";
@@ -26,12 +27,18 @@ struct ReplicasArgs {
 };
 
 int check(const Globals& g, const ReplicasArgs& a) {
+    if (a.thresholds.behind_warning_bytes > a.thresholds.behind_critical_bytes) {
+        print_error(g.json,
+                    fmt::format("--warn-lag-bytes {} is above --max-lag-bytes {}",
+                                a.thresholds.behind_warning_bytes, a.thresholds.behind_critical_bytes));
+        return kUsage;
+    }
     auto config = config_or_report(g);
     if (!config) return kConfig;
     auto nodes = admin_nodes_or_report(g, *config);
     if (!nodes) return kConfig;
     auto snap = yw::ops::collect_replication(*nodes, std::chrono::seconds(a.timeout_s));
-    return print_report(yw::ops::assess_replication(snap), g.json);
+    return print_report(yw::ops::assess_replication(snap, a.thresholds), g.json);
 }
 
 int rebuild(const Globals& g, const ReplicasArgs& a) {
@@ -97,8 +104,20 @@ void add_replicas_commands(CLI::App& app, const Globals& g, Action& action) {
     auto* replicas = app.add_subcommand("replicas", "Read replicas: health (RB-1) and rebuild (RB-3)");
     replicas->require_subcommand(1);
     auto* check_cmd = replicas->add_subcommand(
-        "check", "RB-1: every node answers, one primary, each replica streaming with lag < 1000 ms");
+        "check",
+        "RB-1: every node answers, one primary, each replica streaming with lag < 1000 ms, less than a WAL "
+        "segment behind, replay not paused");
     add_timeout_option(check_cmd, args->timeout_s);
+    check_cmd
+        ->add_option("--warn-lag-bytes", args->thresholds.behind_warning_bytes,
+                     "WAL a replica may have left to replay before a warning, bytes (one segment)")
+        ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 50))
+        ->capture_default_str();
+    check_cmd
+        ->add_option("--max-lag-bytes", args->thresholds.behind_critical_bytes,
+                     "WAL a replica may have left to replay before it is critical, bytes (eight segments)")
+        ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 50))
+        ->capture_default_str();
     check_cmd->callback([&g, &action, args] { action = [&g, args] { return check(g, *args); }; });
 
     auto* rb = replicas->add_subcommand(

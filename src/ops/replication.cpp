@@ -30,23 +30,96 @@ NodeView probe(const NodeEndpoint& node, std::chrono::seconds timeout) {
         v.error = conn.error().message;
         return v;
     }
-    auto rows = conn->query(pg::queries::kNodeState);
+    // The server's own probe, so that ywctl and ywmsgd judge a node from the same facts.
+    auto rows = conn->query(pg::queries::kTopologyProbe);
     if (!rows || rows->empty()) {
         v.error = rows ? "no row from pg_is_in_recovery()" : rows.error().message;
         return v;
     }
     v.reachable = true;
     v.in_recovery = rows->text(0, "in_recovery") == "t";
-    v.version = rows->text(0, "version");
     v.current_lsn = parse_lsn(rows->text(0, "current_lsn"));
     v.receive_lsn = parse_lsn(rows->text(0, "receive_lsn"));
     v.replay_lsn = parse_lsn(rows->text(0, "replay_lsn"));
     v.replay_age_ms = opt_ll(*rows, 0, "replay_age_ms");
-    v.receiver_status = rows->text(0, "receiver_status");
+    v.replay_paused = rows->text(0, "replay_paused") == "t";
+    auto more = conn->query(pg::queries::kNodeState);
+    if (!more || more->empty()) {
+        v.reachable = false;
+        v.error = more ? "no row from the node state query" : more.error().message;
+        return v;
+    }
+    v.version = more->text(0, "version");
+    v.receiver_status = more->text(0, "receiver_status");
     return v;
 }
 
 std::string ms(std::optional<long long> v) { return v ? fmt::format("{} ms", *v) : "unknown"; }
+
+std::string bytes_text(std::uint64_t b) {
+    constexpr std::uint64_t kMiB = 1ull << 20;
+    if (b >= kMiB && b % kMiB == 0) return fmt::format("{} MiB", b / kMiB);
+    if (b >= kMiB) return fmt::format("{} bytes ({:.1f} MiB)", b, static_cast<double>(b) / kMiB);
+    return fmt::format("{} bytes", b);
+}
+
+// The primary's position and the replica's replayed position that bytes_behind compares: pairs read at the
+// same moment, so that a write landing between two reads is not taken for lag.
+struct ReplayPair {
+    std::optional<std::uint64_t> primary, replayed;
+};
+
+ReplayPair replay_pair(const ReplicationSnapshot& s, size_t node) {
+    const NodeView& n = s.nodes[node];
+    if (s.primary && n.reachable && n.replay_lsn) return {s.nodes[*s.primary].current_lsn, n.replay_lsn};
+    if (const Walsender* w = walsender_of(s, n.name)) return {s.primary_lsn, w->replay_lsn};
+    return {};
+}
+
+// RB-1's rows that do not trust pg_stat_replication's lag columns: WAL left to replay, a paused replay, and
+// the age of the last replayed transaction while WAL is left.
+void add_replay_rows(Report& r, const ReplicationSnapshot& s, size_t node, const ReplicationThresholds& t) {
+    const NodeView& n = s.nodes[node];
+    auto pair = replay_pair(s, node);
+    auto behind = bytes_behind(s, node);
+    if (behind || n.reachable) {
+        std::string detail;
+        if (pair.primary && pair.replayed) {
+            detail = fmt::format("replayed {}, primary at {}", format_lsn(*pair.replayed),
+                                 format_lsn(*pair.primary));
+            if (n.receive_lsn && *n.receive_lsn > *pair.replayed)
+                detail += fmt::format(", received {}", format_lsn(*n.receive_lsn));
+        }
+        r.add({n.name + " bytes behind", behind ? behind_level(*behind, t) : Level::kUnknown,
+               behind ? bytes_text(*behind) : "unknown", "< " + bytes_text(t.behind_warning_bytes), detail});
+    }
+    if (!n.reachable) return;  // what follows only the replica itself can say
+    r.add(
+        {n.name + " replay paused", n.replay_paused ? Level::kCritical : Level::kOk,
+         n.replay_paused ? "yes" : "no", "no",
+         n.replay_paused
+             ? fmt::format("WAL arrives but is not applied: on {} run SELECT pg_wal_replay_resume()", n.name)
+             : ""});
+    if (n.replay_paused)
+        r.recommend(fmt::format("psql -c 'SELECT pg_wal_replay_resume()'   # on {}", n.name));
+    // An idle primary is not lag, however old the last replayed transaction: its age counts only while WAL
+    // is left to replay (effective_lag_ms's rule).
+    auto age = effective_lag_ms(pair.primary, pair.replayed, n.replay_age_ms);
+    std::string detail;
+    Level level = age ? lag_level(*age) : Level::kUnknown;
+    if (!n.replay_age_ms && behind && *behind > 0) {
+        // No transaction replayed since the replica started (just after a restart or rebuild): there is no
+        // age to judge, and the bytes behind row judges the backlog.
+        level = Level::kOk;
+        detail = "no transaction replayed since it started: judged by bytes behind";
+    } else if (n.replay_age_ms) {
+        detail = behind && *behind == 0
+                     ? fmt::format("caught up; last transaction replayed {} ms ago", *n.replay_age_ms)
+                     : fmt::format("last transaction replayed {} ms ago", *n.replay_age_ms);
+    }
+    r.add({n.name + " last replay age", level, ms(age), fmt::format("< {} ms while behind", kLagWarningMs),
+           detail});
+}
 
 }  // namespace
 
@@ -123,6 +196,19 @@ Level lag_level(long long lag_ms) {
     return from_verdict(health::grade(static_cast<double>(lag_ms), kLagWarningMs, kLagCriticalMs));
 }
 
+Level behind_level(std::uint64_t bytes, const ReplicationThresholds& t) {
+    if (bytes >= t.behind_critical_bytes) return Level::kCritical;
+    if (bytes >= t.behind_warning_bytes) return Level::kWarning;
+    return Level::kOk;
+}
+
+std::optional<std::uint64_t> bytes_behind(const ReplicationSnapshot& s, size_t node) {
+    auto pair = replay_pair(s, node);
+    if (!pair.primary || !pair.replayed) return std::nullopt;
+    // A replica "ahead" read its position after the primary wrote more: caught up.
+    return *pair.primary > *pair.replayed ? *pair.primary - *pair.replayed : 0;
+}
+
 const Walsender* walsender_of(const ReplicationSnapshot& s, const std::string& node) {
     for (const auto& w : s.walsenders) {
         if (w.application_name == application_name_of(node) || w.slot_name == slot_name_of(node)) return &w;
@@ -137,7 +223,7 @@ const Slot* slot_of(const ReplicationSnapshot& s, const std::string& node) {
     return nullptr;
 }
 
-Report assess_replication(const ReplicationSnapshot& s) {
+Report assess_replication(const ReplicationSnapshot& s, const ReplicationThresholds& t) {
     Report r;
     r.title = "Replication (RB-1)";
     r.data = to_json(s);
@@ -187,6 +273,7 @@ Report assess_replication(const ReplicationSnapshot& s) {
                                   primary.name, n.receiver_status.empty() ? "none" : n.receiver_status);
             r.add({n.name + " state", Level::kCritical, "not streaming", "streaming", why});
             r.recommend("ywctl emergency replica-failure");
+            add_replay_rows(r, s, i, t);
             continue;
         }
         bool is_streaming = w->state == "streaming";
@@ -211,6 +298,7 @@ Report assess_replication(const ReplicationSnapshot& s) {
             r.add({fmt::format("{} {} lag", n.name, st.name), lag ? lag_level(*lag) : Level::kUnknown,
                    ms(lag), fmt::format("< {} ms", kLagWarningMs), detail});
         }
+        add_replay_rows(r, s, i, t);
     }
     r.add({"replicas streaming", streaming == expected ? Level::kOk : Level::kCritical,
            fmt::format("{} of {}", streaming, expected), fmt::format("{}", expected), ""});
@@ -237,6 +325,9 @@ boost::json::object to_json(const ReplicationSnapshot& s) {
     auto num = [](std::optional<long long> v) -> boost::json::value {
         return v ? boost::json::value(*v) : boost::json::value(nullptr);
     };
+    auto unum = [](std::optional<std::uint64_t> v) -> boost::json::value {
+        return v ? boost::json::value(*v) : boost::json::value(nullptr);
+    };
     boost::json::array nodes;
     for (size_t i = 0; i < s.nodes.size(); ++i) {
         const auto& n = s.nodes[i];
@@ -250,6 +341,9 @@ boost::json::object to_json(const ReplicationSnapshot& s) {
                          {"receive_lsn", lsn(n.receive_lsn)},
                          {"replay_lsn", lsn(n.replay_lsn)},
                          {"replay_age_ms", num(n.replay_age_ms)},
+                         {"replay_paused", n.replay_paused},
+                         {"bytes_behind", n.reachable && !n.in_recovery ? boost::json::value(nullptr)
+                                                                        : unum(bytes_behind(s, i))},
                          {"receiver_status", n.receiver_status}});
     }
     boost::json::array senders;

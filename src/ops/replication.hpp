@@ -18,6 +18,17 @@ namespace yw::ops {
 inline constexpr long long kLagWarningMs = 1000;
 inline constexpr long long kLagCriticalMs = 5000;
 
+// WAL a replica may have left to replay. PostgreSQL's lag columns trail what the standby reports (a paused
+// replica shows its last measured lag for seconds), bytes do not: one 16 MiB WAL segment behind is a warning,
+// eight are critical (Patroni's /replica?lag= judges in bytes too).
+inline constexpr std::uint64_t kBehindWarningBytes = 16ull << 20;
+inline constexpr std::uint64_t kBehindCriticalBytes = 128ull << 20;
+
+struct ReplicationThresholds {
+    std::uint64_t behind_warning_bytes = kBehindWarningBytes;
+    std::uint64_t behind_critical_bytes = kBehindCriticalBytes;
+};
+
 // pg_lsn text ↔ byte positions: the server's topology probe's functions.
 using pg::format_lsn;
 using pg::parse_lsn;
@@ -38,6 +49,7 @@ struct NodeView {
     std::optional<std::uint64_t> receive_lsn;  // replica: pg_last_wal_receive_lsn()
     std::optional<std::uint64_t> replay_lsn;   // replica: pg_last_wal_replay_lsn()
     std::optional<long long> replay_age_ms;    // now() - pg_last_xact_replay_timestamp()
+    bool replay_paused = false;                // replica: pg_is_wal_replay_paused()
     std::string receiver_status;               // pg_stat_wal_receiver.status ("streaming"), "" when none
 };
 
@@ -79,13 +91,24 @@ std::optional<long long> effective_lag_ms(std::optional<std::uint64_t> primary_l
                                           std::optional<std::uint64_t> stage_lsn,
                                           std::optional<long long> measured_ms);
 Level lag_level(long long lag_ms);
+// Warning from `warning` bytes on, critical from `critical` bytes on.
+Level behind_level(std::uint64_t bytes, const ReplicationThresholds& t = {});
+
+// How many bytes of WAL the replica at `node` (an index into s.nodes) has yet to replay: the primary's LSN
+// minus the replica's own pg_last_wal_replay_lsn(), both from the probe round that read them at the same
+// moment (the walsender's replay_lsn trails by up to wal_receiver_status_interval); when the replica does not
+// answer, the walsender's replay_lsn against the primary's LSN of the same query. 0 when caught up; nullopt
+// when unknown.
+std::optional<std::uint64_t> bytes_behind(const ReplicationSnapshot& s, size_t node);
 
 // The replica's row in the primary's pg_stat_replication, by application_name or slot; nullptr when none.
 const Walsender* walsender_of(const ReplicationSnapshot& s, const std::string& node);
 const Slot* slot_of(const ReplicationSnapshot& s, const std::string& node);
 
-// RB-1: each node answers; one primary; every other node streams with write/flush/replay lag < 1000 ms.
-Report assess_replication(const ReplicationSnapshot& s);
+// RB-1: each node answers; one primary; every other node streams with write/flush/replay lag < 1000 ms, is
+// less than a WAL segment behind, does not have its replay paused, and (when behind) last replayed a
+// transaction less than 1000 ms ago.
+Report assess_replication(const ReplicationSnapshot& s, const ReplicationThresholds& t = {});
 
 // The replica to promote when the primary is gone: reachable, in recovery, furthest replayed (then received)
 // WAL, ties by configuration order. nullopt when none.

@@ -21,8 +21,9 @@ namespace queries {
 
 inline constexpr Query kHealthPing{"health.ping", "SELECT 1"};
 
-// One node's view of replication, for topology discovery (src/pg/topology.cpp). The CASEs keep functions that
-// fail on a standby (pg_current_wal_lsn, pg_walfile_name) or on a primary (pg_is_wal_replay_paused) off it.
+// One node's view of replication, for topology discovery (src/pg/topology.cpp) and ywctl's RB-1 check
+// (src/ops/replication.cpp). The CASEs keep functions that fail on a standby (pg_current_wal_lsn,
+// pg_walfile_name) or on a primary (pg_is_wal_replay_paused) off it.
 inline constexpr Query kTopologyProbe{
     "topology.probe",
     "SELECT pg_is_in_recovery() AS in_recovery,"

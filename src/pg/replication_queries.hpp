@@ -6,15 +6,11 @@
 
 namespace yw::pg::queries {
 
-// A node's own view: its role and how far it has received and replayed WAL. On a primary current_lsn is set
-// and the replica columns are NULL; on a replica the reverse.
-inline constexpr Query kNodeState{
-    "replication.node_state",
-    "SELECT pg_is_in_recovery() AS in_recovery, current_setting('server_version') AS version,"
-    " CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_lsn()::text END AS current_lsn,"
-    " pg_last_wal_receive_lsn()::text AS receive_lsn, pg_last_wal_replay_lsn()::text AS replay_lsn,"
-    " (extract(epoch FROM now() - pg_last_xact_replay_timestamp()) * 1000)::bigint AS replay_age_ms,"
-    " (SELECT status FROM pg_stat_wal_receiver) AS receiver_status"};
+// What ywctl reads of a node beyond the server's topology probe (kTopologyProbe, which it runs first for the
+// role, received and replayed WAL, replay age and a paused replay): its version and WAL receiver status.
+inline constexpr Query kNodeState{"replication.node_state",
+                                  "SELECT current_setting('server_version') AS version,"
+                                  " (SELECT status FROM pg_stat_wal_receiver) AS receiver_status"};
 
 // The primary's view of each walsender (RB-1's pg_stat_replication), with the slot it streams from. Lags are
 // NULL when PostgreSQL has no recent measurement (an idle, caught-up standby).

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "pg/queries.hpp"
+#include "pg/topology.hpp"
 #include "support/ops_helpers.hpp"
 
 namespace yw::test {
@@ -18,6 +19,44 @@ using namespace std::chrono_literals;
 constexpr pg::Query kCreateProbe{
     "test.create_probe", "CREATE TABLE IF NOT EXISTS replicas_probe (id serial PRIMARY KEY, at timestamptz)"};
 constexpr pg::Query kInsertProbe{"test.insert_probe", "INSERT INTO replicas_probe (at) VALUES (now())"};
+constexpr pg::Query kPauseReplay{"test.pause_replay", "SELECT pg_wal_replay_pause()"};
+constexpr pg::Query kResumeReplay{"test.resume_replay", "SELECT pg_wal_replay_resume()"};
+constexpr pg::Query kReceivedLsn{"test.received_lsn", "SELECT pg_last_wal_receive_lsn()::text AS lsn"};
+// About 20 MB of WAL: more than one 16 MiB segment, the warning threshold of bytes behind.
+constexpr pg::Query kWriteWal{"test.write_wal",
+                              "CREATE TABLE replicas_wal_burst AS"
+                              " SELECT repeat('x', 1000) AS filler FROM generate_series(1, 20000)"};
+constexpr pg::Query kDropWal{"test.drop_wal", "DROP TABLE IF EXISTS replicas_wal_burst"};
+
+std::uint64_t lsn_of(Result<pg::Rows> rows) {
+    if (!rows || rows->empty() || !rows->rows[0][0]) return 0;
+    return pg::parse_lsn(*rows->rows[0][0]).value_or(0);
+}
+
+// Pauses WAL replay on a replica and resumes it when it goes, even when an assertion returned early: the
+// other tests of this binary need replicas that replay.
+class PausedReplay {
+  public:
+    explicit PausedReplay(std::string node) : node_(std::move(node)) {
+        auto conn = Topology::get().superuser(node_);
+        paused_ = conn.query(kPauseReplay).ok();
+    }
+    ~PausedReplay() { resume(); }
+    PausedReplay(const PausedReplay&) = delete;
+    PausedReplay& operator=(const PausedReplay&) = delete;
+
+    bool paused() const { return paused_; }
+    bool resume() {
+        if (!paused_) return true;
+        auto conn = Topology::get().superuser(node_);
+        paused_ = !conn.query(kResumeReplay).ok();
+        return !paused_;
+    }
+
+  private:
+    std::string node_;
+    bool paused_ = false;
+};
 
 TEST(ReplicasCheck, HealthyTopologyIsOkWithEveryRow) {
     auto r = ywctl({"--json", "replicas", "check"});
@@ -58,6 +97,64 @@ TEST(ReplicasCheck, AnIdlePrimaryIsNotMistakenForLag) {
     EXPECT_EQ(check_status(doc, "replica-2 replay lag"), "ok");
 }
 
+TEST(ReplicasCheck, APausedReplicaIsCriticalAtOnceNotWhenTheLagColumnsCatchUp) {
+    // Issue 10: with replay paused and 12.8 MB written, pg_stat_replication's replay_lag still showed 35 ms
+    // three seconds later and the check passed; it must fail as soon as the replica has the WAL unreplayed.
+    auto primary = Topology::get().superuser("primary");
+    auto replica = Topology::get().superuser("replica-1");
+    ASSERT_TRUE(primary.query(kDropWal).ok());
+    struct Dropper {  // the scratch table goes even when an assertion returns early
+        pg::SyncConnection& conn;
+        ~Dropper() { (void)conn.query(kDropWal); }
+    } dropper{primary};
+    PausedReplay pause("replica-1");
+    ASSERT_TRUE(pause.paused());
+    ASSERT_TRUE(primary.query(kWriteWal).ok());
+    std::uint64_t written = lsn_of(primary.query(pg::queries::kCurrentWalLsn));
+    ASSERT_GT(written, 0u);
+    auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (lsn_of(replica.query(kReceivedLsn)) < written && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(20ms);
+    ASSERT_GE(lsn_of(replica.query(kReceivedLsn)), written) << "replica-1 did not receive the WAL in 20 s";
+
+    auto r = ywctl({"--json", "replicas", "check"});
+    EXPECT_EQ(r.exit_code, 2) << r.output;
+    auto doc = json_of(r);
+    EXPECT_EQ(check_status(doc, "replica-1 replay paused"), "critical") << r.output;
+    EXPECT_EQ(check_status(doc, "replica-1 bytes behind"), "warning") << r.output;  // ~20 MB: one segment
+    EXPECT_EQ(check_status(doc, "replica-2 replay paused"), "ok") << r.output;
+    EXPECT_TRUE(any_contains(next_steps(doc), "pg_wal_replay_resume()")) << r.output;
+    bool reported = false;
+    for (const auto& n : doc.at("data").at("nodes").as_array()) {
+        if (n.at("name").as_string() != "replica-1") continue;
+        const auto& node = n.as_object();
+        reported = node.contains("replay_paused") && node.contains("bytes_behind");
+        ASSERT_TRUE(reported) << r.output;
+        EXPECT_TRUE(node.at("replay_paused").as_bool()) << r.output;
+        ASSERT_TRUE(node.at("bytes_behind").is_number()) << r.output;
+        EXPECT_GE(node.at("bytes_behind").to_number<std::uint64_t>(), 16ull << 20) << r.output;
+    }
+    EXPECT_TRUE(reported) << r.output;
+    auto human = ywctl({"replicas", "check"});
+    EXPECT_EQ(human.exit_code, 2) << human.output;
+    EXPECT_NE(human.output.find("replica-1 replay paused"), std::string::npos) << human.output;
+    EXPECT_NE(human.output.find("replica-1 bytes behind"), std::string::npos) << human.output;
+    // Thresholds of one's own, in bytes: the ~20 MB are now past the critical one.
+    auto strict = json_of(
+        ywctl({"--json", "replicas", "check", "--warn-lag-bytes", "1024", "--max-lag-bytes", "1048576"}));
+    EXPECT_EQ(check_status(strict, "replica-1 bytes behind"), "critical");
+
+    // Resumed: the replica replays the backlog and the check is OK again.
+    ASSERT_TRUE(pause.resume());
+    RunResult again;
+    deadline = std::chrono::steady_clock::now() + 20s;
+    do {
+        std::this_thread::sleep_for(250ms);
+        again = ywctl({"--json", "replicas", "check"});
+    } while (again.exit_code != 0 && std::chrono::steady_clock::now() < deadline);
+    EXPECT_EQ(again.exit_code, 0) << again.output;
+}
+
 TEST(ReplicasCheck, ANodeThatNeverAnswersIsCriticalAndTheOthersStillReported) {
     SilentPort silent;
     auto r = ywctl({"--json", "replicas", "check", "--timeout", "2"},
@@ -90,6 +187,11 @@ TEST(ReplicasCheck, ASilentPrimaryLeavesNoPrimary) {
 TEST(ReplicasCheck, BadInputIsAUsageError) {
     EXPECT_EQ(ywctl({"replicas", "check", "--timeout", "0"}).exit_code, 64);
     EXPECT_EQ(ywctl({"replicas", "frobnicate"}).exit_code, 64);
+    auto inverted = ywctl({"replicas", "check", "--warn-lag-bytes", "200", "--max-lag-bytes", "100"});
+    EXPECT_EQ(inverted.exit_code, 64) << inverted.output;
+    EXPECT_NE(inverted.output.find("--warn-lag-bytes 200 is above --max-lag-bytes 100"), std::string::npos)
+        << inverted.output;
+    EXPECT_EQ(ywctl({"replicas", "check", "--max-lag-bytes", "0"}).exit_code, 64);
     auto no_nodes = ywctl({"--json", "replicas", "check"}, {"DATABASE_ADMIN_URLS="});
     EXPECT_EQ(no_nodes.exit_code, 78) << no_nodes.output;
 }

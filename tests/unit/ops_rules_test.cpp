@@ -161,6 +161,125 @@ TEST(OpsRules, NoPrimaryOrTwoPrimariesAreCritical) {
     EXPECT_EQ(find(r2, "replica-1 role")->level, Level::kCritical);
 }
 
+TEST(OpsRules, BytesBehindThresholdsAreOneAndEightWalSegments) {
+    EXPECT_EQ(behind_level(0), Level::kOk);
+    EXPECT_EQ(behind_level((16ull << 20) - 1), Level::kOk);
+    EXPECT_EQ(behind_level(16ull << 20), Level::kWarning);
+    EXPECT_EQ(behind_level((128ull << 20) - 1), Level::kWarning);
+    EXPECT_EQ(behind_level(128ull << 20), Level::kCritical);
+    EXPECT_EQ(behind_level(1000, {.behind_warning_bytes = 10, .behind_critical_bytes = 1000}),
+              Level::kCritical);
+}
+
+// The defect of issue 10: the replica has 12.8 MB left to replay while pg_stat_replication, which trails
+// what the standby reports, still shows the 35 ms it measured before.
+constexpr std::uint64_t kPrimaryAt = 0x30000000;
+constexpr std::uint64_t kBehind = 12841888;
+
+ReplicationSnapshot behind_with_a_35ms_lag_column() {
+    ReplicationSnapshot s;
+    s.nodes = {primary_at(kPrimaryAt), replica("replica-1", kPrimaryAt - kBehind),
+               replica("replica-2", kPrimaryAt)};
+    s.nodes[1].receive_lsn = kPrimaryAt;  // received it all, replayed none of it
+    s.nodes[1].replay_age_ms = 3000;
+    s.nodes[2].replay_age_ms = 60000;  // caught up: old, and no lag
+    s.primary = 0;
+    s.primary_lsn = kPrimaryAt;
+    s.walsenders = {sender("replica_1", kPrimaryAt, 35), sender("replica_2", kPrimaryAt, std::nullopt)};
+    s.walsenders[0].replay_lsn = kPrimaryAt - kBehind;
+    return s;
+}
+
+TEST(OpsRules, BytesBehindAndReplayAgeGradeWhatTheLagColumnsStillCallFresh) {
+    auto s = behind_with_a_35ms_lag_column();
+    EXPECT_EQ(bytes_behind(s, 1), kBehind);
+    EXPECT_EQ(bytes_behind(s, 2), 0u);
+    EXPECT_EQ(bytes_behind(s, 0), std::nullopt);  // the primary has no walsender of its own
+
+    auto r = assess_replication(s);
+    EXPECT_EQ(find(r, "replica-1 replay lag")->level, Level::kOk);  // the 35 ms of the defect
+    // 12.2 MiB: less than a WAL segment, so the bytes alone do not alarm by default ...
+    ASSERT_NE(find(r, "replica-1 bytes behind"), nullptr);
+    EXPECT_EQ(find(r, "replica-1 bytes behind")->level, Level::kOk);
+    EXPECT_EQ(find(r, "replica-1 bytes behind")->value, "12841888 bytes (12.2 MiB)");
+    EXPECT_NE(find(r, "replica-1 bytes behind")->detail.find("received"), std::string::npos);
+    // ... but the last transaction it replayed is 3 s old while WAL waits: lag, whatever the column says.
+    ASSERT_NE(find(r, "replica-1 last replay age"), nullptr);
+    EXPECT_EQ(find(r, "replica-1 last replay age")->level, Level::kWarning);
+    EXPECT_EQ(find(r, "replica-1 last replay age")->value, "3000 ms");
+    EXPECT_EQ(worst_of(r), Level::kWarning);
+    s.nodes[1].replay_age_ms = 6000;
+    EXPECT_EQ(find(assess_replication(s), "replica-1 last replay age")->level, Level::kCritical);
+    // Nothing replayed since the replica started: no age to judge, the bytes judge the backlog.
+    s.nodes[1].replay_age_ms = std::nullopt;
+    EXPECT_EQ(find(assess_replication(s), "replica-1 last replay age")->level, Level::kOk);
+    EXPECT_EQ(find(assess_replication(s), "replica-1 last replay age")->value, "unknown");
+
+    // Thresholds the 12.8 MB crosses: warning, then critical.
+    s.nodes[1].replay_age_ms = 10;
+    EXPECT_EQ(worst_of(assess_replication(s)), Level::kOk);
+    auto warned =
+        assess_replication(s, {.behind_warning_bytes = 8ull << 20, .behind_critical_bytes = 64ull << 20});
+    EXPECT_EQ(find(warned, "replica-1 bytes behind")->level, Level::kWarning);
+    EXPECT_EQ(worst_of(warned), Level::kWarning);
+    auto paged =
+        assess_replication(s, {.behind_warning_bytes = 4ull << 20, .behind_critical_bytes = 12ull << 20});
+    EXPECT_EQ(find(paged, "replica-1 bytes behind")->level, Level::kCritical);
+    EXPECT_EQ(worst_of(paged), Level::kCritical);
+
+    // The facts are in the JSON too.
+    const auto& nodes = r.data.at("nodes").as_array();
+    EXPECT_EQ(nodes[1].at("bytes_behind").as_uint64(), kBehind);
+    EXPECT_EQ(nodes[1].at("replay_age_ms").as_int64(), 3000);
+    EXPECT_EQ(nodes[1].at("replay_paused").as_bool(), false);
+    EXPECT_TRUE(nodes[0].at("bytes_behind").is_null());
+}
+
+TEST(OpsRules, APausedReplayIsCriticalAndSaysHowToResume) {
+    auto s = behind_with_a_35ms_lag_column();
+    s.nodes[1].replay_age_ms = 10;
+    s.nodes[1].replay_paused = true;
+    auto r = assess_replication(s);
+    ASSERT_NE(find(r, "replica-1 replay paused"), nullptr);
+    EXPECT_EQ(find(r, "replica-1 replay paused")->level, Level::kCritical);
+    EXPECT_EQ(find(r, "replica-1 replay paused")->value, "yes");
+    EXPECT_NE(find(r, "replica-1 replay paused")->detail.find("SELECT pg_wal_replay_resume()"),
+              std::string::npos);
+    EXPECT_EQ(find(r, "replica-2 replay paused")->level, Level::kOk);
+    EXPECT_EQ(worst_of(r), Level::kCritical);
+    EXPECT_TRUE(r.data.at("nodes").as_array()[1].at("replay_paused").as_bool());
+    // Paused but with nothing to replay yet is still critical: the next write will wait.
+    s.nodes[1].replay_lsn = s.nodes[1].receive_lsn = kPrimaryAt;
+    EXPECT_EQ(find(assess_replication(s), "replica-1 replay paused")->level, Level::kCritical);
+}
+
+TEST(OpsRules, ACaughtUpReplicaOfAnIdlePrimaryIsOkHoweverOldItsLastReplay) {
+    auto s = behind_with_a_35ms_lag_column();
+    s.nodes[1].replay_lsn = kPrimaryAt;
+    s.walsenders[0].replay_lsn = kPrimaryAt;
+    s.nodes[1].replay_age_ms = 3600000;
+    auto r = assess_replication(s);
+    EXPECT_EQ(worst_of(r), Level::kOk);
+    EXPECT_EQ(find(r, "replica-1 bytes behind")->value, "0 bytes");
+    EXPECT_EQ(find(r, "replica-1 last replay age")->level, Level::kOk);
+    EXPECT_EQ(find(r, "replica-1 last replay age")->value, "0 ms");
+    EXPECT_EQ(find(r, "replica-2 last replay age")->level, Level::kOk);
+    // A replica that read its position just after the primary wrote more is caught up, not "ahead".
+    s.nodes[1].replay_lsn = kPrimaryAt + 100;
+    EXPECT_EQ(bytes_behind(s, 1), 0u);
+}
+
+TEST(OpsRules, AnUnreachableReplicaIsJudgedInBytesFromItsWalsender) {
+    auto s = behind_with_a_35ms_lag_column();
+    s.nodes[1].reachable = false;
+    s.walsenders[0].replay_lsn = kPrimaryAt - (200ull << 20);
+    s.primary_lsn = kPrimaryAt;
+    EXPECT_EQ(bytes_behind(s, 1), 200ull << 20);
+    auto r = assess_replication(s);
+    EXPECT_EQ(find(r, "replica-1 bytes behind")->level, Level::kCritical);
+    EXPECT_EQ(find(r, "replica-1 replay paused"), nullptr);  // only the replica can say
+}
+
 TEST(OpsRules, TheFailoverCandidateHasReplayedTheMost) {
     ReplicationSnapshot s;
     NodeView down;
