@@ -107,7 +107,11 @@ void add_replay_rows(Report& r, const ReplicationSnapshot& s, size_t node, const
     auto age = effective_lag_ms(pair.primary, pair.replayed, n.replay_age_ms);
     std::string detail;
     Level level = age ? lag_level(*age) : Level::kUnknown;
-    if (!n.replay_age_ms && behind && *behind > 0) {
+    if (behind && *behind > 0 && *behind < kAgeJudgedFromBytes) {
+        level = Level::kOk;
+        detail =
+            fmt::format("only {} in flight: the last transaction's age is not lag yet", bytes_text(*behind));
+    } else if (!n.replay_age_ms && behind && *behind > 0) {
         // No transaction replayed since the replica started (just after a restart or rebuild): there is no
         // age to judge, and the bytes behind row judges the backlog.
         level = Level::kOk;

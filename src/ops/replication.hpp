@@ -23,6 +23,10 @@ inline constexpr long long kLagCriticalMs = 5000;
 // eight are critical (Patroni's /replica?lag= judges in bytes too).
 inline constexpr std::uint64_t kBehindWarningBytes = 16ull << 20;
 inline constexpr std::uint64_t kBehindCriticalBytes = 128ull << 20;
+// The age of the last replayed transaction is judged only when at least this much WAL waits: a few KB in
+// flight after a quiet spell (a checkpoint record, hint-bit page images, one long transaction) would make an
+// idle primary's hour-old last commit look like an hour of lag.
+inline constexpr std::uint64_t kAgeJudgedFromBytes = 1ull << 20;
 
 struct ReplicationThresholds {
     std::uint64_t behind_warning_bytes = kBehindWarningBytes;
