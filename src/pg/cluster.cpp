@@ -204,6 +204,12 @@ asio::awaitable<Result<ResultSet>> Cluster::exec(Intent intent, const Query& que
         required = std::max(required, elsewhere);
     }
     auto target = read ? route_read(s, required, -1) : route_write(s);
+    if (!target && intent == Intent::kReadAfterWrite && topology_) {
+        // No primary to read the newest from (it died; a failover is under way): the freshest replica that
+        // answers is the newest that exists now, and what a promotion would keep. A read must not fail while
+        // a replica lives.
+        target = route_read(s, UINT64_MAX, -1);
+    }
 
     Result<ResultSet> result = target ? Result<ResultSet>(ResultSet()) : Result<ResultSet>(target.error());
     if (target) {

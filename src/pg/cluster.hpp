@@ -29,7 +29,8 @@ class QueryMonitor;
 enum class Intent {
     kWrite,           // must run on the primary
     kRead,            // may run on any healthy node that is recent enough (and has the tenant's last write)
-    kReadAfterWrite,  // must run on the primary: needs whatever was written anywhere, by anyone
+    kReadAfterWrite,  // runs on the primary: needs whatever was written anywhere, by anyone; with no
+                      // primary answering, on the freshest replica (degraded) rather than failing
 };
 
 struct ClusterOptions {

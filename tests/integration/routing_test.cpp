@@ -215,9 +215,36 @@ TEST_F(Routing, PgBouncerRestartedServiceContinues) {
     pid_t pid = 0;
     in >> pid;
     ASSERT_GT(pid, 0);
-    ASSERT_EQ(kill(pid, SIGTERM), 0);
+    // A second instance whose topology probes are 30 s apart, with its cache on (fills read after writes):
+    // whatever it does in the next seconds, it does without the topology having noticed PgBouncer die.
+    int port = free_port();
+    Child slow_probes(
+        "ywmsgd", {},
+        {"YW_CONFIG_FILE=" + Topology::get().env_file().string(), fmt::format("YW_HTTP_PORT={}", port),
+         "YW_LOG_LEVEL=warn", "YW_PROBE_INTERVAL_MS=30000"});
+    ASSERT_TRUE(wait_for_port(port, 20s)) << slow_probes.log();
+    ApiClient other(port, admin_token_of(Topology::get()));
+    auto write = [&](const std::string& text) {
+        return other.as(tenant_.key, "POST", "/v1/conversations/" + conversation_ + "/messages",
+                        json::serialize(json::object{{"content", text}}));
+    };
+    auto read = [&] {
+        return other.as(tenant_.key, "GET", "/v1/conversations/" + conversation_ + "/messages");
+    };
+    ASSERT_EQ(write("before").status, 201);  // pooled connections to PgBouncer, now idle
+    ASSERT_EQ(read().status, 200);
+    ASSERT_EQ(kill(pid, SIGKILL), 0);
     ASSERT_TRUE(eventually([&] { return kill(pid, 0) != 0; }, 10s));
-    // Down: writes go straight to the primary once the probes notice.
+    // PgBouncer refuses the first write's connection (nothing reached a server): it goes straight to the
+    // primary at once, and so does every write and read-after-write after it until the topology probes again.
+    for (int i = 0; i < 20; ++i) {
+        auto posted = write(fmt::format("pgbouncer down {}", i));
+        ASSERT_EQ(posted.status, 201) << posted.body << slow_probes.log();
+        auto page = read();
+        ASSERT_EQ(page.status, 200) << page.body << slow_probes.log();
+    }
+    EXPECT_GE(other.metric("yw_db_route_entry_failovers_total").value_or(0), 1);
+    // The fixture's instance, probing every second, notices too.
     EXPECT_TRUE(eventually([] { return post_message("pgbouncer down").status == 201; }, 5s));
     ASSERT_TRUE(Topology::get().local().up().ok());
     auto started = Clock::now();
