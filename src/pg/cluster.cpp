@@ -116,6 +116,7 @@ Result<Cluster::Target> Cluster::target(const Snapshot& s, Route route) {
             break;
         case Why::kEntry:
         case Why::kReplica:
+        case Why::kPrimaryAsked:
             break;
     }
     if (route.node < 0) return Target{entry_.get(), 0, -1};
@@ -197,19 +198,18 @@ asio::awaitable<Result<ResultSet>> Cluster::exec(Intent intent, const Query& que
     std::shared_ptr<const Snapshot> snapshot = topology_ ? topology_->snapshot() : nullptr;
     static const Snapshot kNone;
     const Snapshot& s = snapshot ? *snapshot : kNone;
-    const bool read = intent == Intent::kRead;
-    std::uint64_t required = read ? lsns_.required(tenant) : 0;
-    if (read && topology_ && shared_ && !tenant.empty()) {
+    // A read after writes goes straight to the primary's node, never through PgBouncer: should the primary
+    // die, it fails at once (not in PgBouncer's queue) and is asked again on the freshest replica that
+    // answers, which holds the newest that exists now. A read must not fail while a replica lives.
+    const bool read = intent != Intent::kWrite;
+    std::uint64_t required = intent == Intent::kReadAfterWrite ? kNewestLsn
+                             : read                            ? lsns_.required(tenant)
+                                                               : 0;
+    if (intent == Intent::kRead && topology_ && shared_ && !tenant.empty()) {
         std::uint64_t elsewhere = co_await shared_->lookup(tenant);  // written through another instance
         required = std::max(required, elsewhere);
     }
     auto target = read ? route_read(s, required, -1) : route_write(s);
-    if (!target && intent == Intent::kReadAfterWrite && topology_) {
-        // No primary to read the newest from (it died; a failover is under way): the freshest replica that
-        // answers is the newest that exists now, and what a promotion would keep. A read must not fail while
-        // a replica lives.
-        target = route_read(s, UINT64_MAX, -1);
-    }
 
     Result<ResultSet> result = target ? Result<ResultSet>(ResultSet()) : Result<ResultSet>(target.error());
     if (target) {

@@ -29,7 +29,7 @@ class QueryMonitor;
 enum class Intent {
     kWrite,           // must run on the primary
     kRead,            // may run on any healthy node that is recent enough (and has the tenant's last write)
-    kReadAfterWrite,  // runs on the primary: needs whatever was written anywhere, by anyone; with no
+    kReadAfterWrite,  // on the primary's own node: needs whatever was written anywhere, by anyone; with no
                       // primary answering, on the freshest replica (degraded) rather than failing
 };
 

@@ -28,6 +28,7 @@ Route route_read(const Snapshot& s, std::uint64_t required_lsn, int skip, unsign
     if (s.primary >= 0 && s.primary != skip && (s.round == 0 || s.nodes[s.primary].healthy)) {
         // Straight to the node, not through PgBouncer: should it have just died, the read fails at once and
         // is retried on a replica instead of waiting in PgBouncer's queue.
+        if (required_lsn == kNewestLsn) return {Route::Why::kPrimaryAsked, s.primary};
         return {any_readable ? Route::Why::kPrimaryForTenant : Route::Why::kPrimaryNoReplica, s.primary};
     }
     // No primary to fall back to: the freshest replica that answers, even if behind (reads must not fail

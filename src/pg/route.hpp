@@ -16,6 +16,7 @@ struct Route {
         kReplica,           // a read on a fresh replica that has the scope's last write
         kPrimaryForTenant,  // a read on the primary: replicas are readable but behind the scope's last write
         kPrimaryNoReplica,  // a read on the primary: no replica is fresh enough
+        kPrimaryAsked,      // a read that asked for the primary (read-after-write), straight to its node
         kDegraded,          // a read on the freshest replica that answers: there is no primary
         kNoPrimary,         // refused: no writable primary (failover in progress or needed)
         kPrimaryDown,       // refused: the primary is not answering
@@ -32,7 +33,12 @@ struct Route {
 // topology to notice.
 Route route_write(const Snapshot& s, std::uint64_t entry_trusted_from = 0);
 
-// `required_lsn`: the scope's last write (0: none); `skip`: a node not to pick (it just failed; -1: none);
+// A read's required position meaning "whatever was written anywhere": the primary, or with no primary the
+// freshest replica that answers.
+inline constexpr std::uint64_t kNewestLsn = UINT64_MAX;
+
+// `required_lsn`: the scope's last write (0: none; kNewestLsn: the primary's newest); `skip`: a node not to
+// pick (it just failed; -1: none);
 // `turn`: a counter that spreads reads round-robin over the fresh replicas.
 Route route_read(const Snapshot& s, std::uint64_t required_lsn, int skip, unsigned turn);
 

@@ -41,6 +41,21 @@ TEST(RouteWrite, GoesStraightToThePrimaryUntilTheTopologyHasProbedAPgBouncerThat
     EXPECT_EQ(route_write(s, 9).why, Why::kEntry);
 }
 
+TEST(RouteRead, AReadAfterWritesGoesToThePrimarysNodeOrWithoutOneToTheFreshestReplica) {
+    auto s = healthy();
+    auto r = route_read(s, kNewestLsn, -1, 0);
+    EXPECT_EQ(r.why, Why::kPrimaryAsked);
+    EXPECT_EQ(r.node, 0);        // the node itself, never PgBouncer's queue
+    s.nodes[0].healthy = false;  // the primary died
+    s.nodes[2].lsn = 1200;
+    r = route_read(s, kNewestLsn, -1, 0);
+    EXPECT_EQ(r.why, Why::kDegraded);
+    EXPECT_EQ(r.node, 2);
+    // It failed on the primary before the probes noticed: asked again, without the primary.
+    s.nodes[0].healthy = true;
+    EXPECT_EQ(route_read(s, kNewestLsn, 0, 0).node, 2);
+}
+
 TEST(RouteWrite, BypassesPgBouncerThatDoesNotLeadToThePrimary) {
     auto s = healthy();
     s.pgbouncer_ok = false;
