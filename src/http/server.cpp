@@ -26,6 +26,9 @@ constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
 // Accept errors such as EMFILE last until connections close: pause rather than spin (shedding an idle
 // connection first, so the pause is short).
 constexpr auto kAcceptRetryDelay = std::chrono::milliseconds(10);
+// At the limit with every connection busy, how long a new connection waits for one to become sheddable.
+constexpr auto kAdmissionWait = std::chrono::milliseconds(50);
+constexpr auto kAdmissionStep = std::chrono::milliseconds(5);
 // How long a refused connection may take to read its 503.
 constexpr auto kRefusalTimeout = std::chrono::milliseconds(1000);
 
@@ -110,26 +113,48 @@ asio::awaitable<void> Server::accept_loop() {
             co_await pause.async_wait(kAwait);
             continue;
         }
-        std::shared_ptr<Session> session;
-        Sessions::iterator position;
         {
-            // Checked under the lock stop() takes, so that stop() sees every session that will ever run.
             std::lock_guard lock(mutex_);
             if (stopping_) co_return;
             ++accepted_;
-            if (sessions_.size() >= max_connections_ && !shed_one()) {
-                ++refused_;
-                auto executor = socket.get_executor();
-                asio::co_spawn(executor,
-                               refuse_connection(std::move(socket), max_connections_, kRefusalTimeout),
-                               asio::detached);
-                continue;
-            }
-            session = std::make_shared<Session>(std::move(socket), router_, options_, stopping_);
-            position = sessions_.insert(sessions_.end(), session);
         }
-        asio::co_spawn(session->executor(), serve(session, position), asio::detached);
+        if (!admit(socket)) {
+            // Every connection is being served. One that has just written its response counts as serving
+            // until its coroutine runs again: give the busy ones a moment before refusing, off the accept
+            // loop.
+            auto executor = socket.get_executor();
+            asio::co_spawn(executor, admit_or_refuse(std::move(socket)), asio::detached);
+        }
     }
+}
+
+bool Server::admit(tcp::socket& socket) {
+    std::shared_ptr<Session> session;
+    Sessions::iterator position;
+    {
+        // Checked under the lock stop() takes, so that stop() sees every session that will ever run.
+        std::lock_guard lock(mutex_);
+        if (stopping_) return true;  // the socket closes with its owner: nothing more to serve
+        if (sessions_.size() >= max_connections_ && !shed_one()) return false;
+        session = std::make_shared<Session>(std::move(socket), router_, options_, stopping_);
+        position = sessions_.insert(sessions_.end(), session);
+    }
+    asio::co_spawn(session->executor(), serve(session, position), asio::detached);
+    return true;
+}
+
+asio::awaitable<void> Server::admit_or_refuse(tcp::socket socket) {
+    asio::steady_timer pause(socket.get_executor());
+    for (auto waited = std::chrono::milliseconds(0); waited < kAdmissionWait; waited += kAdmissionStep) {
+        pause.expires_after(kAdmissionStep);
+        co_await pause.async_wait(kAwait);
+        if (admit(socket)) co_return;
+    }
+    {
+        std::lock_guard lock(mutex_);
+        ++refused_;
+    }
+    co_await refuse_connection(std::move(socket), max_connections_, kRefusalTimeout);
 }
 
 bool Server::shed_one() {

@@ -69,6 +69,10 @@ class Server {
     // Under mutex_: closes the oldest connection not being served (idle ones first). False when every
     // connection is being served.
     bool shed_one();
+    // Starts serving `socket` when there is room or room can be made; false (socket untouched) otherwise.
+    bool admit(boost::asio::ip::tcp::socket& socket);
+    // Retries admit() for a moment, then answers 503 and closes.
+    boost::asio::awaitable<void> admit_or_refuse(boost::asio::ip::tcp::socket socket);
 
     const ServerOptions options_;
     const Router router_;
