@@ -174,7 +174,11 @@ TEST_F(Hardening, HostileChunkedClientsKeepMemoryBoundedAndGet413) {
     }
     peak = std::max(peak, rss_mib(server_->pid()));
     EXPECT_EQ(answered_413, kClients);
+#ifndef __SANITIZE_ADDRESS__
+    // Under AddressSanitizer (make sanitize) RSS measures ASan's shadow memory and the quarantine of freed
+    // blocks (up to 256 MiB by design), not ywmsgd: the bound is judged in the normal build (make test).
     EXPECT_LT(peak, 64.0) << "ywmsgd's RSS peaked at " << peak << " MiB";
+#endif
     std::cout << "[ measure ] ywmsgd RSS peak under " << kClients << " hostile chunked clients: " << peak
               << " MiB\n";
     EXPECT_EQ(api_->call("GET", "/health").status, 200);
