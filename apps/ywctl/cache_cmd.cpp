@@ -17,13 +17,13 @@ namespace {
 
 using yw::ops::SyncRedis;
 
-Level level_of(yw::health::Verdict v) {
+Level level_of(yw::Verdict v) {
     switch (v) {
-        case yw::health::Verdict::kHealthy:
+        case yw::Verdict::kHealthy:
             return Level::kOk;
-        case yw::health::Verdict::kDegraded:
+        case yw::Verdict::kDegraded:
             return Level::kWarning;
-        case yw::health::Verdict::kUnhealthy:
+        case yw::Verdict::kUnhealthy:
             return Level::kCritical;
     }
     return Level::kUnknown;
@@ -82,17 +82,17 @@ int stats(const Globals& g) {
         report.add(hits);
         double mb = static_cast<double>(s->used_memory) / 1e6;
         report.add({"memory used",
-                    level_of(yw::health::grade(mb, yw::ops::kMemoryDegradedMb, yw::ops::kMemoryUnhealthyMb)),
+                    level_of(yw::grade(mb, yw::ops::kMemoryDegradedMb, yw::ops::kMemoryUnhealthyMb)),
                     megabytes(s->used_memory),
                     fmt::format("< {:.0f} MB (> {:.0f} MB critical)", yw::ops::kMemoryDegradedMb,
                                 yw::ops::kMemoryUnhealthyMb),
                     "maxmemory-policy " + s->maxmemory_policy});
-        report.add({"evictions",
-                    level_of(yw::health::grade(static_cast<double>(s->evicted_keys), 1,
-                                               yw::ops::kEvictionsUnhealthy)),
-                    std::to_string(s->evicted_keys),
-                    fmt::format("0 (> {:.0f} critical)", yw::ops::kEvictionsUnhealthy),
-                    s->evicted_keys > 0 ? "memory is full: keys are being pushed out" : ""});
+        report.add(
+            {"evictions",
+             level_of(yw::grade(static_cast<double>(s->evicted_keys), 1, yw::ops::kEvictionsUnhealthy)),
+             std::to_string(s->evicted_keys),
+             fmt::format("0 (> {:.0f} critical)", yw::ops::kEvictionsUnhealthy),
+             s->evicted_keys > 0 ? "memory is full: keys are being pushed out" : ""});
         auto expiration = s->expiration_rate_percent();
         report.add(
             {"expirations",

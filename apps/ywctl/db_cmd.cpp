@@ -5,10 +5,10 @@
 #include <filesystem>
 #include <iostream>
 
+#include "cluster/seed.hpp"
 #include "commands.hpp"
 #include "common/logging.hpp"
 #include "ops/partitions.hpp"
-#include "ops/seed.hpp"
 #include "output.hpp"
 #include "pg/migrator.hpp"
 #include "pg/ops_queries.hpp"
@@ -170,7 +170,7 @@ int partitions_list(const Globals& g) {
 
 int demo_seed(const Globals& g, const std::string& name, const std::string& tier) {
     return with_database(g, [&](const yw::Config&, yw::pg::SyncConnection& conn) {
-        auto seeded = yw::ops::seed_demo_tenant(conn, name, tier);
+        auto seeded = yw::cluster::seed_demo_tenant(conn, name, tier);
         if (!seeded) {
             print_error(g.json, seeded.error().message);
             return int(kCritical);

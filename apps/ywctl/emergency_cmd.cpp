@@ -1,13 +1,12 @@
 // ywctl emergency db-down (RB-20) | pool-exhausted (RB-21) | replica-failure (RB-22): diagnose, print the
 // findings and the recommended next command; act only with an explicit flag.
 #include <fmt/format.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <boost/json.hpp>
 #include <iostream>
 
 #include "commands.hpp"
+#include "common/process.hpp"
 #include "ops/emergency.hpp"
 #include "ops/pgbouncer.hpp"
 #include "report.hpp"
@@ -42,23 +41,17 @@ int run_ywctl(const Globals& g, std::vector<std::string> args, bool yes) {
     std::cerr << "→ running: ywctl";
     for (size_t i = 1; i < argv.size(); ++i) std::cerr << " " << argv[i];
     std::cerr << std::endl;
-    std::vector<char*> cargv;
-    for (auto& a : argv) cargv.push_back(a.data());
-    cargv.push_back(nullptr);
     std::cout.flush();
-    pid_t pid = fork();
-    if (pid < 0) {
-        print_error(g.json, "fork failed");
+    argv.front() = "/proc/self/exe";
+    yw::RunOptions options;
+    options.inherit_output = true;
+    options.timeout = std::chrono::hours(24);  // the sub-command bounds its own steps
+    auto r = yw::run_process(argv, options);
+    if (!r) {
+        print_error(g.json, r.error().message);
         return kCritical;
     }
-    if (pid == 0) {
-        execv("/proc/self/exe", cargv.data());
-        _exit(127);
-    }
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    return WIFEXITED(status) ? WEXITSTATUS(status) : int(kCritical);
+    return r->exit_code < 0 ? int(kCritical) : r->exit_code;
 }
 
 int db_down(const Globals& g, const EmergencyArgs& a) {

@@ -10,16 +10,16 @@
 #include <thread>
 
 #include "commands.hpp"
+#include "messaging/ratelimit_admin.hpp"
 #include "output.hpp"
 #include "pg/cluster.hpp"
-#include "ratelimit/admin.hpp"
 
 namespace ywctl {
 namespace {
 
 namespace asio = boost::asio;
 namespace json = boost::json;
-using yw::ratelimit::Admin;
+using Admin = yw::messaging::RateLimitAdmin;
 using Call = std::function<asio::awaitable<yw::Result<json::object>>(Admin&)>;
 
 // Runs one admin call on a private io_context with the configured database and Redis. Returns the answer, or

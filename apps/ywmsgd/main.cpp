@@ -15,28 +15,30 @@
 #include <string_view>
 
 #include "cache/cache.hpp"
+#include "cache/metrics.hpp"
 #include "common/config.hpp"
 #include "common/logging.hpp"
 #include "health/checker.hpp"
+#include "health/metrics_routes.hpp"
 #include "health/routes.hpp"
 #include "http/metrics.hpp"
-#include "http/metrics_routes.hpp"
 #include "http/openapi.hpp"
 #include "http/router.hpp"
 #include "http/server.hpp"
 #include "messaging/api_key.hpp"
 #include "messaging/audit_log.hpp"
 #include "messaging/cache_warming.hpp"
+#include "messaging/ratelimit_admin.hpp"
 #include "messaging/routes.hpp"
 #include "messaging/services.hpp"
+#include "messaging/write_positions.hpp"
 #include "pg/cluster.hpp"
+#include "pg/metrics.hpp"
 #include "pg/migrator.hpp"
 #include "pg/monitor.hpp"
 #include "pg/topology.hpp"
-#include "ratelimit/admin.hpp"
 #include "ratelimit/limiter.hpp"
 #include "redis/client.hpp"
-#include "redis/write_positions.hpp"
 
 namespace {
 
@@ -190,7 +192,7 @@ int main(int argc, char** argv) {
     msg::add_routes(router, api);
     yw::http::add_openapi_route(router);
     yw::http::Metrics metrics;
-    yw::http::add_metrics_routes(router, monitor, db, metrics);
+    yw::health::add_metrics_routes(router, monitor, db, metrics);
     auto options = yw::http::server_options(config);
     yw::http::raise_open_file_limit();
     // Every database pool full, Redis, the topology probes, logs: files connections must never take.
@@ -214,7 +216,7 @@ int main(int argc, char** argv) {
         yw::log::warn("no REDIS_URL: rate limits are per instance only, and reads are not cached");
     }
     // Read-your-writes across instances: a tenant's write position, shared through Redis.
-    std::optional<yw::redis::WritePositions> write_positions;
+    std::optional<yw::messaging::WritePositions> write_positions;
     if (redis && topology) {
         write_positions.emplace(*redis);
         db.share_write_positions(&*write_positions);
@@ -228,15 +230,18 @@ int main(int argc, char** argv) {
     limiter_options.lease_ttl = config.rate_limit_lease_ttl;
     yw::ratelimit::Limiter limiter(redis ? &*redis : nullptr, limiter_options);
     limiter.on_epoch_change([&auth] { auth.forget_all(); });
-    std::optional<yw::ratelimit::Admin> rate_admin;
+    std::optional<yw::messaging::RateLimitAdmin> rate_admin;
     if (redis) rate_admin.emplace(db, *redis, &limiter, [&auth] { auth.forget_all(); });
     api.limiter = &limiter;
     api.rate_admin = rate_admin ? &*rate_admin : nullptr;
-    metrics.add_source([&limiter] { return limiter.exposition(); });
-    metrics.add_source([&cache] { return yw::http::cache_exposition(cache.stats()); });
+    metrics.add_source([&limiter](yw::prometheus::Writer& out) { limiter.dump_metrics(out); });
+    if (redis) metrics.add_source([&redis](yw::prometheus::Writer& out) { redis->dump_metrics(out); });
     metrics.add_source(
-        [] { return yw::http::missing_partition_exposition(yw::pg::missing_partition_stats()); });
-    metrics.add_source([&server] { return yw::http::connection_exposition(server.connection_stats()); });
+        [&cache](yw::prometheus::Writer& out) { yw::cache::dump_metrics(out, cache.stats()); });
+    metrics.add_source(
+        [](yw::prometheus::Writer& out) { yw::pg::dump_metrics(out, yw::pg::missing_partition_stats()); });
+    metrics.add_source(
+        [&server](yw::prometheus::Writer& out) { yw::http::dump_metrics(out, server.connection_stats()); });
     limiter.start(server.executor());
 
     if (redis && config.cache_enabled) {

@@ -18,9 +18,12 @@
 #include <sstream>
 #include <thread>
 
-#include "cluster/pgbouncer_ini.hpp"
+#include "common/files.hpp"
+#include "common/hex.hpp"
 #include "common/logging.hpp"
 #include "common/process.hpp"
+#include "node/control.hpp"
+#include "ops/pgbouncer_ini.hpp"
 #include "pg/ops_queries.hpp"
 #include "pg/sync_connection.hpp"
 
@@ -30,37 +33,16 @@ using namespace std::chrono_literals;
 
 namespace {
 
-const char* kServiceUser = "postgres";  // who runs the servers when we are root
-
-std::string service_user() { return running_as_root() ? kServiceUser : ""; }
-
 Status fail(std::string message) { return make_error(ErrorCode::kUnavailable, std::move(message)); }
 
 std::string random_hex(size_t bytes) {
     std::vector<unsigned char> buf(bytes);
     if (RAND_bytes(buf.data(), static_cast<int>(buf.size())) != 1)
         throw std::runtime_error("RAND_bytes failed");
-    std::string out;
-    for (unsigned char b : buf) out += fmt::format("{:02x}", b);
-    return out;
+    return to_hex(buf);
 }
 
 }  // namespace
-
-// Hands a path (recursively) to the service user so PostgreSQL and PgBouncer can use it.
-void give_to_service_user(const fs::path& path) {
-    if (!running_as_root()) return;
-    auto ids = lookup_user(kServiceUser);
-    if (!ids) return;
-    std::error_code ec;
-    if (lchown(path.c_str(), ids->uid, ids->gid) != 0) return;
-    if (!fs::is_directory(path, ec)) return;
-    for (auto it = fs::recursive_directory_iterator(path, ec); it != fs::recursive_directory_iterator();
-         it.increment(ec)) {
-        if (ec) break;
-        (void)lchown(it->path().c_str(), ids->uid, ids->gid);
-    }
-}
 
 namespace {
 
@@ -72,7 +54,7 @@ Status write_file(const fs::path& path, const std::string& content,
     out.close();
     std::error_code ec;
     fs::permissions(path, perms, ec);
-    give_to_service_user(path);
+    node::give_to_service_user(path);
     return {};
 }
 
@@ -81,13 +63,6 @@ Status append_file(const fs::path& path, const std::string& content) {
     if (!out) return fail(fmt::format("cannot append to {}", path.string()));
     out << content;
     return {};
-}
-
-std::string read_text(const fs::path& path) {
-    std::ifstream in(path);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
 }
 
 std::optional<pid_t> read_pid(const fs::path& pidfile) {
@@ -100,36 +75,7 @@ std::optional<pid_t> read_pid(const fs::path& pidfile) {
 
 }  // namespace
 
-// Runs a server program as the service user; a non-zero exit becomes an error carrying the program's output.
-Status run_postgres_program(const std::vector<std::string>& argv, std::chrono::milliseconds timeout,
-                            const std::string& log_file) {
-    RunOptions opts;
-    opts.as_user = service_user();
-    opts.timeout = timeout;
-    opts.stdout_file = log_file;
-    auto r = run_process(argv, opts);
-    if (!r) return r.error();
-    if (r->timed_out)
-        return fail(fmt::format("{} did not finish within {} s", argv[0], timeout.count() / 1000));
-    if (r->exit_code != 0) {
-        std::string out = r->output;
-        while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
-        return fail(fmt::format("{} failed (exit {}){}{}", render_command(argv), r->exit_code,
-                                out.empty() ? "" : ": ", out));
-    }
-    return {};
-}
-
 namespace {
-
-bool wait_until(std::chrono::milliseconds limit, const std::function<bool()>& ready) {
-    auto deadline = std::chrono::steady_clock::now() + limit;
-    while (std::chrono::steady_clock::now() < deadline) {
-        if (ready()) return true;
-        std::this_thread::sleep_for(100ms);
-    }
-    return ready();
-}
 
 Status stop_pidfile_process(const fs::path& pidfile, const std::string& what) {
     auto pid = read_pid(pidfile);
@@ -185,24 +131,7 @@ bool redis_ping(int port, std::string* detail = nullptr) {
 
 }  // namespace
 
-std::string application_name(const std::string& node) {
-    std::string out = node;
-    std::replace(out.begin(), out.end(), '-', '_');
-    return out;
-}
-
 Ports Ports::from_base(int base) { return Ports{base, base + 1, base + 2, base + 1000, base + 947}; }
-
-std::string postgres_bindir() {
-    if (const char* env = std::getenv("YW_PG_BINDIR"); env && *env) return env;
-    if (fs::exists("/usr/lib/postgresql/15/bin/pg_ctl")) return "/usr/lib/postgresql/15/bin";
-    return {};
-}
-
-std::string pg_program(const std::string& name) {
-    std::string dir = postgres_bindir();
-    return dir.empty() ? name : dir + "/" + name;
-}
 
 Result<LocalTopology> LocalTopology::open(Options options) {
     LocalTopology t;
@@ -271,34 +200,6 @@ Status LocalTopology::check_ports(const std::vector<std::pair<std::string, int>>
     return {};
 }
 
-bool process_alive(int pid) {
-    if (pid <= 0 || ::kill(pid, 0) != 0) return false;
-    std::ifstream stat(fmt::format("/proc/{}/stat", pid));
-    std::string line;
-    std::getline(stat, line);
-    auto close = line.rfind(')');
-    return close == std::string::npos || close + 2 >= line.size() || line[close + 2] != 'Z';
-}
-
-bool postmaster_running(const fs::path& data) {
-    std::ifstream in(data / "postmaster.pid");
-    long pid = 0;
-    if (!(in >> pid) || pid <= 0) return false;
-    if (process_alive(static_cast<int>(pid))) return true;
-    wait_until(10s, [&] { return ::kill(static_cast<pid_t>(pid), 0) != 0; });  // a zombie: let it be reaped
-    return false;
-}
-
-bool LocalTopology::postgres_running(const fs::path& data) const {
-    return fs::exists(data / "PG_VERSION") && postmaster_running(data);
-}
-
-Status LocalTopology::stop_postgres(const fs::path& data) const {
-    if (!postgres_running(data)) return {};
-    return run_postgres_program(
-        {pg_program("pg_ctl"), "-D", data.string(), "-m", "fast", "-w", "-t", "60", "stop"}, 90s);
-}
-
 Status LocalTopology::write_state() const {
     boost::json::object o;
     o["version"] = 1;
@@ -341,8 +242,9 @@ Status LocalTopology::start_primary(std::vector<std::function<void()>>& undo) {
         say("initdb primary");
         std::error_code ec;
         fs::remove_all(data, ec);
-        if (auto s = run_postgres_program({pg_program("initdb"), "-D", data.string(), "-U", "postgres", "-E",
-                                           "UTF8", "--no-locale", "--auth=trust", "--no-instructions"});
+        if (auto s = node::run_postgres_program({node::pg_program("initdb"), "-D", data.string(), "-U",
+                                                 "postgres", "-E", "UTF8", "--no-locale", "--auth=trust",
+                                                 "--no-instructions"});
             !s) {
             return s;
         }
@@ -404,8 +306,8 @@ Status LocalTopology::prepare_primary(const std::string& node) {
     std::vector<std::string> standbys;
     for (const auto& [name, port] : postgres_nodes()) {
         if (name == node || (fs::exists(data_dir(name) / "PG_VERSION") && !is_standby(name))) continue;
-        standbys.push_back(application_name(name));
-        std::string slot = application_name(name) + "_slot";
+        standbys.push_back(node::application_name(name));
+        std::string slot = node::slot_name(name);
         auto exists = conn->query(pg::queries::kSlotExists, {slot});
         if (!exists) return exists.error();
         if (exists->empty()) {
@@ -423,7 +325,7 @@ Status LocalTopology::set_sync_names(const std::string& node) const {
     std::vector<std::string> others;
     for (const auto& [name, port] : postgres_nodes())
         if (name != node && std::find(diverged.begin(), diverged.end(), name) == diverged.end())
-            others.push_back(application_name(name));
+            others.push_back(node::application_name(name));
     std::string names = fmt::format("ANY 1 ({})", fmt::join(others, ", "));
     auto conn = pg::SyncConnection::open(dsn(port_of(node), "postgres", "postgres"));
     if (!conn) return conn.error();
@@ -439,14 +341,14 @@ Status LocalTopology::set_sync_names(const std::string& node) const {
 Status LocalTopology::start_replica(const std::string& name, int port, const std::string& primary,
                                     std::vector<std::function<void()>>& undo) {
     fs::path data = dir_ / name;
-    std::string app_name = application_name(name);
-    std::string slot = app_name + "_slot";
+    std::string app_name = node::application_name(name);
+    std::string slot = node::slot_name(name);
     if (!fs::exists(data / "PG_VERSION")) {
         say(fmt::format("pg_basebackup {} from the primary on slot {}", name, slot));
         std::error_code ec;
         fs::remove_all(data, ec);
-        if (auto s = run_postgres_program(
-                {pg_program("pg_basebackup"), "-d", dsn(port_of(primary), "postgres", "postgres"), "-D",
+        if (auto s = node::run_postgres_program(
+                {node::pg_program("pg_basebackup"), "-d", dsn(port_of(primary), "postgres", "postgres"), "-D",
                  data.string(), "-R", "-S", slot, "-X", "stream", "-c", "fast", "--no-password"},
                 300s);
             !s) {
@@ -461,7 +363,7 @@ Status LocalTopology::start_replica(const std::string& name, int port, const std
             "primary_slot_name = '{}'\n",
             port, port_of(primary), app_name, slot);
         if (auto s = append_file(data / "postgresql.auto.conf", conf); !s) return s;
-        give_to_service_user(data);
+        node::give_to_service_user(data);
     }
     return start_existing(name, undo);
 }
@@ -469,15 +371,16 @@ Status LocalTopology::start_replica(const std::string& name, int port, const std
 Status LocalTopology::start_existing(const std::string& name, std::vector<std::function<void()>>& undo) {
     fs::path data = dir_ / name;
     int port = port_of(name);
-    if (postgres_running(data)) return {};
+    if (node::postmaster_running(data)) return {};
     say(fmt::format("start {} on port {}", name, port));
-    if (auto s = run_postgres_program({pg_program("pg_ctl"), "-D", data.string(), "-l",
-                                       (dir_ / "log" / (name + ".log")).string(), "-w", "-t", "60", "start"},
-                                      90s);
+    if (auto s =
+            node::run_postgres_program({node::pg_program("pg_ctl"), "-D", data.string(), "-l",
+                                        (dir_ / "log" / (name + ".log")).string(), "-w", "-t", "60", "start"},
+                                       90s);
         !s) {
         return s;
     }
-    undo.push_back([this, data] { (void)stop_postgres(data); });
+    undo.push_back([this, data] { (void)node::stop(data); });
     return {};
 }
 
@@ -487,14 +390,14 @@ Status LocalTopology::start_pgbouncer(const std::string& primary, std::vector<st
     if (read_pid(pidfile)) return {};
     std::error_code ec;
     fs::create_directories(home, ec);
-    give_to_service_user(home);
+    node::give_to_service_user(home);
     if (fs::exists(home / "pgbouncer.ini")) {
         // Keep the operator's edits (pool sizes); only make [databases] follow the current primary.
-        std::vector<Endpoint> others;
+        std::vector<ops::Endpoint> others;
         for (const auto& [name, port] : postgres_nodes())
             if (name != primary) others.push_back({"127.0.0.1", port});
-        auto repointed =
-            repoint_databases(read_text(home / "pgbouncer.ini"), others, {"127.0.0.1", port_of(primary)});
+        auto repointed = ops::repoint_databases(read_text(home / "pgbouncer.ini"), others,
+                                                {"127.0.0.1", port_of(primary)});
         if (!repointed.databases.empty()) say(fmt::format("pgbouncer follows the primary: {}", primary));
         if (auto s = write_file(home / "pgbouncer.ini", repointed.text); !s) return s;
     } else {
@@ -547,7 +450,7 @@ Status LocalTopology::write_pgbouncer_ini(const fs::path& home, int primary_port
 Status LocalTopology::launch_pgbouncer(const fs::path& home, std::vector<std::function<void()>>& undo) {
     fs::path pidfile = home / "pgbouncer.pid";
     say(fmt::format("start pgbouncer on port {}", ports_.pgbouncer));
-    if (auto s = run_postgres_program({"pgbouncer", "-d", (home / "pgbouncer.ini").string()}, 30s); !s)
+    if (auto s = node::run_postgres_program({"pgbouncer", "-d", (home / "pgbouncer.ini").string()}, 30s); !s)
         return s;
     undo.push_back([pidfile] { (void)stop_pidfile_process(pidfile, "pgbouncer"); });
     if (!wait_until(15s, [&] { return port_in_use(ports_.pgbouncer); })) {
@@ -563,7 +466,7 @@ Status LocalTopology::start_redis(std::vector<std::function<void()>>& undo) {
     if (read_pid(pidfile) && redis_ping(ports_.redis)) return {};
     std::error_code ec;
     fs::create_directories(home, ec);
-    give_to_service_user(home);
+    node::give_to_service_user(home);
     std::string conf = fmt::format(
         "# Written by `ywctl cluster up`.\n"
         "bind 127.0.0.1\n"
@@ -579,39 +482,13 @@ Status LocalTopology::start_redis(std::vector<std::function<void()>>& undo) {
         ports_.redis, pidfile.string(), (dir_ / "log" / "redis.log").string(), home.string());
     if (auto s = write_file(home / "redis.conf", conf); !s) return s;
     say(fmt::format("start redis on port {}", ports_.redis));
-    if (auto s = run_postgres_program({"redis-server", (home / "redis.conf").string()}, 30s); !s) return s;
+    if (auto s = node::run_postgres_program({"redis-server", (home / "redis.conf").string()}, 30s); !s)
+        return s;
     undo.push_back([pidfile] { (void)stop_pidfile_process(pidfile, "redis"); });
     if (!wait_until(15s, [&] { return redis_ping(ports_.redis); })) {
         return fail(fmt::format("redis did not answer PING on port {}; see {}", ports_.redis,
                                 (dir_ / "log" / "redis.log").string()));
     }
-    return {};
-}
-
-Status LocalTopology::wait_for_streaming(const std::string& primary, int standbys) const {
-    say(fmt::format("wait for {} standby(s) to stream from {}", standbys, primary));
-    std::string last;
-    bool ok = wait_until(options_.wait, [&] {
-        auto conn = pg::SyncConnection::open(dsn(port_of(primary), "postgres", "postgres"), 2s);
-        if (!conn) {
-            last = conn.error().message;
-            return false;
-        }
-        auto rows = conn->query(pg::queries::kReplicationStatus);
-        if (!rows) {
-            last = rows.error().message;
-            return false;
-        }
-        int streaming = 0;
-        for (size_t i = 0; i < rows->size(); ++i) {
-            if (rows->text(i, "state") == "streaming") ++streaming;
-        }
-        last = fmt::format("{} of {} standbys streaming", streaming, standbys);
-        return streaming >= standbys;
-    });
-    if (!ok)
-        return fail(
-            fmt::format("replicas did not start streaming within {} s ({})", options_.wait.count(), last));
     return {};
 }
 
@@ -685,7 +562,7 @@ Status LocalTopology::up() {
     };
     std::vector<std::pair<std::string, int>> wanted;
     for (const auto& [name, port] : postgres_nodes())
-        if (!is_diverged(name) && !postgres_running(data_dir(name))) wanted.emplace_back(name, port);
+        if (!is_diverged(name) && !node::postmaster_running(data_dir(name))) wanted.emplace_back(name, port);
     if (!read_pid(dir_ / "pgbouncer" / "pgbouncer.pid")) wanted.emplace_back("pgbouncer", ports_.pgbouncer);
     if (!read_pid(dir_ / "redis" / "redis.pid")) wanted.emplace_back("redis", ports_.redis);
     if (auto s = check_ports(wanted); !s) return s;
@@ -694,14 +571,14 @@ Status LocalTopology::up() {
     fs::create_directories(dir_ / "log", ec);
     if (ec) return fail(fmt::format("cannot create {}: {}", dir_.string(), ec.message()));
     if (running_as_root()) {
-        if (!lookup_user(kServiceUser)) {
+        if (!lookup_user(node::kServiceUser)) {
             return fail(
                 "running as root needs the 'postgres' system user (install postgresql-15: "
                 "scripts/bootstrap.sh)");
         }
-        give_to_service_user(dir_);
+        node::give_to_service_user(dir_);
         RunOptions opts;
-        opts.as_user = kServiceUser;
+        opts.as_user = node::kServiceUser;
         auto r = run_process({"test", "-w", dir_.string()}, opts);
         if (!r || r->exit_code != 0) {
             return fail(
@@ -720,7 +597,7 @@ Status LocalTopology::up() {
             if (auto s = start_existing(primary, undo); !s) return s;
         }
         if (auto s = prepare_primary(primary); !s) return s;
-        int standbys = 0;
+        std::vector<std::string> standbys;
         for (const auto& [name, port] : postgres_nodes()) {
             if (name == primary) continue;
             if (is_diverged(name)) {
@@ -732,11 +609,15 @@ Status LocalTopology::up() {
             if (auto s = start_replica(name, port, primary, undo); !s) return s;
             if (options_.sync)
                 if (auto s = set_sync_names(name); !s) return s;
-            ++standbys;
+            standbys.push_back(name);
         }
         if (auto s = start_pgbouncer(primary, undo); !s) return s;
         if (auto s = start_redis(undo); !s) return s;
-        if (auto s = wait_for_streaming(primary, standbys); !s) return s;
+        say(fmt::format("wait for {} standby(s) to stream from {}", standbys.size(), primary));
+        if (auto s =
+                node::wait_streaming(dsn(port_of(primary), "postgres", "postgres"), standbys, options_.wait);
+            !s)
+            return s;
         return write_env_file();
     }();
     if (!status) {
@@ -790,7 +671,7 @@ Result<std::vector<NodeStatus>> LocalTopology::status() const {
     }
     for (auto& n : nodes) {
         if (!n.running || n.role != "replica") continue;
-        auto it = seen.find(application_name(n.name));
+        auto it = seen.find(node::application_name(n.name));
         if (it != seen.end()) {
             n.state = it->second.first;
             n.lag_ms = it->second.second.first;
@@ -830,8 +711,8 @@ Status LocalTopology::down() {
     say("stop replicas and primary");
     const std::string primary = current_primary();
     for (const auto& [name, port] : postgres_nodes())
-        if (name != primary) keep(stop_postgres(data_dir(name)));
-    keep(stop_postgres(data_dir(primary)));
+        if (name != primary) keep(node::stop(data_dir(name)));
+    keep(node::stop(data_dir(primary)));
     say("stop redis");
     keep(stop_pidfile_process(dir_ / "redis" / "redis.pid", "redis"));
     return first;

@@ -110,11 +110,8 @@ class LocalTopology {
     Status write_pgbouncer_ini(const std::filesystem::path& home, int primary_port) const;
     Status launch_pgbouncer(const std::filesystem::path& home, std::vector<std::function<void()>>& undo);
     Status start_redis(std::vector<std::function<void()>>& undo);
-    Status wait_for_streaming(const std::string& primary, int standbys) const;
     Status write_state() const;
     Status write_env_file() const;
-    bool postgres_running(const std::filesystem::path& data) const;
-    Status stop_postgres(const std::filesystem::path& data) const;
 
     Options options_;
     std::filesystem::path dir_;
@@ -122,30 +119,5 @@ class LocalTopology {
     std::string app_password_;
     bool exists_ = false;
 };
-
-// Where the PostgreSQL server programs live: $YW_PG_BINDIR, Debian's /usr/lib/postgresql/15/bin, or PATH.
-std::string postgres_bindir();
-// The path of a PostgreSQL program (pg_ctl, pg_rewind, …) in postgres_bindir().
-std::string pg_program(const std::string& name);
-
-// Runs a PostgreSQL program as the service user (postgres, when we are root: the servers refuse root); a
-// non-zero exit becomes an error carrying the program's output.
-Status run_postgres_program(const std::vector<std::string>& argv,
-                            std::chrono::milliseconds timeout = std::chrono::seconds(120),
-                            const std::string& log_file = {});
-// Hands a path (recursively) to the service user, so PostgreSQL and PgBouncer can use it; no-op unless root.
-void give_to_service_user(const std::filesystem::path& path);
-
-// A node's application_name (and, with "_slot", its replication slot): replica-1 -> replica_1, primary ->
-// primary. The names the runbooks fix for the replicas; the same rule for a former primary that rejoined.
-std::string application_name(const std::string& node);
-
-// Whether a process is alive: it exists and is not a zombie.
-bool process_alive(int pid);
-
-// Whether the postmaster of data directory `data` runs. A killed postmaster stays a zombie until its parent
-// reaps it (PID 1 of some containers takes seconds), which pg_ctl counts as running and a new postmaster
-// takes for a live lock holder: such a zombie is waited for (up to 10 s) and then reported as not running.
-bool postmaster_running(const std::filesystem::path& data);
 
 }  // namespace yw::cluster

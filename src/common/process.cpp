@@ -69,9 +69,10 @@ Result<RunResult> run_process(const std::vector<std::string>& argv, const RunOpt
     }
     int out_fd = -1;
     int pipefd[2] = {-1, -1};
-    if (options.stdout_file.empty()) {
+    const bool capture = options.stdout_file.empty() && !options.inherit_output;
+    if (capture) {
         if (pipe2(pipefd, O_CLOEXEC) != 0) return make_error(ErrorCode::kInternal, "pipe failed");
-    } else {
+    } else if (!options.inherit_output) {
         out_fd = open(options.stdout_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
         if (out_fd < 0) {
             return make_error(ErrorCode::kInternal,
@@ -102,12 +103,14 @@ Result<RunResult> run_process(const std::vector<std::string>& argv, const RunOpt
     pid_t pid = fork();
     if (pid < 0) return make_error(ErrorCode::kInternal, "fork failed");
     if (pid == 0) {
-        int target = options.stdout_file.empty() ? pipefd[1] : out_fd;
-        dup2(target, STDOUT_FILENO);
-        dup2(target, STDERR_FILENO);
-        int devnull = open("/dev/null", O_RDONLY);
-        if (devnull >= 0) dup2(devnull, STDIN_FILENO);
-        setpgid(0, 0);  // its own process group, so a timeout kills the whole tree
+        if (!options.inherit_output) {
+            int target = capture ? pipefd[1] : out_fd;
+            dup2(target, STDOUT_FILENO);
+            dup2(target, STDERR_FILENO);
+            int devnull = open("/dev/null", O_RDONLY);
+            if (devnull >= 0) dup2(devnull, STDIN_FILENO);
+            setpgid(0, 0);  // its own process group, so a timeout kills the whole tree
+        }
         if (ids) {
             if (setgroups(0, nullptr) != 0 || setgid(ids->gid) != 0 || setuid(ids->uid) != 0) _exit(126);
         }
@@ -116,11 +119,11 @@ Result<RunResult> run_process(const std::vector<std::string>& argv, const RunOpt
     }
     RunResult result;
     int read_fd = -1;
-    if (options.stdout_file.empty()) {
+    if (capture) {
         close(pipefd[1]);
         read_fd = pipefd[0];
         fcntl(read_fd, F_SETFL, O_NONBLOCK);
-    } else {
+    } else if (out_fd >= 0) {
         close(out_fd);
     }
     // Wait for the child itself, not for EOF: a daemon it forks (pg_ctl, pgbouncer -d) may keep the pipe.
@@ -138,7 +141,7 @@ Result<RunResult> run_process(const std::vector<std::string>& argv, const RunOpt
         if (done < 0 && errno != EINTR) break;
         if (std::chrono::steady_clock::now() > deadline) {
             result.timed_out = true;
-            kill(-pid, SIGKILL);
+            kill(options.inherit_output ? pid : -pid, SIGKILL);
             waitpid(pid, &status, 0);
             break;
         }

@@ -16,6 +16,9 @@ struct RunOptions {
     std::vector<std::string> env;               // extra "KEY=VALUE" entries
     std::chrono::milliseconds timeout{120000};  // the child is killed past it
     std::string stdout_file;  // if set, the child's stdout/stderr go there instead of a pipe
+    // The child writes to our stdout/stderr and stays in our process group (Ctrl-C reaches it): a sub-command
+    // run in the foreground. Nothing is captured.
+    bool inherit_output = false;
 };
 
 struct RunResult {

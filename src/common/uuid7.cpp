@@ -8,19 +8,14 @@
 #include <cassert>
 #include <mutex>
 
+#include "common/hex.hpp"
+
 namespace yw {
 namespace {
 
 std::mutex g_mutex;
 std::uint64_t g_last_ms = 0;
 std::uint16_t g_counter = 0;
-
-int hex_value(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
 
 // Lays out a UUIDv7 over 16 random bytes: 48-bit milliseconds, version, 12-bit rand_a, variant.
 Uuid layout(std::uint64_t ms, std::uint16_t rand_a, Uuid id) {
@@ -74,13 +69,11 @@ Uuid uuid7() {
 }
 
 std::string to_string(const Uuid& id) {
-    static const char* digits = "0123456789abcdef";
     std::string out;
     out.reserve(36);
     for (size_t i = 0; i < id.size(); ++i) {
         if (i == 4 || i == 6 || i == 8 || i == 10) out += '-';
-        out += digits[id[i] >> 4];
-        out += digits[id[i] & 0x0f];
+        append_hex(out, id[i]);
     }
     return out;
 }

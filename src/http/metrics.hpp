@@ -1,4 +1,4 @@
-// Request metrics, and the Prometheus text exposition of GET /metrics.
+// Request and connection metrics of the transport, and the list of other modules' metrics GET /metrics adds.
 #pragma once
 
 #include <functional>
@@ -6,13 +6,10 @@
 #include <string>
 #include <vector>
 
-#include "cache/cache.hpp"
 #include "common/histogram.hpp"
+#include "common/prometheus.hpp"
 #include "http/options.hpp"
 #include "http/server.hpp"
-#include "pg/cluster.hpp"
-#include "pg/monitor.hpp"
-#include "pg/result_set.hpp"
 
 namespace yw::http {
 
@@ -38,10 +35,11 @@ class Metrics {
     // Sorted by route, method, status.
     std::vector<Series> snapshot() const;
 
-    // More exposition text (rate limits, cache, Redis), appended to GET /metrics. Add before serving.
-    using Source = std::function<std::string()>;
+    // Other modules' metrics (rate limits, cache, Redis, the database), written after the requests' by GET
+    // /metrics. Add before serving.
+    using Source = std::function<void(prometheus::Writer&)>;
     void add_source(Source source);
-    std::string sources_text() const;
+    void dump_sources(prometheus::Writer& out) const;
 
   private:
     struct Impl;
@@ -52,22 +50,9 @@ class Metrics {
 // The route label of requests that matched no route (404, 405, refused): one series, whatever the path.
 inline constexpr std::string_view kUnmatchedRoute = "unmatched";
 
-inline constexpr std::string_view kExpositionContentType = "text/plain; version=0.0.4; charset=utf-8";
-
-// The text exposition format 0.0.4: requests (yw_http_*), query latency by name (yw_db_query_*) and pool
-// gauges (yw_db_pool_*). Pure, for tests.
-std::string exposition(const std::vector<Metrics::Series>& requests,
-                       const std::vector<pg::QueryTotals>& queries,
-                       const std::vector<pg::Cluster::NamedStats>& pools);
-
-// The read cache's counters by namespace: yw_cache_{hits,misses,stale,errors,loads}_total. Pure, for tests.
-std::string cache_exposition(const std::vector<cache::NamespaceStats>& stats);
-// yw_db_missing_partition_rows_total. Pure, for tests.
-std::string missing_partition_exposition(const pg::MissingPartitionStats& stats);
-// The server's connections: open, limit, accepted, shed, refused (yw_http_connections_*). Pure, for tests.
-std::string connection_exposition(const ConnectionStats& stats);
-// Routing counters and the topology as this instance sees it (yw_db_route_*, yw_db_node_*). `topology` may be
-// null (no replicas configured). Pure, for tests.
-std::string routing_exposition(const pg::RoutingStats& routing, const pg::Snapshot* topology);
+// yw_http_requests_total and yw_http_request_duration_seconds.
+void dump_metrics(prometheus::Writer& out, const std::vector<Metrics::Series>& requests);
+// The server's connections: open, limit, accepted, shed, refused (yw_http_connections_*).
+void dump_metrics(prometheus::Writer& out, const ConnectionStats& stats);
 
 }  // namespace yw::http

@@ -76,16 +76,6 @@ KeyHash sha256(std::string_view data) {
     return out;
 }
 
-std::string to_hex(const KeyHash& hash) {
-    static const char* digits = "0123456789abcdef";
-    std::string out;
-    for (auto b : hash) {
-        out += digits[b >> 4];
-        out += digits[b & 0x0f];
-    }
-    return out;
-}
-
 bool constant_time_equal(const KeyHash& a, const KeyHash& b) {
     return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }

@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/hex.hpp"
+
 namespace yw::messaging {
 
 using KeyHash = std::array<std::uint8_t, 32>;
@@ -27,7 +29,6 @@ bool looks_like_api_key(std::string_view text);
 std::string key_prefix(std::string_view key);
 
 KeyHash sha256(std::string_view data);
-std::string to_hex(const KeyHash& hash);
 
 // Comparison whose time does not depend on where the inputs differ.
 bool constant_time_equal(const KeyHash& a, const KeyHash& b);

@@ -5,8 +5,8 @@
 
 #include "http/router.hpp"
 #include "messaging/audit_log.hpp"
+#include "messaging/ratelimit_admin.hpp"
 #include "messaging/services.hpp"
-#include "ratelimit/admin.hpp"
 #include "ratelimit/limiter.hpp"
 
 namespace yw::messaging {
@@ -22,7 +22,7 @@ struct Api {
     // Set before the server starts (they need its executor); null: no rate limiting / 503 on its admin
     // routes.
     ratelimit::Limiter* limiter = nullptr;
-    ratelimit::Admin* rate_admin = nullptr;
+    RateLimitAdmin* rate_admin = nullptr;
 };
 
 void add_routes(http::Router& router, Api& api);

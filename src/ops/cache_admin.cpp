@@ -41,10 +41,10 @@ Result<std::pair<std::string, std::vector<std::string>>> scan_step(SyncRedis& re
 
 }  // namespace
 
-health::Verdict hit_rate_verdict(double percent) {
-    if (percent >= kHitRateHealthyPercent) return health::Verdict::kHealthy;
-    if (percent >= kHitRatePoorPercent) return health::Verdict::kDegraded;
-    return health::Verdict::kUnhealthy;
+yw::Verdict hit_rate_verdict(double percent) {
+    if (percent >= kHitRateHealthyPercent) return yw::Verdict::kHealthy;
+    if (percent >= kHitRatePoorPercent) return yw::Verdict::kDegraded;
+    return yw::Verdict::kUnhealthy;
 }
 
 std::map<std::string, std::string, std::less<>> parse_info(std::string_view text) {

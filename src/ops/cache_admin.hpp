@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "common/error.hpp"
-#include "health/rules.hpp"
+#include "common/verdict.hpp"
 #include "ops/redis_sync.hpp"
 
 namespace yw::ops {
@@ -26,7 +26,7 @@ inline constexpr double kMemoryUnhealthyMb = 500;
 inline constexpr double kEvictionsUnhealthy = 10000;
 inline constexpr double kExpirationsDegradedPercent = 1;
 
-health::Verdict hit_rate_verdict(double percent);
+yw::Verdict hit_rate_verdict(double percent);
 
 // INFO's text ("# Section" headers, "key:value" lines) as a map.
 std::map<std::string, std::string, std::less<>> parse_info(std::string_view text);

@@ -5,13 +5,13 @@
 
 namespace yw::ops {
 
-Level from_verdict(health::Verdict verdict) {
+Level from_verdict(yw::Verdict verdict) {
     switch (verdict) {
-        case health::Verdict::kHealthy:
+        case yw::Verdict::kHealthy:
             return Level::kOk;
-        case health::Verdict::kDegraded:
+        case yw::Verdict::kDegraded:
             return Level::kWarning;
-        case health::Verdict::kUnhealthy:
+        case yw::Verdict::kUnhealthy:
             return Level::kCritical;
     }
     return Level::kUnknown;

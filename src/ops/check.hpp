@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "health/rules.hpp"
+#include "common/verdict.hpp"
 
 namespace yw::ops {
 
@@ -19,7 +19,7 @@ enum class Level {
 };
 
 // RB-23's verdict words as Nagios levels.
-Level from_verdict(health::Verdict verdict);
+Level from_verdict(yw::Verdict verdict);
 
 struct Finding {
     std::string name;  // "replica-1 replay lag"

@@ -7,6 +7,7 @@
 
 #include <thread>
 
+#include "node/control.hpp"
 #include "ops/api_load.hpp"
 
 namespace yw::ops {
@@ -98,7 +99,7 @@ DrillReport run_failover_drill(const DrillRequest& r) {
               [&](std::string& detail) -> Status {
                   detail =
                       r.kill ? "SIGKILL to the postmaster (a crash)" : "pg_ctl stop -m fast (systemctl stop)";
-                  auto s = stop_node(old_data, r.kill);
+                  auto s = node::stop(old_data, r.kill);
                   stopped_at = Clock::now();
                   return s;
               })) {

@@ -5,6 +5,7 @@
 #include <libpq-fe.h>
 #include <poll.h>
 
+#include "node/control.hpp"
 #include "ops/pgbouncer.hpp"
 #include "ops/replication.hpp"
 #include "pg/sync_connection.hpp"
@@ -200,7 +201,7 @@ Diagnosis diagnose_replica_failure(const Config& config, std::chrono::seconds ti
         const Slot* slot = slot_of(snap, n.name);
         std::string slot_text = !slot ? "missing" : slot->active ? "active" : "inactive";
         if (slot && !slot->wal_status.empty()) slot_text += ", wal " + slot->wal_status;
-        r.add({n.name + " slot " + slot_name_of(n.name), slot_usable(slot) ? Level::kOk : Level::kCritical,
+        r.add({n.name + " slot " + node::slot_name(n.name), slot_usable(slot) ? Level::kOk : Level::kCritical,
                slot_text, "exists, WAL not lost",
                !slot ? "without its slot the primary may recycle WAL the replica still needs"
                : slot->wal_status == "lost" ? "the WAL the replica needs is gone: only a rebuild helps"
@@ -266,7 +267,7 @@ Diagnosis diagnose_replica_failure(const Config& config, std::chrono::seconds ti
     // Slots no node of the configuration uses pin WAL on the primary until its disk fills.
     for (const auto& slot : snap.slots) {
         bool known = false;
-        for (const auto& n : snap.nodes) known = known || slot.name == slot_name_of(n.name);
+        for (const auto& n : snap.nodes) known = known || slot.name == node::slot_name(n.name);
         if (!known && !slot.active) {
             r.add({"slot " + slot.name, Level::kWarning, "inactive, unknown", "used by a node",
                    "pins WAL on " + primary + ": drop it if no replica needs it"});

@@ -17,10 +17,12 @@
 #include <sstream>
 #include <thread>
 
-#include "cluster/local_topology.hpp"
+#include "common/files.hpp"
 #include "common/process.hpp"
+#include "node/control.hpp"
 #include "pg/failover_queries.hpp"
 #include "pg/sync_connection.hpp"
+#include "pg/topology.hpp"
 
 namespace yw::ops {
 namespace fs = std::filesystem;
@@ -34,23 +36,6 @@ long long ms_since(Clock::time_point start) {
 }
 
 Status fail(std::string message) { return make_error(ErrorCode::kUnavailable, std::move(message)); }
-
-bool wait_until(std::chrono::milliseconds limit, const std::function<bool()>& ready,
-                std::chrono::milliseconds every = 50ms) {
-    auto deadline = Clock::now() + limit;
-    while (Clock::now() < deadline) {
-        if (ready()) return true;
-        std::this_thread::sleep_for(every);
-    }
-    return ready();
-}
-
-std::string read_text(const fs::path& path) {
-    std::ifstream in(path);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
 
 // The keys a libpq connection string or URI sets.
 Result<std::map<std::string, std::string>> parse_conninfo(const std::string& conninfo) {
@@ -102,7 +87,7 @@ Result<std::string> upstream_conninfo(const std::string& current, const std::str
     keys.erase("dbname");
     keys["host"] = target->count("host") ? target->at("host") : "127.0.0.1";
     keys["port"] = target->count("port") ? target->at("port") : "5432";
-    if (!keys.count("application_name")) keys["application_name"] = cluster::application_name(node);
+    if (!keys.count("application_name")) keys["application_name"] = node::application_name(node);
     return build_conninfo(keys);
 }
 
@@ -171,7 +156,7 @@ Status repoint_standby(const std::string& node, const std::string& standby_url,
     if (!conninfo) return conninfo.error();
     auto conn = connect(standby_url);
     if (!conn) return conn.error();
-    std::string slot = cluster::application_name(node) + "_slot";
+    std::string slot = node::slot_name(node);
     // One statement each: ALTER SYSTEM refuses to run in the implicit transaction of a multi-statement query.
     if (auto s = conn->exec_script("failover.primary_conninfo",
                                    "ALTER SYSTEM SET primary_conninfo = " + conn->quote_literal(*conninfo));
@@ -196,7 +181,7 @@ Status repoint_standby(const std::string& node, const std::string& standby_url,
 }
 
 Status ensure_slot(pg::SyncConnection& primary, const std::string& node) {
-    std::string slot = cluster::application_name(node) + "_slot";
+    std::string slot = node::slot_name(node);
     auto r = primary.query(pg::queries::kSlotEnsure, {slot});
     if (!r) return r.error();
     return {};
@@ -210,38 +195,6 @@ Status set_sync_names(pg::SyncConnection& primary, const std::vector<std::string
         return s;
     auto reloaded = primary.query(pg::queries::kReloadConf);
     if (!reloaded) return reloaded.error();
-    return {};
-}
-
-// Waits until every standby in `names` streams from the primary at `primary_url`.
-Status wait_streaming(const std::string& primary_url, const std::vector<std::string>& names,
-                      std::chrono::seconds limit) {
-    std::string last;
-    bool ok = wait_until(
-        limit,
-        [&] {
-            auto conn = connect(primary_url, 2s);
-            if (!conn) {
-                last = conn.error().message;
-                return false;
-            }
-            auto rows = conn->query(pg::queries::kStreamingStandbys);
-            if (!rows) {
-                last = rows.error().message;
-                return false;
-            }
-            std::set<std::string> streaming;
-            for (size_t i = 0; i < rows->size(); ++i)
-                if (rows->text(i, "state") == "streaming")
-                    streaming.insert(rows->text(i, "application_name"));
-            std::vector<std::string> missing;
-            for (const auto& n : names)
-                if (!streaming.count(cluster::application_name(n))) missing.push_back(n);
-            last = missing.empty() ? "" : fmt::format("not streaming yet: {}", fmt::join(missing, ", "));
-            return missing.empty();
-        },
-        100ms);
-    if (!ok) return fail(fmt::format("standbys did not stream within {} s ({})", limit.count(), last));
     return {};
 }
 
@@ -272,14 +225,6 @@ Status replace_file(const fs::path& path, const std::string& content) {
     return {};
 }
 
-bool postgres_running(const fs::path& data) { return cluster::postmaster_running(data); }
-
-Status start_node(const fs::path& data, const fs::path& log_file) {
-    return cluster::run_postgres_program({cluster::pg_program("pg_ctl"), "-D", data.string(), "-l",
-                                          log_file.string(), "-w", "-t", "60", "start"},
-                                         90s);
-}
-
 // The one reachable primary among the nodes, other than `except`.
 Result<NodeProbe> find_primary(const std::vector<NodeProbe>& probes, const std::string& except) {
     std::vector<const NodeProbe*> primaries;
@@ -307,42 +252,18 @@ Status make_standby(const fs::path& data, const std::string& node, const std::st
     if (!out) return fail(fmt::format("cannot write {}", (data / "postgresql.auto.conf").string()));
     out << "\n# --- ywctl rejoin: a standby of the current primary ---\n"
         << "primary_conninfo = '" << escaped << "'\n"
-        << "primary_slot_name = '" << cluster::application_name(node) << "_slot'\n";
+        << "primary_slot_name = '" << node::slot_name(node) << "'\n";
     if (!sync_names.empty()) out << "synchronous_standby_names = '" << sync_names << "'  # once promoted\n";
     out.close();
     std::ofstream signal(data / "standby.signal", std::ios::trunc);
     if (!signal) return fail("cannot write standby.signal");
     signal.close();
-    cluster::give_to_service_user(data);
+    node::give_to_service_user(data);
     return {};
 }
 
 const std::vector<std::string> kConfigFiles = {"postgresql.conf", "postgresql.auto.conf", "pg_hba.conf",
                                                "pg_ident.conf"};
-
-std::optional<std::string> controldata_value(const fs::path& data, const std::string& key) {
-    RunOptions opts;
-    opts.as_user = running_as_root() ? "postgres" : "";
-    opts.timeout = 10s;
-    auto r = run_process({cluster::pg_program("pg_controldata"), "-D", data.string()}, opts);
-    if (!r || r->exit_code != 0) return std::nullopt;
-    auto at = r->output.find(key + ":");
-    if (at == std::string::npos) return std::nullopt;
-    auto start = r->output.find_first_not_of(' ', at + key.size() + 1);
-    auto end = r->output.find('\n', start);
-    return r->output.substr(start, end - start);
-}
-
-long long lsn_bytes(const std::string& lsn) {
-    auto slash = lsn.find('/');
-    if (slash == std::string::npos) return -1;
-    try {
-        return static_cast<long long>((std::stoull(lsn.substr(0, slash), nullptr, 16) << 32) |
-                                      std::stoull(lsn.substr(slash + 1), nullptr, 16));
-    } catch (const std::exception&) {
-        return -1;
-    }
-}
 
 }  // namespace
 
@@ -385,7 +306,7 @@ std::vector<NodeProbe> probe_nodes(const std::vector<NodeEndpoint>& nodes) {
 
 std::string sync_standby_names(const std::vector<std::string>& standbys) {
     std::vector<std::string> names;
-    for (const auto& s : standbys) names.push_back(cluster::application_name(s));
+    for (const auto& s : standbys) names.push_back(node::application_name(s));
     return fmt::format("ANY 1 ({})", fmt::join(names, ", "));
 }
 
@@ -467,10 +388,10 @@ Result<FailoverDecision> decide_failover(const std::vector<NodeProbe>& probes, c
     return d;
 }
 
-Result<cluster::Endpoint> dsn_endpoint(const std::string& dsn) {
+Result<Endpoint> dsn_endpoint(const std::string& dsn) {
     auto keys = parse_conninfo(dsn);
     if (!keys) return keys.error();
-    cluster::Endpoint e;
+    Endpoint e;
     e.host = keys->count("host") ? keys->at("host") : (keys->count("hostaddr") ? keys->at("hostaddr") : "");
     try {
         e.port = keys->count("port") ? std::stoi(keys->at("port")) : 5432;
@@ -485,12 +406,12 @@ namespace {
 // The body of repoint_pgbouncer on an open console. `pause`: PAUSE/RESUME the repointed databases here (false
 // when the caller holds the whole pooler paused, as a switchover does).
 Result<std::string> repoint_with(pg::SyncConnection& admin, bool pause, const std::string& ini_path,
-                                 const std::vector<cluster::Endpoint>& from, const cluster::Endpoint& to) {
+                                 const std::vector<Endpoint>& from, const Endpoint& to) {
     if (!fs::exists(ini_path))
         return make_error(
             ErrorCode::kUnavailable,
             fmt::format("PGBOUNCER_INI {} is not on this host: run this where PgBouncer runs", ini_path));
-    auto repointed = cluster::repoint_databases(read_text(ini_path), from, to);
+    auto repointed = repoint_databases(read_text(ini_path), from, to);
     if (repointed.databases.empty()) return std::string();
     for (const auto& db : repointed.databases)
         if (!valid_db_name(db)) return make_error(ErrorCode::kInvalidArgument, "odd database name " + db);
@@ -514,9 +435,8 @@ Result<std::string> repoint_with(pg::SyncConnection& admin, bool pause, const st
 }
 
 // Every node's endpoint but `target`'s: what PgBouncer may point at now.
-std::vector<cluster::Endpoint> endpoints_except(const std::vector<NodeEndpoint>& nodes,
-                                                const std::string& target) {
-    std::vector<cluster::Endpoint> from;
+std::vector<Endpoint> endpoints_except(const std::vector<NodeEndpoint>& nodes, const std::string& target) {
+    std::vector<Endpoint> from;
     for (const auto& n : nodes)
         if (n.name != target)
             if (auto e = dsn_endpoint(n.url)) from.push_back(*e);
@@ -526,8 +446,7 @@ std::vector<cluster::Endpoint> endpoints_except(const std::vector<NodeEndpoint>&
 }  // namespace
 
 Result<std::string> repoint_pgbouncer(const std::string& admin_url, const std::string& ini_path,
-                                      const std::vector<cluster::Endpoint>& from,
-                                      const cluster::Endpoint& to) {
+                                      const std::vector<Endpoint>& from, const Endpoint& to) {
     auto admin = connect(admin_url);
     if (!admin) return make_error(ErrorCode::kUnavailable, "PgBouncer console: " + admin.error().message);
     return repoint_with(*admin, true, ini_path, from, to);
@@ -661,30 +580,13 @@ FailoverReport execute_failover(const FailoverRequest& request, const FailoverDe
     if (!follow.empty() &&
         !step("wait for the standbys to stream from " + d.target, [&](std::string& detail) -> Status {
             detail = fmt::format("{} streaming", fmt::join(follow, ", "));
-            return wait_streaming(target_url, follow, request.stream_timeout);
+            return node::wait_streaming(target_url, follow, request.stream_timeout);
         }))
         return finish(false);
     return finish(true);
 }
 
 // --- stop / rejoin / switchover ---
-
-Status stop_node(const fs::path& data_dir, bool kill_it) {
-    if (!kill_it) {
-        if (!postgres_running(data_dir)) return {};
-        return cluster::run_postgres_program(
-            {cluster::pg_program("pg_ctl"), "-D", data_dir.string(), "-m", "fast", "-w", "-t", "60", "stop"},
-            90s);
-    }
-    std::ifstream in(data_dir / "postmaster.pid");
-    long pid = 0;
-    if (!(in >> pid) || pid <= 0) return fail("no postmaster.pid in " + data_dir.string());
-    if (::kill(static_cast<pid_t>(pid), SIGKILL) != 0) return fail(fmt::format("kill -9 {} failed", pid));
-    // The backends notice their postmaster died and exit; the port closes with the postmaster.
-    if (!wait_until(10s, [&] { return !cluster::process_alive(static_cast<int>(pid)); }))
-        return fail(fmt::format("postmaster {} survived SIGKILL", pid));
-    return {};
-}
 
 Result<std::vector<std::string>> rejoin_plan(const RejoinRequest& r) {
     if (url_of(r.nodes, r.node).empty()) {
@@ -698,10 +600,11 @@ Result<std::vector<std::string>> rejoin_plan(const RejoinRequest& r) {
     auto primary = find_primary(probe_nodes(r.nodes), r.node);
     if (!primary) return primary.error();
     std::vector<std::string> plan;
-    if (postgres_running(r.data_dir)) plan.push_back(fmt::format("stop {} (pg_ctl stop -m fast)", r.node));
+    if (node::postmaster_running(r.data_dir))
+        plan.push_back(fmt::format("stop {} (pg_ctl stop -m fast)", r.node));
     plan.push_back(fmt::format("keep {}'s configuration files (port, settings)", r.node));
     plan.push_back(fmt::format("create slot {}_slot on {} (the current primary)",
-                               cluster::application_name(r.node), primary->name));
+                               node::application_name(r.node), primary->name));
     if (!r.force_basebackup)
         plan.push_back(fmt::format("pg_rewind {} from {}; if that fails: move it aside, pg_basebackup",
                                    r.data_dir.string(), primary->name));
@@ -711,7 +614,7 @@ Result<std::vector<std::string>> rejoin_plan(const RejoinRequest& r) {
     plan.push_back(
         fmt::format("standby.signal, primary_conninfo -> {}, application_name {}; start; wait until "
                     "it streams",
-                    primary->name, cluster::application_name(r.node)));
+                    primary->name, node::application_name(r.node)));
     return plan;
 }
 
@@ -733,8 +636,8 @@ RejoinReport rejoin(const RejoinRequest& r) {
     }
 
     if (!step(r.node + " is stopped", [&](std::string& detail) -> Status {
-            detail = postgres_running(r.data_dir) ? "pg_ctl stop -m fast" : "was not running";
-            return stop_node(r.data_dir, false);
+            detail = node::postmaster_running(r.data_dir) ? "pg_ctl stop -m fast" : "was not running";
+            return node::stop(r.data_dir, false);
         }))
         return finish(false);
 
@@ -745,7 +648,7 @@ RejoinReport rejoin(const RejoinRequest& r) {
     if (!step("slot and checkpoint on " + primary->name, [&](std::string& detail) -> Status {
             auto conn = connect(primary->url);
             if (!conn) return conn.error();
-            detail = cluster::application_name(r.node) + "_slot; CHECKPOINT (pg_rewind reads its timeline)";
+            detail = node::slot_name(r.node) + "; CHECKPOINT (pg_rewind reads its timeline)";
             if (auto s = ensure_slot(*conn, r.node); !s) return s;
             auto checkpoint = conn->query(pg::queries::kCheckpoint);
             if (!checkpoint) return checkpoint.error();
@@ -761,9 +664,9 @@ RejoinReport rejoin(const RejoinRequest& r) {
             // half-done earlier rejoin leaves standby.signal); the signal is written again afterwards.
             std::error_code ec;
             fs::remove(r.data_dir / "standby.signal", ec);
-            return cluster::run_postgres_program({cluster::pg_program("pg_rewind"), "--target-pgdata",
-                                                  r.data_dir.string(), "--source-server", primary->url},
-                                                 600s);
+            return node::run_postgres_program({node::pg_program("pg_rewind"), "--target-pgdata",
+                                               r.data_dir.string(), "--source-server", primary->url},
+                                              600s);
         });
     }
     if (rewound) {
@@ -778,10 +681,9 @@ RejoinReport rejoin(const RejoinRequest& r) {
                 if (ec)
                     return fail(fmt::format("cannot move {} aside: {}", r.data_dir.string(), ec.message()));
                 detail = fmt::format("old data kept in {}", aside.string());
-                return cluster::run_postgres_program(
-                    {cluster::pg_program("pg_basebackup"), "-d", primary->url, "-D", r.data_dir.string(),
-                     "-S", cluster::application_name(r.node) + "_slot", "-X", "stream", "-c", "fast",
-                     "--no-password"},
+                return node::run_postgres_program(
+                    {node::pg_program("pg_basebackup"), "-d", primary->url, "-D", r.data_dir.string(), "-S",
+                     node::slot_name(r.node), "-X", "stream", "-c", "fast", "--no-password"},
                     3600s);
             }))
             return finish(false);
@@ -812,13 +714,13 @@ RejoinReport rejoin(const RejoinRequest& r) {
 
     if (!step("start " + r.node, [&](std::string& detail) -> Status {
             detail = "pg_ctl start";
-            return start_node(r.data_dir, r.log_file);
+            return node::start(r.data_dir, r.log_file);
         }))
         return finish(false);
 
     if (!step("wait until " + r.node + " streams from " + primary->name, [&](std::string& detail) -> Status {
             detail = "streaming";
-            return wait_streaming(primary->url, {r.node}, r.stream_timeout);
+            return node::wait_streaming(primary->url, {r.node}, r.stream_timeout);
         }))
         return finish(false);
     return finish(true);
@@ -882,8 +784,8 @@ SwitchoverReport switchover(const SwitchoverRequest& r) {
 
     std::string checkpoint;
     if (!step("stop " + primary->name + " cleanly", [&](std::string& detail) -> Status {
-            if (auto s = stop_node(r.old_primary_data, false); !s) return s;
-            auto lsn = controldata_value(r.old_primary_data, "Latest checkpoint location");
+            if (auto s = node::stop(r.old_primary_data, false); !s) return s;
+            auto lsn = node::controldata_value(r.old_primary_data, "Latest checkpoint location");
             if (!lsn) return fail("cannot read the shutdown checkpoint with pg_controldata");
             checkpoint = *lsn;
             detail = "shutdown checkpoint at " + checkpoint;
@@ -894,7 +796,8 @@ SwitchoverReport switchover(const SwitchoverRequest& r) {
     }
 
     if (!step("wait until " + r.target + " received " + checkpoint, [&](std::string& detail) -> Status {
-            long long want = lsn_bytes(checkpoint);
+            auto parsed = pg::parse_lsn(checkpoint);
+            long long want = parsed ? static_cast<long long>(*parsed) : -1;
             long long got = -1;
             bool ok = wait_until(r.catch_up_timeout, [&] {
                 auto p = probe_node({r.target, target_url});

@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "cluster/pgbouncer_ini.hpp"
 #include "common/config.hpp"
 #include "common/error.hpp"
+#include "ops/pgbouncer_ini.hpp"
 
 namespace yw::ops {
 
@@ -110,11 +110,10 @@ FailoverReport execute_failover(const FailoverRequest& request, const FailoverDe
 // PgBouncer: PAUSE the databases that point at any of `from`, rewrite their [databases] entries to `to`,
 // RELOAD, RESUME. Returns what changed ("" when already pointing at `to`).
 Result<std::string> repoint_pgbouncer(const std::string& admin_url, const std::string& ini_path,
-                                      const std::vector<cluster::Endpoint>& from,
-                                      const cluster::Endpoint& to);
+                                      const std::vector<Endpoint>& from, const Endpoint& to);
 
 // host and port of a libpq DSN or URI.
-Result<cluster::Endpoint> dsn_endpoint(const std::string& dsn);
+Result<Endpoint> dsn_endpoint(const std::string& dsn);
 
 // --- rejoin (node-local: runs where the old primary's data directory is) ---
 
@@ -171,9 +170,5 @@ Result<std::vector<std::string>> switchover_plan(const SwitchoverRequest& reques
 // record up to the primary's shutdown checkpoint, promote it, repoint the others and PgBouncer, RESUME,
 // restart the old primary as a standby of the target.
 SwitchoverReport switchover(const SwitchoverRequest& request);
-
-// Stops PostgreSQL in a data directory: pg_ctl stop -m fast, or SIGKILL to the postmaster (a crash, for the
-// drill). Node-local.
-Status stop_node(const std::filesystem::path& data_dir, bool kill);
 
 }  // namespace yw::ops

@@ -10,6 +10,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/files.hpp"
+#include "ops/pgbouncer_ini.hpp"
 #include "ops/replication.hpp"
 #include "pg/replication_queries.hpp"
 #include "pg/sync_connection.hpp"
@@ -35,48 +37,6 @@ long long number(const std::string& text) {
     }
 }
 
-std::string trim(const std::string& s) {
-    size_t b = s.find_first_not_of(" \t\r");
-    if (b == std::string::npos) return "";
-    size_t e = s.find_last_not_of(" \t\r");
-    return s.substr(b, e - b + 1);
-}
-
-std::string lower(std::string s) {
-    for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return s;
-}
-
-// The section a line opens ("[pgbouncer]" → "pgbouncer"), or nullopt.
-std::optional<std::string> section_of(const std::string& line) {
-    std::string t = trim(line);
-    if (t.size() >= 2 && t.front() == '[' && t.back() == ']') return lower(trim(t.substr(1, t.size() - 2)));
-    return std::nullopt;
-}
-
-// key of a "key = value" line (lower case), or nullopt for comments and blank lines.
-std::optional<std::pair<std::string, std::string>> key_value(const std::string& line) {
-    std::string t = trim(line);
-    if (t.empty() || t[0] == ';' || t[0] == '#') return std::nullopt;
-    auto eq = t.find('=');
-    if (eq == std::string::npos) return std::nullopt;
-    return std::pair{lower(trim(t.substr(0, eq))), trim(t.substr(eq + 1))};
-}
-
-std::vector<std::string> lines_of(const std::string& text) {
-    std::vector<std::string> out;
-    std::stringstream ss(text);
-    for (std::string line; std::getline(ss, line);) out.push_back(line);
-    return out;
-}
-
-std::string read_text(const fs::path& path) {
-    std::ifstream in(path);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
 std::string seconds_text(long long ms) {
     return ms >= 60000 ? fmt::format("{}m{:02}s", ms / 60000, (ms / 1000) % 60)
                        : fmt::format("{} s", ms / 1000);
@@ -85,11 +45,11 @@ std::string seconds_text(long long ms) {
 }  // namespace
 
 Level waiting_level(long long cl_waiting) {
-    return from_verdict(health::grade(static_cast<double>(cl_waiting), kWaitingWarning, kWaitingCritical));
+    return from_verdict(yw::grade(static_cast<double>(cl_waiting), kWaitingWarning, kWaitingCritical));
 }
 
 Level maxwait_level(double seconds) {
-    return from_verdict(health::grade(seconds, kMaxWaitWarningS, kMaxWaitCriticalS));
+    return from_verdict(yw::grade(seconds, kMaxWaitWarningS, kMaxWaitCriticalS));
 }
 
 long long reserve_of(long long pool_size) {
@@ -217,56 +177,6 @@ Report assess_pools(const PoolSnapshot& s) {
 
 // --- RB-6 ---
 
-std::optional<std::string> ini_value(const std::string& text, const std::string& section,
-                                     const std::string& key) {
-    std::string current;
-    for (const auto& line : lines_of(text)) {
-        if (auto sec = section_of(line)) {
-            current = *sec;
-            continue;
-        }
-        if (current != lower(section)) continue;
-        if (auto kv = key_value(line); kv && kv->first == lower(key)) return kv->second;
-    }
-    return std::nullopt;
-}
-
-std::string set_ini_value(const std::string& text, const std::string& section, const std::string& key,
-                          const std::string& value) {
-    auto lines = lines_of(text);
-    std::string current;
-    std::optional<size_t> last_in_section;  // where to add the key when the section lacks it
-    bool found_section = false;
-    for (size_t i = 0; i < lines.size(); ++i) {
-        if (auto sec = section_of(lines[i])) {
-            current = *sec;
-            if (current == lower(section)) {
-                found_section = true;
-                last_in_section = i;
-            }
-            continue;
-        }
-        if (current != lower(section)) continue;
-        if (!trim(lines[i]).empty()) last_in_section = i;
-        if (auto kv = key_value(lines[i]); kv && kv->first == lower(key)) {
-            lines[i] = key + " = " + value;
-            std::string out;
-            for (const auto& l : lines) out += l + "\n";
-            return out;
-        }
-    }
-    std::string entry = key + " = " + value;
-    if (!found_section) {
-        lines.push_back("[" + section + "]");
-        lines.push_back(entry);
-    } else {
-        lines.insert(lines.begin() + static_cast<long>(*last_in_section) + 1, entry);
-    }
-    std::string out;
-    for (const auto& l : lines) out += l + "\n";
-    return out;
-}
-
 Result<NodeEndpoint> find_primary(const Config& config, std::chrono::seconds timeout) {
     if (config.admin_urls.empty())
         return make_error(ErrorCode::kUnavailable,
@@ -300,18 +210,10 @@ Result<ResizePlan> plan_resize(const Config& config, long long to, std::chrono::
         number(ini_value(text, "pgbouncer", "default_pool_size").value_or("20"));  // PgBouncer's default
     long long reserve = number(ini_value(text, "pgbouncer", "reserve_pool_size").value_or("0"));
     // A database line with its own pool_size= ignores default_pool_size.
-    std::string current;
-    for (const auto& line : lines_of(text)) {
-        if (auto sec = section_of(line)) {
-            current = *sec;
-            continue;
-        }
-        auto kv = key_value(line);
-        if (current == "databases" && kv && kv->second.find("pool_size=") != std::string::npos)
-            plan.warnings.push_back(
-                fmt::format("database '{}' sets its own pool_size, which default_pool_size does "
-                            "not change",
-                            kv->first));
+    for (const auto& [database, connstr] : section_entries(text, "databases")) {
+        if (connstr.find("pool_size=") != std::string::npos)
+            plan.warnings.push_back(fmt::format(
+                "database '{}' sets its own pool_size, which default_pool_size does not change", database));
     }
     if (auto primary = find_primary(config, timeout)) {
         if (auto conn = pg::SyncConnection::open(primary->url, timeout)) {

@@ -13,6 +13,7 @@
 #include "common/config.hpp"
 #include "common/error.hpp"
 #include "ops/check.hpp"
+#include "ops/pgbouncer_ini.hpp"
 
 namespace yw::ops {
 
@@ -63,14 +64,6 @@ void assess_pools(const PoolSnapshot& s, Report& r);
 Report assess_pools(const PoolSnapshot& s);
 
 // --- RB-6: resize ---
-
-// The value of `key` in `[section]` of an ini text; nullopt when absent.
-std::optional<std::string> ini_value(const std::string& text, const std::string& section,
-                                     const std::string& key);
-// The text with `key = value` in `[section]`: the existing line replaced (comments and everything else kept),
-// or a line added at the end of the section.
-std::string set_ini_value(const std::string& text, const std::string& section, const std::string& key,
-                          const std::string& value);
 
 struct ResizePlan {
     std::filesystem::path ini;

@@ -9,9 +9,9 @@
 #include <map>
 #include <thread>
 
-#include "cluster/local_topology.hpp"
 #include "common/logging.hpp"
 #include "common/process.hpp"
+#include "node/control.hpp"
 #include "pg/ops_queries.hpp"
 #include "pg/replication_queries.hpp"
 #include "pg/sync_connection.hpp"
@@ -38,7 +38,7 @@ std::map<std::string, std::string> parse_dsn(const std::string& dsn) {
     return out;
 }
 
-using cluster::pg_program;
+using node::pg_program;
 
 std::string utc_stamp() {
     std::time_t now = std::time(nullptr);
@@ -164,12 +164,12 @@ Result<RebuildPlan> plan_rebuild(const std::vector<NodeEndpoint>& nodes, Rebuild
     for (const auto& n : nodes) {
         if (n.name == plan.source) plan.source_url = n.url;
     }
-    plan.application_name = application_name_of(options.node);
-    plan.slot = slot_name_of(options.node);
+    plan.application_name = node::application_name(options.node);
+    plan.slot = node::slot_name(options.node);
 
     if (options.log_file.empty()) options.log_file = options.data_dir.string() + ".log";
     plan.stop_first =
-        (fs::exists(options.data_dir / "PG_VERSION") && cluster::postmaster_running(options.data_dir));
+        (fs::exists(options.data_dir / "PG_VERSION") && node::postmaster_running(options.data_dir));
     std::error_code ec;
     plan.data_exists = fs::exists(options.data_dir, ec);
     if (me && me->reachable && !plan.stop_first) {
@@ -226,7 +226,7 @@ Result<RebuildOutcome> run_rebuild(const RebuildPlan& plan) {
 
     if (plan.stop_first) {
         say(o, "stop " + o.node);
-        if (auto s = cluster::run_postgres_program(
+        if (auto s = node::run_postgres_program(
                 {pg_program("pg_ctl"), "-D", o.data_dir.string(), "-m", "fast", "-w", "-t", "120", "stop"},
                 180s);
             !s)
@@ -278,8 +278,7 @@ Result<RebuildOutcome> run_rebuild(const RebuildPlan& plan) {
                                   "fast",
                                   "--no-password"};
     if (o.show_progress) argv.push_back("-P");
-    if (auto s =
-            cluster::run_postgres_program(argv, o.basebackup_timeout, o.show_progress ? "/dev/stderr" : "");
+    if (auto s = node::run_postgres_program(argv, o.basebackup_timeout, o.show_progress ? "/dev/stderr" : "");
         !s) {
         // Nothing half-copied may look like a data directory; the old one is still aside for the operator.
         std::error_code ec;
@@ -303,9 +302,9 @@ Result<RebuildOutcome> run_rebuild(const RebuildPlan& plan) {
     }
 
     say(o, "start " + o.node);
-    if (auto s = cluster::run_postgres_program({pg_program("pg_ctl"), "-D", o.data_dir.string(), "-l",
-                                                o.log_file.string(), "-w", "-t", "120", "start"},
-                                               180s);
+    if (auto s = node::run_postgres_program({pg_program("pg_ctl"), "-D", o.data_dir.string(), "-l",
+                                             o.log_file.string(), "-w", "-t", "120", "start"},
+                                            180s);
         !s)
         return s.error();
 

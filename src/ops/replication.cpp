@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <future>
 
+#include "node/control.hpp"
 #include "pg/replication_queries.hpp"
 #include "pg/sync_connection.hpp"
 
@@ -127,14 +128,6 @@ void add_replay_rows(Report& r, const ReplicationSnapshot& s, size_t node, const
 
 }  // namespace
 
-std::string application_name_of(const std::string& node) {
-    std::string out = node;
-    std::replace(out.begin(), out.end(), '-', '_');
-    return out;
-}
-
-std::string slot_name_of(const std::string& node) { return application_name_of(node) + "_slot"; }
-
 ReplicationSnapshot collect_replication(const std::vector<NodeEndpoint>& nodes,
                                         std::chrono::seconds connect_timeout) {
     ReplicationSnapshot s;
@@ -197,7 +190,7 @@ std::optional<long long> effective_lag_ms(std::optional<std::uint64_t> primary_l
 }
 
 Level lag_level(long long lag_ms) {
-    return from_verdict(health::grade(static_cast<double>(lag_ms), kLagWarningMs, kLagCriticalMs));
+    return from_verdict(yw::grade(static_cast<double>(lag_ms), kLagWarningMs, kLagCriticalMs));
 }
 
 Level behind_level(std::uint64_t bytes, const ReplicationThresholds& t) {
@@ -215,14 +208,15 @@ std::optional<std::uint64_t> bytes_behind(const ReplicationSnapshot& s, size_t n
 
 const Walsender* walsender_of(const ReplicationSnapshot& s, const std::string& node) {
     for (const auto& w : s.walsenders) {
-        if (w.application_name == application_name_of(node) || w.slot_name == slot_name_of(node)) return &w;
+        if (w.application_name == node::application_name(node) || w.slot_name == node::slot_name(node))
+            return &w;
     }
     return nullptr;
 }
 
 const Slot* slot_of(const ReplicationSnapshot& s, const std::string& node) {
     for (const auto& slot : s.slots) {
-        if (slot.name == slot_name_of(node)) return &slot;
+        if (slot.name == node::slot_name(node)) return &slot;
     }
     return nullptr;
 }
@@ -273,7 +267,7 @@ Report assess_replication(const ReplicationSnapshot& s, const ReplicationThresho
             std::string why =
                 !n.reachable
                     ? "node does not answer"
-                    : fmt::format("no walsender for {} on {} (receiver: {})", application_name_of(n.name),
+                    : fmt::format("no walsender for {} on {} (receiver: {})", node::application_name(n.name),
                                   primary.name, n.receiver_status.empty() ? "none" : n.receiver_status);
             r.add({n.name + " state", Level::kCritical, "not streaming", "streaming", why});
             r.recommend("ywctl emergency replica-failure");

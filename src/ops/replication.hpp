@@ -37,11 +37,6 @@ struct ReplicationThresholds {
 using pg::format_lsn;
 using pg::parse_lsn;
 
-// Naming convention of the topology: node "replica-1" streams as application_name "replica_1" on slot
-// "replica_1_slot".
-std::string application_name_of(const std::string& node);
-std::string slot_name_of(const std::string& node);
-
 // What one node says about itself.
 struct NodeView {
     std::string name;

@@ -13,7 +13,7 @@
 #include <unordered_map>
 
 #include "common/logging.hpp"
-#include "health/rules.hpp"
+#include "common/verdict.hpp"
 
 namespace yw::pg {
 namespace json = boost::json;
@@ -261,7 +261,7 @@ json::value QueryMonitor::report() const {
     double average = all.count() ? static_cast<double>(all.sum()) / static_cast<double>(all.count()) : 0;
     double slow_percent =
         all.count() ? 100.0 * static_cast<double>(slow_total) / static_cast<double>(all.count()) : 0;
-    health::Verdict verdict = health::query_health(p95, slow_percent);
+    yw::Verdict verdict = yw::query_health(p95, slow_percent);
     return json::object{{"slowQueries", std::move(slow_queries)},
                         {"statistics", json::object{{"p50", us_to_ms(all.percentile(50))},
                                                     {"p90", us_to_ms(all.percentile(90))},
@@ -269,7 +269,7 @@ json::value QueryMonitor::report() const {
                                                     {"p99", us_to_ms(all.percentile(99))},
                                                     {"average", us_to_ms(average)},
                                                     {"total_queries", all.count()}}},
-                        {"health", json::string_view(health::to_string(verdict))}};
+                        {"health", json::string_view(yw::to_string(verdict))}};
 }
 
 std::vector<QueryTotals> QueryMonitor::totals() const {

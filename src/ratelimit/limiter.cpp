@@ -391,15 +391,16 @@ LimiterStats Limiter::stats() const {
     return s;
 }
 
-std::string Limiter::exposition() const {
+void Limiter::dump_metrics(prometheus::Writer& out) const {
     LimiterStats s = stats();
-    std::string out =
-        "# HELP yw_ratelimit_decisions_total Rate-limit decisions by source (redis, lease, remembered, "
-        "local fallback, whitelist, fail_open, fail_closed) and result.\n"
-        "# TYPE yw_ratelimit_decisions_total counter\n";
+    out.family(
+        "yw_ratelimit_decisions_total", "counter",
+        "Rate-limit decisions by source (redis, lease, remembered, local fallback, whitelist, fail_open, "
+        "fail_closed) and result.");
     auto line = [&out](std::string_view source, std::string_view result, std::uint64_t n) {
-        out += fmt::format("yw_ratelimit_decisions_total{{source=\"{}\",result=\"{}\"}} {}\n", source, result,
-                           n);
+        std::string labels = prometheus::label("source", source);
+        prometheus::append_label(labels, "result", result);
+        out.sample("yw_ratelimit_decisions_total", labels, n);
     };
     line("redis", "allowed", s.redis_allowed);
     line("redis", "denied", s.redis_denied);
@@ -410,28 +411,9 @@ std::string Limiter::exposition() const {
     line("whitelist", "allowed", s.whitelisted);
     line("fail_open", "allowed", s.fail_open);
     line("fail_closed", "denied", s.fail_closed);
-    out +=
-        "# HELP yw_ratelimit_redis_errors_total Script calls that failed or timed out (the fallback "
-        "decided).\n"
-        "# TYPE yw_ratelimit_redis_errors_total counter\n";
-    out += fmt::format("yw_ratelimit_redis_errors_total {}\n", s.redis_errors);
-    if (redis_) {
-        auto r = redis_->stats();
-        out +=
-            "# HELP yw_redis_connected Whether the Redis connection is up.\n# TYPE yw_redis_connected "
-            "gauge\n";
-        out += fmt::format("yw_redis_connected {}\n", redis_->connected() ? 1 : 0);
-        out +=
-            "# HELP yw_redis_reconnects_total Connections re-established after a loss.\n"
-            "# TYPE yw_redis_reconnects_total counter\n";
-        out += fmt::format("yw_redis_reconnects_total {}\n", r.reconnects);
-        out +=
-            "# HELP yw_redis_errors_total Redis calls that failed (not connected, timeout, connection "
-            "lost).\n"
-            "# TYPE yw_redis_errors_total counter\n";
-        out += fmt::format("yw_redis_errors_total {}\n", r.errors);
-    }
-    return out;
+    out.family("yw_ratelimit_redis_errors_total", "counter",
+               "Script calls that failed or timed out (the fallback decided).");
+    out.sample("yw_ratelimit_redis_errors_total", {}, s.redis_errors);
 }
 
 }  // namespace yw::ratelimit

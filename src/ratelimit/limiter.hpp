@@ -19,6 +19,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/prometheus.hpp"
 #include "ratelimit/policy.hpp"
 #include "redis/client.hpp"
 
@@ -111,7 +112,7 @@ class Limiter {
 
     LimiterStats stats() const;
     // Prometheus lines (yw_ratelimit_*).
-    std::string exposition() const;
+    void dump_metrics(prometheus::Writer& out) const;
 
   private:
     struct Remembered {

@@ -22,6 +22,7 @@
 #include <future>
 #include <mutex>
 
+#include "common/hex.hpp"
 #include "common/logging.hpp"
 
 namespace yw::redis {
@@ -90,11 +91,7 @@ Error unavailable(std::string why) { return make_error(ErrorCode::kUnavailable, 
 Script::Script(std::string source) : source_(std::move(source)) {
     unsigned char digest[SHA_DIGEST_LENGTH];
     SHA1(reinterpret_cast<const unsigned char*>(source_.data()), source_.size(), digest);
-    static constexpr char kHex[] = "0123456789abcdef";
-    for (unsigned char b : digest) {
-        sha1_ += kHex[b >> 4];
-        sha1_ += kHex[b & 0xf];
-    }
+    sha1_ = to_hex(digest);
 }
 
 std::optional<std::int64_t> time_us(const Reply& reply) {
@@ -513,5 +510,16 @@ ClientStats Client::stats() const {
 }
 
 const ClientOptions& Client::options() const { return impl_->options; }
+
+void Client::dump_metrics(prometheus::Writer& out) const {
+    ClientStats s = stats();
+    out.family("yw_redis_connected", "gauge", "Whether the Redis connection is up.");
+    out.sample("yw_redis_connected", {}, connected());
+    out.family("yw_redis_reconnects_total", "counter", "Connections re-established after a loss.");
+    out.sample("yw_redis_reconnects_total", {}, s.reconnects);
+    out.family("yw_redis_errors_total", "counter",
+               "Redis calls that failed (not connected, timeout, connection lost).");
+    out.sample("yw_redis_errors_total", {}, s.errors);
+}
 
 }  // namespace yw::redis

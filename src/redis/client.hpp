@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "common/error.hpp"
+#include "common/prometheus.hpp"
 
 namespace yw::redis {
 
@@ -108,6 +109,8 @@ class Client {
 
     bool connected() const;
     ClientStats stats() const;
+    // yw_redis_connected, yw_redis_reconnects_total, yw_redis_errors_total.
+    void dump_metrics(prometheus::Writer& out) const;
     const ClientOptions& options() const;
 
     struct Impl;  // public so that the implementation's free helpers may name it

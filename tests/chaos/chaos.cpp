@@ -21,6 +21,7 @@
 #include "common/config.hpp"
 #include "common/logging.hpp"
 #include "hostile.hpp"
+#include "node/control.hpp"
 #include "ops/api_load.hpp"
 #include "ops/failover.hpp"
 #include "pg/migrator.hpp"
@@ -261,7 +262,7 @@ Status kill_daemon(const fs::path& pidfile, const std::string& what) {
     auto pid = pid_from(pidfile);
     if (auto s = signal_pidfile(pidfile, SIGKILL, what); !s) return s;
     auto deadline = Clock::now() + 5s;
-    while (cluster::process_alive(*pid) && Clock::now() < deadline) std::this_thread::sleep_for(10ms);
+    while (node::process_alive(*pid) && Clock::now() < deadline) std::this_thread::sleep_for(10ms);
     std::error_code ec;
     fs::remove(pidfile, ec);
     return {};
@@ -270,7 +271,7 @@ Status kill_daemon(const fs::path& pidfile, const std::string& what) {
 // A crash, as the failover drill makes one: SIGKILL to the postmaster, then wait for it to be gone.
 Status kill_postmaster(Stage& s, const std::string& node) {
     say("SIGKILL to " + node + "'s postmaster");
-    return ops::stop_node(s.local().data_dir(node), true);
+    return node::stop(s.local().data_dir(node), true);
 }
 
 Status on_replicas(Stage& s, const pg::Query& q) {

@@ -1,10 +1,10 @@
 // Small parsers of identifiers: UUIDs, WAL positions, API keys, cache entries and keys, PgBouncer entries.
 // Each either refuses or round-trips.
 #include "cache/keys.hpp"
-#include "cluster/pgbouncer_ini.hpp"
 #include "common/uuid7.hpp"
 #include "fuzz.hpp"
 #include "messaging/api_key.hpp"
+#include "ops/pgbouncer_ini.hpp"
 #include "pg/topology.hpp"
 
 using namespace yw;
@@ -27,7 +27,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                       "a not-found entry round-trips");
     }
     (void)cache::namespace_of(input);
-    auto endpoint = cluster::entry_endpoint(std::string(input));
+    auto endpoint = ops::entry_endpoint(std::string(input));
     fuzz::require(endpoint.port == -1 || (endpoint.port >= 1 && endpoint.port <= 65535),
                   "a port is a port number, or -1 for none");
     return 0;

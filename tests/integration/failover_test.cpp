@@ -11,6 +11,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "node/control.hpp"
 #include "pg/queries.hpp"
 #include "support/topology_fixture.hpp"
 
@@ -95,7 +96,7 @@ TEST(Failover, RefusedWhileThePrimaryAnswers) {
 
 TEST(Failover, ToAStandbyThatIsDownIsRefusedAndNothingChanges) {
     std::string ini = pgbouncer_ini();
-    ASSERT_TRUE(ops::stop_node(Topology::get().dir() / "replica-2", false).ok());
+    ASSERT_TRUE(node::stop(Topology::get().dir() / "replica-2", false).ok());
     // --force overrides "the primary still answers", never "the target is down".
     auto r = ywctl({"failover", "--to", "replica-2", "--force", "--yes", "--json"});
     EXPECT_EQ(r.exit_code, 2) << r.output;
@@ -112,7 +113,7 @@ TEST(Failover, APrimaryKilledWithSigkillIsReplacedAndRejoinsAsAStandby) {
     ASSERT_TRUE(app.query(kCreateTable).ok());
     ASSERT_TRUE(app.query(kInsert, {"1", "before the crash"}).ok());
 
-    ASSERT_TRUE(ops::stop_node(Topology::get().dir() / "primary", true).ok());
+    ASSERT_TRUE(node::stop(Topology::get().dir() / "primary", true).ok());
     auto r = ywctl({"failover", "--yes", "--json"});
     ASSERT_EQ(r.exit_code, 0) << r.output;
     auto doc = json::parse(r.output.substr(r.output.find("{\"ok\"")));
@@ -140,7 +141,7 @@ TEST(Failover, APrimaryKilledWithSigkillIsReplacedAndRejoinsAsAStandby) {
     auto standbys = np.query(kStandbys);
     ASSERT_TRUE(standbys.ok());
     ASSERT_EQ(standbys->size(), 1u);
-    EXPECT_EQ(standbys->text(0, "application_name"), cluster::application_name(other));
+    EXPECT_EQ(standbys->text(0, "application_name"), node::application_name(other));
 
     // cluster status shows the real roles; the old primary is a former primary that must rejoin.
     int exit_code = 0;

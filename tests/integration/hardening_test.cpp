@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "cluster/local_topology.hpp"
+#include "node/control.hpp"
 #include "pg/queries.hpp"
 #include "support/api_client.hpp"
 #include "support/topology_fixture.hpp"
@@ -316,9 +317,8 @@ TEST_F(Hardening, AMessageWithNoPartitionForItsMonthIs503AndHealthSaysWhy) {
 TEST_F(Hardening, PostgresNoticesAreJsonLogLinesLikeEverythingElse) {
     for (int i = 0; i < 40; ++i) ASSERT_EQ(api_->as(tenant_.key, "GET", "/v1/users/" + user_).status, 200);
     auto& local = Topology::get().local();
-    auto stopped =
-        cluster::run_postgres_program({cluster::pg_program("pg_ctl"), "-D",
-                                       local.data_dir("replica-1").string(), "-m", "immediate", "stop"});
+    auto stopped = node::run_postgres_program(
+        {node::pg_program("pg_ctl"), "-D", local.data_dir("replica-1").string(), "-m", "immediate", "stop"});
     ASSERT_TRUE(stopped.ok()) << stopped.error().message;
     // Reads keep working on the other replica; the notices arrive as the connections are terminated.
     for (int i = 0; i < 20; ++i) EXPECT_EQ(api_->as(tenant_.key, "GET", "/v1/users/" + user_).status, 200);

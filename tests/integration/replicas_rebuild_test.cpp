@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "cluster/local_topology.hpp"
+#include "node/control.hpp"
 #include "pg/queries.hpp"
 #include "support/ops_helpers.hpp"
 
@@ -54,7 +55,7 @@ TEST(ReplicasRebuild, ADeadReplicaWithoutItsSlotIsDiagnosedAndRebuilt) {
     RunOptions opts;
     opts.as_user = running_as_root() ? "postgres" : "";
     auto stop = run_process(
-        {cluster::postgres_bindir() + "/pg_ctl", "-D", dir + "/replica-2", "-m", "immediate", "-w", "stop"},
+        {node::postgres_bindir() + "/pg_ctl", "-D", dir + "/replica-2", "-m", "immediate", "-w", "stop"},
         opts);
     ASSERT_TRUE(stop.ok() && stop->exit_code == 0) << (stop.ok() ? stop->output : stop.error().message);
     // Down, but its slot kept the WAL: start it again is the advice, not a rebuild.
@@ -118,8 +119,7 @@ TEST(EmergencyDbDown, AStoppedPrimaryIsFailedOverToTheReplicaFurthestAhead) {
     RunOptions opts;
     opts.as_user = running_as_root() ? "postgres" : "";
     auto stop = run_process(
-        {cluster::postgres_bindir() + "/pg_ctl", "-D", dir + "/primary", "-m", "immediate", "-w", "stop"},
-        opts);
+        {node::postgres_bindir() + "/pg_ctl", "-D", dir + "/primary", "-m", "immediate", "-w", "stop"}, opts);
     ASSERT_TRUE(stop.ok() && stop->exit_code == 0) << (stop.ok() ? stop->output : stop.error().message);
     constexpr pg::Query kReceiver{"test.receiver", "SELECT status FROM pg_stat_wal_receiver"};
     for (int i = 0; i < 100; ++i) {

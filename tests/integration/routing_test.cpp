@@ -17,6 +17,7 @@
 #include "cluster/local_topology.hpp"
 #include "common/config.hpp"
 #include "common/process.hpp"
+#include "node/control.hpp"
 #include "support/api_client.hpp"
 #include "support/topology_fixture.hpp"
 
@@ -319,8 +320,8 @@ TEST_F(Routing, PrimaryKilledReadsKeepWorkingWritesFollowThePromotionOldPrimaryF
 
     // The old primary comes back writable, on the old timeline: fenced, never written to.
     auto data = (Topology::get().dir() / "primary").string();
-    ASSERT_FALSE(cluster::postmaster_running(data));  // waits until the killed postmaster is reaped
-    auto started = run_process({cluster::postgres_bindir() + "/pg_ctl", "-D", data, "-w", "-t", "60", "start",
+    ASSERT_FALSE(node::postmaster_running(data));  // waits until the killed postmaster is reaped
+    auto started = run_process({node::postgres_bindir() + "/pg_ctl", "-D", data, "-w", "-t", "60", "start",
                                 "-l", (Topology::get().dir() / "log" / "primary-restart.log").string()},
                                RunOptions{.as_user = "postgres"});
     ASSERT_TRUE(started.ok() && started->exit_code == 0)

@@ -7,6 +7,7 @@
 #include <sstream>
 #include <thread>
 
+#include "node/control.hpp"
 #include "pg/queries.hpp"
 #include "support/topology_fixture.hpp"
 
@@ -108,8 +109,8 @@ TEST(YwmsgdPrimaryDown, HealthTurns503WhenThePrimaryStops) {
     RunOptions stop;
     stop.as_user = running_as_root() ? "postgres" : "";
     auto stopped =
-        run_process({cluster::postgres_bindir() + "/pg_ctl", "-D",
-                     (Topology::get().dir() / "primary").string(), "-m", "immediate", "-w", "stop"},
+        run_process({node::postgres_bindir() + "/pg_ctl", "-D", (Topology::get().dir() / "primary").string(),
+                     "-m", "immediate", "-w", "stop"},
                     stop);
     ASSERT_TRUE(stopped.ok() && stopped->exit_code == 0)
         << (stopped.ok() ? stopped->output : stopped.error().message);

@@ -10,9 +10,9 @@
 #include <stdexcept>
 
 #include "cache/keys.hpp"
+#include "cache/metrics.hpp"
 #include "cache/single_flight.hpp"
 #include "common/error.hpp"
-#include "http/metrics.hpp"
 #include "ops/cache_admin.hpp"
 
 namespace yw::cache {
@@ -171,17 +171,19 @@ TEST(CacheStats, InfoParsingAndTheRb11HitRate) {
     ops::RedisCacheStats idle;
     EXPECT_FALSE(idle.hit_rate_percent().has_value());  // nothing to judge before any lookup
 
-    EXPECT_EQ(ops::hit_rate_verdict(81.8), health::Verdict::kHealthy);
-    EXPECT_EQ(ops::hit_rate_verdict(70), health::Verdict::kHealthy);
-    EXPECT_EQ(ops::hit_rate_verdict(69.9), health::Verdict::kDegraded);
-    EXPECT_EQ(ops::hit_rate_verdict(50), health::Verdict::kDegraded);
-    EXPECT_EQ(ops::hit_rate_verdict(49.9), health::Verdict::kUnhealthy);
+    EXPECT_EQ(ops::hit_rate_verdict(81.8), yw::Verdict::kHealthy);
+    EXPECT_EQ(ops::hit_rate_verdict(70), yw::Verdict::kHealthy);
+    EXPECT_EQ(ops::hit_rate_verdict(69.9), yw::Verdict::kDegraded);
+    EXPECT_EQ(ops::hit_rate_verdict(50), yw::Verdict::kDegraded);
+    EXPECT_EQ(ops::hit_rate_verdict(49.9), yw::Verdict::kUnhealthy);
 }
 
 TEST(CacheStats, ExpositionHasEveryCounterByNamespace) {
     std::vector<NamespaceStats> stats{{Namespace::kUsers, 7, 3, 1, 2, 4},
                                       {Namespace::kMessages, 0, 0, 0, 0, 0}};
-    std::string text = http::cache_exposition(stats);
+    prometheus::Writer out;
+    dump_metrics(out, stats);
+    std::string text = out.take();
     EXPECT_NE(text.find("# TYPE yw_cache_hits_total counter\n"), std::string::npos) << text;
     EXPECT_NE(text.find("yw_cache_hits_total{namespace=\"users\"} 7\n"), std::string::npos) << text;
     EXPECT_NE(text.find("yw_cache_misses_total{namespace=\"users\"} 3\n"), std::string::npos);

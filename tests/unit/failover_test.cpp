@@ -5,8 +5,9 @@
 #include <gtest/gtest.h>
 
 #include "cluster/local_topology.hpp"
-#include "cluster/pgbouncer_ini.hpp"
+#include "node/control.hpp"
 #include "ops/http_client.hpp"
+#include "ops/pgbouncer_ini.hpp"
 
 namespace yw::ops {
 namespace {
@@ -122,7 +123,7 @@ TEST(FailoverDecision, SynchronousWhenAnyNodeCarriesAQuorum) {
 
 TEST(SyncStandbyNames, ListsTheOtherNodesByApplicationName) {
     EXPECT_EQ(sync_standby_names({"primary", "replica-2"}), "ANY 1 (primary, replica_2)");
-    EXPECT_EQ(cluster::application_name("replica-1"), "replica_1");
+    EXPECT_EQ(node::application_name("replica-1"), "replica_1");
 }
 
 TEST(PgBouncerIni, RepointsOnlyEntriesThatPointAtAnOldNodeAndKeepsTheRest) {
@@ -135,8 +136,7 @@ TEST(PgBouncerIni, RepointsOnlyEntriesThatPointAtAnOldNodeAndKeepsTheRest) {
         "\n[pgbouncer]\n"
         "listen_port = 16432\n"
         "host = 127.0.0.1 port=15432\n";
-    auto r =
-        cluster::repoint_databases(ini, {{"127.0.0.1", 15432}, {"127.0.0.1", 15434}}, {"127.0.0.1", 15433});
+    auto r = ops::repoint_databases(ini, {{"127.0.0.1", 15432}, {"127.0.0.1", 15434}}, {"127.0.0.1", 15433});
     EXPECT_EQ(r.databases, std::vector<std::string>{"ywmessaging"});
     EXPECT_EQ(r.text,
               "; comment\n"
@@ -149,24 +149,23 @@ TEST(PgBouncerIni, RepointsOnlyEntriesThatPointAtAnOldNodeAndKeepsTheRest) {
               "host = 127.0.0.1 port=15432\n");
     // Already pointing at the target: nothing to do.
     EXPECT_TRUE(
-        cluster::repoint_databases(r.text, {{"127.0.0.1", 15432}}, {"127.0.0.1", 15433}).databases.empty());
+        ops::repoint_databases(r.text, {{"127.0.0.1", 15432}}, {"127.0.0.1", 15433}).databases.empty());
 }
 
 TEST(PgBouncerIni, APortIsTheWholeValueOrNone) {
     // Found by tests/fuzz: stoi read "15432x" as 15432, and any garbage as some number.
-    EXPECT_EQ(cluster::entry_endpoint("host=db1 port=15432x").port, -1);
-    EXPECT_EQ(cluster::entry_endpoint("host=db1 port=-5").port, -1);
-    EXPECT_EQ(cluster::entry_endpoint("host=db1 port=70000").port, -1);
-    EXPECT_EQ(cluster::entry_endpoint("host=db1 port=6432").port, 6432);
-    auto r = cluster::repoint_databases("[databases]\napp = host=db1 port=15432x\n", {{"db1", 15432}},
-                                        {"db2", 15433});
+    EXPECT_EQ(ops::entry_endpoint("host=db1 port=15432x").port, -1);
+    EXPECT_EQ(ops::entry_endpoint("host=db1 port=-5").port, -1);
+    EXPECT_EQ(ops::entry_endpoint("host=db1 port=70000").port, -1);
+    EXPECT_EQ(ops::entry_endpoint("host=db1 port=6432").port, 6432);
+    auto r =
+        ops::repoint_databases("[databases]\napp = host=db1 port=15432x\n", {{"db1", 15432}}, {"db2", 15433});
     EXPECT_TRUE(r.databases.empty());
 }
 
 TEST(PgBouncerIni, AMissingPortIsPgBouncersDefault) {
-    EXPECT_EQ(cluster::entry_endpoint("host=db1 dbname=x"), (cluster::Endpoint{"db1", 5432}));
-    auto r =
-        cluster::repoint_databases("[databases]\napp = host=db1 dbname=x\n", {{"db1", 5432}}, {"db2", 6543});
+    EXPECT_EQ(ops::entry_endpoint("host=db1 dbname=x"), (ops::Endpoint{"db1", 5432}));
+    auto r = ops::repoint_databases("[databases]\napp = host=db1 dbname=x\n", {{"db1", 5432}}, {"db2", 6543});
     EXPECT_EQ(r.text, "[databases]\napp = host=db2 port=6543 dbname=x\n");
 }
 

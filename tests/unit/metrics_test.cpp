@@ -16,8 +16,9 @@
 #include <sstream>
 
 #include "common/logging.hpp"
-#include "http/metrics_routes.hpp"
+#include "health/metrics_routes.hpp"
 #include "http/server.hpp"
+#include "pg/metrics.hpp"
 
 namespace yw::http {
 namespace {
@@ -31,6 +32,17 @@ bool contains_line(const std::string& text, const std::string& line) {
         if (l == line) return true;
     }
     return false;
+}
+
+// GET /metrics's first part: requests (http), then queries and pools (pg), each written by its module.
+std::string exposition(const std::vector<Metrics::Series>& requests,
+                       const std::vector<pg::QueryTotals>& queries,
+                       const std::vector<pg::Cluster::NamedStats>& pools) {
+    prometheus::Writer out;
+    dump_metrics(out, requests);
+    pg::dump_metrics(out, queries);
+    pg::dump_metrics(out, pools);
+    return out.take();
 }
 
 #define EXPECT_LINE(text, line) \
@@ -230,7 +242,7 @@ TEST(MetricsRoutes, ServeTheQueryReportAndTheExpositionWithRequestMetrics) {
     monitor.record("messages.latest", 150ms, true);
 
     Router router;
-    add_metrics_routes(router, monitor, cluster, metrics);
+    health::add_metrics_routes(router, monitor, cluster, metrics);
     router.add(verb::get, "/items/{id}", [](RequestContext&) -> asio::awaitable<Response> {
         co_return Response{beast::http::status::ok, 11};
     });

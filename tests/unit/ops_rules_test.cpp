@@ -2,6 +2,7 @@
 // boundaries, the RB-1 verdict over hand-made snapshots, the failover candidate, pgbouncer.ini editing.
 #include <gtest/gtest.h>
 
+#include "node/control.hpp"
 #include "ops/pgbouncer.hpp"
 #include "ops/rebuild.hpp"
 #include "ops/replication.hpp"
@@ -62,9 +63,9 @@ TEST(OpsRules, PoolThresholdsOfRb5AndRb23) {
 }
 
 TEST(OpsRules, NamesFollowTheTopologyConvention) {
-    EXPECT_EQ(application_name_of("replica-1"), "replica_1");
-    EXPECT_EQ(slot_name_of("replica-2"), "replica_2_slot");
-    EXPECT_EQ(slot_name_of("primary"), "primary_slot");
+    EXPECT_EQ(node::application_name("replica-1"), "replica_1");
+    EXPECT_EQ(node::slot_name("replica-2"), "replica_2_slot");
+    EXPECT_EQ(node::slot_name("primary"), "primary_slot");
 }
 
 NodeView primary_at(std::uint64_t lsn) {

@@ -1,9 +1,9 @@
 // RB-23's query thresholds at every boundary, and how verdicts combine.
+#include "common/verdict.hpp"
+
 #include <gtest/gtest.h>
 
-#include "health/rules.hpp"
-
-namespace yw::health {
+namespace yw {
 namespace {
 
 TEST(HealthRules, P95Boundaries) {
@@ -56,4 +56,4 @@ TEST(HealthRules, Words) {
 }
 
 }  // namespace
-}  // namespace yw::health
+}  // namespace yw

@@ -1,11 +1,11 @@
 // Creates a tenant and an API key in one transaction.
-#include "ops/seed.hpp"
+#include "cluster/seed.hpp"
 
 #include "common/uuid7.hpp"
 #include "messaging/api_key.hpp"
 #include "pg/ops_queries.hpp"
 
-namespace yw::ops {
+namespace yw::cluster {
 
 Result<SeededTenant> seed_demo_tenant(pg::SyncConnection& conn, const std::string& name,
                                       const std::string& tier) {
@@ -20,7 +20,7 @@ Result<SeededTenant> seed_demo_tenant(pg::SyncConnection& conn, const std::strin
     auto insert = [&]() -> Status {
         if (auto r = conn.query(pg::queries::kTenantInsert, {out.tenant_id, name}); !r) return r.error();
         if (auto r = conn.query(pg::queries::kApiKeyInsert, {to_string(uuid7()), out.tenant_id, key.prefix,
-                                                             messaging::to_hex(key.hash), "demo key", tier});
+                                                             to_hex(key.hash), "demo key", tier});
             !r) {
             return r.error();
         }
@@ -34,4 +34,4 @@ Result<SeededTenant> seed_demo_tenant(pg::SyncConnection& conn, const std::strin
     return out;
 }
 
-}  // namespace yw::ops
+}  // namespace yw::cluster

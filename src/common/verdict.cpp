@@ -1,7 +1,7 @@
-// RB-23's thresholds.
-#include "health/rules.hpp"
+// RB-23 thresholds: see verdict.hpp.
+#include "common/verdict.hpp"
 
-namespace yw::health {
+namespace yw {
 
 std::string_view to_string(Verdict verdict) {
     switch (verdict) {
@@ -26,4 +26,4 @@ Verdict query_health(double p95_ms, double slow_query_percent) {
                  grade(slow_query_percent, kSlowQueryDegradedPercent, kSlowQueryUnhealthyPercent));
 }
 
-}  // namespace yw::health
+}  // namespace yw

@@ -1,11 +1,11 @@
 // WritePositions: one EVALSHA per tenant write, one GET per tenant read that reaches the database.
-#include "redis/write_positions.hpp"
+#include "messaging/write_positions.hpp"
 
 #include <fmt/format.h>
 
 #include <charconv>
 
-namespace yw::redis {
+namespace yw::messaging {
 namespace {
 
 // Raise, never lower: another instance may have published a later write of the same tenant.
@@ -23,7 +23,7 @@ std::string key_of(const std::string& scope) { return "ryw:" + scope; }
 
 }  // namespace
 
-WritePositions::WritePositions(Client& client, std::chrono::milliseconds timeout,
+WritePositions::WritePositions(redis::Client& client, std::chrono::milliseconds timeout,
                                std::chrono::milliseconds ttl)
     : client_(client), timeout_(timeout), ttl_(ttl), raise_(kRaiseScript) {}
 
@@ -37,7 +37,7 @@ boost::asio::awaitable<void> WritePositions::publish(const std::string& scope, s
 
 boost::asio::awaitable<std::uint64_t> WritePositions::lookup(const std::string& scope) {
     if (!client_.connected()) co_return 0;
-    Command get{"GET", key_of(scope)};
+    redis::Command get{"GET", key_of(scope)};
     auto reply = co_await client_.command(std::move(get), std::chrono::steady_clock::now() + timeout_);
     if (!reply || !reply->is_string()) co_return 0;
     std::uint64_t lsn = 0;
@@ -46,4 +46,4 @@ boost::asio::awaitable<std::uint64_t> WritePositions::lookup(const std::string& 
     co_return ec == std::errc{} && ptr == s.data() + s.size() ? lsn : 0;
 }
 
-}  // namespace yw::redis
+}  // namespace yw::messaging

@@ -1,9 +1,10 @@
-// RB-23's thresholds as pure functions: a measured value → healthy, degraded or unhealthy.
+// RB-23 thresholds as pure functions (a measured value -> healthy, degraded or unhealthy), below every layer
+// that grades.
 #pragma once
 
 #include <string_view>
 
-namespace yw::health {
+namespace yw {
 
 enum class Verdict {
     kHealthy,    // no action needed
@@ -29,4 +30,4 @@ inline constexpr double kSlowQueryUnhealthyPercent = 10;
 // queries.p95_latency and queries.slow_query_percentage (0 … 100) together: the worse of the two.
 Verdict query_health(double p95_ms, double slow_query_percent);
 
-}  // namespace yw::health
+}  // namespace yw

@@ -1,5 +1,5 @@
-// Rate-limit administration: Redis state + api_keys + api_audit_log (see admin.hpp).
-#include "ratelimit/admin.hpp"
+// Rate-limit administration: Redis state + api_keys + api_audit_log (see ratelimit_admin.hpp).
+#include "messaging/ratelimit_admin.hpp"
 
 #include <fmt/format.h>
 
@@ -14,10 +14,15 @@
 #include "messaging/rows.hpp"
 #include "pg/ratelimit_queries.hpp"
 
-namespace yw::ratelimit {
+namespace yw::messaging {
 namespace asio = boost::asio;
 namespace q = pg::ratelimit_queries;
-using messaging::Row;
+using ratelimit::blocks_key;
+using ratelimit::kEpochKey;
+using ratelimit::Policy;
+using ratelimit::policy_for;
+using ratelimit::sliding_count;
+using ratelimit::state_key;
 
 namespace {
 
@@ -76,7 +81,7 @@ Json shared_ip_entry(const Row& r) {
     Json j;
     j["ip"] = r.text("ip");
     boost::json::array keys;
-    for (auto& k : messaging::parse_text_array(r.text("prefixes"))) keys.emplace_back(k);
+    for (auto& k : parse_text_array(r.text("prefixes"))) keys.emplace_back(k);
     j["keys"] = std::move(keys);
     j["requests"] = r.int64("requests");
     return j;
@@ -94,15 +99,15 @@ Json burst_entry(const Row& r, const Policy& p, std::int64_t peak, std::int64_t 
 
 }  // namespace
 
-Admin::Admin(pg::Cluster& db, redis::Client& redis, Limiter* limiter, std::function<void()> on_change)
+RateLimitAdmin::RateLimitAdmin(pg::Cluster& db, redis::Client& redis, ratelimit::Limiter* limiter,
+                               std::function<void()> on_change)
     : db_(db), redis_(redis), limiter_(limiter), on_change_(std::move(on_change)) {}
 
-Task<Admin::KeyRow> Admin::find(std::string_view key) {
+Task<RateLimitAdmin::KeyRow> RateLimitAdmin::find(std::string_view key) {
     if (key.empty() || key.size() > 200)
         co_return make_error(ErrorCode::kInvalidArgument, "an API key or its prefix is required");
-    bool full = messaging::looks_like_api_key(key);
-    pg::Params params{std::string(full ? messaging::key_prefix(key) : key),
-                      full ? messaging::to_hex(messaging::sha256(key)) : std::string()};
+    bool full = looks_like_api_key(key);
+    pg::Params params{std::string(full ? key_prefix(key) : key), full ? to_hex(sha256(key)) : std::string()};
     // The primary: an operator's change (or the SQL of RB-15) must be seen at once, never a lagging replica.
     auto rows = co_await db_.exec(pg::Intent::kWrite, q::kKeyLookup, std::move(params));
     if (!rows) co_return rows.error();
@@ -113,19 +118,19 @@ Task<Admin::KeyRow> Admin::find(std::string_view key) {
     k.prefix = r.text("prefix");
     k.tier = r.text("tier");
     k.burst_size = burst_of(r);
-    k.whitelist_ips = messaging::parse_text_array(r.text("whitelist_ips"));
+    k.whitelist_ips = parse_text_array(r.text("whitelist_ips"));
     k.blocked = r.boolean("blocked");
     k.block_reason = r.text("block_reason");
     co_return k;
 }
 
-Task<Json> Admin::status(std::string_view key) {
+Task<Json> RateLimitAdmin::status(std::string_view key) {
     auto row = co_await find(key);
     if (!row) co_return row.error();
     co_return co_await status_of(*row);
 }
 
-Task<Json> Admin::status_of(const KeyRow& row) {
+Task<Json> RateLimitAdmin::status_of(const KeyRow& row) {
     Policy policy = policy_of(row.tier, row.burst_size);
     std::vector<redis::Command> cmds{
         {"TIME"}, {"HMGET", state_key(row.id), "tat", "blocks", "m", "mc", "mp", "h", "hc", "hp"}};
@@ -157,7 +162,7 @@ Task<Json> Admin::status_of(const KeyRow& row) {
     co_return out;
 }
 
-asio::awaitable<Status> Admin::changed(const KeyRow& row, bool reset) {
+asio::awaitable<Status> RateLimitAdmin::changed(const KeyRow& row, bool reset) {
     std::vector<redis::Command> cmds;
     if (reset) cmds.push_back({"DEL", state_key(row.id)});
     cmds.push_back({"INCR", std::string(kEpochKey)});
@@ -169,7 +174,7 @@ asio::awaitable<Status> Admin::changed(const KeyRow& row, bool reset) {
     co_return Status{};
 }
 
-Task<Json> Admin::reset(std::string_view key) {
+Task<Json> RateLimitAdmin::reset(std::string_view key) {
     auto row = co_await find(key);
     if (!row) co_return row.error();
     auto done = co_await changed(*row, true);
@@ -177,7 +182,7 @@ Task<Json> Admin::reset(std::string_view key) {
     co_return co_await status_of(*row);
 }
 
-Task<Json> Admin::patch(std::string_view key, pg::Params fields) {
+Task<Json> RateLimitAdmin::patch(std::string_view key, pg::Params fields) {
     auto row = co_await find(key);
     if (!row) co_return row.error();
     pg::Params params{row->prefix};
@@ -191,14 +196,14 @@ Task<Json> Admin::patch(std::string_view key, pg::Params fields) {
     row->blocked = r.boolean("blocked");
     row->block_reason = r.text("block_reason");
     auto done = co_await changed(*row, false);
-    Json out = messaging::api_key_json(r);
+    Json out = api_key_json(r);
     if (!done)
         out["warning"] =
             "saved; Redis unavailable, other instances pick the change up within the key cache TTL";
     co_return out;
 }
 
-Task<Json> Admin::set_tier(std::string_view key, std::string_view tier) {
+Task<Json> RateLimitAdmin::set_tier(std::string_view key, std::string_view tier) {
     if (!policy_for(tier)) co_return policy_for(tier).error();
     // ($flag, $value) pairs of kApiKeyPatch: tier, burst_size, whitelist_ips, blocked, block_reason.
     pg::Params fields{flag(true),   std::string(tier), flag(false), std::nullopt, flag(false),
@@ -208,7 +213,7 @@ Task<Json> Admin::set_tier(std::string_view key, std::string_view tier) {
     co_return co_await reset(key);
 }
 
-Task<Json> Admin::block(std::string_view key, std::string_view reason) {
+Task<Json> RateLimitAdmin::block(std::string_view key, std::string_view reason) {
     if (reason.empty() || reason.size() > 500)
         co_return make_error(ErrorCode::kInvalidArgument,
                              "a block reason of 1 to 500 characters is required");
@@ -217,13 +222,13 @@ Task<Json> Admin::block(std::string_view key, std::string_view reason) {
     co_return co_await patch(key, std::move(fields));
 }
 
-Task<Json> Admin::unblock(std::string_view key) {
+Task<Json> RateLimitAdmin::unblock(std::string_view key) {
     pg::Params fields{flag(false),  std::nullopt, flag(false), std::nullopt, flag(false),
                       std::nullopt, flag(true),   flag(false), flag(true),   std::nullopt};
     co_return co_await patch(key, std::move(fields));
 }
 
-Task<Json> Admin::burst(std::string_view key, int burst_size) {
+Task<Json> RateLimitAdmin::burst(std::string_view key, int burst_size) {
     if (burst_size < 0 || burst_size > 1000000)
         co_return make_error(ErrorCode::kInvalidArgument, "burst must be 0 to 1000000");
     pg::Params fields{flag(false), std::nullopt, flag(true),  std::to_string(burst_size),
@@ -232,7 +237,7 @@ Task<Json> Admin::burst(std::string_view key, int burst_size) {
     co_return co_await patch(key, std::move(fields));
 }
 
-Task<Json> Admin::whitelist(std::string_view key, std::string_view ip) {
+Task<Json> RateLimitAdmin::whitelist(std::string_view key, std::string_view ip) {
     boost::system::error_code ec;
     std::string addr(ip.substr(0, ip.find('/')));
     (void)boost::asio::ip::make_address(addr, ec);
@@ -246,7 +251,7 @@ Task<Json> Admin::whitelist(std::string_view key, std::string_view ip) {
     Json out;
     out["apiKey"] = row->prefix;
     boost::json::array ips;
-    for (auto& a : messaging::parse_text_array(Row(*rows, 0).text("whitelist_ips"))) ips.emplace_back(a);
+    for (auto& a : parse_text_array(Row(*rows, 0).text("whitelist_ips"))) ips.emplace_back(a);
     out["whitelistIps"] = std::move(ips);
     auto done = co_await changed(*row, false);
     if (!done)
@@ -256,7 +261,7 @@ Task<Json> Admin::whitelist(std::string_view key, std::string_view ip) {
 }
 
 // The denials counted by the script, this hour and the last, by key.
-Task<boost::json::array> Admin::most_blocked() {
+Task<boost::json::array> RateLimitAdmin::most_blocked() {
     std::int64_t hour =
         std::chrono::duration_cast<std::chrono::hours>(std::chrono::system_clock::now().time_since_epoch())
             .count();
@@ -279,7 +284,7 @@ Task<boost::json::array> Admin::most_blocked() {
     std::vector<std::string> ids;
     for (auto& c : counts) ids.push_back(c.second);
     pg::Params params;
-    params.push_back(messaging::text_array(ids));
+    params.push_back(text_array(ids));
     auto rows = co_await db_.exec(pg::Intent::kRead, q::kKeysByIds, std::move(params));
     if (!rows) co_return rows.error();
     std::map<std::string, std::pair<std::string, std::string>> by_id;  // id → (prefix, tier)
@@ -295,7 +300,7 @@ Task<boost::json::array> Admin::most_blocked() {
     co_return out;
 }
 
-Task<Json> Admin::analytics() {
+Task<Json> RateLimitAdmin::analytics() {
     Json out;
     out["generatedAt"] = rfc3339_from_us(unix_us_now());
     auto blocked = co_await most_blocked();
@@ -345,4 +350,4 @@ Task<Json> Admin::analytics() {
     co_return out;
 }
 
-}  // namespace yw::ratelimit
+}  // namespace yw::messaging

@@ -8,21 +8,22 @@
 #include "pg/cluster.hpp"
 #include "redis/client.hpp"
 
-namespace yw::redis {
+namespace yw::messaging {
 
 class WritePositions : public pg::WritePositionStore {
   public:
-    explicit WritePositions(Client& client, std::chrono::milliseconds timeout = std::chrono::milliseconds(50),
+    explicit WritePositions(redis::Client& client,
+                            std::chrono::milliseconds timeout = std::chrono::milliseconds(50),
                             std::chrono::milliseconds ttl = std::chrono::seconds(60));
 
     boost::asio::awaitable<void> publish(const std::string& scope, std::uint64_t lsn) override;
     boost::asio::awaitable<std::uint64_t> lookup(const std::string& scope) override;
 
   private:
-    Client& client_;
+    redis::Client& client_;
     const std::chrono::milliseconds timeout_;
     const std::chrono::milliseconds ttl_;
-    const Script raise_;
+    const redis::Script raise_;
 };
 
-}  // namespace yw::redis
+}  // namespace yw::messaging

@@ -6,7 +6,7 @@
 #include "common/error.hpp"
 #include "pg/sync_connection.hpp"
 
-namespace yw::ops {
+namespace yw::cluster {
 
 struct SeededTenant {
     std::string tenant_id;
@@ -19,4 +19,4 @@ struct SeededTenant {
 Result<SeededTenant> seed_demo_tenant(pg::SyncConnection& conn, const std::string& name,
                                       const std::string& tier);
 
-}  // namespace yw::ops
+}  // namespace yw::cluster

@@ -11,22 +11,19 @@
 #include <string_view>
 
 #include "common/error.hpp"
+#include "messaging/services.hpp"
 #include "pg/cluster.hpp"
 #include "ratelimit/limiter.hpp"
 #include "redis/client.hpp"
 
-namespace yw::ratelimit {
+namespace yw::messaging {
 
-template <typename T>
-using Task = boost::asio::awaitable<Result<T>>;
-using Json = boost::json::object;
-
-class Admin {
+class RateLimitAdmin {
   public:
     // `limiter` is null outside ywmsgd (ywctl); `on_change` runs after any change made here (ywmsgd: forget
     // the authenticator's cache).
-    Admin(pg::Cluster& db, redis::Client& redis, Limiter* limiter = nullptr,
-          std::function<void()> on_change = {});
+    RateLimitAdmin(pg::Cluster& db, redis::Client& redis, ratelimit::Limiter* limiter = nullptr,
+                   std::function<void()> on_change = {});
 
     // {key} is a full API key or its display prefix; the answers name keys by display prefix only.
     // RB-14: {"apiKey","requestsUsed","requestLimit","percentUsed","windowResetAt","hourlyAverage",
@@ -64,8 +61,8 @@ class Admin {
 
     pg::Cluster& db_;
     redis::Client& redis_;
-    Limiter* limiter_;
+    ratelimit::Limiter* limiter_;
     std::function<void()> on_change_;
 };
 
-}  // namespace yw::ratelimit
+}  // namespace yw::messaging
