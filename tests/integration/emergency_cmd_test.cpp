@@ -20,13 +20,28 @@ constexpr pg::Query kCreateSlot{"test.create_slot",
                                 "SELECT pg_create_physical_replication_slot('orphan_slot')"};
 constexpr pg::Query kDropSlot{"test.drop_slot", "SELECT pg_drop_replication_slot('orphan_slot')"};
 
+// The report's "next_steps", which must be there and be an array of strings: next_steps() alone would make a
+// report without the key look like one that recommends nothing. Use as ASSERT_NO_FATAL_FAILURE(steps_of(…)).
+void steps_of(const boost::json::object& report, std::vector<std::string>& out) {
+    ASSERT_TRUE(report.contains("next_steps")) << "no next_steps in " << boost::json::serialize(report);
+    ASSERT_TRUE(report.at("next_steps").is_array()) << boost::json::serialize(report);
+    for (const auto& s : report.at("next_steps").as_array()) {
+        ASSERT_TRUE(s.is_string()) << boost::json::serialize(report);
+    }
+    out = next_steps(report);
+}
+
+bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
+
 TEST(EmergencyDbDown, AHealthyDatabaseNeedsNoFailover) {
     auto r = ywctl({"--json", "emergency", "db-down"});
     ASSERT_EQ(r.exit_code, 0) << r.output;
     auto doc = json_of(r);
     EXPECT_TRUE(doc.at("data").at("failover_to").is_null());
     EXPECT_EQ(check_status(doc, "DATABASE_URL SELECT 1"), "ok");
-    EXPECT_TRUE(next_steps(doc).empty());
+    std::vector<std::string> steps;
+    ASSERT_NO_FATAL_FAILURE(steps_of(doc, steps));
+    EXPECT_EQ(steps, std::vector<std::string>{}) << r.output;  // nothing to do, said explicitly
     auto act = ywctl({"emergency", "db-down", "--failover", "--yes"});
     EXPECT_EQ(act.exit_code, 0) << act.output;
     EXPECT_NE(act.output.find("recommends no failover; nothing done"), std::string::npos) << act.output;
@@ -45,8 +60,15 @@ TEST(EmergencyDbDown, APrimaryOnlyUnreachableFromHereIsNotFailedOver) {
     EXPECT_EQ(check_status(doc, "primary"), "critical");
     EXPECT_EQ(check_status(doc, "replicas still streaming from the primary"), "critical");
     EXPECT_TRUE(doc.at("data").at("failover_to").is_null());
-    EXPECT_TRUE(any_contains(next_steps(doc), "do NOT fail over")) << r.output;
-    EXPECT_FALSE(any_contains(next_steps(doc), "ywctl failover"));
+    // One step: do not fail over, naming the replicas that still stream, and where to look instead.
+    std::vector<std::string> steps;
+    ASSERT_NO_FATAL_FAILURE(steps_of(doc, steps));
+    ASSERT_EQ(steps.size(), 1u) << r.output;
+    EXPECT_TRUE(
+        starts_with(steps[0], "do NOT fail over: replica-1 replica-2 still stream(s) from the primary"))
+        << steps[0];
+    EXPECT_NE(steps[0].find("DATABASE_ADMIN_URLS"), std::string::npos) << steps[0];
+    EXPECT_FALSE(any_contains(steps, "ywctl failover"));
     auto act = ywctl({"emergency", "db-down", "--timeout", "2", "--failover", "--yes"},
                      {admin_urls_with("primary", silent.url())});
     EXPECT_EQ(act.exit_code, 2) << act.output;
@@ -61,13 +83,23 @@ TEST(EmergencyDbDown, NothingAnsweringRecommendsRecoveryOfThePrimary) {
     ASSERT_EQ(r.exit_code, 2) << r.output;
     auto doc = json_of(r);
     EXPECT_EQ(check_status(doc, "failover candidate"), "critical");
-    EXPECT_TRUE(any_contains(next_steps(doc), "on the primary's host")) << r.output;
-    EXPECT_TRUE(any_contains(next_steps(doc), "df -h"));
+    // RB-20 in order: start the primary, check its disk, restore from backup.
+    std::vector<std::string> steps;
+    ASSERT_NO_FATAL_FAILURE(steps_of(doc, steps));
+    ASSERT_EQ(steps.size(), 3u) << r.output;
+    EXPECT_TRUE(starts_with(steps[0], "on the primary's host: pg_ctl -D <data> start")) << steps[0];
+    EXPECT_TRUE(starts_with(steps[1], "check the disk of the data directory: df -h <data>")) << steps[1];
+    EXPECT_TRUE(starts_with(steps[2], "if it cannot start within 15 minutes: restore from backup"))
+        << steps[2];
+    EXPECT_FALSE(any_contains(steps, "ywctl failover"));
 }
 
 TEST(EmergencyPoolExhausted, FindsTheStuckSessionAndTerminatesItOnRequest) {
     auto healthy = ywctl({"--json", "emergency", "pool-exhausted"});
     ASSERT_EQ(healthy.exit_code, 0) << healthy.output;
+    std::vector<std::string> none;
+    ASSERT_NO_FATAL_FAILURE(steps_of(json_of(healthy), none));
+    EXPECT_EQ(none, std::vector<std::string>{}) << healthy.output;
     auto stuck = Topology::get().app();
     ASSERT_TRUE(stuck.query(kBegin).ok());
     ASSERT_TRUE(stuck.query(kSelectOne).ok());
@@ -76,9 +108,15 @@ TEST(EmergencyPoolExhausted, FindsTheStuckSessionAndTerminatesItOnRequest) {
     ASSERT_EQ(r.exit_code, 1) << r.output;
     auto doc = json_of(r);
     EXPECT_EQ(check_status(doc, "idle in transaction"), "warning");
-    EXPECT_TRUE(
-        any_contains(next_steps(doc), "ywctl emergency pool-exhausted --terminate-long --min-duration 1"))
-        << r.output;
+    // The command that ends every stuck session, then the one that ends just ours (by its pid).
+    std::vector<std::string> steps;
+    ASSERT_NO_FATAL_FAILURE(steps_of(doc, steps));
+    ASSERT_EQ(steps.size(), 2u) << r.output;
+    EXPECT_TRUE(starts_with(steps[0],
+                            "ywctl emergency pool-exhausted --terminate-long --min-duration 1   # ends the 1 "
+                            "session(s) listed"))
+        << steps[0];
+    EXPECT_TRUE(starts_with(steps[1], "ywctl pool leaks --terminate ")) << steps[1];
     EXPECT_EQ(ywctl({"emergency", "pool-exhausted", "--min-duration", "1", "--terminate-long"}).exit_code,
               64);
     EXPECT_TRUE(stuck.query(kSelectOne).ok());  // refused: still alive
@@ -100,7 +138,10 @@ TEST(EmergencyPoolExhausted, ASilentPgBouncerIsCritical) {
     ASSERT_EQ(r.exit_code, 2) << r.output;
     auto doc = json_of(r);
     EXPECT_EQ(check_status(doc, "pgbouncer reachable"), "critical");
-    EXPECT_TRUE(any_contains(next_steps(doc), "restart PgBouncer"));
+    std::vector<std::string> steps;
+    ASSERT_NO_FATAL_FAILURE(steps_of(doc, steps));
+    ASSERT_EQ(steps.size(), 1u) << r.output;
+    EXPECT_TRUE(starts_with(steps[0], "restart PgBouncer on its host")) << steps[0];
 }
 
 TEST(EmergencyReplicaFailure, HealthyReplicasAndAnOrphanSlot) {
@@ -109,6 +150,9 @@ TEST(EmergencyReplicaFailure, HealthyReplicasAndAnOrphanSlot) {
     auto doc = json_of(r);
     EXPECT_EQ(check_status(doc, "replica-1 slot replica_1_slot"), "ok");
     EXPECT_EQ(check_status(doc, "replica-2 replay lag"), "ok");
+    std::vector<std::string> steps;
+    ASSERT_NO_FATAL_FAILURE(steps_of(doc, steps));
+    EXPECT_EQ(steps, std::vector<std::string>{}) << r.output;
     auto act = ywctl({"emergency", "replica-failure", "--rebuild", "--yes"});
     EXPECT_EQ(act.exit_code, 0);
     EXPECT_NE(act.output.find("no single replica needs a rebuild"), std::string::npos) << act.output;
@@ -130,7 +174,10 @@ TEST(EmergencyReplicaFailure, AReplicaOnlyUnreachableFromHereIsAWarning) {
     auto doc = json_of(r);
     EXPECT_EQ(check_status(doc, "replica-1"), "warning");
     EXPECT_EQ(check_status(doc, "replica-2 replay lag"), "ok");
-    EXPECT_FALSE(any_contains(next_steps(doc), "rebuild")) << r.output;
+    // Not a replication failure: nothing to rebuild, nothing to do on the replica.
+    std::vector<std::string> steps;
+    ASSERT_NO_FATAL_FAILURE(steps_of(doc, steps));
+    EXPECT_EQ(steps, std::vector<std::string>{}) << r.output;
 }
 
 }  // namespace
