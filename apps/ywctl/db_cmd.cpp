@@ -8,8 +8,8 @@
 #include "cluster/seed.hpp"
 #include "commands.hpp"
 #include "common/logging.hpp"
-#include "ops/partitions.hpp"
 #include "output.hpp"
+#include "partitions/catalog.hpp"
 #include "pg/migrator.hpp"
 #include "pg/ops_queries.hpp"
 #include "pg/sync_connection.hpp"
@@ -127,7 +127,7 @@ int db_status(const Globals& g) {
 
 int partitions_ensure(const Globals& g, int ahead) {
     return with_database(g, [&](const yw::Config&, yw::pg::SyncConnection& conn) {
-        auto created = yw::ops::ensure_partitions(conn, ahead);
+        auto created = yw::partitions::ensure(conn, ahead);
         if (!created) {
             print_error(g.json, created.error().message);
             return created.error().code == yw::ErrorCode::kInvalidArgument ? int(kUsage) : int(kCritical);
@@ -148,7 +148,7 @@ int partitions_ensure(const Globals& g, int ahead) {
 
 int partitions_list(const Globals& g) {
     return with_database(g, [&](const yw::Config&, yw::pg::SyncConnection& conn) {
-        auto parts = yw::ops::list_partitions(conn);
+        auto parts = yw::partitions::list(conn);
         if (!parts) {
             print_error(g.json, parts.error().message);
             return int(kCritical);

@@ -8,6 +8,7 @@
 #include <iostream>
 
 #include "commands.hpp"
+#include "node/probe.hpp"
 #include "ops/drill.hpp"
 #include "ops/failover.hpp"
 #include "ops/http_client.hpp"
@@ -60,13 +61,18 @@ void print_steps(const std::vector<yw::ops::StepTiming>& steps) {
     std::cout << render(t);
 }
 
+// WAL positions as PostgreSQL prints them; "" for a node that did not answer.
+std::string lsn_text(const yw::ops::NodeProbe& n, std::uint64_t lsn) {
+    return n.reachable ? yw::pg::format_lsn(lsn) : "";
+}
+
 json::array topology_json(const std::vector<yw::ops::NodeProbe>& nodes) {
     json::array out;
     for (const auto& n : nodes)
         out.push_back(json::object{{"name", n.name},
                                    {"role", n.role()},
-                                   {"receive_lsn", n.receive_lsn},
-                                   {"replay_lsn", n.replay_lsn},
+                                   {"receive_lsn", lsn_text(n, n.received())},
+                                   {"replay_lsn", lsn_text(n, n.replayed())},
                                    {"streaming", n.receiver_status == "streaming"},
                                    {"error", n.error}});
     return out;
@@ -84,7 +90,7 @@ void print_topology(const std::vector<yw::ops::NodeProbe>& nodes) {
     Table t{{"node", "role", "wal received", "wal replayed", "upstream", "detail"}, {}};
     for (const auto& n : nodes)
         t.rows.push_back(
-            {n.name, n.role(), n.receive_lsn, n.replay_lsn,
+            {n.name, n.role(), lsn_text(n, n.received()), lsn_text(n, n.replayed()),
              n.role() == "replica" ? (n.receiver_status.empty() ? "none" : n.receiver_status) : "", n.error});
     std::cout << "\nTopology now:\n" << render(t);
 }
@@ -109,7 +115,7 @@ int failover(const Globals& g, const FailoverArgs& a) {
     int exit = kOk;
     auto config = config_or_exit(g, exit);
     if (!config) return exit;
-    auto probes = yw::ops::probe_nodes(config->admin_urls);
+    auto probes = yw::node::probe_all(config->admin_urls);
     auto decision = yw::ops::decide_failover(probes, a.to, a.force);
     if (!decision) {
         print_error(g.json, decision.error().message);
@@ -200,7 +206,7 @@ int switchover(const Globals& g, const FailoverArgs& a) {
     auto config = config_or_exit(g, exit);
     if (!config) return exit;
     std::string current;
-    for (const auto& p : yw::ops::probe_nodes(config->admin_urls))
+    for (const auto& p : yw::node::probe_all(config->admin_urls))
         if (p.role() == "primary") current = p.name;
     yw::ops::SwitchoverRequest request;
     request.nodes = config->admin_urls;
@@ -217,7 +223,7 @@ int switchover(const Globals& g, const FailoverArgs& a) {
     }
     if (!confirm(*plan, a.yes, g.json)) return kUsage;
     auto report = yw::ops::switchover(request);
-    auto after = yw::ops::probe_nodes(config->admin_urls);
+    auto after = yw::node::probe_all(config->admin_urls);
     if (g.json) {
         print_json(json::object{{"ok", report.ok},
                                 {"error", report.error},

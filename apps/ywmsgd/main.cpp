@@ -32,6 +32,7 @@
 #include "messaging/routes.hpp"
 #include "messaging/services.hpp"
 #include "messaging/write_positions.hpp"
+#include "partitions/maintainer.hpp"
 #include "pg/cluster.hpp"
 #include "pg/metrics.hpp"
 #include "pg/migrator.hpp"
@@ -186,9 +187,21 @@ int main(int argc, char** argv) {
     msg::AuditLog audit(db, config.database_url);
     msg::Api api{config.admin_token, auth, admin, users, conversations, messages, &audit};
 
+    // Writes must never stop on a calendar date: every instance keeps the months ahead (docs/partitions.md).
+    std::optional<yw::partitions::Maintainer> maintainer;
+    if (config.partition_maintenance_interval.count() > 0) {
+        maintainer.emplace(
+            db, yw::partitions::MaintainerOptions{.instance = yw::partitions::default_instance_name(),
+                                                  .interval = config.partition_maintenance_interval,
+                                                  .months_ahead = config.partitions_ahead});
+    } else {
+        yw::log::warn(
+            "YW_PARTITION_MAINTENANCE_INTERVAL_S=0: this instance does not create partitions ahead");
+    }
+
     yw::health::Checker checker(config.database_url, config.health_timeout);
     yw::http::Router router;
-    yw::health::add_routes(router, checker, topology.get());
+    yw::health::add_routes(router, checker, topology.get(), maintainer ? &*maintainer : nullptr);
     msg::add_routes(router, api);
     yw::http::add_openapi_route(router);
     yw::http::Metrics metrics;
@@ -242,6 +255,9 @@ int main(int argc, char** argv) {
         [](yw::prometheus::Writer& out) { yw::pg::dump_metrics(out, yw::pg::missing_partition_stats()); });
     metrics.add_source(
         [&server](yw::prometheus::Writer& out) { yw::http::dump_metrics(out, server.connection_stats()); });
+    if (maintainer) {
+        metrics.add_source([&maintainer](yw::prometheus::Writer& out) { maintainer->dump_metrics(out); });
+    }
     limiter.start(server.executor());
 
     if (redis && config.cache_enabled) {
@@ -262,6 +278,7 @@ int main(int argc, char** argv) {
     }
     audit.start(server.executor());
     if (topology) topology->start(server.executor());
+    if (maintainer) maintainer->start(server.executor());
     yw::log::info("listening", {{"url", url_of(config.http_host, server.port()).c_str()}});
 
     signals_io.run();
@@ -272,6 +289,7 @@ int main(int argc, char** argv) {
     if (redis) redis->close();
     checker.close();
     if (topology) topology->stop();
+    if (maintainer) maintainer->stop();
     db.close();
     yw::log::info("stopped");
     return 0;

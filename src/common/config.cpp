@@ -290,6 +290,10 @@ Result<Config> parse_config(const Env& env) {
     p.integer("YW_CACHE_WARMING_MAX_KEYS", c.cache_warming_max_keys, 0, 1000000);
     p.millis("YW_CACHE_WARMING_TIMEOUT_MS", c.cache_warming_timeout, 10, 600000);
     p.millis("YW_HEALTH_TIMEOUT_MS", c.health_timeout, 10, 60000);
+    long long maintenance_s = c.partition_maintenance_interval.count();
+    p.integer("YW_PARTITION_MAINTENANCE_INTERVAL_S", maintenance_s, 0, 86400);
+    c.partition_maintenance_interval = std::chrono::seconds(maintenance_s);
+    p.integer("YW_PARTITIONS_AHEAD", c.partitions_ahead, 1, 120);
     p.millis("YW_SHUTDOWN_TIMEOUT_MS", c.shutdown_timeout, 0, 600000);
 
     if (const auto* v = p.get("YW_LOG_LEVEL"); v && !log::parse_level(*v, c.log_level)) {

@@ -83,6 +83,10 @@ struct Config {
     int cache_warming_max_keys = 1000;                      // YW_CACHE_WARMING_MAX_KEYS
     std::chrono::milliseconds cache_warming_timeout{5000};  // YW_CACHE_WARMING_TIMEOUT_MS
     std::chrono::milliseconds health_timeout{1000};
+    // The partition maintainer (docs/partitions.md): how often it runs, how many months past the current one
+    // it keeps; 0 turns it off (another instance or an operator does it).
+    std::chrono::seconds partition_maintenance_interval{3600};
+    int partitions_ahead = 2;
     std::chrono::milliseconds shutdown_timeout{10000};
 
     log::Level log_level = log::Level::kInfo;

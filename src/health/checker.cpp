@@ -103,7 +103,8 @@ constexpr long long kMissingPartitionRecentMs = 5 * 60 * 1000;
 
 boost::json::object health_report(const DatabaseStatus& database, const pg::Snapshot* topology,
                                   std::chrono::system_clock::time_point now,
-                                  const pg::MissingPartitionStats& partitions) {
+                                  const pg::MissingPartitionStats& partitions,
+                                  const MaintainerView& maintainer) {
     // DATABASE_URL may lead to a dead node while the probes see the primary answering (PgBouncer not yet
     // repointed after a failover): writes then go straight to the primary, so the instance still serves.
     bool primary_seen =
@@ -123,10 +124,37 @@ boost::json::object health_report(const DatabaseStatus& database, const pg::Snap
     // messages cannot be written until someone creates it.
     auto since_ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() -
                     partitions.last_unix_ms;
+    boost::json::object parts;
     if (partitions.last_unix_ms > 0 && since_ms < kMissingPartitionRecentMs) {
-        checks["partitions"] = boost::json::object{
-            {"status", "missing"}, {"rows_refused", partitions.rows}, {"last_refused_ms_ago", since_ms}};
+        parts = {{"status", "missing"}, {"rows_refused", partitions.rows}, {"last_refused_ms_ago", since_ms}};
         problems.push_back("writes find no partition for their rows: run `ywctl partitions ensure`");
+    }
+    if (const auto* m = maintainer.status) {
+        const auto now_s = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+        if (m->months_ahead) {
+            parts["months_ahead"] = *m->months_ahead;
+            if (*m->months_ahead < 1) {
+                if (!parts.contains("status")) parts["status"] = "short";
+                problems.push_back(fmt::format(
+                    "{}: writes stop at the month's end; see `ywctl partitions health`",
+                    *m->months_ahead < 0 ? "this month has no partition" : "no partition for next month"));
+            }
+        }
+        if (m->last_success_unix) parts["maintainer_last_success_s_ago"] = now_s - *m->last_success_unix;
+        if (!m->last_error.empty()) parts["maintainer_last_error"] = m->last_error;
+        // Stale: no success (by any instance) for two intervals while this one has been trying.
+        const auto stale_after = 2 * maintainer.interval.count();
+        const auto since = m->last_success_unix ? m->last_success_unix : m->failing_since_unix;
+        const bool stale = since && now_s - *since > stale_after;
+        if (stale) {
+            if (!parts.contains("status")) parts["status"] = "stale";
+            problems.push_back(
+                "the partition maintainer has not succeeded for two intervals: see its last error");
+        }
+    }
+    if (!parts.empty()) {
+        if (!parts.contains("status")) parts["status"] = "ok";
+        checks["partitions"] = std::move(parts);
     }
     auto seconds = std::chrono::floor<std::chrono::seconds>(now);
     auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(now - seconds).count();

@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "partitions/maintainer.hpp"
 #include "pg/connection.hpp"
 #include "pg/result_set.hpp"
 #include "pg/topology.hpp"
@@ -50,13 +51,21 @@ class Checker {
     static constexpr std::chrono::milliseconds kShareWindow{1000};
 };
 
-// The /health document: {"status","checks":{"database":…[,"topology":…]},"version","timestamp"}; status is
-// healthy, degraded (serving, but an operator must look: fenced node, PgBouncer astray) or unhealthy.
-// `topology` may be null. `partitions`: rows refused for want of a partition (writes failing now: degraded).
-// Pure, for tests.
+// What the partition maintainer of this instance says (null: not running here) and how often it runs.
+struct MaintainerView {
+    const partitions::MaintainerStatus* status = nullptr;
+    std::chrono::seconds interval{3600};
+};
+
+// The /health document: {"status","checks":{"database":…[,"topology":…][,"partitions":…]},"version",
+// "timestamp"}; status is healthy, degraded (serving, but an operator must look: fenced node, PgBouncer
+// astray, partitions running out) or unhealthy. `topology` may be null. `partitions`: rows refused for want
+// of a partition (writes failing now: degraded). `maintainer`: fewer than one month ahead, or no successful
+// run for two intervals, is degraded. Pure, for tests.
 boost::json::object health_report(const DatabaseStatus& database, const pg::Snapshot* topology,
                                   std::chrono::system_clock::time_point now,
-                                  const pg::MissingPartitionStats& partitions = {});
+                                  const pg::MissingPartitionStats& partitions = {},
+                                  const MaintainerView& maintainer = {});
 inline boost::json::object health_report(const DatabaseStatus& database,
                                          std::chrono::system_clock::time_point now) {
     return health_report(database, nullptr, now);

@@ -12,6 +12,8 @@ namespace yw::health {
 // fenced node or a PgBouncer that does not lead to the primary makes it 200 "degraded" with the reason, and
 // a primary the probes see answering keeps it up even when DATABASE_URL does not. Both must outlive the
 // router.
-void add_routes(http::Router& router, Checker& checker, const pg::TopologyMonitor* topology = nullptr);
+// `maintainer` (may be null) adds the partition maintainer's view (health_report).
+void add_routes(http::Router& router, Checker& checker, const pg::TopologyMonitor* topology = nullptr,
+                const partitions::Maintainer* maintainer = nullptr);
 
 }  // namespace yw::health

@@ -93,7 +93,7 @@ Json burst_entry(const Row& r, const Policy& p, std::int64_t peak, std::int64_t 
     j["tier"] = p.tier;
     j["peakPerSecond"] = peak;
     j["allowedPerSecond"] = allowed;
-    j["lastAt"] = r.timestamp("last_us");
+    j["lastAt"] = timestamp(r, "last_us");
     return j;
 }
 

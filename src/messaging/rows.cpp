@@ -1,52 +1,20 @@
 // Row access by name and the JSON shapes of docs/api.md.
 #include "messaging/rows.hpp"
 
-#include <libpq-fe.h>
-
-#include <cassert>
 #include <string>
 
 #include "common/json.hpp"
 #include "common/time.hpp"
 
 namespace yw::messaging {
-namespace {
-
-int column_index(const pg::ResultSet& rs, std::string_view column) {
-    std::string name(column);
-    int c = PQfnumber(rs.raw(), name.c_str());
-    assert(c >= 0 && "a registry query lacks a column the service reads");
-    return c;
+boost::json::value nullable_text(const Row& r, std::string_view column) {
+    if (r.is_null(column)) return nullptr;
+    return boost::json::string(r.view(column));
 }
 
-std::int64_t int64_at(const pg::ResultSet& rs, int row, int col) {
-    std::int64_t v = 0;
-    bool ok = parse_int64(rs.get(row, col), v);
-    assert(ok && "an integer column was not an integer");
-    (void)ok;
-    return v;
-}
-
-}  // namespace
-
-int Row::col(std::string_view column) const { return column_index(rs_, column); }
-
-std::string Row::text(std::string_view column) const { return std::string(view(column)); }
-
-std::string_view Row::view(std::string_view column) const { return rs_.get(row_, col(column)); }
-
-bool Row::is_null(std::string_view column) const { return rs_.is_null(row_, col(column)); }
-
-boost::json::value Row::nullable_text(std::string_view column) const {
-    if (is_null(column)) return nullptr;
-    return boost::json::string(rs_.get(row_, col(column)));
-}
-
-std::int64_t Row::int64(std::string_view column) const { return int64_at(rs_, row_, col(column)); }
-
-boost::json::value Row::timestamp(std::string_view column) const {
-    if (is_null(column)) return nullptr;
-    return boost::json::string(rfc3339_from_us(int64(column)));
+boost::json::value timestamp(const Row& r, std::string_view column) {
+    if (r.is_null(column)) return nullptr;
+    return boost::json::string(rfc3339_from_us(r.int64(column)));
 }
 
 namespace {
@@ -93,10 +61,10 @@ boost::json::object render(const Row& r, Shape shape) {
                 o.emplace(f.name, r.view(f.column));
                 break;
             case FieldKind::kNullableText:
-                o.emplace(f.name, r.nullable_text(f.column));
+                o.emplace(f.name, nullable_text(r, f.column));
                 break;
             case FieldKind::kTimestamp:
-                o.emplace(f.name, r.timestamp(f.column));
+                o.emplace(f.name, timestamp(r, f.column));
                 break;
         }
     }
@@ -115,7 +83,7 @@ PageText::PageText(Shape shape) : shape_(shape) {
 void PageText::append(const pg::ResultSet& rows) {
     if (rows.rows() == 0) return;
     cols_.clear();
-    for (const ShapeField& f : shape_) cols_.push_back(column_index(rows, f.column));
+    for (const ShapeField& f : shape_) cols_.push_back(pg::column_index(rows, f.column));
     for (int row = 0; row < rows.rows(); ++row, ++size_) {
         out_ += size_ ? R"(,{)" : R"({)";
         for (size_t i = 0; i < shape_.size(); ++i) {
@@ -128,7 +96,7 @@ void PageText::append(const pg::ResultSet& rows) {
                 out_ += "null";
             } else if (f.kind == FieldKind::kTimestamp) {
                 out_ += '"';
-                out_ += rfc3339_from_us(int64_at(rows, row, c));
+                out_ += rfc3339_from_us(pg::int64_at(rows, row, c));
                 out_ += '"';
             } else {
                 append_json_string(rows.get(row, c), out_);
@@ -157,53 +125,19 @@ boost::json::object api_key_json(const Row& r) {
     return {{"id", r.view("id")},
             {"tenant_id", r.view("tenant_id")},
             {"prefix", r.view("prefix")},
-            {"name", r.nullable_text("name")},
+            {"name", nullable_text(r, "name")},
             {"tier", r.view("tier")},
             {"burst_size", burst},
             {"whitelist_ips", ips},
             {"blocked", r.boolean("blocked")},
-            {"block_reason", r.nullable_text("block_reason")},
-            {"created_at", r.timestamp("created_us")},
-            {"updated_at", r.timestamp("updated_us")},
-            {"last_used_at", r.timestamp("last_used_us")}};
+            {"block_reason", nullable_text(r, "block_reason")},
+            {"created_at", timestamp(r, "created_us")},
+            {"updated_at", timestamp(r, "updated_us")},
+            {"last_used_at", timestamp(r, "last_used_us")}};
 }
 
 boost::json::object tenant_json(const Row& r) {
-    return {{"id", r.view("id")}, {"name", r.view("name")}, {"created_at", r.timestamp("created_us")}};
-}
-
-std::vector<std::string> parse_text_array(std::string_view text) {
-    std::vector<std::string> out;
-    if (text.size() < 2 || text.front() != '{' || text.back() != '}') return out;
-    text = text.substr(1, text.size() - 2);
-    while (!text.empty()) {
-        auto comma = text.find(',');
-        std::string_view item = text.substr(0, comma);
-        if (item.size() >= 2 && item.front() == '"' && item.back() == '"')
-            item = item.substr(1, item.size() - 2);
-        out.emplace_back(item);
-        if (comma == std::string_view::npos) break;
-        text = text.substr(comma + 1);
-    }
-    return out;
-}
-
-std::string text_array(const std::vector<std::string>& items, bool empty_as_null) {
-    std::string out = "{";
-    for (size_t i = 0; i < items.size(); ++i) {
-        if (i) out += ',';
-        if (empty_as_null && items[i].empty()) {
-            out += "NULL";
-            continue;
-        }
-        out += '"';
-        for (char c : items[i]) {
-            if (c == '"' || c == '\\') out += '\\';
-            out += c;
-        }
-        out += '"';
-    }
-    return out + "}";
+    return {{"id", r.view("id")}, {"name", r.view("name")}, {"created_at", timestamp(r, "created_us")}};
 }
 
 boost::json::object page(boost::json::array data, const std::string& next_cursor) {

@@ -1,4 +1,4 @@
-// Reading result rows by column name, and rendering the API's resources from them.
+// Rendering the API's resources from result rows.
 #pragma once
 
 #include <boost/json/object.hpp>
@@ -9,29 +9,18 @@
 #include <vector>
 
 #include "pg/result_set.hpp"
+#include "pg/row.hpp"
 
 namespace yw::messaging {
 
-// A row of a ResultSet, read by column name.
-class Row {
-  public:
-    Row(const pg::ResultSet& rs, int row) : rs_(rs), row_(row) {}
-    std::string text(std::string_view column) const;
-    // The text without a copy: valid while the ResultSet lives.
-    std::string_view view(std::string_view column) const;
-    bool is_null(std::string_view column) const;
-    // "" / null → JSON null; else the text.
-    boost::json::value nullable_text(std::string_view column) const;
-    // A Unix-microseconds column as RFC 3339, or null.
-    boost::json::value timestamp(std::string_view column) const;
-    std::int64_t int64(std::string_view column) const;
-    bool boolean(std::string_view column) const { return text(column) == "t"; }
+using pg::parse_text_array;
+using pg::Row;
+using pg::text_array;
 
-  private:
-    int col(std::string_view column) const;
-    const pg::ResultSet& rs_;
-    int row_;
-};
+// "" / NULL → JSON null; else the text.
+boost::json::value nullable_text(const Row& r, std::string_view column);
+// A Unix-microseconds column as RFC 3339, or null.
+boost::json::value timestamp(const Row& r, std::string_view column);
 
 // A resource's JSON shape: which column gives which field, and how. One table per resource renders it both as
 // a boost::json object (one resource) and straight into text (a page of them, the hot path: no DOM).
@@ -72,12 +61,6 @@ class PageText {
 };
 boost::json::object api_key_json(const Row& r);
 boost::json::object tenant_json(const Row& r);
-
-// PostgreSQL's text form of a simple array ({a,b,"c d"}) → its elements; enough for inet[] and text[] of
-// values without embedded quotes.
-std::vector<std::string> parse_text_array(std::string_view text);
-// The other way, quoting every element; with `empty_as_null`, "" becomes SQL NULL.
-std::string text_array(const std::vector<std::string>& items, bool empty_as_null = false);
 
 // {"data": [...], "next_cursor": cursor or null}
 boost::json::object page(boost::json::array data, const std::string& next_cursor);

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "node/control.hpp"
+#include "node/probe.hpp"
 #include "ops/api_load.hpp"
 
 namespace yw::ops {
@@ -59,7 +60,7 @@ DrillReport run_failover_drill(const DrillRequest& r) {
 
     // The primary now, whatever its name, and whether it replicates synchronously.
     bool was_sync = false;
-    for (const auto& p : probe_nodes(r.nodes))
+    for (const auto& p : node::probe_all(r.nodes))
         if (p.role() == "primary") {
             report.old_primary = p.name;
             was_sync = !p.sync_names.empty();
@@ -117,7 +118,7 @@ DrillReport run_failover_drill(const DrillRequest& r) {
     FailoverReport failover;
     std::optional<FailoverDecision> decision;
     if (!step("pre-checks (RB-2)", [&](std::string& detail) -> Status {
-            auto decided = decide_failover(probe_nodes(r.nodes), r.target, false);
+            auto decided = decide_failover(node::probe_all(r.nodes), r.target, false);
             if (!decided) return decided.error();
             if (!decided->allowed) return fail("failover refused: " + decided->refusal);
             decision = *decided;
@@ -135,7 +136,7 @@ DrillReport run_failover_drill(const DrillRequest& r) {
         load.stop();
         return finish();
     }
-    for (const auto& p : probe_nodes(r.nodes))
+    for (const auto& p : node::probe_all(r.nodes))
         if (p.name == report.new_primary) report.sync = !p.sync_names.empty();
 
     if (!step("writes resume through the API", [&](std::string& detail) -> Status {

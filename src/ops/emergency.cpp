@@ -129,7 +129,7 @@ Diagnosis diagnose_db_down(const Config& config, std::chrono::seconds timeout) {
         r.recommend("if it cannot start within 15 minutes: restore from backup (RB-20 'If Recovery Fails')");
         return d;
     }
-    const NodeView& to = snap.nodes[*best];
+    const NodeProbe& to = snap.nodes[*best];
     r.data["failover_to"] = to.name;
     r.add({"failover candidate", Level::kWarning, to.name, "the replica with the most WAL replayed",
            fmt::format("replayed {}, received {}", to.replay_lsn ? format_lsn(*to.replay_lsn) : "?",
@@ -196,7 +196,7 @@ Diagnosis diagnose_replica_failure(const Config& config, std::chrono::seconds ti
     std::vector<std::string> to_rebuild;
     for (size_t i = 0; i < snap.nodes.size(); ++i) {
         if (i == *snap.primary) continue;
-        const NodeView& n = snap.nodes[i];
+        const NodeProbe& n = snap.nodes[i];
         const Walsender* w = walsender_of(snap, n.name);
         const Slot* slot = slot_of(snap, n.name);
         std::string slot_text = !slot ? "missing" : slot->active ? "active" : "inactive";

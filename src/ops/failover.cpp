@@ -20,6 +20,7 @@
 #include "common/files.hpp"
 #include "common/process.hpp"
 #include "node/control.hpp"
+#include "node/probe.hpp"
 #include "pg/failover_queries.hpp"
 #include "pg/sync_connection.hpp"
 #include "pg/topology.hpp"
@@ -267,43 +268,6 @@ const std::vector<std::string> kConfigFiles = {"postgresql.conf", "postgresql.au
 
 }  // namespace
 
-std::string NodeProbe::role() const {
-    if (!reachable) return "down";
-    return in_recovery ? "replica" : "primary";
-}
-
-NodeProbe probe_node(const NodeEndpoint& node) {
-    NodeProbe p;
-    p.name = node.name;
-    p.url = node.url;
-    auto conn = connect(node.url, 2s);
-    if (!conn) {
-        p.error = conn.error().message;
-        return p;
-    }
-    auto rows = conn->query(pg::queries::kFailoverProbe);
-    if (!rows || rows->empty()) {
-        p.error = rows ? "no answer" : rows.error().message;
-        return p;
-    }
-    p.reachable = true;
-    p.in_recovery = rows->text(0, "in_recovery") == "t";
-    p.receive_lsn = rows->text(0, "receive_lsn");
-    p.replay_lsn = rows->text(0, "replay_lsn");
-    p.receive_bytes = std::stoll(rows->text(0, "receive_bytes"));
-    p.replay_bytes = std::stoll(rows->text(0, "replay_bytes"));
-    p.sync_names = rows->text(0, "sync_names");
-    p.primary_conninfo = rows->text(0, "primary_conninfo");
-    p.receiver_status = rows->text(0, "receiver_status");
-    return p;
-}
-
-std::vector<NodeProbe> probe_nodes(const std::vector<NodeEndpoint>& nodes) {
-    std::vector<NodeProbe> out;
-    for (const auto& n : nodes) out.push_back(probe_node(n));
-    return out;
-}
-
 std::string sync_standby_names(const std::vector<std::string>& standbys) {
     std::vector<std::string> names;
     for (const auto& s : standbys) names.push_back(node::application_name(s));
@@ -330,7 +294,7 @@ Result<FailoverDecision> decide_failover(const std::vector<NodeProbe>& probes, c
     if (d.target.empty()) {
         const NodeProbe* best = nullptr;
         for (const auto& p : probes)
-            if (p.role() == "replica" && (!best || p.receive_bytes > best->receive_bytes)) best = &p;
+            if (p.role() == "replica" && (!best || p.received() > best->received())) best = &p;
         if (best) d.target = best->name;
     }
     for (const auto& p : probes)
@@ -358,25 +322,27 @@ Result<FailoverDecision> decide_failover(const std::vector<NodeProbe>& probes, c
         d.checks.push_back(
             {"target healthy", false, false, fmt::format("{} is already a primary", target->name)});
     } else {
-        d.checks.push_back({"target healthy", true, false,
-                            fmt::format("{} answers as a standby (received {}, replayed {})", target->name,
-                                        target->receive_lsn, target->replay_lsn)});
-        long long backlog = target->receive_bytes - target->replay_bytes;
+        d.checks.push_back(
+            {"target healthy", true, false,
+             fmt::format("{} answers as a standby (received {}, replayed {})", target->name,
+                         pg::format_lsn(target->received()), pg::format_lsn(target->replayed()))});
+        long long backlog =
+            static_cast<long long>(target->received()) - static_cast<long long>(target->replayed());
         d.checks.push_back(
             {"replay caught up", backlog <= kMaxReplayBacklogBytes, true,
              fmt::format("replay is {} bytes behind receive (limit {})", backlog, kMaxReplayBacklogBytes)});
         // With ANY 1 quorum a commit may be on one standby only: promoting the other would lose it.
         const NodeProbe* ahead = nullptr;
         for (const auto& p : probes)
-            if (p.role() == "replica" && p.name != target->name && p.receive_bytes > target->receive_bytes &&
-                (!ahead || p.receive_bytes > ahead->receive_bytes))
+            if (p.role() == "replica" && p.name != target->name && p.received() > target->received() &&
+                (!ahead || p.received() > ahead->received()))
                 ahead = &p;
         d.checks.push_back(
             {"target has the most WAL", ahead == nullptr, true,
              ahead ? fmt::format("{} received more WAL ({}) than {} ({}): promoting {} would lose those "
                                  "transactions; fail over to {}",
-                                 ahead->name, ahead->receive_lsn, target->name, target->receive_lsn,
-                                 target->name, ahead->name)
+                                 ahead->name, pg::format_lsn(ahead->received()), target->name,
+                                 pg::format_lsn(target->received()), target->name, ahead->name)
                    : "no other standby received more WAL"});
     }
     d.allowed = true;
@@ -485,10 +451,10 @@ FailoverReport execute_failover(const FailoverRequest& request, const FailoverDe
     report.target = d.target;
     Steps step(report, request.progress);
     const std::string target_url = url_of(request.nodes, d.target);
-    auto before = probe_nodes(request.nodes);
+    auto before = node::probe_all(request.nodes);
     const bool sync = d.sync || request.sync;
     auto finish = [&](bool ok) {
-        report.topology = probe_nodes(request.nodes);
+        report.topology = node::probe_all(request.nodes);
         return step.finish(ok);
     };
 
@@ -597,7 +563,7 @@ Result<std::vector<std::string>> rejoin_plan(const RejoinRequest& r) {
         return make_error(
             ErrorCode::kInvalidArgument,
             fmt::format("{} is not a PostgreSQL data directory (--data-dir)", r.data_dir.string()));
-    auto primary = find_primary(probe_nodes(r.nodes), r.node);
+    auto primary = find_primary(node::probe_all(r.nodes), r.node);
     if (!primary) return primary.error();
     std::vector<std::string> plan;
     if (node::postmaster_running(r.data_dir))
@@ -622,7 +588,7 @@ RejoinReport rejoin(const RejoinRequest& r) {
     RejoinReport report;
     Steps step(report, r.progress);
     auto finish = [&](bool ok) { return step.finish(ok); };
-    auto probes = probe_nodes(r.nodes);
+    auto probes = node::probe_all(r.nodes);
     auto primary = find_primary(probes, r.node);
     if (!primary) {
         report.error = primary.error().message;
@@ -727,7 +693,7 @@ RejoinReport rejoin(const RejoinRequest& r) {
 }
 
 Result<std::vector<std::string>> switchover_plan(const SwitchoverRequest& r) {
-    auto probes = probe_nodes(r.nodes);
+    auto probes = node::probe_all(r.nodes);
     const NodeProbe* target = find(probes, r.target);
     if (!target) {
         return make_error(ErrorCode::kInvalidArgument, fmt::format("no node named '{}'; the nodes are: {}",
@@ -758,7 +724,7 @@ SwitchoverReport switchover(const SwitchoverRequest& r) {
     report.target = r.target;
     Steps step(report, r.progress);
     auto finish = [&](bool ok) { return step.finish(ok); };
-    auto probes = probe_nodes(r.nodes);
+    auto probes = node::probe_all(r.nodes);
     auto primary = find_primary(probes, r.target);
     if (!primary) {
         report.error = primary.error().message;
@@ -800,8 +766,8 @@ SwitchoverReport switchover(const SwitchoverRequest& r) {
             long long want = parsed ? static_cast<long long>(*parsed) : -1;
             long long got = -1;
             bool ok = wait_until(r.catch_up_timeout, [&] {
-                auto p = probe_node({r.target, target_url});
-                got = p.receive_bytes;
+                auto p = node::probe({r.target, target_url});
+                got = static_cast<long long>(p.received());
                 return got >= want;
             });
             detail = fmt::format("received {} bytes ≥ {}", got, want);
@@ -821,7 +787,7 @@ SwitchoverReport switchover(const SwitchoverRequest& r) {
     fr.target = r.target;
     fr.sync = !primary->sync_names.empty();
     fr.progress = r.progress;  // PgBouncer is repointed below, on the console that holds it paused
-    auto decision = decide_failover(probe_nodes(r.nodes), r.target, true);
+    auto decision = decide_failover(node::probe_all(r.nodes), r.target, true);
     if (!decision || !decision->allowed) {
         report.error = decision ? decision->refusal : decision.error().message;
         resume();

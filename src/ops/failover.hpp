@@ -12,30 +12,12 @@
 #include "common/config.hpp"
 #include "common/error.hpp"
 #include "ops/pgbouncer_ini.hpp"
+#include "pg/topology.hpp"
 
 namespace yw::ops {
 
-// What one node answered (or why it did not).
-struct NodeProbe {
-    std::string name;  // primary, replica-1, replica-2
-    std::string url;   // superuser DSN
-    bool reachable = false;
-    bool in_recovery = false;     // a standby
-    std::string receive_lsn;      // WAL received and flushed (a primary: its insert position)
-    std::string replay_lsn;       // WAL replayed
-    long long receive_bytes = 0;  // the same, as bytes since 0/0, to compare
-    long long replay_bytes = 0;
-    std::string sync_names;        // synchronous_standby_names
-    std::string primary_conninfo;  // a standby's upstream
-    std::string receiver_status;   // pg_stat_wal_receiver: streaming, … (empty: no WAL receiver)
-    std::string error;             // why it is unreachable
-
-    // "primary", "replica" or "down".
-    std::string role() const;
-};
-
-NodeProbe probe_node(const NodeEndpoint& node);
-std::vector<NodeProbe> probe_nodes(const std::vector<NodeEndpoint>& nodes);
+// What one node answered (or why it did not): node::probe_all over the configured nodes.
+using pg::NodeProbe;
 
 // One pre-check of a failover, as the plan shows it.
 struct Precheck {

@@ -125,8 +125,8 @@ Result<RebuildPlan> plan_rebuild(const std::vector<NodeEndpoint>& nodes, Rebuild
     plan.port = *port;
 
     auto snap = collect_replication(nodes, options.connect_timeout);
-    const NodeView* me = nullptr;
-    std::vector<const NodeView*> primaries;
+    const NodeProbe* me = nullptr;
+    std::vector<const NodeProbe*> primaries;
     for (const auto& v : snap.nodes) {
         if (v.name == options.node) {
             me = &v;
@@ -135,7 +135,7 @@ Result<RebuildPlan> plan_rebuild(const std::vector<NodeEndpoint>& nodes, Rebuild
         }
     }
     if (!options.source.empty()) {
-        const NodeView* src = nullptr;
+        const NodeProbe* src = nullptr;
         for (const auto& v : snap.nodes) {
             if (v.name == options.source) src = &v;
         }

@@ -4,9 +4,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <future>
 
 #include "node/control.hpp"
+#include "node/probe.hpp"
 #include "pg/replication_queries.hpp"
 #include "pg/sync_connection.hpp"
 
@@ -20,39 +20,6 @@ std::optional<long long> opt_ll(const pg::Rows& rows, size_t i, std::string_view
     } catch (const std::exception&) {
         return std::nullopt;
     }
-}
-
-NodeView probe(const NodeEndpoint& node, std::chrono::seconds timeout) {
-    NodeView v;
-    v.name = node.name;
-    // Every query is bounded too: a node that accepts connections but hangs must not hang the check.
-    auto conn = pg::SyncConnection::open(node.url, timeout, std::chrono::milliseconds(timeout));
-    if (!conn) {
-        v.error = conn.error().message;
-        return v;
-    }
-    // The server's own probe, so that ywctl and ywmsgd judge a node from the same facts.
-    auto rows = conn->query(pg::queries::kTopologyProbe);
-    if (!rows || rows->empty()) {
-        v.error = rows ? "no row from pg_is_in_recovery()" : rows.error().message;
-        return v;
-    }
-    v.reachable = true;
-    v.in_recovery = rows->text(0, "in_recovery") == "t";
-    v.current_lsn = parse_lsn(rows->text(0, "current_lsn"));
-    v.receive_lsn = parse_lsn(rows->text(0, "receive_lsn"));
-    v.replay_lsn = parse_lsn(rows->text(0, "replay_lsn"));
-    v.replay_age_ms = opt_ll(*rows, 0, "replay_age_ms");
-    v.replay_paused = rows->text(0, "replay_paused") == "t";
-    auto more = conn->query(pg::queries::kNodeState);
-    if (!more || more->empty()) {
-        v.reachable = false;
-        v.error = more ? "no row from the node state query" : more.error().message;
-        return v;
-    }
-    v.version = more->text(0, "version");
-    v.receiver_status = more->text(0, "receiver_status");
-    return v;
 }
 
 std::string ms(std::optional<long long> v) { return v ? fmt::format("{} ms", *v) : "unknown"; }
@@ -71,7 +38,7 @@ struct ReplayPair {
 };
 
 ReplayPair replay_pair(const ReplicationSnapshot& s, size_t node) {
-    const NodeView& n = s.nodes[node];
+    const NodeProbe& n = s.nodes[node];
     if (s.primary && n.reachable && n.replay_lsn) return {s.nodes[*s.primary].current_lsn, n.replay_lsn};
     if (const Walsender* w = walsender_of(s, n.name)) return {s.primary_lsn, w->replay_lsn};
     return {};
@@ -80,7 +47,7 @@ ReplayPair replay_pair(const ReplicationSnapshot& s, size_t node) {
 // RB-1's rows that do not trust pg_stat_replication's lag columns: WAL left to replay, a paused replay, and
 // the age of the last replayed transaction while WAL is left.
 void add_replay_rows(Report& r, const ReplicationSnapshot& s, size_t node, const ReplicationThresholds& t) {
-    const NodeView& n = s.nodes[node];
+    const NodeProbe& n = s.nodes[node];
     auto pair = replay_pair(s, node);
     auto behind = bytes_behind(s, node);
     if (behind || n.reachable) {
@@ -131,9 +98,7 @@ void add_replay_rows(Report& r, const ReplicationSnapshot& s, size_t node, const
 ReplicationSnapshot collect_replication(const std::vector<NodeEndpoint>& nodes,
                                         std::chrono::seconds connect_timeout) {
     ReplicationSnapshot s;
-    std::vector<std::future<NodeView>> probes;
-    for (const auto& n : nodes) probes.push_back(std::async(std::launch::async, probe, n, connect_timeout));
-    for (auto& p : probes) s.nodes.push_back(p.get());
+    s.nodes = node::probe_all(nodes, connect_timeout);
     for (size_t i = 0; i < s.nodes.size(); ++i) {
         const auto& n = s.nodes[i];
         if (!n.reachable || n.in_recovery) continue;
@@ -236,7 +201,7 @@ Report assess_replication(const ReplicationSnapshot& s, const ReplicationThresho
         r.recommend("ywctl emergency db-down");
         return r;
     }
-    const NodeView& primary = s.nodes[*s.primary];
+    const NodeProbe& primary = s.nodes[*s.primary];
     for (const auto& n : s.nodes) {
         if (!n.reachable) r.recommend("ywctl emergency replica-failure");
     }
@@ -261,7 +226,7 @@ Report assess_replication(const ReplicationSnapshot& s, const ReplicationThresho
             continue;
         }
         ++expected;
-        const NodeView& n = s.nodes[i];
+        const NodeProbe& n = s.nodes[i];
         const Walsender* w = walsender_of(s, n.name);
         if (!w) {
             std::string why =

@@ -37,20 +37,8 @@ struct ReplicationThresholds {
 using pg::format_lsn;
 using pg::parse_lsn;
 
-// What one node says about itself.
-struct NodeView {
-    std::string name;
-    bool reachable = false;
-    std::string error;  // why it is not reachable
-    bool in_recovery = false;
-    std::string version;
-    std::optional<std::uint64_t> current_lsn;  // primary: pg_current_wal_lsn()
-    std::optional<std::uint64_t> receive_lsn;  // replica: pg_last_wal_receive_lsn()
-    std::optional<std::uint64_t> replay_lsn;   // replica: pg_last_wal_replay_lsn()
-    std::optional<long long> replay_age_ms;    // now() - pg_last_xact_replay_timestamp()
-    bool replay_paused = false;                // replica: pg_is_wal_replay_paused()
-    std::string receiver_status;               // pg_stat_wal_receiver.status ("streaming"), "" when none
-};
+// What one node says about itself: node::probe's record.
+using pg::NodeProbe;
 
 // One row of the primary's pg_stat_replication.
 struct Walsender {
@@ -69,7 +57,7 @@ struct Slot {
 };
 
 struct ReplicationSnapshot {
-    std::vector<NodeView> nodes;          // in configuration order
+    std::vector<NodeProbe> nodes;         // in configuration order
     std::optional<size_t> primary;        // index of the node chosen as primary (not in recovery)
     std::vector<size_t> extra_primaries;  // other nodes not in recovery: split brain
     std::optional<std::uint64_t> primary_lsn;

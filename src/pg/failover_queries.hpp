@@ -6,22 +6,6 @@
 
 namespace yw::pg::queries {
 
-// What failover needs to know of a node: its role, how much WAL it received and replayed (a primary: its
-// current insert position for both), and its replication settings.
-inline constexpr Query kFailoverProbe{
-    "failover.probe",
-    "SELECT pg_is_in_recovery() AS in_recovery,"
-    " (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_receive_lsn() ELSE pg_current_wal_lsn() END)::text"
-    " AS receive_lsn,"
-    " (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END)::text"
-    " AS replay_lsn,"
-    " coalesce(pg_wal_lsn_diff(CASE WHEN pg_is_in_recovery() THEN pg_last_wal_receive_lsn()"
-    " ELSE pg_current_wal_lsn() END, '0/0'), 0)::bigint AS receive_bytes,"
-    " coalesce(pg_wal_lsn_diff(CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn()"
-    " ELSE pg_current_wal_lsn() END, '0/0'), 0)::bigint AS replay_bytes,"
-    " current_setting('synchronous_standby_names') AS sync_names,"
-    " current_setting('primary_conninfo') AS primary_conninfo,"
-    " (SELECT status FROM pg_stat_wal_receiver LIMIT 1) AS receiver_status"};
 // Ends recovery and waits for it (up to $1 seconds): the SQL twin of `pg_ctl promote`, usable remotely.
 inline constexpr Query kPromote{"failover.promote", "SELECT pg_promote(true, $1::integer) AS promoted"};
 inline constexpr Query kInRecovery{"failover.in_recovery", "SELECT pg_is_in_recovery() AS in_recovery"};

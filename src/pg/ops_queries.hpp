@@ -39,6 +39,21 @@ inline constexpr Query kPartitionsList{
     " FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
     " WHERE i.inhparent = 'conversation_message'::regclass ORDER BY c.relname"};
 
+// The partition maintainer's run (migration 0002): $1 instance, $2 months ahead. One row: ran (false: another
+// instance holds the lock), created (text[]), months_ahead_now, last_success (Unix seconds, NULL: never).
+inline constexpr Query kPartitionsMaintain{
+    "partitions.maintain",
+    "SELECT ran, created::text[] AS created, months_ahead_now,"
+    " extract(epoch FROM last_success)::float8 AS last_success"
+    " FROM maintain_conversation_message_partitions($1, $2::integer)"};
+// A failed run, recorded by a second statement (the failed one rolled back): $1 started (Unix seconds), $2
+// instance, $3 error. Answers the months ahead as they are.
+inline constexpr Query kPartitionsMaintainFailed{
+    "partitions.maintain_failed",
+    "INSERT INTO partition_maintenance_run (started_at, instance, months_ahead, error)"
+    " VALUES (to_timestamp($1::float8), $2, conversation_message_months_ahead(now()), $3)"
+    " RETURNING months_ahead"};
+
 // --- local topology (run as the postgres superuser) ---
 inline constexpr Query kRoleExists{"cluster.role_exists", "SELECT 1 FROM pg_roles WHERE rolname = $1"};
 inline constexpr Query kDatabaseExists{"cluster.database_exists",

@@ -6,11 +6,13 @@
 
 namespace yw::pg::queries {
 
-// What ywctl reads of a node beyond the server's topology probe (kTopologyProbe, which it runs first for the
-// role, received and replayed WAL, replay age and a paused replay): its version and WAL receiver status.
-inline constexpr Query kNodeState{"replication.node_state",
-                                  "SELECT current_setting('server_version') AS version,"
-                                  " (SELECT status FROM pg_stat_wal_receiver) AS receiver_status"};
+// What ywctl reads of a node beyond the router's topology probe (kTopologyProbe, which node::probe runs first
+// for the role, WAL positions, replay age and a paused replay): settings only a superuser may read.
+inline constexpr Query kNodeSettings{"replication.node_settings",
+                                     "SELECT current_setting('server_version') AS version,"
+                                     " (SELECT status FROM pg_stat_wal_receiver LIMIT 1) AS receiver_status,"
+                                     " current_setting('synchronous_standby_names') AS sync_names,"
+                                     " current_setting('primary_conninfo') AS primary_conninfo"};
 
 // The primary's view of each walsender (RB-1's pg_stat_replication), with the slot it streams from. Lags are
 // NULL when PostgreSQL has no recent measurement (an idle, caught-up standby).

@@ -41,6 +41,31 @@ std::string format_lsn(std::uint64_t lsn) {
     return fmt::format("{:X}/{:X}", static_cast<std::uint32_t>(lsn >> 32), static_cast<std::uint32_t>(lsn));
 }
 
+std::string NodeProbe::role() const {
+    if (!reachable) return "down";
+    return in_recovery ? "replica" : "primary";
+}
+
+std::uint64_t NodeProbe::received() const { return (in_recovery ? receive_lsn : current_lsn).value_or(0); }
+
+std::uint64_t NodeProbe::replayed() const { return (in_recovery ? replay_lsn : current_lsn).value_or(0); }
+
+void read_topology_probe(NodeProbe& probe, const std::function<std::optional<std::string_view>(int)>& cell) {
+    auto lsn = [&](int col) -> std::optional<std::uint64_t> {
+        auto text = cell(col);
+        return text ? parse_lsn(*text) : std::nullopt;
+    };
+    probe.reachable = true;
+    probe.in_recovery = cell(0) == "t";
+    probe.current_lsn = lsn(1);
+    probe.receive_lsn = lsn(2);
+    probe.replay_lsn = lsn(3);
+    std::int64_t age = 0;
+    if (auto text = cell(4); text && parse_int64(*text, age)) probe.replay_age_ms = age;
+    if (auto text = cell(5)) std::from_chars(text->data(), text->data() + text->size(), probe.timeline, 16);
+    probe.replay_paused = cell(6) == "t";
+}
+
 std::string_view to_string(Role role) {
     switch (role) {
         case Role::kUnknown:
@@ -89,8 +114,8 @@ std::int64_t TopologyRules::behind_for_ms(std::uint64_t replay_lsn,
     return 0;
 }
 
-Snapshot TopologyRules::assess(const std::vector<ProbeResult>& probes,
-                               const std::optional<ProbeResult>& pgbouncer,
+Snapshot TopologyRules::assess(const std::vector<NodeProbe>& probes,
+                               const std::optional<NodeProbe>& pgbouncer,
                                std::chrono::steady_clock::time_point now) {
     Snapshot s;
     s.round = ++round_;
@@ -100,13 +125,13 @@ Snapshot TopologyRules::assess(const std::vector<ProbeResult>& probes,
     // The primary: a writable node on the newest timeline ever seen, not fenced; the current one when it
     // still qualifies (no flapping between equals), else the one furthest ahead.
     for (int i = 0; i < n; ++i) {
-        if (probes[i].ok && !probes[i].in_recovery)
+        if (probes[i].reachable && !probes[i].in_recovery)
             max_timeline_ = std::max(max_timeline_, probes[i].timeline);
-        if (probes[i].ok && probes[i].in_recovery) fenced_.erase(i);  // rejoined as a replica
+        if (probes[i].reachable && probes[i].in_recovery) fenced_.erase(i);  // rejoined as a replica
     }
     auto qualifies = [&](int i) {
-        return i >= 0 && probes[i].ok && !probes[i].in_recovery && probes[i].timeline == max_timeline_ &&
-               !fenced_.contains(i);
+        return i >= 0 && probes[i].reachable && !probes[i].in_recovery &&
+               probes[i].timeline == max_timeline_ && !fenced_.contains(i);
     };
     int chosen = qualifies(primary_) ? primary_ : -1;
     for (int i = 0; i < n && chosen < 0; ++i) {
@@ -124,13 +149,13 @@ Snapshot TopologyRules::assess(const std::vector<ProbeResult>& probes,
     }
     if (chosen >= 0) {
         primary_ = chosen;
-    } else if (primary_ >= 0 && probes[primary_].ok) {
+    } else if (primary_ >= 0 && probes[primary_].reachable) {
         // Answered but no longer qualifies (in recovery, or fenced by a newer timeline elsewhere).
         primary_ = -1;
     }
     // (An unreachable primary keeps its place: writes fail fast until it answers or another is promoted.)
     for (int i = 0; i < n; ++i) {
-        if (i != primary_ && probes[i].ok && !probes[i].in_recovery && !fenced_.contains(i)) {
+        if (i != primary_ && probes[i].reachable && !probes[i].in_recovery && !fenced_.contains(i)) {
             fenced_.insert(i);
             log::error(
                 "a writable node is not the primary: fenced (no traffic) until an operator rejoins it",
@@ -138,43 +163,46 @@ Snapshot TopologyRules::assess(const std::vector<ProbeResult>& probes,
         }
     }
 
-    const ProbeResult* primary_probe = primary_ >= 0 && probes[primary_].ok ? &probes[primary_] : nullptr;
-    if (primary_probe && (history_.empty() || history_.back().lsn != primary_probe->current_lsn)) {
-        history_.push_back({now, primary_probe->current_lsn});
+    const NodeProbe* primary_probe =
+        primary_ >= 0 && probes[primary_].reachable ? &probes[primary_] : nullptr;
+    if (primary_probe &&
+        (history_.empty() || history_.back().lsn != primary_probe->current_lsn.value_or(0))) {
+        history_.push_back({now, primary_probe->current_lsn.value_or(0)});
         while (history_.size() > 1024) history_.pop_front();
     }
     const std::uint64_t primary_lsn = history_.empty() ? 0 : history_.back().lsn;
 
     for (int i = 0; i < n; ++i) {
-        const ProbeResult& p = probes[i];
+        const NodeProbe& p = probes[i];
         NodeState node;
         node.name = names_[i];
-        node.healthy = p.ok;
+        node.healthy = p.reachable;
         node.error = p.error;
         node.timeline = p.timeline;
-        if (!p.ok) {
+        if (!p.reachable) {
             node.role = last_roles_[i] == Role::kPrimary && i != primary_ ? Role::kFenced : last_roles_[i];
             if (node.role == Role::kFenced)
                 node.error = "fenced (replaced as the primary), and down: " + p.error;
         } else if (fenced_.contains(i)) {
             node.role = Role::kFenced;
-            node.lsn = p.current_lsn;
+            node.lsn = p.current_lsn.value_or(0);
             node.error = fmt::format(
                 "writable but not the primary (timeline {}, the primary's {}): fenced until "
                 "rejoined as a replica",
                 p.timeline, max_timeline_);
         } else if (i == primary_) {
             node.role = Role::kPrimary;
-            node.lsn = p.current_lsn;
+            node.lsn = p.current_lsn.value_or(0);
         } else {
             node.role = Role::kReplica;
-            node.lsn = p.replay_lsn;
-            node.receive_lsn = p.receive_lsn;
+            node.lsn = p.replay_lsn.value_or(0);
+            node.receive_lsn = p.receive_lsn.value_or(0);
             node.replay_paused = p.replay_paused;
             // LSNs first: a replica that has replayed everything is not behind, however old its last commit.
-            if (p.replay_lsn < primary_lsn) {
-                std::int64_t since_history = behind_for_ms(p.replay_lsn, now);
-                node.lag_ms = p.replay_age_ms ? std::min(*p.replay_age_ms, since_history) : since_history;
+            if (node.lsn < primary_lsn) {
+                std::int64_t since_history = behind_for_ms(node.lsn, now);
+                node.lag_ms =
+                    p.replay_age_ms ? std::min<std::int64_t>(*p.replay_age_ms, since_history) : since_history;
                 node.lag_ms = std::max<std::int64_t>(node.lag_ms, 0);
             }
             node.readable = !p.replay_paused && node.lag_ms <= max_lag_.count();
@@ -185,16 +213,16 @@ Snapshot TopologyRules::assess(const std::vector<ProbeResult>& probes,
                     fmt::format("{} ms behind the primary (limit {} ms)", node.lag_ms, max_lag_.count());
             }
         }
-        if (p.ok) last_roles_[i] = node.role;
+        if (p.reachable) last_roles_[i] = node.role;
         s.nodes.push_back(std::move(node));
     }
     s.primary = primary_;
-    if (primary_ >= 0 && !probes[primary_].ok) s.nodes[primary_].role = Role::kPrimary;
+    if (primary_ >= 0 && !probes[primary_].reachable) s.nodes[primary_].role = Role::kPrimary;
 
     if (pgbouncer) {
         s.pgbouncer_configured = true;
-        const ProbeResult& b = *pgbouncer;
-        if (!b.ok) {
+        const NodeProbe& b = *pgbouncer;
+        if (!b.reachable) {
             s.pgbouncer_ok = false;
             s.pgbouncer_error = "PgBouncer: " + b.error;
         } else if (b.in_recovery) {
@@ -217,8 +245,9 @@ struct TopologyMonitor::Prober {
     std::string url;
     std::unique_ptr<Connection> conn;
 
-    asio::awaitable<ProbeResult> probe(Deadline deadline) {
-        ProbeResult r;
+    asio::awaitable<NodeProbe> probe(Deadline deadline) {
+        NodeProbe r;
+        r.name = name;
         if (conn && conn->broken()) conn.reset();
         if (!conn) {
             auto opened = co_await Connection::connect(co_await asio::this_coro::executor, url, deadline);
@@ -238,19 +267,10 @@ struct TopologyMonitor::Prober {
             r.error = "unexpected probe answer";
             co_return r;
         }
-        auto text = [&](int col) { return rows->get(0, col); };
-        r.ok = true;
-        r.in_recovery = text(0) == "t";
-        r.current_lsn = parse_lsn(text(1)).value_or(0);
-        r.receive_lsn = parse_lsn(text(2)).value_or(0);
-        r.replay_lsn = parse_lsn(text(3)).value_or(0);
-        std::int64_t age = 0;
-        if (!rows->is_null(0, 4) && parse_int64(text(4), age)) r.replay_age_ms = age;
-        if (!rows->is_null(0, 5)) {
-            std::string_view tl = text(5);
-            std::from_chars(tl.data(), tl.data() + tl.size(), r.timeline, 16);
-        }
-        r.replay_paused = text(6) == "t";
+        read_topology_probe(r, [&](int col) -> std::optional<std::string_view> {
+            if (rows->is_null(0, col)) return std::nullopt;
+            return rows->get(0, col);
+        });
         co_return r;
     }
 };
@@ -311,7 +331,7 @@ asio::awaitable<void> TopologyMonitor::probe_round() {
     struct Round {
         explicit Round(asio::any_io_executor ex, size_t n) : done(std::move(ex)), results(n), remaining(n) {}
         asio::steady_timer done;
-        std::vector<ProbeResult> results;
+        std::vector<NodeProbe> results;
         size_t remaining;
     };
     auto round = std::make_shared<Round>(executor, count);
@@ -330,11 +350,11 @@ asio::awaitable<void> TopologyMonitor::probe_round() {
     if (round->remaining > 0) co_await round->done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     if (stopping_) co_return;
     for (size_t i = 0; i < count; ++i) {
-        if (round->remaining > 0 && !round->results[i].ok && round->results[i].error.empty())
+        if (round->remaining > 0 && !round->results[i].reachable && round->results[i].error.empty())
             round->results[i].error = "probe timed out";
     }
-    std::optional<ProbeResult> pgbouncer;
-    std::vector<ProbeResult> nodes(round->results.begin(), round->results.begin() + options_.nodes.size());
+    std::optional<NodeProbe> pgbouncer;
+    std::vector<NodeProbe> nodes(round->results.begin(), round->results.begin() + options_.nodes.size());
     if (!options_.pgbouncer_url.empty()) pgbouncer = round->results.back();
     publish(rules_.assess(nodes, pgbouncer, std::chrono::steady_clock::now()));
 }

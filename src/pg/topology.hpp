@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -35,18 +36,36 @@ enum class Role {
 };
 std::string_view to_string(Role role);
 
-// What one node answered (or did not) in one probe round.
-struct ProbeResult {
-    bool ok = false;
-    std::string error;
+// What one node answered (or why it did not), read from queries::kTopologyProbe: the one record of a node's
+// state, for the router's probe rounds and for ywctl's node probes (node::probe, which adds the settings only
+// a superuser may read). An LSN the node does not have is nullopt (a primary has no replay position).
+struct NodeProbe {
+    std::string name;
+    std::string url;  // the DSN it was probed at (may hold a password: never printed)
+    bool reachable = false;
+    std::string error;  // why it did not answer
     bool in_recovery = false;
-    std::uint64_t current_lsn = 0;              // writable nodes: pg_current_wal_lsn()
-    std::uint64_t receive_lsn = 0;              // replicas
-    std::uint64_t replay_lsn = 0;               // replicas
-    std::optional<std::int64_t> replay_age_ms;  // replicas: now − the last replayed commit's timestamp
-    std::uint32_t timeline = 0;                 // writable nodes: the timeline of their current WAL
+    std::optional<std::uint64_t> current_lsn;  // writable nodes: pg_current_wal_lsn()
+    std::optional<std::uint64_t> receive_lsn;  // standbys: WAL received and flushed
+    std::optional<std::uint64_t> replay_lsn;   // standbys: WAL replayed
+    std::optional<long long> replay_age_ms;    // standbys: now − the last replayed commit's timestamp
+    std::uint32_t timeline = 0;                // writable nodes: the timeline of their current WAL
     bool replay_paused = false;
+    // From queries::kNodeSettings (superuser only): empty in the router's rounds.
+    std::string version;
+    std::string receiver_status;   // pg_stat_wal_receiver.status ("streaming"); "" when there is none
+    std::string sync_names;        // synchronous_standby_names
+    std::string primary_conninfo;  // a standby's upstream
+
+    // "primary", "replica" or "down".
+    std::string role() const;
+    // WAL received (a primary: its write position) and replayed, 0 when unknown: what failover compares.
+    std::uint64_t received() const;
+    std::uint64_t replayed() const;
 };
+
+// Fills `probe` from kTopologyProbe's one row; `cell(i)` is column i's text, nullopt for NULL.
+void read_topology_probe(NodeProbe& probe, const std::function<std::optional<std::string_view>(int)>& cell);
 
 struct NodeState {
     std::string name;
@@ -83,7 +102,7 @@ class TopologyRules {
     Snapshot initial() const;
 
     // One round: `probes` in the order of the names; `pgbouncer` when PgBouncer is probed.
-    Snapshot assess(const std::vector<ProbeResult>& probes, const std::optional<ProbeResult>& pgbouncer,
+    Snapshot assess(const std::vector<NodeProbe>& probes, const std::optional<NodeProbe>& pgbouncer,
                     std::chrono::steady_clock::time_point now);
 
   private:

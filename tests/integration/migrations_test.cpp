@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -42,6 +43,19 @@ fs::path migrations_with(const std::string& dir_name,
     return dir;
 }
 
+// The versions of the real migrations (sql/migrations/NNNN_*.sql), in order: the tests' own migrations are
+// numbered after them (kTestVersion).
+std::vector<std::string> real_versions() {
+    std::vector<std::string> out;
+    for (const auto& e : fs::directory_iterator(fs::path(YW_SOURCE_DIR) / "sql" / "migrations"))
+        if (e.path().extension() == ".sql")
+            out.push_back(std::to_string(std::stoi(e.path().filename().string())));
+    std::sort(out.begin(), out.end(),
+              [](const auto& a, const auto& b) { return std::stoi(a) < std::stoi(b); });
+    return out;
+}
+constexpr int kTestVersion = 900;
+
 std::vector<std::string> versions(const std::string& url) {
     auto c = pg::SyncConnection::open(url);
     EXPECT_TRUE(c.ok());
@@ -54,7 +68,7 @@ std::vector<std::string> versions(const std::string& url) {
 
 TEST(Migrations, AFailingMigrationRollsBackWholeAndExitsNonZero) {
     std::string url = fresh_database("yw_mig_fail");
-    fs::path dir = migrations_with("yw_mig_fail", {{"0002_broken.sql",
+    fs::path dir = migrations_with("yw_mig_fail", {{"0900_broken.sql",
                                                     "CREATE TABLE half_done (id int);\n"
                                                     "INSERT INTO half_done VALUES (1);\n"
                                                     "SELECT * FROM no_such_table;\n"}});
@@ -62,9 +76,9 @@ TEST(Migrations, AFailingMigrationRollsBackWholeAndExitsNonZero) {
         run_built("ywctl", {"db", "migrate"}, {"DATABASE_URL=" + url, "YW_MIGRATIONS_DIR=" + dir.string()});
     EXPECT_NE(r.exit_code, 0);
     EXPECT_NE(r.output.find("relation \"no_such_table\" does not exist"), std::string::npos) << r.output;
-    EXPECT_NE(r.output.find("0002_broken"), std::string::npos) << r.output;
-    // 0001 landed in its own transaction; 0002 left nothing behind.
-    EXPECT_EQ(versions(url), std::vector<std::string>{"1"});
+    EXPECT_NE(r.output.find("0900_broken"), std::string::npos) << r.output;
+    // The real migrations landed, each in its own transaction; 0900 left nothing behind.
+    EXPECT_EQ(versions(url), real_versions());
     auto c = pg::SyncConnection::open(url);
     ASSERT_TRUE(c.ok());
     auto half = c->query(kTableExists, {"half_done"});
@@ -81,8 +95,8 @@ TEST(Migrations, AFailingMigrationRollsBackWholeAndExitsNonZero) {
 TEST(Migrations, ConcurrentRunnersThroughPgBouncerApplyEachVersionOnce) {
     std::string direct = fresh_database("ywmessaging_concurrent");
     // Four runners race on a fresh database (direct: PgBouncer serves only ywmessaging); the advisory lock
-    // makes three of them wait and then find 0002 applied.
-    fs::path dir = migrations_with("yw_mig_concurrent", {{"0002_slow.sql",
+    // makes three of them wait and then find 0900 applied.
+    fs::path dir = migrations_with("yw_mig_concurrent", {{"0900_slow.sql",
                                                           "SELECT pg_sleep(0.5);\n"
                                                           "CREATE TABLE concurrency_marker (id int);\n"}});
     std::vector<Result<pg::MigrationReport>> results;
@@ -96,14 +110,16 @@ TEST(Migrations, ConcurrentRunnersThroughPgBouncerApplyEachVersionOnce) {
         });
     }
     for (auto& t : threads) t.join();
-    size_t applied_0002 = 0;
+    size_t applied_test = 0;
     for (auto& r : results) {
         ASSERT_TRUE(r.ok()) << r.error().message;
-        EXPECT_EQ(r->current_version, 2);
-        for (const auto& mig : r->applied) applied_0002 += mig.version == 2;
+        EXPECT_EQ(r->current_version, kTestVersion);
+        for (const auto& mig : r->applied) applied_test += mig.version == kTestVersion;
     }
-    EXPECT_EQ(applied_0002, 1u);
-    EXPECT_EQ(versions(direct), (std::vector<std::string>{"1", "2"}));
+    EXPECT_EQ(applied_test, 1u);
+    auto expected = real_versions();
+    expected.push_back(std::to_string(kTestVersion));
+    EXPECT_EQ(versions(direct), expected);
 
     // Through PgBouncer in transaction pooling, as ywmsgd with YW_AUTO_MIGRATE=1 does: nothing pending, no
     // error.

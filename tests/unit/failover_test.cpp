@@ -24,10 +24,12 @@ NodeProbe node(const std::string& name, bool standby, long long received, long l
     p.name = name;
     p.reachable = true;
     p.in_recovery = standby;
-    p.receive_bytes = received;
-    p.replay_bytes = replayed < 0 ? received : replayed;
-    p.receive_lsn = std::to_string(received);
-    p.replay_lsn = std::to_string(p.replay_bytes);
+    if (standby) {
+        p.receive_lsn = received;
+        p.replay_lsn = replayed < 0 ? received : replayed;
+    } else {
+        p.current_lsn = received;
+    }
     return p;
 }
 
@@ -110,7 +112,7 @@ TEST(FailoverDecision, ReplayFarBehindReceiveIsRefusedUnlessForced) {
     std::vector<NodeProbe> probes{down("primary"), node("replica-1", true, kMaxReplayBacklogBytes + 10, 5)};
     EXPECT_FALSE(decide_failover(probes, "replica-1", false)->allowed);
     EXPECT_TRUE(decide_failover(probes, "replica-1", true)->allowed);
-    probes[1].replay_bytes = probes[1].receive_bytes - 100;
+    probes[1].replay_lsn = *probes[1].receive_lsn - 100;
     EXPECT_TRUE(decide_failover(probes, "replica-1", false)->allowed);
 }
 

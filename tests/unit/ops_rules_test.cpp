@@ -68,16 +68,16 @@ TEST(OpsRules, NamesFollowTheTopologyConvention) {
     EXPECT_EQ(node::slot_name("primary"), "primary_slot");
 }
 
-NodeView primary_at(std::uint64_t lsn) {
-    NodeView v;
+NodeProbe primary_at(std::uint64_t lsn) {
+    NodeProbe v;
     v.name = "primary";
     v.reachable = true;
     v.current_lsn = lsn;
     return v;
 }
 
-NodeView replica(const std::string& name, std::uint64_t replayed) {
-    NodeView v;
+NodeProbe replica(const std::string& name, std::uint64_t replayed) {
+    NodeProbe v;
     v.name = name;
     v.reachable = true;
     v.in_recovery = true;
@@ -126,7 +126,7 @@ TEST(OpsRules, HealthyReplicationIsOk) {
 
 TEST(OpsRules, AnUnreachableReplicaIsCriticalAndTheOtherStillReported) {
     ReplicationSnapshot s;
-    NodeView down;
+    NodeProbe down;
     down.name = "replica-2";
     down.error = "timeout expired";
     s.nodes = {primary_at(900), replica("replica-1", 400), down};
@@ -151,7 +151,7 @@ TEST(OpsRules, NoPrimaryOrTwoPrimariesAreCritical) {
     EXPECT_EQ(r.next_steps.front(), "ywctl emergency db-down");
 
     ReplicationSnapshot split;
-    NodeView other = primary_at(10);
+    NodeProbe other = primary_at(10);
     other.name = "replica-1";
     split.nodes = {primary_at(20), other, replica("replica-2", 20)};
     split.primary = 0;
@@ -289,7 +289,7 @@ TEST(OpsRules, AnUnreachableReplicaIsJudgedInBytesFromItsWalsender) {
 
 TEST(OpsRules, TheFailoverCandidateHasReplayedTheMost) {
     ReplicationSnapshot s;
-    NodeView down;
+    NodeProbe down;
     down.name = "primary";
     s.nodes = {down, replica("replica-1", 100), replica("replica-2", 300)};
     EXPECT_EQ(best_failover_candidate(s), 2u);

@@ -13,18 +13,18 @@ namespace {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-ProbeResult writable(std::uint64_t lsn, std::uint32_t timeline = 1) {
-    ProbeResult p;
-    p.ok = true;
+NodeProbe writable(std::uint64_t lsn, std::uint32_t timeline = 1) {
+    NodeProbe p;
+    p.reachable = true;
     p.current_lsn = lsn;
     p.timeline = timeline;
     return p;
 }
 
-ProbeResult replica(std::uint64_t replay, std::optional<std::int64_t> age_ms = std::nullopt,
-                    bool paused = false) {
-    ProbeResult p;
-    p.ok = true;
+NodeProbe replica(std::uint64_t replay, std::optional<std::int64_t> age_ms = std::nullopt,
+                  bool paused = false) {
+    NodeProbe p;
+    p.reachable = true;
     p.in_recovery = true;
     p.receive_lsn = replay;
     p.replay_lsn = replay;
@@ -33,8 +33,8 @@ ProbeResult replica(std::uint64_t replay, std::optional<std::int64_t> age_ms = s
     return p;
 }
 
-ProbeResult down() {
-    ProbeResult p;
+NodeProbe down() {
+    NodeProbe p;
     p.error = "connection refused";
     return p;
 }

@@ -1,14 +1,14 @@
 // Thin layer over ensure_conversation_message_partitions() (migration 0001), the one place partitions are
 // made.
-#include "ops/partitions.hpp"
+#include "partitions/catalog.hpp"
 
 #include <fmt/format.h>
 
 #include "pg/ops_queries.hpp"
 
-namespace yw::ops {
+namespace yw::partitions {
 
-Result<std::vector<std::string>> ensure_partitions(pg::SyncConnection& conn, int ahead) {
+Result<std::vector<std::string>> ensure(pg::SyncConnection& conn, int ahead) {
     if (ahead < 0 || ahead > 120) {
         return make_error(ErrorCode::kInvalidArgument, fmt::format("--ahead must be 0..120, got {}", ahead));
     }
@@ -19,7 +19,7 @@ Result<std::vector<std::string>> ensure_partitions(pg::SyncConnection& conn, int
     return created;
 }
 
-Result<std::vector<PartitionInfo>> list_partitions(pg::SyncConnection& conn) {
+Result<std::vector<PartitionInfo>> list(pg::SyncConnection& conn) {
     auto rows = conn.query(pg::queries::kPartitionsList);
     if (!rows) return rows.error();
     std::vector<PartitionInfo> out;
@@ -29,4 +29,4 @@ Result<std::vector<PartitionInfo>> list_partitions(pg::SyncConnection& conn) {
     return out;
 }
 
-}  // namespace yw::ops
+}  // namespace yw::partitions

@@ -1,4 +1,4 @@
-// Partition maintenance of conversation_message (RB-17): create the months ahead, list what exists.
+// ywctl's side of conversation_message's monthly partitions: create the months ahead, list what exists.
 #pragma once
 
 #include <string>
@@ -7,7 +7,7 @@
 #include "common/error.hpp"
 #include "pg/sync_connection.hpp"
 
-namespace yw::ops {
+namespace yw::partitions {
 
 struct PartitionInfo {
     std::string name;   // conversation_message_YYYY_MM
@@ -16,7 +16,7 @@ struct PartitionInfo {
 };
 
 // Creates the current month and the `ahead` next ones where missing; returns the names created.
-Result<std::vector<std::string>> ensure_partitions(pg::SyncConnection& conn, int ahead);
-Result<std::vector<PartitionInfo>> list_partitions(pg::SyncConnection& conn);
+Result<std::vector<std::string>> ensure(pg::SyncConnection& conn, int ahead);
+Result<std::vector<PartitionInfo>> list(pg::SyncConnection& conn);
 
-}  // namespace yw::ops
+}  // namespace yw::partitions
