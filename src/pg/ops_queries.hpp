@@ -41,11 +41,10 @@ inline constexpr Query kPartitionsList{
 
 // The partition maintainer's run (migration 0002): $1 instance, $2 months ahead. One row: ran (false: another
 // instance holds the lock), created (text[]), months_ahead_now, last_success (Unix seconds, NULL: never).
-inline constexpr Query kPartitionsMaintain{
-    "partitions.maintain",
-    "SELECT ran, created::text[] AS created, months_ahead_now,"
-    " extract(epoch FROM last_success)::float8 AS last_success"
-    " FROM maintain_conversation_message_partitions($1, $2::integer)"};
+inline constexpr Query kPartitionsMaintain{"partitions.maintain",
+                                           "SELECT ran, created::text[] AS created, months_ahead_now,"
+                                           " extract(epoch FROM last_success)::float8 AS last_success"
+                                           " FROM maintain_conversation_message_partitions($1, $2::integer)"};
 // A failed run, recorded by a second statement (the failed one rolled back): $1 started (Unix seconds), $2
 // instance, $3 error. Answers the months ahead as they are.
 inline constexpr Query kPartitionsMaintainFailed{
