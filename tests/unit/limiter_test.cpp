@@ -9,6 +9,7 @@
 #include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <cstdlib>
+#include <ostream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -16,6 +17,14 @@
 #include "fake_redis.hpp"
 
 namespace yw::ratelimit {
+
+// gtest prints a Source by name (found by argument-dependent lookup, hence outside the unnamed namespace).
+[[maybe_unused]] static void PrintTo(Source source, std::ostream* out) {
+    static constexpr const char* kNames[] = {"kDisabled",   "kWhitelist", "kRedis",    "kLease",
+                                             "kRemembered", "kLocal",     "kFailOpen", "kFailClosed"};
+    *out << kNames[static_cast<int>(source)];
+}
+
 namespace {
 
 using namespace std::chrono_literals;
