@@ -13,6 +13,7 @@
 #include "messaging/ratelimit_admin.hpp"
 #include "output.hpp"
 #include "pg/cluster.hpp"
+#include "redis/client.hpp"
 
 namespace ywctl {
 namespace {

@@ -5,7 +5,7 @@
 #include <random>
 
 #include "common/logging.hpp"
-#include "redis/client.hpp"
+#include "redis/commands.hpp"
 
 namespace yw::cache {
 

@@ -19,7 +19,7 @@
 #include "common/error.hpp"
 
 namespace yw::redis {
-class Client;
+class Commands;
 }
 
 namespace yw::cache {
@@ -66,9 +66,9 @@ class Cache {
 
     // Without a Redis client every read loads (still single-flight) and answers kBypass.
     explicit Cache(CacheOptions options);
-    // The client lives on the server's io_context, which exists only once the routes (which hold this cache)
-    // are built: attach it before serving, detach it before closing it.
-    void attach(redis::Client* redis) { redis_ = redis; }
+    // The client (ywmsgd: the redis::Client) lives on the server's io_context, which exists only once the
+    // routes (which hold this cache) are built: attach it before serving, detach it before closing it.
+    void attach(redis::Commands* redis) { redis_ = redis; }
 
     boost::asio::awaitable<Result<Fetched>> get(Namespace ns, const std::string& key, Loader load);
 
@@ -96,7 +96,7 @@ class Cache {
     std::atomic<std::uint64_t>& generation(const std::string& key);
     std::chrono::seconds ttl_for(Namespace ns, bool not_found) const;
 
-    redis::Client* redis_ = nullptr;
+    redis::Commands* redis_ = nullptr;
     CacheOptions options_;
     // What one flight (a lookup and perhaps a load) gives every caller of the key.
     struct Answer {

@@ -44,7 +44,7 @@ struct Config {
     std::string redis_url;                            // empty: no Redis configured
     std::chrono::milliseconds redis_connect_timeout{1000};  // YW_REDIS_CONNECT_TIMEOUT_MS
     std::chrono::milliseconds redis_command_timeout{
-        250};  // YW_REDIS_COMMAND_TIMEOUT_MS: default call deadline
+        250};  // YW_REDIS_COMMAND_TIMEOUT_MS: no reply for this long: the connection is replaced
 
     // Rate limiting per API key (src/ratelimit).
     bool rate_limit_enabled = true;                    // YW_RATE_LIMIT_ENABLED

@@ -99,7 +99,7 @@ Json burst_entry(const Row& r, const Policy& p, std::int64_t peak, std::int64_t 
 
 }  // namespace
 
-RateLimitAdmin::RateLimitAdmin(pg::Cluster& db, redis::Client& redis, ratelimit::Limiter* limiter,
+RateLimitAdmin::RateLimitAdmin(pg::Cluster& db, redis::Commands& redis, ratelimit::Limiter* limiter,
                                std::function<void()> on_change)
     : db_(db), redis_(redis), limiter_(limiter), on_change_(std::move(on_change)) {}
 

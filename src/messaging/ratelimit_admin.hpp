@@ -14,15 +14,15 @@
 #include "messaging/services.hpp"
 #include "pg/cluster.hpp"
 #include "ratelimit/limiter.hpp"
-#include "redis/client.hpp"
+#include "redis/commands.hpp"
 
 namespace yw::messaging {
 
 class RateLimitAdmin {
   public:
-    // `limiter` is null outside ywmsgd (ywctl); `on_change` runs after any change made here (ywmsgd: forget
-    // the authenticator's cache).
-    RateLimitAdmin(pg::Cluster& db, redis::Client& redis, ratelimit::Limiter* limiter = nullptr,
+    // `redis` is the redis::Client in ywmsgd and ywctl; `limiter` is null outside ywmsgd (ywctl); `on_change`
+    // runs after any change made here (ywmsgd: forget the authenticator's cache).
+    RateLimitAdmin(pg::Cluster& db, redis::Commands& redis, ratelimit::Limiter* limiter = nullptr,
                    std::function<void()> on_change = {});
 
     // {key} is a full API key or its display prefix; the answers name keys by display prefix only.
@@ -60,7 +60,7 @@ class RateLimitAdmin {
     boost::asio::awaitable<Status> changed(const KeyRow& row, bool reset);
 
     pg::Cluster& db_;
-    redis::Client& redis_;
+    redis::Commands& redis_;
     ratelimit::Limiter* limiter_;
     std::function<void()> on_change_;
 };

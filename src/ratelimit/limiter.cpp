@@ -94,7 +94,7 @@ const redis::Script& limiter_script() {
     return script;
 }
 
-Limiter::Limiter(redis::Client* redis, LimiterOptions options) : redis_(redis), options_(options) {}
+Limiter::Limiter(redis::Commands* redis, LimiterOptions options) : redis_(redis), options_(options) {}
 
 Limiter::~Limiter() { stop(); }
 

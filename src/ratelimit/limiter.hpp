@@ -21,7 +21,7 @@
 
 #include "common/prometheus.hpp"
 #include "ratelimit/policy.hpp"
-#include "redis/client.hpp"
+#include "redis/commands.hpp"
 
 namespace yw::ratelimit {
 
@@ -94,8 +94,8 @@ const redis::Script& limiter_script();
 
 class Limiter {
   public:
-    // `redis` may be null (no REDIS_URL): the local fallback always decides.
-    Limiter(redis::Client* redis, LimiterOptions options);
+    // `redis` (ywmsgd: the redis::Client) may be null (no REDIS_URL): the local fallback always decides.
+    Limiter(redis::Commands* redis, LimiterOptions options);
     ~Limiter();
 
     boost::asio::awaitable<Decision> check(const Subject& subject, std::string_view client_ip);
@@ -156,7 +156,7 @@ class Limiter {
     boost::asio::awaitable<void> report_blocks();
     void clear_local();
 
-    redis::Client* redis_;
+    redis::Commands* redis_;
     LimiterOptions options_;
     std::function<void()> on_epoch_change_;
     std::unique_ptr<boost::asio::steady_timer> timer_;

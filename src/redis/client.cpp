@@ -2,7 +2,6 @@
 #include "redis/client.hpp"
 
 #include <hiredis/hiredis.h>
-#include <openssl/sha.h>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -22,7 +21,6 @@
 #include <future>
 #include <mutex>
 
-#include "common/hex.hpp"
 #include "common/logging.hpp"
 
 namespace yw::redis {
@@ -87,21 +85,6 @@ bool append_command(std::string& out, const Command& args) {
 Error unavailable(std::string why) { return make_error(ErrorCode::kUnavailable, "redis: " + std::move(why)); }
 
 }  // namespace
-
-Script::Script(std::string source) : source_(std::move(source)) {
-    unsigned char digest[SHA_DIGEST_LENGTH];
-    SHA1(reinterpret_cast<const unsigned char*>(source_.data()), source_.size(), digest);
-    sha1_ = to_hex(digest);
-}
-
-std::optional<std::int64_t> time_us(const Reply& reply) {
-    if (!reply.is_array() || reply.elements.size() != 2) return std::nullopt;
-    const auto& seconds = reply.elements[0];
-    const auto& micros = reply.elements[1];
-    if (!seconds.is_string() || !micros.is_string()) return std::nullopt;
-    return std::strtoll(seconds.str.c_str(), nullptr, 10) * 1'000'000 +
-           std::strtoll(micros.str.c_str(), nullptr, 10);
-}
 
 Result<Endpoint> parse_redis_url(std::string_view text) {
     auto url = boost::urls::parse_uri(text);
@@ -456,11 +439,6 @@ asio::awaitable<Result<Reply>> Client::command(Command args, Deadline deadline) 
     auto replies = co_await pipeline(std::move(one), deadline);
     if (!replies) co_return replies.error();
     co_return std::move(replies->front());
-}
-
-asio::awaitable<Result<Reply>> Client::command(Command args) {
-    auto deadline = Clock::now() + impl_->options.command_timeout;
-    co_return co_await command(std::move(args), deadline);
 }
 
 asio::awaitable<Result<std::vector<Reply>>> Client::pipeline(std::vector<Command> commands,

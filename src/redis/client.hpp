@@ -16,55 +16,17 @@
 
 #include "common/error.hpp"
 #include "common/prometheus.hpp"
+#include "redis/commands.hpp"
 
 namespace yw::redis {
-
-using Deadline = std::chrono::steady_clock::time_point;
-using Command = std::vector<std::string>;  // {"SET", "k", "v"}: binary-safe arguments
-
-// One RESP reply. Redis error replies ("-ERR …", "-NOSCRIPT …") are replies of type kError, not Errors:
-// the transport worked; the caller decides what the error means.
-struct Reply {
-    enum class Type {
-        kString,   // bulk string: `str`
-        kInteger,  // `integer`
-        kNil,      // nil bulk string or nil array (a missing key)
-        kStatus,   // simple string such as "OK", "PONG": `str`
-        kError,    // "-ERR …": `str` holds the message
-        kArray,    // `elements`
-    };
-    Type type = Type::kNil;
-    std::string str;
-    std::int64_t integer = 0;
-    std::vector<Reply> elements;
-
-    bool is_nil() const { return type == Type::kNil; }
-    bool is_error() const { return type == Type::kError; }
-    bool is_string() const { return type == Type::kString || type == Type::kStatus; }
-    bool is_integer() const { return type == Type::kInteger; }
-    bool is_array() const { return type == Type::kArray; }
-};
 
 struct ClientOptions {
     std::string url;  // redis://[:password@]host:port[/db]
     std::chrono::milliseconds connect_timeout{1000};
-    std::chrono::milliseconds command_timeout{250};  // default deadline of the calls without one
+    std::chrono::milliseconds command_timeout{250};  // no reply at all for this long: the connection is hung
     std::chrono::milliseconds reconnect_min{50};     // first retry after a lost connection
     std::chrono::milliseconds reconnect_max{2000};   // backoff doubles up to this
     size_t max_pending = 100000;                     // commands in flight beyond this fail at once
-};
-
-// A Lua script by source and SHA-1: eval() sends EVALSHA and, when Redis answers NOSCRIPT (restart, SCRIPT
-// FLUSH), EVAL once, which also loads the script for the next calls.
-class Script {
-  public:
-    explicit Script(std::string source);
-    const std::string& source() const { return source_; }
-    const std::string& sha1() const { return sha1_; }
-
-  private:
-    std::string source_;
-    std::string sha1_;  // lowercase hex
 };
 
 struct ClientStats {
@@ -84,7 +46,7 @@ struct ClientStats {
 //
 // Lifetime: call close() before the io_context is destroyed (or stops running for good); the client object
 // may be destroyed any time after close() returns.
-class Client {
+class Client final : public Commands {
   public:
     Client(boost::asio::any_io_executor executor, ClientOptions options);
     ~Client();
@@ -96,18 +58,14 @@ class Client {
     // Stops reconnecting, closes the socket and fails the calls in flight with kUnavailable.
     void close();
 
-    // Transport errors (kUnavailable, kTimeout) are Errors; Redis error replies are Reply::Type::kError.
-    boost::asio::awaitable<Result<Reply>> command(Command args, Deadline deadline);
-    boost::asio::awaitable<Result<Reply>> command(Command args);  // deadline: now + command_timeout
-    // Many commands written at once, answered in order: one round trip. The whole batch fails or succeeds
-    // at the transport level; individual replies may still be kError.
+    // The Commands calls (see commands.hpp): every call carries its own deadline.
+    boost::asio::awaitable<Result<Reply>> command(Command args, Deadline deadline) override;
     boost::asio::awaitable<Result<std::vector<Reply>>> pipeline(std::vector<Command> commands,
-                                                                Deadline deadline);
-    // EVALSHA script numkeys keys… args…, with the NOSCRIPT fallback described at Script.
+                                                                Deadline deadline) override;
     boost::asio::awaitable<Result<Reply>> eval(const Script& script, std::vector<std::string> keys,
-                                               std::vector<std::string> args, Deadline deadline);
+                                               std::vector<std::string> args, Deadline deadline) override;
+    bool connected() const override;
 
-    bool connected() const;
     ClientStats stats() const;
     // yw_redis_connected, yw_redis_reconnects_total, yw_redis_errors_total.
     void dump_metrics(prometheus::Writer& out) const;
@@ -118,10 +76,6 @@ class Client {
   private:
     std::shared_ptr<Impl> impl_;  // shared with the connection's coroutines, which may outlive a call
 };
-
-// The server's clock from a TIME reply ({seconds, microseconds}) in µs since the epoch; nullopt for any other
-// reply.
-std::optional<std::int64_t> time_us(const Reply& reply);
 
 // Parses redis://[:password@]host:port[/db] (port defaults to 6379, db to 0).
 struct Endpoint {
