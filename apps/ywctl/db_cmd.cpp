@@ -8,11 +8,13 @@
 #include "cluster/seed.hpp"
 #include "commands.hpp"
 #include "common/logging.hpp"
+#include "ops/partition_health.hpp"
 #include "output.hpp"
 #include "partitions/catalog.hpp"
 #include "pg/migrator.hpp"
 #include "pg/ops_queries.hpp"
 #include "pg/sync_connection.hpp"
+#include "report.hpp"
 
 namespace ywctl {
 
@@ -168,6 +170,17 @@ int partitions_list(const Globals& g) {
     });
 }
 
+// RB-17: sizes, missing months, months ahead, balance and the maintainer, judged; Nagios exit codes.
+int partitions_health(const Globals& g, int ahead_option) {
+    return with_database(g, [&](const yw::Config& config, yw::pg::SyncConnection& conn) {
+        yw::ops::PartitionThresholds t;
+        t.months_ahead = ahead_option > 0 ? ahead_option : config.partitions_ahead;
+        if (config.partition_maintenance_interval.count() > 0)
+            t.interval = config.partition_maintenance_interval;
+        return print_report(yw::ops::assess_partitions(yw::ops::collect_partitions(conn), t), g.json);
+    });
+}
+
 int demo_seed(const Globals& g, const std::string& name, const std::string& tier) {
     return with_database(g, [&](const yw::Config&, yw::pg::SyncConnection& conn) {
         auto seeded = yw::cluster::seed_demo_tenant(conn, name, tier);
@@ -211,6 +224,14 @@ void add_db_commands(CLI::App& app, const Globals& g, Action& action) {
     ensure->callback([&g, &action, ahead] { action = [&g, ahead] { return partitions_ensure(g, *ahead); }; });
     parts->add_subcommand("list", "Every partition with its range and size")->callback([&g, &action] {
         action = [&g] { return partitions_list(g); };
+    });
+    auto health_ahead = std::make_shared<int>(0);
+    auto* health = parts->add_subcommand(
+        "health", "RB-17: sizes, missing months, months ahead, balance, maintainer (exit 0/1/2/3)");
+    health->add_option("--ahead", *health_ahead, "Months ahead required (default: YW_PARTITIONS_AHEAD)")
+        ->check(CLI::Range(1, 120));
+    health->callback([&g, &action, health_ahead] {
+        action = [&g, health_ahead] { return partitions_health(g, *health_ahead); };
     });
 
     auto* demo = app.add_subcommand("demo", "Demo data for the local topology");

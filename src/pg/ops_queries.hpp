@@ -53,6 +53,26 @@ inline constexpr Query kPartitionsMaintainFailed{
     " VALUES (to_timestamp($1::float8), $2, conversation_message_months_ahead(now()), $3)"
     " RETURNING months_ahead"};
 
+// RB-17: every attached partition with its size and rows estimate (reltuples; the live tuples before the
+// first ANALYZE), and the maintainer's state: this month in UTC, its last success and last run.
+inline constexpr Query kPartitionsHealth{
+    "partitions.health",
+    "SELECT c.relname AS name, pg_get_expr(c.relpartbound, c.oid) AS bound,"
+    " pg_total_relation_size(c.oid) AS bytes,"
+    " CASE WHEN c.reltuples >= 0 THEN c.reltuples::bigint ELSE coalesce(s.n_live_tup, 0) END AS rows"
+    " FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+    " LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid"
+    " WHERE i.inhparent = 'conversation_message'::regclass ORDER BY c.relname"};
+inline constexpr Query kPartitionsMaintainerState{
+    "partitions.maintainer_state",
+    "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY_MM') AS month,"
+    " (SELECT extract(epoch FROM now() - max(finished_at))::bigint FROM partition_maintenance_run"
+    "  WHERE error IS NULL) AS success_s_ago,"
+    " extract(epoch FROM now() - r.finished_at)::bigint AS run_s_ago,"
+    " coalesce(r.instance, '') AS run_instance, coalesce(r.error, '') AS run_error"
+    " FROM (SELECT 1) AS one LEFT JOIN LATERAL (SELECT * FROM partition_maintenance_run"
+    "  ORDER BY finished_at DESC LIMIT 1) AS r ON true"};
+
 // --- local topology (run as the postgres superuser) ---
 inline constexpr Query kRoleExists{"cluster.role_exists", "SELECT 1 FROM pg_roles WHERE rolname = $1"};
 inline constexpr Query kDatabaseExists{"cluster.database_exists",

@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
-#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -43,17 +42,7 @@ fs::path migrations_with(const std::string& dir_name,
     return dir;
 }
 
-// The versions of the real migrations (sql/migrations/NNNN_*.sql), in order: the tests' own migrations are
-// numbered after them (kTestVersion).
-std::vector<std::string> real_versions() {
-    std::vector<std::string> out;
-    for (const auto& e : fs::directory_iterator(fs::path(YW_SOURCE_DIR) / "sql" / "migrations"))
-        if (e.path().extension() == ".sql")
-            out.push_back(std::to_string(std::stoi(e.path().filename().string())));
-    std::sort(out.begin(), out.end(),
-              [](const auto& a, const auto& b) { return std::stoi(a) < std::stoi(b); });
-    return out;
-}
+// The tests' own migrations are numbered after the real ones (migration_versions()).
 constexpr int kTestVersion = 900;
 
 std::vector<std::string> versions(const std::string& url) {
@@ -78,7 +67,7 @@ TEST(Migrations, AFailingMigrationRollsBackWholeAndExitsNonZero) {
     EXPECT_NE(r.output.find("relation \"no_such_table\" does not exist"), std::string::npos) << r.output;
     EXPECT_NE(r.output.find("0900_broken"), std::string::npos) << r.output;
     // The real migrations landed, each in its own transaction; 0900 left nothing behind.
-    EXPECT_EQ(versions(url), real_versions());
+    EXPECT_EQ(versions(url), migration_versions());
     auto c = pg::SyncConnection::open(url);
     ASSERT_TRUE(c.ok());
     auto half = c->query(kTableExists, {"half_done"});
@@ -117,7 +106,7 @@ TEST(Migrations, ConcurrentRunnersThroughPgBouncerApplyEachVersionOnce) {
         for (const auto& mig : r->applied) applied_test += mig.version == kTestVersion;
     }
     EXPECT_EQ(applied_test, 1u);
-    auto expected = real_versions();
+    auto expected = migration_versions();
     expected.push_back(std::to_string(kTestVersion));
     EXPECT_EQ(versions(direct), expected);
 

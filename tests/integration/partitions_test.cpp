@@ -251,5 +251,42 @@ TEST(Partitions, AFailedRunIsRecordedShownAndRetried) {
     EXPECT_TRUE(created);
 }
 
+// RB-17 as a command against the real catalog: every month listed with its bounds, size and rows; the
+// production window healthy once the maintainer ran; next month missing → critical, exit 2, with the fix.
+TEST(Partitions, HealthListsEveryMonthAndTurnsCriticalWhenNextMonthIsMissing) {
+    auto su = Topology::get().superuser("primary");
+    const std::string env = Topology::get().env_file().string();
+    auto ran = su.query(kMaintain, {"test-health", "2", "now"});
+    ASSERT_TRUE(ran.ok()) << ran.error().message;
+
+    auto healthy = run_built("ywctl", {"--config", env, "--json", "partitions", "health"});
+    EXPECT_EQ(healthy.exit_code, 0) << healthy.output;
+    auto doc = boost::json::parse(healthy.output).as_object();
+    const auto& data = doc.at("data").as_object();
+    EXPECT_EQ(data.at("months_ahead"), 2);
+    EXPECT_TRUE(data.at("missing").as_array().empty()) << healthy.output;
+    const auto& parts = data.at("partitions").as_array();
+    EXPECT_GE(parts.size(), 27u);
+    bool saw_next = false;
+    for (const auto& p : parts) {
+        const auto& o = p.as_object();
+        EXPECT_GT(o.at("bytes").as_int64(), 0);
+        EXPECT_GE(o.at("rows").as_int64(), 0);
+        EXPECT_NE(std::string(o.at("bound").as_string()).find("FOR VALUES FROM"), std::string::npos);
+        saw_next |= o.at("name").as_string() == month_name(1);
+    }
+    EXPECT_TRUE(saw_next);
+    EXPECT_LT(data.at("maintainer").at("last_success_s_ago").as_int64(), 60);
+
+    drop_months_after(su, 0, 2);
+    auto missing = run_built("ywctl", {"--config", env, "partitions", "health"});
+    EXPECT_EQ(missing.exit_code, 2) << missing.output;
+    EXPECT_NE(missing.output.find("next month has no partition"), std::string::npos) << missing.output;
+    EXPECT_NE(missing.output.find("ywctl partitions ensure --ahead 2"), std::string::npos) << missing.output;
+    auto fixed = run_built("ywctl", {"--config", env, "partitions", "ensure", "--ahead", "2"});
+    EXPECT_EQ(fixed.exit_code, 0) << fixed.output;
+    EXPECT_EQ(run_built("ywctl", {"--config", env, "partitions", "health"}).exit_code, 0);
+}
+
 }  // namespace
 }  // namespace yw::test

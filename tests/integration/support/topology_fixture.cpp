@@ -8,6 +8,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <random>
@@ -221,6 +223,17 @@ HttpResponse http_request(int port, const std::string& method, const std::string
     auto reply = ops::http_call(ops::HttpTarget{"127.0.0.1", port}, method, target, body, headers, 30s);
     if (reply.status == 0) return HttpResponse{0, reply.error, {}};
     return HttpResponse{reply.status, std::move(reply.body), std::move(reply.headers)};
+}
+
+std::vector<std::string> migration_versions() {
+    std::vector<int> numbers;
+    for (const auto& e :
+         std::filesystem::directory_iterator(std::filesystem::path(YW_SOURCE_DIR) / "sql" / "migrations"))
+        if (e.path().extension() == ".sql") numbers.push_back(std::stoi(e.path().filename().string()));
+    std::sort(numbers.begin(), numbers.end());
+    std::vector<std::string> out;
+    for (int n : numbers) out.push_back(std::to_string(n));
+    return out;
 }
 
 int free_port() {

@@ -86,6 +86,9 @@ HttpResponse http_request(int port, const std::string& method, const std::string
 double metric_value(int port, const std::string& series);
 
 // A TCP port on 127.0.0.1 nobody is listening on right now, and not handed out before in this process.
+// The versions of sql/migrations (NNNN_*.sql), in order, as schema_migrations records them.
+std::vector<std::string> migration_versions();
+
 int free_port();
 // Waits until something listens on 127.0.0.1:port.
 bool wait_for_port(int port, std::chrono::milliseconds limit);
