@@ -61,7 +61,7 @@ fuzz:
 	  grep -E "stat::number_of_executed_units|stat::new_units_added" $(BUILD)-fuzz/$$name.log | tr '\n' ' '; echo; \
 	done
 
-# The hostile run (issue 10): one fault at a time on a fresh topology under a mixed load through ywmsgd, one
+# The hostile run: one fault at a time on a fresh topology under a mixed load through ywmsgd, one
 # table row per fault, exit 1 when a promise breaks. Builds only what it needs. CHAOS_ARGS goes to yw_chaos
 # (e.g. CHAOS_ARGS="--sync --fault redis-freeze --seconds 20"); docs/reliability.md says how to read it.
 CHAOS_ARGS ?=

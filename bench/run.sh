@@ -26,7 +26,7 @@ db_path=${BENCH_DB_PATH:-pgbouncer}       # ywmsgd's DATABASE_URL: pgbouncer (as
 log_level=${BENCH_LOG_LEVEL:-warn}
 jobs=${BENCH_JOBS:-$(nproc)}
 skip_build=${BENCH_SKIP_BUILD:-0}
-# The cache (issue 5): off for the database-path scenarios (as issue 3 measured them); the server is restarted
+# The cache: off for the database-path scenarios (they measure the database path); the server is restarted
 # with it on for get_user_hot* (every answer a hit) and get_user_zipf (skewed: the hit rate target).
 cache_scenarios="get_user_hot get_user_zipf"
 micro=${BENCH_MICRO:-1}                   # 1: run the Google Benchmark micro-benchmarks (bench/micro) first
@@ -429,7 +429,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b + 0 == 0) print "-"
     done <"$raw/wrk.tsv"
 } >"$raw/table.md"
 
-# Targets of issue 3.
+# Targets: ywmsgd against pgbench on the same SQL.
 targets() {
     local line rps p50 p99 non2xx rss hwm note
     line=$(awk -F'\t' '$1 == "latest50"' "$raw/wrk.tsv")
@@ -446,7 +446,7 @@ targets() {
     maxrss=$(awk -F'\t' '$7 != "-" && $7 + 0 > m { m = $7 + 0 } END { print m + 0 }' "$raw/wrk.tsv")
     if [ "$maxrss" = 0 ]; then echo "- server RSS ≤ 100 MB: not measured"
     else awk -v m="$maxrss" 'BEGIN { printf "- %s server RSS ≤ 100 MB: peak (VmHWM) %.1f MB\n", m <= 100 ? "✓" : "✗", m }'; fi
-    # Issue 4: GET latest-50 with reads on the two replicas, beside primary-only; the routing decision < 2 %.
+    # Routing: GET latest-50 with reads on the two replicas, beside primary-only; the routing decision < 2 %.
     local rep prim
     rep=$(rps_of latest50) prim=$(rps_of latest50_primary)
     if [ -z "$rep" ] || [ -z "$prim" ]; then
@@ -462,7 +462,7 @@ targets() {
         awk -v d="$decision" -v r="$rep" -v n="$(nproc)" 'BEGIN { budget = 1e9 * n / r; c = 100 * d / budget
             printf "- %s routing decision < 2 %% of a latest-50 request: %.0f ns of %.0f µs of CPU per request = %.3f %%\n", c < 2 ? "✓" : "✗", d, budget / 1000, c }'
     fi
-    # Issue 5: rate limiting on (every request runs the Redis script) costs ≤ 10 % throughput against off,
+    # Rate limiting on (every request runs the Redis script) costs ≤ 10 % throughput against off,
     # on the cache-hit path: each X_rl_off against X.
     local s on off any=0
     for s in $(awk -F'\t' '$1 ~ /_rl_off$/ { print $1 }' "$raw/wrk.tsv"); do
@@ -485,7 +485,7 @@ targets() {
 jq_ns='def ns: {"ns": 1, "us": 1000, "ms": 1000000, "s": 1000000000}[.time_unit // "ns"];'
 # A scenario's requests/s when it ran without errors, else nothing.
 rps_of() { awk -F'\t' -v s="$1" '$1 == s && $5 == 0 && $2 != "-" { print $2 }' "$raw/wrk.tsv"; }
-# Targets of issue 5: a cache hit ≥ 3× the database path; ≥ 80 % hits on the skewed workload.
+# Cache targets: a cache hit ≥ 3× the database path; ≥ 80 % hits on the skewed workload.
 cache_targets() {
     local db hot zipf rate
     db=$(awk -F'\t' '$1 == "get_user" { print $2 }' "$raw/wrk.tsv")

@@ -22,8 +22,8 @@ void add_cluster_commands(CLI::App& app, const Globals& globals, Action& action)
 void add_db_commands(CLI::App& app, const Globals& globals, Action& action);
 // failover, switchover, rejoin, drill failover (RB-2, RB-4): apps/ywctl/failover_cmd.cpp.
 void add_failover_commands(CLI::App& app, const Globals& globals, Action& action);
-// Issue 4: replicas check|rebuild (RB-1, RB-3), pool status|resize|leaks (RB-5 … RB-7), emergency (RB-20 …
-// RB-22).
+// The runbook commands: replicas check|rebuild (RB-1, RB-3), pool status|resize|leaks (RB-5 … RB-7),
+// emergency (RB-20 … RB-22).
 void add_replicas_commands(CLI::App& app, const Globals& globals, Action& action);
 void add_pool_commands(CLI::App& app, const Globals& globals, Action& action);
 void add_emergency_commands(CLI::App& app, const Globals& globals, Action& action);

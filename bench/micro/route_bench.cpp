@@ -1,4 +1,4 @@
-// What the routing decision costs per statement (issue 4's target: under 2 % of a request). Two levels:
+// What the routing decision costs per statement (target: under 2 % of a request). Two levels:
 //   - BM_RouteRead / BM_RouteWrite: the pure choice from a snapshot (src/pg/route.hpp);
 //   - BM_ReadDecision: everything Cluster::exec does in-process before a read leaves for its node: the
 //     snapshot's atomic load, the scope's read-your-writes position (mutex + hash lookup among 4096

@@ -1,5 +1,5 @@
 -- get_user_hot.lua: GET /v1/users/{id} for one of the BENCH_NHOT first users only: after the first request of
--- each, every answer comes from the cache (the cache-hit path of issue 5's target).
+-- each, every answer comes from the cache (the cache-hit path of the cache target).
 local C = dofile((os.getenv("BENCH_WRK_DIR") or "bench/wrk") .. "/common.lua")
 local ids
 

@@ -1,6 +1,6 @@
 -- get_user_zipf.lua: GET /v1/users/{id} with a Zipf-like skew over every user: the k-th id of BENCH_IDS is
 -- picked with probability ∝ 1 / k^s (BENCH_ZIPF_S, default 1.0), like real traffic where a few people are
--- read most. The cache's hit rate on it is issue 5's second target.
+-- read most. The cache's hit rate on it is the second cache target (docs/benchmarks.md).
 local C = dofile((os.getenv("BENCH_WRK_DIR") or "bench/wrk") .. "/common.lua")
 local ids, cdf
 

@@ -36,8 +36,8 @@ std::uint64_t raise_open_file_limit();
 
 // One io_context run by N threads, each connection on its own strand. Per-thread io_contexts with
 // SO_REUSEPORT would pin each connection to one thread and, worse, split every database pool per thread:
-// on small machines more PostgreSQL backends is exactly what hurts (see issue 3's measurements). One shared
-// context balances work across threads and keeps one bounded pool per endpoint.
+// on small machines more PostgreSQL backends is exactly what hurts (docs/benchmarks.md: 16 backends outran 64
+// on 2 cores). One shared context balances work across threads and keeps one bounded pool per endpoint.
 class Server {
   public:
     Server(ServerOptions options, Router router);

@@ -1,9 +1,9 @@
-// yw_chaos (`make chaos`, issue 10): the hostile run as a program. For each fault, on a fresh throwaway
-// topology with its own ywmsgd, a mixed read/write load runs through the API; the fault is injected after a
-// warm-up, held, healed, and the load goes on for a settle period; then every acknowledged write is looked
-// up on the primary of the moment. One table row per fault, each judged against the promise the system makes
-// for it; the exit status says whether every promise held. Not a ctest test: it takes minutes and measures
-// the whole system (docs/reliability.md).
+// yw_chaos (`make chaos`, docs/reliability.md): the hostile run as a program. For each fault, on a fresh
+// throwaway topology with its own ywmsgd, a mixed read/write load runs through the API; the fault is injected
+// after a warm-up, held, healed, and the load goes on for a settle period; then every acknowledged write is
+// looked up on the primary of the moment. One table row per fault, each judged against the promise the system
+// makes for it; the exit status says whether every promise held. Not a ctest test: it takes minutes and
+// measures the whole system (docs/reliability.md).
 #include <fmt/format.h>
 #include <signal.h>
 #include <unistd.h>

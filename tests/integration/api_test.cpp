@@ -1,5 +1,6 @@
 // The messaging API through real HTTP against ywmsgd on the real topology: admin, users, conversations,
-// messages, tenant isolation, pagination, the audit log, and the bad input of issue 3.
+// messages, tenant isolation, pagination, the audit log, and bad input (malformed JSON, oversized bodies, bad
+// ids).
 #include <arpa/inet.h>
 #include <fmt/format.h>
 #include <gtest/gtest.h>

@@ -234,7 +234,7 @@ TEST_F(RateLimit, ATierChangeInSqlTakesEffectAndAResetAppliesIt) {
     auto reset = admin(0, "POST", "/admin/rate-limit/reset/" + key.prefix);
     ASSERT_EQ(reset.status, 200) << reset.body;
     EXPECT_EQ(parse(reset.body).at("requestLimit").as_int64(), 1000);  // step 4
-    // Keys are authenticated from a replica (issue 4's routing): allow it to replay the UPDATE.
+    // Keys are authenticated from a replica (reads go to fresh replicas): allow it to replay the UPDATE.
     HttpResponse r0;
     for (int i = 0; i < 50 && r0.headers["x-ratelimit-limit"] != "1000"; ++i) {
         r0 = as(0, key.secret);

@@ -98,7 +98,7 @@ TEST(ReplicasCheck, AnIdlePrimaryIsNotMistakenForLag) {
 }
 
 TEST(ReplicasCheck, APausedReplicaIsCriticalAtOnceNotWhenTheLagColumnsCatchUp) {
-    // Issue 10: with replay paused and 12.8 MB written, pg_stat_replication's replay_lag still showed 35 ms
+    // Regression: with replay paused and 12.8 MB written, pg_stat_replication's replay_lag still showed 35 ms
     // three seconds later and the check passed; it must fail as soon as the replica has the WAL unreplayed.
     auto primary = Topology::get().superuser("primary");
     auto replica = Topology::get().superuser("replica-1");

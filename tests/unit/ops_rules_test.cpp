@@ -172,7 +172,7 @@ TEST(OpsRules, BytesBehindThresholdsAreOneAndEightWalSegments) {
               Level::kCritical);
 }
 
-// The defect of issue 10: the replica has 12.8 MB left to replay while pg_stat_replication, which trails
+// A past defect: the replica has 12.8 MB left to replay while pg_stat_replication, which trails
 // what the standby reports, still shows the 35 ms it measured before.
 constexpr std::uint64_t kPrimaryAt = 0x30000000;
 constexpr std::uint64_t kBehind = 12841888;
