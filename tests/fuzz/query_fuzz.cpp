@@ -16,6 +16,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         for (const auto& [k, v] : *params) {
             fuzz::require(std::find(kAllowed.begin(), kAllowed.end(), k) != kAllowed.end(),
                           "only allowed names");
+            fuzz::require(v.size() < input.size(), "a decoded value is shorter than the query");
         }
     }
     std::string decoded;
