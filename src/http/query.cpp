@@ -1,3 +1,4 @@
+// Query strings: percent-decoding and the checked parameter map (see query.hpp).
 #include "http/query.hpp"
 
 #include <fmt/format.h>
