@@ -1,5 +1,4 @@
-// ywctl cache stats|inspect|clear: RB-11 (hit rate, memory, evictions, expirations), RB-12 (a key or a
-// pattern: exists, TTL, size) and RB-13 (count, then SCAN + UNLINK in batches, behind --yes).
+// ywctl cache stats|inspect|clear: the Redis cache runbooks RB-11, RB-12 and RB-13.
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -59,6 +58,7 @@ int with_redis(const Globals& g, const std::function<int(SyncRedis&)>& body) {
     return body(*redis);
 }
 
+// RB-11: hit rate, memory, evictions, expirations.
 int stats(const Globals& g) {
     return with_redis(g, [&](SyncRedis& redis) {
         auto s = yw::ops::read_cache_stats(redis);
@@ -120,6 +120,7 @@ int stats(const Globals& g) {
     });
 }
 
+// RB-12 (with inspect_pattern below): a key or a pattern: exists, TTL, size.
 int inspect_one(const Globals& g, SyncRedis& redis, const std::string& key) {
     auto info = yw::ops::inspect_key(redis, key);
     if (!info) {
@@ -179,6 +180,7 @@ int inspect_pattern(const Globals& g, SyncRedis& redis, const std::string& patte
     return report.exit_code();
 }
 
+// RB-13: count, then SCAN + UNLINK in batches, behind --yes.
 struct ClearArgs {
     std::string pattern;
     bool all = false;

@@ -1,5 +1,4 @@
-// ywctl emergency db-down (RB-20) | pool-exhausted (RB-21) | replica-failure (RB-22): diagnose, print the
-// findings and the recommended next command; act only with an explicit flag.
+// ywctl emergency db-down (RB-20) | pool-exhausted (RB-21) | replica-failure (RB-22).
 #include <fmt/format.h>
 
 #include <boost/json.hpp>
@@ -120,6 +119,8 @@ int replica_failure(const Globals& g, const EmergencyArgs& a) {
 
 }  // namespace
 
+// Each emergency command diagnoses, prints the findings and the recommended next command; it acts only with
+// an explicit flag.
 void add_emergency_commands(CLI::App& app, const Globals& g, Action& action) {
     auto args = std::make_shared<EmergencyArgs>();
     auto* em = app.add_subcommand("emergency",

@@ -1,6 +1,4 @@
 // ywctl failover | switchover | rejoin | drill failover: RB-2 and RB-4 (see src/ops/failover.hpp, drill.hpp).
-// Each shows its plan, needs --yes (or "yes" on a terminal), prints the time of every step and the topology
-// after; --json for machines; exit 0 done, 2 refused or failed (the reason is printed), 64 usage.
 #include <fmt/format.h>
 
 #include <boost/json.hpp>
@@ -339,6 +337,8 @@ int drill(const Globals& g, const FailoverArgs& a) {
 
 }  // namespace
 
+// Each command shows its plan, needs --yes (or "yes" on a terminal), prints the time of every step and the
+// topology after; --json for machines; exit 0 done, 2 refused or failed (the reason is printed), 64 usage.
 void add_failover_commands(CLI::App& app, const Globals& g, Action& action) {
     auto a = std::make_shared<FailoverArgs>();
     auto add_yes = [a](CLI::App* c) { c->add_flag("--yes", a->yes, "Do not ask for confirmation"); };

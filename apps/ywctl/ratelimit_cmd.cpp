@@ -1,5 +1,4 @@
-// ywctl ratelimit status|reset|set-tier|analytics|block|unblock|whitelist|burst: RB-14, RB-15 and RB-16
-// through the same rate-limit admin service as ywmsgd's /admin/rate-limit/* (application database + Redis).
+// ywctl ratelimit status|reset|set-tier|analytics|block|unblock|whitelist|burst: RB-14, RB-15, RB-16.
 #include <fmt/format.h>
 
 #include <boost/asio/co_spawn.hpp>
@@ -210,6 +209,8 @@ int analytics(const Globals& g) {
 
 }  // namespace
 
+// Every command goes through the same rate-limit admin service as ywmsgd's /admin/rate-limit/* (application
+// database + Redis).
 void add_ratelimit_commands(CLI::App& app, const Globals& g, Action& action) {
     auto* rl = app.add_subcommand("ratelimit", "Per-key rate limits (RB-14, RB-15, RB-16)");
     rl->require_subcommand(1);

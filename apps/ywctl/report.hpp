@@ -1,5 +1,4 @@
-// Rendering of the ops layer's Reports (src/ops/check.hpp) with ywctl's CheckReport, and the setup every
-// runbook command shares.
+// Rendering of the ops layer's Reports in ywctl, and the setup every runbook command shares.
 #pragma once
 
 #include <chrono>
@@ -11,6 +10,7 @@
 
 namespace ywctl {
 
+// The ops layer's Reports (src/ops/check.hpp) are rendered with ywctl's CheckReport.
 CheckReport to_check_report(const yw::ops::Report& report);
 
 // Prints the report (table or --json) and returns its Nagios exit code.

@@ -1,5 +1,4 @@
-// ywmsgd: the messaging API server. Reads the configuration, migrates when asked, serves until
-// SIGTERM/SIGINT.
+// ywmsgd: the messaging API server.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -128,6 +127,7 @@ std::unique_ptr<yw::pg::TopologyMonitor> topology_monitor(const yw::Config& conf
 
 }  // namespace
 
+// Reads the configuration, migrates when asked, serves until SIGTERM/SIGINT.
 int main(int argc, char** argv) {
     Args args;
     if (!parse_args(argc, argv, args)) {

@@ -1,8 +1,4 @@
-// Cache-aside in Redis for the API's hot reads: the JSON the API returns, under a tenant-scoped key, with a
-// jittered TTL; one load per key per process at a time (single-flight); a short TTL for "not found"; writes
-// delete keys (never set them) and raise the key's invalidation stamp, and a load stores what it read only
-// if no write of the key (on any instance) came while it ran. Redis failing is never the client's problem:
-// the answer comes from the database and the failure is counted.
+// Cache-aside in Redis for the API's hot reads.
 #pragma once
 
 #include <array>
@@ -58,6 +54,11 @@ struct NamespaceStats {
     std::uint64_t loads = 0;   // database loads (after single-flight: one per key per process at a time)
 };
 
+// The cache holds the JSON the API returns, under a tenant-scoped key, with a jittered TTL; one load per key
+// per process at a time (single-flight); a short TTL for "not found"; writes delete keys (never set them) and
+// raise the key's invalidation stamp, and a load stores what it read only if no write of the key (on any
+// instance) came while it ran. Redis failing is never the client's problem: the answer comes from the
+// database and the failure is counted.
 class Cache {
   public:
     // Loads the resource from the database: its JSON text, kNotFound (cached for negative_ttl), or another

@@ -1,5 +1,4 @@
-// Single-flight: while a load of a key is running in this process, other callers of the same key wait for
-// its result instead of starting their own — 200 concurrent misses on one key cost one database query.
+// Single-flight: concurrent callers of one key in this process share one load.
 #pragma once
 
 #include <boost/asio/any_completion_handler.hpp>
@@ -20,6 +19,9 @@
 
 namespace yw::cache {
 
+// While a load of a key is running in this process, other callers of the same key wait for its result instead
+// of starting their own — 200 concurrent misses on one key cost one database query.
+//
 // Thread-safe: callers may run on any thread of the io_context; a waiter resumes on its own executor.
 // `Value` must be copyable (every waiter gets a copy); a load that throws gives the waiters `on_exception`.
 template <typename Value>

@@ -1,5 +1,4 @@
-// ywctl cluster up|status|down|destroy: initdb, pg_basebackup, pgbouncer and redis-server driven as child
-// processes (as the postgres system user when we are root), with every step checked.
+// ywctl cluster up|status|down|destroy: the local topology launcher (see local_topology.hpp).
 #include "cluster/local_topology.hpp"
 
 #include <fcntl.h>
@@ -28,6 +27,10 @@
 #include "pg/sync_connection.hpp"
 
 namespace yw::cluster {
+
+// initdb, pg_basebackup, pgbouncer and redis-server are driven as child processes (as the postgres system
+// user when we are root), with every step checked.
+
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 

@@ -1,6 +1,4 @@
-// The local topology behind `ywctl cluster`: PostgreSQL primary + replica-1 + replica-2 (streaming on
-// physical slots), PgBouncer in transaction pooling in front of the primary, and Redis — the production shape
-// on one machine, for `make run`, the integration tests and the benchmarks.
+// The local topology behind `ywctl cluster`: the production shape on one machine.
 #pragma once
 
 #include <chrono>
@@ -61,6 +59,9 @@ struct Connections {
     std::string app_primary;  // app_user, direct to the primary (migrations, probes)
 };
 
+// Runs a PostgreSQL primary + replica-1 + replica-2 (streaming on physical slots), PgBouncer in transaction
+// pooling in front of the primary, and Redis — the production shape on one machine, for `make run`, the
+// integration tests and the benchmarks.
 class LocalTopology {
   public:
     // Reads DIR/topology.json when the directory holds a topology; otherwise prepares a new one (nothing is

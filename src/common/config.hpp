@@ -1,5 +1,4 @@
-// Configuration of ywmsgd and ywctl: read once at start from the environment and an optional KEY=VALUE
-// file, validated as a whole, then passed around immutable. Names are documented in docs/configuration.md.
+// Configuration of ywmsgd and ywctl. Names are documented in docs/configuration.md.
 #pragma once
 
 #include <chrono>
@@ -24,6 +23,8 @@ struct NodeEndpoint {
 };
 using ReplicaEndpoint = NodeEndpoint;
 
+// Read once at start from the environment and an optional KEY=VALUE file, validated as a whole, then passed
+// around immutable.
 struct Config {
     std::string http_host = "127.0.0.1";
     std::uint16_t http_port = 8080;

@@ -1,5 +1,4 @@
-// Latency distributions in fixed memory: a log-linear (HDR-style) histogram and Prometheus-style fixed
-// buckets.
+// Latency distributions in fixed memory: log-linear (HDR-style) histograms and Prometheus-style buckets.
 #pragma once
 
 #include <array>

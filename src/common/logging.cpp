@@ -1,5 +1,4 @@
-// The logger behind yw::log: spdlog's thread-safe stderr sink, fed lines that we render ourselves so that
-// every field is valid JSON (spdlog's pattern cannot escape user text).
+// The logger behind yw::log.
 #include "common/logging.hpp"
 
 #include <fmt/chrono.h>
@@ -18,6 +17,8 @@ namespace {
 std::atomic<Level> g_level{Level::kInfo};
 std::atomic<Format> g_format{Format::kJson};
 
+// The logger is spdlog's thread-safe stderr sink, fed lines that we render ourselves so that every field is
+// valid JSON (spdlog's pattern cannot escape user text).
 std::shared_ptr<spdlog::logger> logger() {
     static std::shared_ptr<spdlog::logger> instance = [] {
         auto l = spdlog::stderr_logger_mt("yw");

@@ -1,5 +1,4 @@
-// Running external programs (initdb, pg_ctl, pg_basebackup, pgbouncer, redis-server) with captured output,
-// optionally as another system user: PostgreSQL and PgBouncer refuse to run as root.
+// Running external programs (initdb, pg_ctl, pg_basebackup, pgbouncer, redis-server) with captured output.
 #pragma once
 
 #include <chrono>
@@ -11,6 +10,7 @@
 
 namespace yw {
 
+// A program may run as another system user (as_user): PostgreSQL and PgBouncer refuse to run as root.
 struct RunOptions {
     std::string as_user;                        // empty: the current user; only honoured when running as root
     std::vector<std::string> env;               // extra "KEY=VALUE" entries

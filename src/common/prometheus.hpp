@@ -1,5 +1,4 @@
-// The Prometheus text exposition format 0.0.4, written by each module about its own numbers: a module offers
-// `dump_metrics(prometheus::Writer&, const ItsStats&)` and GET /metrics concatenates them.
+// The Prometheus text exposition format 0.0.4.
 #pragma once
 
 #include <cstdint>
@@ -18,6 +17,8 @@ void append_label(std::string& labels, std::string_view name, std::string_view v
 // One label, rendered.
 std::string label(std::string_view name, std::string_view value);
 
+// Each module writes its own numbers: a module offers `dump_metrics(prometheus::Writer&, const ItsStats&)`
+// and GET /metrics concatenates them.
 class Writer {
   public:
     // # HELP and # TYPE of a family; its samples follow. type: counter, gauge, histogram.

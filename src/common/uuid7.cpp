@@ -1,5 +1,4 @@
-// UUIDv7: 48-bit Unix milliseconds, then 74 random bits (with a counter in rand_a for same-millisecond
-// order).
+// UUIDv7 generation, text form and parsing.
 #include "common/uuid7.hpp"
 
 #include <openssl/rand.h>
@@ -13,6 +12,8 @@
 namespace yw {
 namespace {
 
+// UUIDv7: 48-bit Unix milliseconds, then 74 random bits (with a counter in rand_a for same-millisecond
+// order).
 std::mutex g_mutex;
 std::uint64_t g_last_ms = 0;
 std::uint16_t g_counter = 0;

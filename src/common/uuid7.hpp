@@ -1,5 +1,4 @@
-// Time-ordered UUIDs (RFC 9562 version 7): ids sort by creation time, so keyset pagination and B-tree inserts
-// stay cheap.
+// Time-ordered UUIDs (RFC 9562 version 7).
 #pragma once
 
 #include <array>
@@ -9,6 +8,7 @@
 
 namespace yw {
 
+// Ids sort by creation time, so keyset pagination and B-tree inserts stay cheap.
 using Uuid = std::array<std::uint8_t, 16>;
 
 // A new UUIDv7 from the system clock and OpenSSL's CSPRNG; monotonic within a process.

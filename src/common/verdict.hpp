@@ -1,11 +1,11 @@
-// RB-23 thresholds as pure functions (a measured value -> healthy, degraded or unhealthy), below every layer
-// that grades.
+// RB-23 thresholds as pure functions: a measured value -> healthy, degraded or unhealthy.
 #pragma once
 
 #include <string_view>
 
 namespace yw {
 
+// They live in common/, below every layer that grades.
 enum class Verdict {
     kHealthy,    // no action needed
     kDegraded,   // RB-23 "warning": monitor closely, investigate the trend

@@ -1,8 +1,4 @@
-// Query strings by hand rather than with Boost.URL's parse_query. Tried again: Boost 1.81's parse_query +
-// pct_string_view::decode() answered a 35-byte value for the 31-byte query
-// "limit=fore=eyJ0Iit=fore=eyJjoxf" inside the fuzz replay (fuzz.query: the "decoded value is shorter"
-// property), while the same input alone decoded right: a state-dependent misread. This parser is 40 lines,
-// unit-tested, and fuzzed with the same property.
+// Query strings: percent-decoding and the checked parameter map (see query.hpp).
 #include "http/query.hpp"
 
 #include <fmt/format.h>
@@ -12,6 +8,12 @@
 #include "common/hex.hpp"
 
 namespace yw::http {
+
+// By hand rather than with Boost.URL's parse_query. Tried again: Boost 1.81's parse_query +
+// pct_string_view::decode() answered a 35-byte value for the 31-byte query "limit=fore=eyJ0Iit=fore=eyJjoxf"
+// inside the fuzz replay (fuzz.query: the "decoded value is shorter" property), while the same input alone
+// decoded right: a state-dependent misread. This parser is 40 lines, unit-tested, and fuzzed with that
+// property.
 
 bool percent_decode(std::string_view in, std::string& out) {
     out.clear();

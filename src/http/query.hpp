@@ -1,5 +1,4 @@
-// Query strings: the request target after '?', as the API reads it. Pure; unit-tested and fuzzed
-// (tests/fuzz/query_fuzz.cpp).
+// Query strings: the request target after '?', as the API reads it.
 #pragma once
 
 #include <map>
@@ -10,6 +9,8 @@
 #include "common/error.hpp"
 
 namespace yw::http {
+
+// Pure; unit-tested and fuzzed (tests/fuzz/query_fuzz.cpp).
 
 // Percent-decodes one query component; false for a malformed escape. '+' stays '+': none of our parameters
 // carries spaces, and cursors are base64url.

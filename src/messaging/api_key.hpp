@@ -1,5 +1,4 @@
-// API keys: `key_<env>_<32 base62 chars>` (about 190 random bits). Only the SHA-256 of a key is stored; the
-// display prefix identifies it to humans, logs and the audit log.
+// API keys: `key_<env>_<32 base62 chars>` (about 190 random bits).
 #pragma once
 
 #include <array>
@@ -11,6 +10,7 @@
 
 namespace yw::messaging {
 
+// Only the SHA-256 of a key is stored; the display prefix identifies it to humans, logs and the audit log.
 using KeyHash = std::array<std::uint8_t, 32>;
 
 struct GeneratedKey {

@@ -1,5 +1,4 @@
-// The audit log (api_audit_log): one row per authenticated request, queued in memory and written in batches
-// off the request path. A full queue drops and counts; a request never waits for the audit log.
+// The audit log (api_audit_log): one row per authenticated request.
 #pragma once
 
 #include <atomic>
@@ -43,6 +42,8 @@ struct AuditStats {
     size_t queued = 0;
 };
 
+// Rows are queued in memory and written in batches off the request path. A full queue drops and counts; a
+// request never waits for the audit log.
 class AuditLog {
   public:
     AuditLog(pg::Cluster& db, std::string database_url, AuditOptions options = {});

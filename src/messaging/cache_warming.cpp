@@ -1,5 +1,4 @@
-// Cache warming: two registry queries (hot conversations, their users), rendered as the API renders them and
-// stored with SET NX in one pipeline each.
+// Cache warming at start (see cache_warming.hpp).
 #include "messaging/cache_warming.hpp"
 
 #include <boost/asio/steady_timer.hpp>
@@ -29,6 +28,8 @@ Entries entries_of(const pg::ResultSet& rows, KeyFn key, JsonFn json) {
 
 }  // namespace
 
+// Warming runs two registry queries (hot conversations, their users), rendered as the API renders them and
+// stored with SET NX in one pipeline each.
 boost::asio::awaitable<WarmingReport> warm_cache(pg::Cluster& db, cache::Cache& cache,
                                                  WarmingOptions options) {
     WarmingReport report;

@@ -1,5 +1,4 @@
-// Cache warming at start (CACHE_WARMING_ENABLED, RB-12): the hottest conversations and their users are put in
-// the cache before clients ask, bounded in keys and in time.
+// Cache warming at start (CACHE_WARMING_ENABLED, RB-12).
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -21,6 +20,9 @@ struct WarmingReport {
     bool complete = false;  // false: stopped by the deadline or an error (logged)
 };
 
+// The hottest conversations and their users are put in the cache before clients ask, bounded in keys and in
+// time.
+//
 // Logs "Cache warming started for key: conversations:*" and "… users:*", then what it stored. Never fails
 // the server: an error ends warming early.
 boost::asio::awaitable<WarmingReport> warm_cache(pg::Cluster& db, cache::Cache& cache,

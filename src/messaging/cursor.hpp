@@ -1,6 +1,4 @@
-// Opaque, tamper-evident pagination cursors: base64url(payload) "." base64url(HMAC-SHA256(secret,
-// payload)[:16]). The payload names the list it belongs to (tenant, kind, scope), so a cursor cannot be
-// replayed on another list.
+// Opaque, tamper-evident pagination cursors.
 #pragma once
 
 #include <string>
@@ -11,6 +9,8 @@
 
 namespace yw::messaging {
 
+// A cursor is base64url(payload) "." base64url(HMAC-SHA256(secret, payload)[:16]). The payload names the list
+// it belongs to (tenant, kind, scope), so a cursor cannot be replayed on another list.
 class CursorCodec {
   public:
     explicit CursorCodec(std::string secret);

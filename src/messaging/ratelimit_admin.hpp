@@ -1,6 +1,4 @@
-// Rate-limit administration (RB-14/15/16) shared by the admin endpoints and ywctl: a key's status, a reset,
-// the abuse analytics, and the key changes (tier, block, whitelist, burst) that take effect fleet-wide at
-// once.
+// Rate-limit administration (RB-14/15/16) shared by the admin endpoints and ywctl.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -18,6 +16,8 @@
 
 namespace yw::messaging {
 
+// A key's status, a reset, the abuse analytics, and the key changes (tier, block, whitelist, burst) that take
+// effect fleet-wide at once.
 class RateLimitAdmin {
   public:
     // `redis` is the redis::Client in ywmsgd and ywctl; `limiter` is null outside ywmsgd (ywctl); `on_change`

@@ -1,6 +1,4 @@
 // The messaging domain: tenants and API keys (admin), users, conversations and messages (tenant-scoped).
-// Services validate, run registry SQL through pg::Cluster with an intent, and return the API's JSON
-// resources.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -19,6 +17,9 @@
 #include "pg/cluster.hpp"
 
 namespace yw::messaging {
+
+// Services validate, run registry SQL through pg::Cluster with an intent, and return the API's JSON
+// resources.
 
 template <typename T>
 using Task = boost::asio::awaitable<Result<T>>;

@@ -1,6 +1,4 @@
-// Read-your-writes across instances: each tenant's (or scope's) last write position, in Redis under
-// `ryw:{scope}` as 16 hex digits (so strings compare like LSNs), raised only, expiring after a minute (by
-// then every readable replica — at most YW_MAX_REPLICA_LAG_MS behind — has replayed it).
+// Read-your-writes across instances: each tenant's (or scope's) last write position, in Redis.
 #pragma once
 
 #include <chrono>
@@ -10,6 +8,8 @@
 
 namespace yw::messaging {
 
+// Kept under `ryw:{scope}` as 16 hex digits (so strings compare like LSNs), raised only, expiring after a
+// minute (by then every readable replica — at most YW_MAX_REPLICA_LAG_MS behind — has replayed it).
 class WritePositions : public pg::WritePositionStore {
   public:
     explicit WritePositions(redis::Client& client,

@@ -1,5 +1,4 @@
-// pg_ctl and friends as child processes (as the postgres system user when we are root), with every step
-// checked.
+// PostgreSQL node control: pg_ctl and friends as child processes, with every step checked.
 #include "node/control.hpp"
 
 #include <fmt/format.h>
@@ -40,6 +39,7 @@ std::string pg_program(const std::string& name) {
     return dir.empty() ? name : dir + "/" + name;
 }
 
+// PostgreSQL programs run as the postgres system user when we are root.
 Status run_postgres_program(const std::vector<std::string>& argv, std::chrono::milliseconds timeout,
                             const std::string& log_file) {
     RunOptions opts;

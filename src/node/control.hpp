@@ -1,6 +1,4 @@
-// PostgreSQL node control: the server programs (pg_ctl, pg_rewind, pg_basebackup, pg_controldata) run as the
-// service user, a node's process state, its replication names, and waiting until standbys stream. One module
-// for the launcher (`ywctl cluster`), failover, switchover, rejoin, rebuild, the drill and the tests.
+// PostgreSQL node control: server programs, process state, replication names, waiting for standbys.
 #pragma once
 
 #include <chrono>
@@ -12,6 +10,10 @@
 #include "common/error.hpp"
 
 namespace yw::node {
+
+// The server programs (pg_ctl, pg_rewind, pg_basebackup, pg_controldata) run as the service user; a node's
+// process state, its replication names, and waiting until standbys stream. One module for the launcher
+// (`ywctl cluster`), failover, switchover, rejoin, rebuild, the drill and the tests.
 
 // The system user that runs PostgreSQL and PgBouncer when we are root (they refuse to run as root).
 inline constexpr const char* kServiceUser = "postgres";

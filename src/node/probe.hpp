@@ -1,5 +1,4 @@
-// ywctl's blocking probe of PostgreSQL nodes, as the superuser: the router's probe query and the settings
-// only a superuser may read, into the one node record (pg::NodeProbe).
+// ywctl's blocking probe of PostgreSQL nodes, as the superuser.
 #pragma once
 
 #include <chrono>
@@ -10,6 +9,8 @@
 
 namespace yw::node {
 
+// A probe runs the router's probe query and reads the settings only a superuser may read, into the one node
+// record (pg::NodeProbe).
 using pg::NodeProbe;
 
 // One node; every query is bounded by `timeout` too, so a node that accepts connections but hangs cannot hang

@@ -1,6 +1,4 @@
-// A load through the messaging API that keeps every acknowledged write, and the check of those writes on a
-// primary afterwards: what the failover drill (RB-4) and the chaos suite (tests/chaos) both need to say
-// "not one acknowledged write was lost" — a write counts only when the API answered 201 with its id.
+// A load through the messaging API that keeps every acknowledged write, and the check of those writes.
 #pragma once
 
 #include <atomic>
@@ -17,6 +15,9 @@
 #include "ops/http_client.hpp"
 
 namespace yw::ops {
+
+// The load, and the check of its acknowledged writes on a primary afterwards, are what the failover drill
+// (RB-4) and the chaos suite (tests/chaos) both need to say "not one acknowledged write was lost".
 
 // POST `path` with `body`; the API must answer 201 with a string `field` ("id", or "api_key" for a key).
 Result<std::string> api_create(const HttpTarget& api, const std::string& path,
@@ -46,6 +47,8 @@ struct LoadOptions {
     std::chrono::milliseconds timeout{5000};  // of one request
 };
 
+// A write counts only when the API answered 201 with its id.
+//
 // One thread per client, until stop(). Thread-safe accessors; the counters are since start().
 class ApiLoad {
   public:

@@ -1,5 +1,4 @@
-// The cache runbooks as functions ywctl calls: RB-11 statistics from INFO, RB-12 key inspection, RB-13
-// clearing by SCAN + UNLINK in batches (never KEYS, never FLUSHDB).
+// The cache runbooks as functions ywctl calls: RB-11 statistics, RB-12 key inspection, RB-13 clearing.
 #pragma once
 
 #include <cstdint>
@@ -64,7 +63,8 @@ struct ScanSummary {
 Result<ScanSummary> scan_keys(SyncRedis& redis, const std::string& pattern, size_t sample);
 
 // RB-13: SCAN MATCH `pattern` and UNLINK what each step returned (at most `batch` keys per UNLINK), so Redis
-// never blocks on one big command. `progress` gets the running total. Returns how many keys were deleted.
+// never blocks on one big command; never KEYS, never FLUSHDB. `progress` gets the running total. Returns how
+// many keys were deleted.
 Result<std::uint64_t> unlink_matching(SyncRedis& redis, const std::string& pattern, size_t batch,
                                       const std::function<void(std::uint64_t)>& progress = {});
 

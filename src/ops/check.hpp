@@ -1,5 +1,4 @@
-// What a runbook check finds, before any rendering: rows judged against thresholds, the raw facts and the
-// recommended next commands. ywctl renders a Report as a ✓/✗ table or JSON with Nagios exit codes.
+// What a runbook check finds, before any rendering.
 #pragma once
 
 #include <boost/json/object.hpp>
@@ -29,6 +28,8 @@ struct Finding {
     std::string detail;     // the error text, the advice
 };
 
+// A Report: rows judged against thresholds, the raw facts and the recommended next commands. ywctl renders a
+// Report as a ✓/✗ table or JSON with Nagios exit codes.
 struct Report {
     std::string title;
     std::vector<Finding> findings;

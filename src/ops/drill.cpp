@@ -1,6 +1,4 @@
-// The failover drill (RB-4): see drill.hpp. The write load (ops/api_load.hpp) only counts a write when the
-// API answered 201 with the message's id; everything else (5xx, timeouts while the primary is gone) is a
-// failed write that may legitimately be missing. Acknowledged ones may not.
+// The failover drill (RB-4): see drill.hpp.
 #include "ops/drill.hpp"
 
 #include <fmt/format.h>
@@ -31,6 +29,9 @@ std::string url_of(const std::vector<NodeEndpoint>& nodes, const std::string& na
 
 }  // namespace
 
+// The write load (ops/api_load.hpp) only counts a write when the API answered 201 with the message's id;
+// everything else (5xx, timeouts while the primary is gone) is a failed write that may legitimately be
+// missing. Acknowledged ones may not.
 DrillReport run_failover_drill(const DrillRequest& r) {
     DrillReport report;
     auto start = Clock::now();

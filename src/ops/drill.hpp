@@ -1,8 +1,4 @@
-// RB-4, the monthly failover test, automated: a write load through the API records every acknowledged
-// message; the primary is stopped (or killed); a standby is promoted and PgBouncer repointed; the old primary
-// rejoins with pg_rewind; optionally a controlled switchover brings the original primary back. The report
-// says how long each step took, how long writes were unavailable, and exactly which acknowledged writes the
-// new primary does not hold.
+// RB-4, the monthly failover test, automated.
 #pragma once
 
 #include <chrono>
@@ -54,6 +50,10 @@ struct DrillReport {
     long long total_ms = 0;
 };
 
+// A write load through the API records every acknowledged message; the primary is stopped (or killed); a
+// standby is promoted and PgBouncer repointed; the old primary rejoins with pg_rewind; optionally a
+// controlled switchover brings the original primary back. The report says how long each step took, how long
+// writes were unavailable, and exactly which acknowledged writes the new primary does not hold.
 DrillReport run_failover_drill(const DrillRequest& request);
 
 }  // namespace yw::ops

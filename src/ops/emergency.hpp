@@ -1,5 +1,4 @@
-// RB-20, RB-21, RB-22: the emergency runbooks as diagnoses. Each gathers the facts, judges them, and names
-// the one next command; acting is left to an explicit flag of ywctl.
+// RB-20, RB-21, RB-22: the emergency runbooks as diagnoses.
 #pragma once
 
 #include <chrono>
@@ -11,6 +10,8 @@
 
 namespace yw::ops {
 
+// Each diagnosis gathers the facts, judges them, and names the one next command; acting is left to an
+// explicit flag of ywctl.
 struct Diagnosis {
     Report report;
     // The ywctl command (arguments after "ywctl") the diagnosis recommends above all; empty when none fits.

@@ -1,6 +1,4 @@
-// Failover (RB-2), switchover and rejoin: see failover.hpp. Every remote step is SQL on a superuser
-// connection (pg_promote, ALTER SYSTEM, slots); only stopping, rewinding and starting a node run programs on
-// the node itself, as repmgr's node-local actions do.
+// Failover (RB-2), switchover and rejoin: see failover.hpp.
 #include "ops/failover.hpp"
 
 #include <fmt/format.h>
@@ -26,6 +24,10 @@
 #include "pg/topology.hpp"
 
 namespace yw::ops {
+
+// Every remote step is SQL on a superuser connection (pg_promote, ALTER SYSTEM, slots); only stopping,
+// rewinding and starting a node run programs on the node itself, as repmgr's node-local actions do.
+
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;

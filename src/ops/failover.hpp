@@ -1,6 +1,4 @@
-// RB-2 failover, controlled switchover and the rejoin of an old primary: what `ywctl failover`, `ywctl
-// switchover`, `ywctl rejoin` and the failover drill (RB-4) do. Node roles are discovered
-// (pg_is_in_recovery), never assumed from names: after one failover "replica-1" is the primary.
+// RB-2 failover, controlled switchover and the rejoin of an old primary.
 #pragma once
 
 #include <chrono>
@@ -15,6 +13,9 @@
 #include "pg/topology.hpp"
 
 namespace yw::ops {
+
+// What `ywctl failover`, `ywctl switchover`, `ywctl rejoin` and the failover drill (RB-4) do. Node roles are
+// discovered (pg_is_in_recovery), never assumed from names: after one failover "replica-1" is the primary.
 
 // What one node answered (or why it did not): node::probe_all over the configured nodes.
 using pg::NodeProbe;

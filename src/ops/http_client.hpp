@@ -1,5 +1,4 @@
-// A small blocking HTTP/1.1 client for ywctl talking to ywmsgd (the failover drill's write load; the
-// integration tests' requests): one connection per request, a deadline on each, plain http only.
+// A small blocking HTTP/1.1 client for ywctl talking to ywmsgd.
 #pragma once
 
 #include <chrono>
@@ -25,6 +24,8 @@ struct HttpReply {
     std::string error;                           // why there was no answer
 };
 
+// For the failover drill's write load and the integration tests' requests: one connection per request, a
+// deadline on each, plain http only.
 HttpReply http_call(const HttpTarget& target, const std::string& method, const std::string& path,
                     const std::string& body, const std::map<std::string, std::string>& headers,
                     std::chrono::milliseconds timeout);

@@ -1,6 +1,4 @@
-// RB-17: the health of conversation_message's monthly partitions — sizes, rows and bounds of every month, the
-// months missing in the window, the months ahead, oversized months, the balance of full past months, and
-// whether the partition maintainer still succeeds.
+// RB-17: the health of conversation_message's monthly partitions.
 #pragma once
 
 #include <chrono>
@@ -44,6 +42,9 @@ struct PartitionThresholds {
 int month_of(const std::string& partition_name);
 std::string month_text(int month);  // 2024_12
 
+// What is assessed: sizes, rows and bounds of every month, the months missing in the window, the months
+// ahead, oversized months, the balance of full past months, and whether the partition maintainer still
+// succeeds.
 PartitionSnapshot collect_partitions(pg::SyncConnection& conn);
 Report assess_partitions(const PartitionSnapshot& s, const PartitionThresholds& t = {});
 

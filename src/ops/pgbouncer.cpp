@@ -1,5 +1,4 @@
-// PgBouncer's admin console (SHOW POOLS/CONFIG/DATABASES/CLIENTS/SERVERS, RELOAD) and pgbouncer.ini, judged
-// against RB-5's healthy ranges; the primary's pg_stat_activity for RB-7's stuck sessions.
+// PgBouncer's runbooks behind ywctl (RB-5, RB-6, RB-7): see pgbouncer.hpp.
 #include "ops/pgbouncer.hpp"
 
 #include <fmt/format.h>
@@ -17,6 +16,10 @@
 #include "pg/sync_connection.hpp"
 
 namespace yw::ops {
+
+// PgBouncer's admin console (SHOW POOLS/CONFIG/DATABASES/CLIENTS/SERVERS, RELOAD) and pgbouncer.ini, judged
+// against RB-5's healthy ranges; the primary's pg_stat_activity for RB-7's stuck sessions.
+
 namespace fs = std::filesystem;
 
 namespace {

@@ -1,6 +1,4 @@
-// RB-5, RB-6, RB-7 (and the facts of RB-21): PgBouncer's pools from its admin console (simple query protocol
-// only), pool resizing through pgbouncer.ini + RELOAD, and the sessions that hold server connections too
-// long.
+// RB-5, RB-6, RB-7 (and the facts of RB-21): PgBouncer's pools, their size, and long-held sessions.
 #pragma once
 
 #include <chrono>
@@ -35,6 +33,7 @@ Level maxwait_level(double seconds);
 Level headroom_level(long long sv_active, long long pool_size);
 long long reserve_of(long long pool_size);
 
+// RB-5: PgBouncer's pools from its admin console (simple query protocol only).
 struct PoolRow {
     std::string database;
     std::string user;
@@ -65,6 +64,7 @@ Report assess_pools(const PoolSnapshot& s);
 
 // --- RB-6: resize ---
 
+// RB-6: pool resizing goes through pgbouncer.ini + RELOAD.
 struct ResizePlan {
     std::filesystem::path ini;
     long long from = 0;  // default_pool_size in the file now
@@ -83,6 +83,7 @@ Result<long long> run_resize(const Config& config, const ResizePlan& plan, std::
 
 // --- RB-7: leaks ---
 
+// RB-7: the sessions that hold server connections too long.
 struct Backend {
     long long pid = 0;
     std::string user;

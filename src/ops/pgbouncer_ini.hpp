@@ -1,6 +1,4 @@
-// pgbouncer.ini as text: reading and setting a key (RB-6 resize), and repointing the [databases] entries from
-// one PostgreSQL server to another (failover, switchover, `ywctl cluster up`). Pure edits that keep
-// everything else.
+// pgbouncer.ini as text: pure edits that keep everything else.
 #pragma once
 
 #include <optional>
@@ -8,6 +6,9 @@
 #include <vector>
 
 namespace yw::ops {
+
+// Reading and setting a key (RB-6 resize), and repointing the [databases] entries from one PostgreSQL server
+// to another (failover, switchover, `ywctl cluster up`).
 
 // The section a line opens ("[pgbouncer]" -> "pgbouncer", lower case), or nullopt.
 std::optional<std::string> section_of(const std::string& line);

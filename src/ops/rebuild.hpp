@@ -1,6 +1,4 @@
-// RB-3 as one node-local action: rebuild a replica from the primary with pg_basebackup on its slot, keeping
-// the old data directory aside, then wait until it streams with lag under 1 s. Runs on the replica's host, as
-// repmgr's `standby clone` does; PostgreSQL programs run as the postgres user when we are root.
+// RB-3 as one node-local action: rebuild a replica from the primary.
 #pragma once
 
 #include <chrono>
@@ -54,6 +52,9 @@ struct RebuildOutcome {
 // kConflict: refusing (the message says why).
 Result<RebuildPlan> plan_rebuild(const std::vector<NodeEndpoint>& nodes, RebuildOptions options);
 
+// Rebuilds with pg_basebackup on the replica's slot, keeping the old data directory aside, then waits until
+// it streams with lag under 1 s. Runs on the replica's host, as repmgr's `standby clone` does; PostgreSQL
+// programs run as the postgres user when we are root.
 Result<RebuildOutcome> run_rebuild(const RebuildPlan& plan);
 
 // A DSN without its password, for plans and logs: "host=… port=… user=… dbname=…".

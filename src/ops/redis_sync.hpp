@@ -1,5 +1,4 @@
-// A blocking Redis connection for ywctl (hiredis' synchronous API): one command at a time, with a timeout.
-// The server uses the async client (redis/client.hpp); a CLI waiting for its one answer needs nothing more.
+// A blocking Redis connection for ywctl (hiredis' synchronous API).
 #pragma once
 
 #include <chrono>
@@ -13,6 +12,8 @@ struct redisContext;
 
 namespace yw::ops {
 
+// One command at a time, with a timeout. The server uses the async client (redis/client.hpp); a CLI waiting
+// for its one answer needs nothing more.
 class SyncRedis {
   public:
     // Connects to REDIS_URL (redis://[:password@]host:port[/db]), authenticates and selects the database.

@@ -1,5 +1,4 @@
-// RB-1 and the facts behind RB-3, RB-20, RB-22: every node's own view (role, received and replayed WAL) and
-// the primary's pg_stat_replication, gathered with a bounded connect timeout, then judged by pure rules.
+// RB-1 and the facts behind RB-3, RB-20, RB-22: replication as every node sees it.
 #pragma once
 
 #include <chrono>
@@ -13,6 +12,9 @@
 #include "pg/topology.hpp"
 
 namespace yw::ops {
+
+// Every node's own view (role, received and replayed WAL) and the primary's pg_stat_replication, gathered
+// with a bounded connect timeout, then judged by pure rules.
 
 // RB-1: write, flush and replay lag under 1000 ms; RB-23: 1–5 s degraded, above 5 s unhealthy.
 inline constexpr long long kLagWarningMs = 1000;

@@ -1,5 +1,4 @@
-// Thin layer over ensure_conversation_message_partitions() (migration 0001), the one place partitions are
-// made.
+// ywctl's side of conversation_message's monthly partitions (see catalog.hpp).
 #include "partitions/catalog.hpp"
 
 #include <fmt/format.h>
@@ -8,6 +7,8 @@
 
 namespace yw::partitions {
 
+// A thin layer over ensure_conversation_message_partitions() (migration 0001), the one place partitions are
+// made.
 Result<std::vector<std::string>> ensure(pg::SyncConnection& conn, int ahead) {
     if (ahead < 0 || ahead > 120) {
         return make_error(ErrorCode::kInvalidArgument, fmt::format("--ahead must be 0..120, got {}", ahead));

@@ -1,5 +1,4 @@
-// The partition maintainer's loop: one database function call per run (migration 0002), a second statement to
-// record a failure, the status for /metrics and /health.
+// The partition maintainer's loop (see maintainer.hpp).
 #include "partitions/maintainer.hpp"
 
 #include <fmt/format.h>
@@ -16,6 +15,10 @@
 #include "pg/row.hpp"
 
 namespace yw::partitions {
+
+// One database function call per run (migration 0002), a second statement to record a failure, and the
+// status for /metrics and /health.
+
 namespace asio = boost::asio;
 
 namespace {

@@ -1,7 +1,4 @@
-// The partition maintainer: every ywmsgd instance makes sure conversation_message has a partition for this
-// month and the next `months_ahead` (UTC), at start and then every interval, so that writes never stop on a
-// calendar date. Instances race harmlessly: the database function lets one at a time work
-// (docs/partitions.md).
+// The partition maintainer that every ywmsgd instance runs.
 #pragma once
 
 #include <atomic>
@@ -44,6 +41,10 @@ struct MaintainerStatus {
     std::vector<std::string> last_created;           // partitions this instance created on its last run
 };
 
+// Every ywmsgd instance makes sure conversation_message has a partition for this month and the next
+// `months_ahead` (UTC), at start and then every interval, so that writes never stop on a calendar date.
+// Instances race harmlessly: the database function lets one at a time work (docs/partitions.md).
+//
 // Thread-safe. start() after the server's io_context exists; stop() after it stopped running (like the
 // topology monitor), before the cluster goes.
 class Maintainer {

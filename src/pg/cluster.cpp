@@ -1,5 +1,4 @@
-// Intent → node, from the topology's latest snapshot; and the one place where every statement's duration is
-// measured.
+// pg::Cluster: intent → node, from the topology's latest snapshot (see cluster.hpp).
 #include "pg/cluster.hpp"
 
 #include <fmt/format.h>
@@ -184,6 +183,7 @@ asio::awaitable<Result<ResultSet>> Cluster::exec(Intent intent, const Query& que
                             std::chrono::steady_clock::now() + options_.query_timeout);
 }
 
+// The one place where every statement's duration is measured.
 asio::awaitable<Result<ResultSet>> Cluster::exec(Intent intent, const Query& query, Params params,
                                                  Deadline deadline) {
     deadline = std::min(deadline, std::chrono::steady_clock::now() + options_.query_timeout);

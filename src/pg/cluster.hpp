@@ -1,12 +1,4 @@
-// The database as the request paths see it: callers state intent (write, read, read-after-write) and the
-// cluster picks the node from the topology's latest snapshot (src/pg/topology.hpp):
-//   - writes go to the primary: through DATABASE_URL (PgBouncer) while it leads to the primary, else straight
-//     to the node that is primary now (after a failover PgBouncer has not followed yet);
-//   - reads go to a replica that is fresh (lag within YW_MAX_REPLICA_LAG_MS) and has replayed the tenant's
-//     last write (read-your-writes, by LSN); otherwise to the primary, counted; with no primary, to the
-//     freshest replica that answers;
-//   - a node known to be down is not tried: the request fails at once with kUnavailable (503 + Retry-After).
-// Without replicas configured everything goes to DATABASE_URL.
+// pg::Cluster: the database as the request paths see it.
 #pragma once
 
 #include <atomic>
@@ -79,6 +71,15 @@ struct RoutingStats {
     unsigned long long fast_failures = 0;  // refused at once: the node is known to be down
 };
 
+// Callers state intent (write, read, read-after-write) and the cluster picks the node from the topology's
+// latest snapshot (src/pg/topology.hpp):
+//   - writes go to the primary: through DATABASE_URL (PgBouncer) while it leads to the primary, else straight
+//     to the node that is primary now (after a failover PgBouncer has not followed yet);
+//   - reads go to a replica that is fresh (lag within YW_MAX_REPLICA_LAG_MS) and has replayed the tenant's
+//     last write (read-your-writes, by LSN); otherwise to the primary, counted; with no primary, to the
+//     freshest replica that answers;
+//   - a node known to be down is not tried: the request fails at once with kUnavailable (503 + Retry-After).
+// Without replicas configured everything goes to DATABASE_URL.
 class Cluster {
   public:
     // `monitor` (may be null) receives every statement's duration under its registry name. `topology` (may be

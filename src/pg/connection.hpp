@@ -1,5 +1,4 @@
-// One PostgreSQL connection driven by the Asio event loop: libpq in non-blocking mode, every call bounded by
-// a deadline, so no thread ever blocks on the database.
+// One PostgreSQL connection driven by the Asio event loop.
 #pragma once
 
 #include <libpq-fe.h>
@@ -28,6 +27,8 @@ using Params = std::vector<Param>;
 // The name of a query's prepared statement: "registry.name/<FNV-1a of its SQL, 8 hex digits>".
 std::string statement_name(const Query& query);
 
+// libpq in non-blocking mode, every call bounded by a deadline, so no thread ever blocks on the database.
+//
 // Not thread-safe: one coroutine uses a connection at a time (a pool hands it out).
 class Connection {
   public:

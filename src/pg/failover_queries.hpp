@@ -1,10 +1,11 @@
-// The named SQL of failover, switchover, rejoin and the failover drill (RB-2, RB-4), run as the superuser on
-// the nodes directly. Part of the query registry (pg/queries.hpp).
+// The named SQL of failover, switchover, rejoin and the failover drill (RB-2, RB-4).
 #pragma once
 
 #include "pg/queries.hpp"
 
 namespace yw::pg::queries {
+
+// Run as the superuser on the nodes directly. Part of the query registry (pg/queries.hpp).
 
 // Ends recovery and waits for it (up to $1 seconds): the SQL twin of `pg_ctl promote`, usable remotely.
 inline constexpr Query kPromote{"failover.promote", "SELECT pg_promote(true, $1::integer) AS promoted"};

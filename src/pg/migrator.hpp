@@ -1,6 +1,4 @@
-// Schema migrations: sql/migrations/NNNN_name.sql applied in order, each in its own transaction, recorded in
-// schema_migrations, serialised across instances by a transaction-scoped advisory lock (works through
-// PgBouncer in transaction pooling).
+// Schema migrations: sql/migrations/NNNN_name.sql applied in order.
 #pragma once
 
 #include <filesystem>
@@ -31,8 +29,10 @@ struct MigrationReport {
     int current_version = 0;         // the highest version recorded after the call
 };
 
-// Applies every pending migration of `dir` to the database at `conninfo`. A failing migration rolls back
-// whole, leaves schema_migrations as it was, and its SQL error is returned.
+// Applies every pending migration of `dir` to the database at `conninfo`, each in its own transaction,
+// recorded in schema_migrations; runs are serialised across instances by a transaction-scoped advisory lock
+// (works through PgBouncer in transaction pooling). A failing migration rolls back whole, leaves
+// schema_migrations as it was, and its SQL error is returned.
 Result<MigrationReport> migrate(const std::string& conninfo, const std::filesystem::path& dir);
 
 }  // namespace yw::pg

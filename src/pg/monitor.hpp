@@ -1,5 +1,4 @@
 // Query monitoring (RB-8): every statement's duration per registry name, in fixed memory.
-// (Interface fixed by the data layer; the implementation lives in monitor.cpp.)
 #pragma once
 
 #include <boost/json/value.hpp>
@@ -29,6 +28,7 @@ struct QueryTotals {
     std::uint64_t errors = 0;  // statements that failed (their durations are in `latency` too)
 };
 
+// The interface is fixed by the data layer; the implementation lives in monitor.cpp.
 class QueryMonitor {
   public:
     explicit QueryMonitor(MonitorOptions options);

@@ -1,10 +1,12 @@
-// The named SQL of the operator side: migrations, partitions and the local topology launcher. Part of the
-// query registry (pg/queries.hpp holds the server's); identifiers are never interpolated from user input.
+// The named SQL of the operator side: migrations, partitions and the local topology launcher.
 #pragma once
 
 #include "pg/queries.hpp"
 
 namespace yw::pg::queries {
+
+// Part of the query registry (pg/queries.hpp holds the server's); identifiers are never interpolated from
+// user input.
 
 // --- transactions ---
 inline constexpr Query kBegin{"tx.begin", "BEGIN"};

@@ -1,5 +1,4 @@
-// A bounded pool of async connections to one endpoint: at most `size` open, callers queue for at most the
-// acquire timeout, broken connections are dropped and their slot reopened on demand.
+// A bounded pool of async connections to one endpoint.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
@@ -56,6 +55,8 @@ class Lease {
     std::unique_ptr<Connection> conn_;
 };
 
+// At most `size` open, callers queue for at most the acquire timeout, broken connections are dropped and
+// their slot reopened on demand.
 class Pool {
   public:
     explicit Pool(PoolOptions options);

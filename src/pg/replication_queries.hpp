@@ -1,10 +1,11 @@
-// The named SQL of ywctl's replica, pool and emergency runbooks (RB-1, RB-3, RB-7, RB-20 … RB-22), run as a
-// superuser on a node. Part of the query registry; every value is a parameter.
+// The named SQL of ywctl's replica, pool and emergency runbooks (RB-1, RB-3, RB-7, RB-20 … RB-22).
 #pragma once
 
 #include "pg/queries.hpp"
 
 namespace yw::pg::queries {
+
+// Run as a superuser on a node. Part of the query registry; every value is a parameter.
 
 // What ywctl reads of a node beyond the router's topology probe (kTopologyProbe, which node::probe runs first
 // for the role, WAL positions, replay age and a paused replay): settings only a superuser may read.

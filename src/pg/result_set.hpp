@@ -1,5 +1,4 @@
-// Owned PostgreSQL results and the one mapping from a libpq failure to yw::Error; shared by the async
-// connection and the blocking tools layer, so nothing here depends on Asio.
+// Owned PostgreSQL results and the one mapping from a libpq failure to yw::Error.
 #pragma once
 
 #include <libpq-fe.h>
@@ -10,6 +9,8 @@
 #include "common/error.hpp"
 
 namespace yw::pg {
+
+// Shared by the async connection and the blocking tools layer, so nothing here depends on Asio.
 
 // A PGresult with one owner; values are text (the connections ask for text results).
 class ResultSet {

@@ -1,3 +1,4 @@
+// The routing decision for one statement (see route.hpp).
 #include "pg/route.hpp"
 
 namespace yw::pg {

@@ -1,6 +1,4 @@
-// Where one statement goes, decided from one topology snapshot (src/pg/topology.hpp). Pure: the Cluster
-// (src/pg/cluster.hpp) turns the answer into a pool, counts the reasons and logs. Unit-tested, and measured
-// by bench/micro (the routing decision must cost < 2 % of a request).
+// Where one statement goes, decided from one topology snapshot (src/pg/topology.hpp).
 #pragma once
 
 #include <cstdint>
@@ -9,6 +7,8 @@
 
 namespace yw::pg {
 
+// Pure: the Cluster (src/pg/cluster.hpp) turns the answer into a pool, counts the reasons and logs.
+// Unit-tested, and measured by bench/micro (the routing decision must cost < 2 % of a request).
 struct Route {
     enum class Why {
         kEntry,             // DATABASE_URL: writes while PgBouncer leads to the primary

@@ -1,5 +1,4 @@
-// Blocking libpq wrapper: parameterized unnamed statements only, errors as yw::Error with the SQLSTATE
-// mapped.
+// The blocking libpq wrapper pg::SyncConnection (see sync_connection.hpp).
 #include "pg/sync_connection.hpp"
 
 #include <fmt/format.h>
@@ -11,6 +10,8 @@
 #include "pg/result_set.hpp"
 
 namespace yw::pg {
+
+// Parameterized unnamed statements only, errors as yw::Error with the SQLSTATE mapped.
 
 size_t Rows::column_index(std::string_view column) const {
     for (size_t i = 0; i < columns.size(); ++i) {

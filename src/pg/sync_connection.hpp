@@ -1,5 +1,4 @@
-// A blocking PostgreSQL connection for ywctl, migrations and tests: sequential tools, where a thread waiting
-// on a query is fine. The server uses the asynchronous pg::Connection instead.
+// A blocking PostgreSQL connection for ywctl, migrations and tests.
 #pragma once
 
 #include <chrono>
@@ -32,6 +31,8 @@ struct Rows {
     size_t column_index(std::string_view column) const;
 };
 
+// For sequential tools, where a thread waiting on a query is fine. The server uses the asynchronous
+// pg::Connection instead.
 class SyncConnection {
   public:
     // connect_timeout bounds the connection attempt; statement_timeout (0 = none) bounds every query.

@@ -1,5 +1,4 @@
-// Topology discovery: the probe loop (concurrent per-node probes on their own connections) and the rules that
-// decide roles, fencing and lag from one round of answers.
+// Topology discovery: the probe loop and the rules (see topology.hpp).
 #include "pg/topology.hpp"
 
 #include <fmt/format.h>
@@ -82,6 +81,7 @@ std::string_view to_string(Role role) {
 
 // --- rules ---
 
+// The rules decide roles, fencing and lag from one round of answers.
 TopologyRules::TopologyRules(std::vector<std::string> names, std::chrono::milliseconds max_lag)
     : names_(std::move(names)), max_lag_(max_lag), last_roles_(names_.size(), Role::kUnknown) {}
 
@@ -240,6 +240,7 @@ Snapshot TopologyRules::assess(const std::vector<NodeProbe>& probes,
 
 // --- the probe loop ---
 
+// The probe loop: concurrent per-node probes, each on its own connection.
 struct TopologyMonitor::Prober {
     std::string name;
     std::string url;

@@ -1,7 +1,4 @@
-// Topology discovery: which node is the primary, which replicas are fresh enough to read from, and whether
-// PgBouncer still points at the primary. A background task probes every node on its own connection; the
-// pure rules below turn one round of probes into an immutable Snapshot that request paths read without a
-// lock (an atomic shared_ptr swap).
+// Topology discovery for the router (pg::Cluster).
 #pragma once
 
 #include <atomic>
@@ -23,6 +20,11 @@
 #include "pg/connection.hpp"
 
 namespace yw::pg {
+
+// Which node is the primary, which replicas are fresh enough to read from, and whether PgBouncer still points
+// at the primary. A background task (TopologyMonitor) probes every node on its own connection; the pure rules
+// (TopologyRules) turn one round of probes into an immutable Snapshot that request paths read without a lock
+// (an atomic shared_ptr swap).
 
 // A WAL position ("16/B374D848") as a number; nullopt for anything else.
 std::optional<std::uint64_t> parse_lsn(std::string_view text);

@@ -1,8 +1,4 @@
-// Per-API-key rate limiting shared by every ywmsgd instance: one EVALSHA of a small GCRA script under rl:
-// per request, or per lease for busy keys (a few requests' worth of room taken at once and spent locally
-// for a moment: see lease_grant in policy.hpp), keys known to be over the limit remembered locally until
-// their retry time, and a per-instance fallback (limit ÷ instances, or open, or closed) while Redis is
-// unavailable.
+// Per-API-key rate limiting shared by every ywmsgd instance.
 #pragma once
 
 #include <atomic>
@@ -92,6 +88,10 @@ inline constexpr std::string_view kEpochKey = "rl:epoch";  // bumped by resets a
 std::string blocks_key(std::int64_t unix_hour);  // rl:blocks:<hour>: denials per key id (a sorted set)
 const redis::Script& limiter_script();
 
+// The limiter: one EVALSHA of a small GCRA script under rl: per request, or per lease for busy keys (a few
+// requests' worth of room taken at once and spent locally for a moment: see lease_grant in policy.hpp), keys
+// known to be over the limit remembered locally until their retry time, and a per-instance fallback (limit ÷
+// instances, or open, or closed) while Redis is unavailable.
 class Limiter {
   public:
     // `redis` (ywmsgd: the redis::Client) may be null (no REDIS_URL): the local fallback always decides.

@@ -1,5 +1,4 @@
-// Rate-limit policy and math, free of I/O: the tiers, GCRA (the same arithmetic the Redis script runs), the
-// sliding-window usage estimate the admin status shows, and the whitelist match. Unit-tested.
+// Rate-limit policy and math, free of I/O.
 #pragma once
 
 #include <chrono>
@@ -12,6 +11,9 @@
 #include "common/error.hpp"
 
 namespace yw::ratelimit {
+
+// The tiers, GCRA (the same arithmetic the Redis script runs), the sliding-window usage estimate the admin
+// status shows, and the whitelist match. Unit-tested.
 
 inline constexpr std::int64_t kPeriodUs = 60'000'000;  // limits are per minute
 

@@ -1,6 +1,4 @@
-// Async Redis client on the Asio loop: one TCP connection, commands pipelined in FIFO order, every call
-// bounded by a deadline, reconnect in the background with backoff. hiredis is used for the protocol only
-// (redisFormatCommandArgv to encode, redisReader to parse); the socket is Asio's.
+// Async Redis client on the Asio loop.
 #pragma once
 
 #include <atomic>
@@ -38,6 +36,10 @@ struct ClientStats {
     std::uint64_t script_loads = 0;  // NOSCRIPT fallbacks to EVAL
 };
 
+// One TCP connection, commands pipelined in FIFO order, every call bounded by a deadline, reconnect in the
+// background with backoff. hiredis is used for the protocol only (redisFormatCommandArgv to encode,
+// redisReader to parse); the socket is Asio's.
+//
 // Thread-safe: call from any thread or strand; the connection lives on the client's own strand and replies
 // are matched to calls in FIFO order. While disconnected, calls fail at once with kUnavailable (no queueing:
 // callers have fallbacks and must not wait for Redis). A call whose deadline passes returns kTimeout; its

@@ -1,7 +1,4 @@
-// What the Redis-backed modules (rate limiter, cache, rate-limit administration) need of Redis: one command,
-// a pipeline, a script, and whether the connection is up. redis::Client implements it over the network;
-// unit tests implement it with a fake that answers what the test scripts, so leases, remembered denials,
-// fallbacks and single-flight are tested without a server.
+// redis::Commands: what the Redis-backed modules need of Redis.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -54,6 +51,11 @@ class Script {
     std::string sha1_;  // lowercase hex
 };
 
+// The Redis-backed modules (rate limiter, cache, rate-limit administration) need one command, a pipeline, a
+// script, and whether the connection is up. redis::Client implements it over the network; unit tests
+// implement it with a fake that answers what the test scripts, so leases, remembered denials, fallbacks and
+// single-flight are tested without a server.
+//
 // The calls. Transport failures are Errors: kUnavailable (not connected, connection lost) and kTimeout (the
 // deadline passed); Redis error replies are Reply::Type::kError. Implementations are thread-safe.
 class Commands {
