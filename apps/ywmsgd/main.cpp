@@ -282,6 +282,7 @@ int main(int argc, char** argv) {
     yw::log::info("listening", {{"url", url_of(config.http_host, server.port()).c_str()}});
 
     signals_io.run();
+    if (maintainer) maintainer->stop();  // its run in flight finishes on the server's threads
     limiter.stop();
     server.stop();
     // Sockets and timers belong to the server's io_context, which goes with `server`: close them first.
@@ -289,7 +290,6 @@ int main(int argc, char** argv) {
     if (redis) redis->close();
     checker.close();
     if (topology) topology->stop();
-    if (maintainer) maintainer->stop();
     db.close();
     yw::log::info("stopped");
     return 0;

@@ -6,6 +6,7 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -95,12 +96,13 @@ asio::awaitable<Status> Maintainer::run_once() {
 asio::awaitable<void> Maintainer::loop() {
     while (!stopping_) {
         auto ran = co_await run_once();
-        if (stopping_ || !timer_) break;
+        if (stopping_) break;
         auto wait = ran ? options_.interval : std::min(options_.interval, options_.retry_after);
         timer_->expires_after(wait);
         boost::system::error_code ec;
         co_await timer_->async_wait(asio::redirect_error(asio::use_awaitable, ec));
     }
+    finished_.set_value();
 }
 
 void Maintainer::start(asio::any_io_executor executor) {
@@ -109,8 +111,18 @@ void Maintainer::start(asio::any_io_executor executor) {
 }
 
 void Maintainer::stop() {
-    stopping_ = true;
-    timer_.reset();
+    if (!timer_ || stopping_.exchange(true)) return;
+    // The timer lives on its strand: cancel it there. A run in flight finishes (its statements are bounded)
+    // and gives its connection back to the pool while the server's threads still run.
+    asio::post(timer_->get_executor(), [this] { timer_->cancel(); });
+    auto limit = 2 * options_.statement_timeout + std::chrono::seconds(5);
+    if (finished_.get_future().wait_for(limit) == std::future_status::ready) {
+        timer_.reset();
+    } else {
+        // Still running: its timer must outlive this object rather than be destroyed under it.
+        log::warn("the partition maintainer did not stop in time");
+        (void)timer_.release();
+    }
 }
 
 MaintainerStatus Maintainer::status() const {

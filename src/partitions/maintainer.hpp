@@ -7,6 +7,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -45,8 +46,8 @@ struct MaintainerStatus {
 // `months_ahead` (UTC), at start and then every interval, so that writes never stop on a calendar date.
 // Instances race harmlessly: the database function lets one at a time work (docs/partitions.md).
 //
-// Thread-safe. start() after the server's io_context exists; stop() after it stopped running (like the
-// topology monitor), before the cluster goes.
+// Thread-safe. start() after the server's io_context exists; stop() while its threads still run (before
+// the server stops): it waits for a run in flight, so that the run gives its pooled connection back first.
 class Maintainer {
   public:
     Maintainer(pg::Cluster& db, MaintainerOptions options);
@@ -72,6 +73,7 @@ class Maintainer {
     MaintainerStatus status_;  // guarded by mutex_
     std::unique_ptr<boost::asio::steady_timer> timer_;
     std::atomic<bool> stopping_{false};
+    std::promise<void> finished_;  // set when the loop has returned
 };
 
 // host:pid, the default instance name.
