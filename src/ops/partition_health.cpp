@@ -21,11 +21,6 @@ std::string size_text(long long bytes) {
     return fmt::format("{} kB", bytes >> 10);
 }
 
-std::optional<long long> opt_ll(const pg::Rows& rows, std::string_view column) {
-    if (rows.empty() || rows.is_null(0, column)) return std::nullopt;
-    return std::stoll(rows.text(0, column));
-}
-
 }  // namespace
 
 int month_of(const std::string& name) {
@@ -51,8 +46,8 @@ PartitionSnapshot collect_partitions(pg::SyncConnection& conn) {
         return s;
     }
     s.current_month = month_of(std::string(kPrefix) + now->text(0, "month"));
-    s.success_s_ago = opt_ll(*now, "success_s_ago");
-    s.run_s_ago = opt_ll(*now, "run_s_ago");
+    s.success_s_ago = now->optional_int(0, "success_s_ago");
+    s.run_s_ago = now->optional_int(0, "run_s_ago");
     s.run_instance = now->text(0, "run_instance");
     s.run_error = now->text(0, "run_error");
     auto rows = conn.query(pg::queries::kPartitionsHealth);

@@ -13,15 +13,6 @@
 namespace yw::ops {
 namespace {
 
-std::optional<long long> opt_ll(const pg::Rows& rows, size_t i, std::string_view column) {
-    if (rows.is_null(i, column)) return std::nullopt;
-    try {
-        return std::stoll(rows.text(i, column));
-    } catch (const std::exception&) {
-        return std::nullopt;
-    }
-}
-
 std::string ms(std::optional<long long> v) { return v ? fmt::format("{} ms", *v) : "unknown"; }
 
 std::string bytes_text(std::uint64_t b) {
@@ -127,9 +118,9 @@ ReplicationSnapshot collect_replication(const std::vector<NodeEndpoint>& nodes,
             w.write_lsn = parse_lsn(rows->text(i, "write_lsn"));
             w.flush_lsn = parse_lsn(rows->text(i, "flush_lsn"));
             w.replay_lsn = parse_lsn(rows->text(i, "replay_lsn"));
-            w.write_lag_ms = opt_ll(*rows, i, "write_lag_ms");
-            w.flush_lag_ms = opt_ll(*rows, i, "flush_lag_ms");
-            w.replay_lag_ms = opt_ll(*rows, i, "replay_lag_ms");
+            w.write_lag_ms = rows->optional_int(i, "write_lag_ms");
+            w.flush_lag_ms = rows->optional_int(i, "flush_lag_ms");
+            w.replay_lag_ms = rows->optional_int(i, "replay_lag_ms");
             // The primary's position as of this query: fresher than the probe's for comparing LSNs.
             if (i == 0) s.primary_lsn = parse_lsn(rows->text(i, "current_lsn"));
             s.walsenders.push_back(std::move(w));

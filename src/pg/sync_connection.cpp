@@ -5,6 +5,7 @@
 #include <libpq-fe.h>
 
 #include <cassert>
+#include <charconv>
 
 #include "common/logging.hpp"
 #include "pg/result_set.hpp"
@@ -28,6 +29,15 @@ std::string Rows::text(size_t row, std::string_view column) const {
 
 bool Rows::is_null(size_t row, std::string_view column) const {
     return !rows.at(row).at(column_index(column));
+}
+
+std::optional<long long> Rows::optional_int(size_t row, std::string_view column) const {
+    const Param& cell = rows.at(row).at(column_index(column));
+    if (!cell) return std::nullopt;
+    long long value = 0;
+    auto [end, ec] = std::from_chars(cell->data(), cell->data() + cell->size(), value);
+    if (ec != std::errc() || end != cell->data() + cell->size()) return std::nullopt;
+    return value;
 }
 
 void SyncConnection::Closer::operator()(pg_conn* c) const { PQfinish(c); }

@@ -28,6 +28,8 @@ struct Rows {
     // The text of a cell by column name; "" for NULL; asserts that the column exists.
     std::string text(size_t row, std::string_view column) const;
     bool is_null(size_t row, std::string_view column) const;
+    // An integer cell; nullopt for NULL or text that is not an integer.
+    std::optional<long long> optional_int(size_t row, std::string_view column) const;
     size_t column_index(std::string_view column) const;
 };
 

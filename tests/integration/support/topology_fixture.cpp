@@ -226,13 +226,11 @@ HttpResponse http_request(int port, const std::string& method, const std::string
 }
 
 std::vector<std::string> migration_versions() {
-    std::vector<int> numbers;
-    for (const auto& e :
-         std::filesystem::directory_iterator(std::filesystem::path(YW_SOURCE_DIR) / "sql" / "migrations"))
-        if (e.path().extension() == ".sql") numbers.push_back(std::stoi(e.path().filename().string()));
-    std::sort(numbers.begin(), numbers.end());
+    auto found = pg::list_migrations(std::filesystem::path(YW_SOURCE_DIR) / "sql" / "migrations");
+    EXPECT_TRUE(found.ok()) << found.error().message;
     std::vector<std::string> out;
-    for (int n : numbers) out.push_back(std::to_string(n));
+    if (found.ok())
+        for (const auto& m : *found) out.push_back(std::to_string(m.version));
     return out;
 }
 
