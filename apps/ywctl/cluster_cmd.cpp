@@ -55,6 +55,8 @@ const char* kind_name(yw::cluster::NodeKind k) {
             return "pgbouncer";
         case yw::cluster::NodeKind::kRedis:
             return "redis";
+        case yw::cluster::NodeKind::kS3:
+            return "s3";
     }
     return "";
 }
@@ -113,7 +115,7 @@ bool confirm(const std::string& question) {
 
 void add_cluster_commands(CLI::App& app, const Globals& g, Action& action) {
     auto* cluster = app.add_subcommand(
-        "cluster", "The local topology: PostgreSQL primary + 2 replicas, PgBouncer, Redis");
+        "cluster", "The local topology: PostgreSQL primary + 2 replicas, PgBouncer, Redis, S3");
     cluster->require_subcommand(1);
     auto args = std::make_shared<ClusterArgs>();
     auto add_dir = [args](CLI::App* c) {

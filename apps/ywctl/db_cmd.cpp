@@ -233,6 +233,7 @@ void add_db_commands(CLI::App& app, const Globals& g, Action& action) {
     health->callback([&g, &action, health_ahead] {
         action = [&g, health_ahead] { return partitions_health(g, *health_ahead); };
     });
+    add_archive_commands(*parts, g, action);
 
     auto* demo = app.add_subcommand("demo", "Demo data for the local topology");
     demo->require_subcommand(1);

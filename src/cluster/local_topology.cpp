@@ -25,6 +25,7 @@
 #include "ops/pgbouncer_ini.hpp"
 #include "pg/ops_queries.hpp"
 #include "pg/sync_connection.hpp"
+#include "s3/client.hpp"
 
 namespace yw::cluster {
 
@@ -80,6 +81,8 @@ std::optional<pid_t> read_pid(const fs::path& pidfile) {
 
 namespace {
 
+std::optional<std::pair<std::string, std::string>> read_s3_credentials(const fs::path& dir);
+
 Status stop_pidfile_process(const fs::path& pidfile, const std::string& what) {
     auto pid = read_pid(pidfile);
     if (!pid) return {};
@@ -134,7 +137,7 @@ bool redis_ping(int port, std::string* detail = nullptr) {
 
 }  // namespace
 
-Ports Ports::from_base(int base) { return Ports{base, base + 1, base + 2, base + 1000, base + 947}; }
+Ports Ports::from_base(int base) { return Ports{base, base + 1, base + 2, base + 1000, base + 947, base + 948}; }
 
 Result<LocalTopology> LocalTopology::open(Options options) {
     LocalTopology t;
@@ -187,6 +190,7 @@ Connections LocalTopology::connections() const {
     c.pgbouncer_admin = url(ports_.pgbouncer, "pgbouncer", "pgbouncer");
     c.redis = fmt::format("redis://127.0.0.1:{}/0", ports_.redis);
     c.app_primary = url(ports_.primary, "app_user", "ywmessaging", app_password_);
+    c.s3 = fmt::format("http://127.0.0.1:{}", ports_.s3);
     return c;
 }
 
@@ -231,11 +235,19 @@ Status LocalTopology::write_env_file() const {
         "# ywctl: superuser DSNs of the nodes, PgBouncer's admin console and its ini file.\n"
         "DATABASE_ADMIN_URLS=primary={},replica-1={},replica-2={}\n"
         "PGBOUNCER_ADMIN_URL={}\n"
-        "PGBOUNCER_INI={}\n",
+        "PGBOUNCER_INI={}\n"
+        "# RB-18/19: the archival log ywctl partitions archive appends to.\n"
+        "YW_ARCHIVE_LOG={}\n",
         env_file().string(), c.pgbouncer, url(ports_.replica1, "app_user", "ywmessaging", app_password_),
         url(ports_.replica2, "app_user", "ywmessaging", app_password_), c.app_primary, c.redis, admin_token,
         c.primary, c.replica1, c.replica2, c.pgbouncer_admin,
-        (dir_ / "pgbouncer" / "pgbouncer.ini").string());
+        (dir_ / "pgbouncer" / "pgbouncer.ini").string(), (dir_ / "archive.log").string());
+    if (auto creds = read_s3_credentials(dir_)) {
+        text += fmt::format(
+            "# Object storage (archives, backups): the local S3 server, signed requests with this key only.\n"
+            "S3_ENDPOINT={}\nS3_BUCKET={}\nAWS_REGION=us-east-1\nAWS_ACCESS_KEY_ID={}\nAWS_SECRET_ACCESS_KEY={}\n",
+            c.s3, kLocalBucket, creds->first, creds->second);
+    }
     return write_file(env_file(), text);
 }
 
@@ -495,6 +507,139 @@ Status LocalTopology::start_redis(std::vector<std::function<void()>>& undo) {
     return {};
 }
 
+namespace {
+
+// DIR/s3/credentials: "<access key id>\n<secret>\n", written when moto was provisioned.
+std::optional<std::pair<std::string, std::string>> read_s3_credentials(const fs::path& dir) {
+    std::ifstream in(dir / "s3" / "credentials");
+    std::string id, secret;
+    if (!(in >> id >> secret)) return std::nullopt;
+    return std::make_pair(id, secret);
+}
+
+// moto_server (Python's moto[server], on the machine image): YW_MOTO_SERVER, PATH, then pyenv's shims.
+std::optional<std::string> find_moto_server() {
+    if (const char* p = std::getenv("YW_MOTO_SERVER"); p && *p) return std::string(p);
+    std::vector<fs::path> dirs;
+    if (const char* path = std::getenv("PATH")) {
+        std::string_view rest = path;
+        while (!rest.empty()) {
+            auto colon = rest.find(':');
+            dirs.emplace_back(std::string(rest.substr(0, colon)));
+            rest = colon == std::string_view::npos ? std::string_view{} : rest.substr(colon + 1);
+        }
+    }
+    if (const char* home = std::getenv("HOME")) dirs.push_back(fs::path(home) / ".pyenv" / "shims");
+    dirs.emplace_back("/root/.pyenv/shims");
+    for (const auto& d : dirs) {
+        fs::path candidate = d / "moto_server";
+        if (!d.empty() && ::access(candidate.c_str(), X_OK) == 0) return candidate.string();
+    }
+    return std::nullopt;
+}
+
+// The text of <tag>…</tag> in an IAM answer; "" when absent.
+std::string xml_text(const std::string& xml, const std::string& tag) {
+    auto open = xml.find("<" + tag + ">");
+    if (open == std::string::npos) return {};
+    open += tag.size() + 2;
+    auto close = xml.find("</" + tag + ">", open);
+    return close == std::string::npos ? std::string() : xml.substr(open, close - open);
+}
+
+std::string form_encode(std::string_view text) {
+    std::string out;
+    for (unsigned char c : text) {
+        if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+            out += static_cast<char>(c);
+        } else {
+            out += fmt::format("%{:02X}", c);
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
+Status LocalTopology::start_s3(std::vector<std::function<void()>>& undo) {
+    fs::path home = dir_ / "s3";
+    fs::path pidfile = home / "moto.pid";
+    if (read_pid(pidfile) && s3_ready()) return {};
+    if (read_pid(pidfile)) (void)stop_pidfile_process(pidfile, "moto_server");  // up, never provisioned
+    auto moto = find_moto_server();
+    if (!moto) {
+        say("no moto_server found (pip's moto[server]; YW_MOTO_SERVER names it): the topology runs without S3, "
+            "and `ywctl partitions archive` has nowhere to write");
+        return {};
+    }
+    std::error_code ec;
+    fs::create_directories(home, ec);
+    fs::remove(home / "credentials", ec);  // moto keeps everything in memory: a new server, a new key
+    // The first three requests (CreateUser, PutUserPolicy, CreateAccessKey) go unchecked; from then on moto
+    // verifies every SigV4 signature against the IAM users it knows.
+    std::string command = fmt::format(
+        "INITIAL_NO_AUTH_ACTION_COUNT=3 setsid {} -H 127.0.0.1 -p {} >>{} 2>&1 </dev/null & echo $! >{}",
+        render_command({*moto}), ports_.s3, render_command({(dir_ / "log" / "s3.log").string()}),
+        render_command({pidfile.string()}));
+    say(fmt::format("start the S3 server (moto) on port {}", ports_.s3));
+    auto r = run_process({"sh", "-c", command});
+    if (!r || r->exit_code != 0) return fail("cannot start moto_server: " + (r ? r->output : r.error().message));
+    undo.push_back([pidfile] { (void)stop_pidfile_process(pidfile, "moto_server"); });
+    s3_started_ = true;
+    return {};
+}
+
+bool LocalTopology::s3_ready() const {
+    return port_in_use(ports_.s3) && read_s3_credentials(dir_).has_value();
+}
+
+Status LocalTopology::provision_s3() {
+    if (!s3_started_) return {};
+    fs::path log_file = dir_ / "log" / "s3.log";
+    if (!wait_until(30s, [&] { return port_in_use(ports_.s3); }))
+        return fail(fmt::format("the S3 server did not listen on port {}; see {}", ports_.s3, log_file.string()));
+    s3::Config bootstrap;
+    bootstrap.endpoint = connections().s3;
+    bootstrap.region = "us-east-1";
+    bootstrap.access_key_id = "bootstrap";
+    bootstrap.secret_access_key = "bootstrap";
+    bootstrap.retries = 5;
+    s3::Client iam(bootstrap);
+    auto call = [&](const std::string& form) -> Result<std::string> {
+        s3::Request req;
+        req.service = "iam";
+        req.method = "POST";
+        std::string body = form + "&Version=2010-05-08";
+        req.body = body;
+        req.content_type = "application/x-www-form-urlencoded; charset=utf-8";
+        auto res = iam.request(req);
+        if (!res) return res.error();
+        if (res->status != 200)
+            return make_error(ErrorCode::kUnavailable,
+                              fmt::format("IAM {} answered {}: {}", form.substr(0, form.find('&')), res->status,
+                                          res->body.substr(0, 300)));
+        return res->body;
+    };
+    const std::string policy =
+        R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]})";
+    if (auto r = call("Action=CreateUser&UserName=ywmessaging"); !r) return r.error();
+    if (auto r = call("Action=PutUserPolicy&UserName=ywmessaging&PolicyName=all&PolicyDocument=" +
+                      form_encode(policy));
+        !r)
+        return r.error();
+    auto key = call("Action=CreateAccessKey&UserName=ywmessaging");
+    if (!key) return key.error();
+    std::string id = xml_text(*key, "AccessKeyId"), secret = xml_text(*key, "SecretAccessKey");
+    if (id.empty() || secret.empty()) return fail("IAM CreateAccessKey gave no key");
+    s3::Config real = bootstrap;
+    real.bucket = kLocalBucket;
+    real.access_key_id = id;
+    real.secret_access_key = secret;
+    s3::Client client(real);
+    if (auto s = client.create_bucket(); !s) return fail("cannot create the bucket: " + s.error().message);
+    return write_file(dir_ / "s3" / "credentials", id + "\n" + secret + "\n");
+}
+
 std::vector<std::pair<std::string, int>> LocalTopology::postgres_nodes() const {
     return {{"primary", ports_.primary}, {"replica-1", ports_.replica1}, {"replica-2", ports_.replica2}};
 }
@@ -568,6 +713,7 @@ Status LocalTopology::up() {
         if (!is_diverged(name) && !node::postmaster_running(data_dir(name))) wanted.emplace_back(name, port);
     if (!read_pid(dir_ / "pgbouncer" / "pgbouncer.pid")) wanted.emplace_back("pgbouncer", ports_.pgbouncer);
     if (!read_pid(dir_ / "redis" / "redis.pid")) wanted.emplace_back("redis", ports_.redis);
+    if (!read_pid(dir_ / "s3" / "moto.pid")) wanted.emplace_back("s3", ports_.s3);
     if (auto s = check_ports(wanted); !s) return s;
 
     std::error_code ec;
@@ -594,6 +740,7 @@ Status LocalTopology::up() {
     if (auto s = write_state(); !s) return s;
     std::vector<std::function<void()>> undo;
     Status status = [&]() -> Status {
+        if (auto s = start_s3(undo); !s) return s;
         if (primary == "primary") {
             if (auto s = start_primary(undo); !s) return s;
         } else {
@@ -621,6 +768,7 @@ Status LocalTopology::up() {
                 node::wait_streaming(dsn(port_of(primary), "postgres", "postgres"), standbys, options_.wait);
             !s)
             return s;
+        if (auto s = provision_s3(); !s) return s;
         return write_env_file();
     }();
     if (!status) {
@@ -701,6 +849,12 @@ Result<std::vector<NodeStatus>> LocalTopology::status() const {
     redis.running = redis_ping(ports_.redis, &redis.detail);
     redis.state = redis.running ? "up" : "down";
     nodes.push_back(redis);
+    NodeStatus s3{"s3", NodeKind::kS3, ports_.s3};
+    s3.role = "object storage";
+    s3.running = s3_ready();
+    s3.state = s3.running ? "up" : "down";
+    s3.detail = s3.running ? fmt::format("moto, bucket {}", kLocalBucket) : "not running (no moto_server?)";
+    nodes.push_back(s3);
     return nodes;
 }
 
@@ -718,6 +872,8 @@ Status LocalTopology::down() {
     keep(node::stop(data_dir(primary)));
     say("stop redis");
     keep(stop_pidfile_process(dir_ / "redis" / "redis.pid", "redis"));
+    say("stop the S3 server");
+    keep(stop_pidfile_process(dir_ / "s3" / "moto.pid", "moto_server"));
     return first;
 }
 

@@ -13,13 +13,14 @@
 namespace yw::cluster {
 
 // Ports derive from one base so that a second topology is one flag away: primary N, replicas N+1 and N+2,
-// PgBouncer N+1000, Redis N+947 (defaults 15432, 15433, 15434, 16432, 16379).
+// PgBouncer N+1000, Redis N+947, S3 N+948 (defaults 15432, 15433, 15434, 16432, 16379, 16380).
 struct Ports {
     int primary = 15432;
     int replica1 = 15433;
     int replica2 = 15434;
     int pgbouncer = 16432;
     int redis = 16379;
+    int s3 = 16380;
 
     static Ports from_base(int base);
     int base() const { return primary; }
@@ -35,14 +36,14 @@ struct Options {
     std::function<void(const std::string&)> progress;  // step-by-step messages; may be empty
 };
 
-enum class NodeKind { kPrimary, kReplica, kPgBouncer, kRedis };
+enum class NodeKind { kPrimary, kReplica, kPgBouncer, kRedis, kS3 };
 
 struct NodeStatus {
-    std::string name;  // primary, replica-1, replica-2, pgbouncer, redis
+    std::string name;  // primary, replica-1, replica-2, pgbouncer, redis, s3
     NodeKind kind = NodeKind::kPrimary;
     int port = 0;
     bool running = false;                // answers on its port
-    std::string role;                    // primary | replica | pooler | cache
+    std::string role;                    // primary | replica | pooler | cache | object storage
     std::string state;                   // streaming, up, down, …
     std::optional<long long> lag_ms;     // replicas: replay lag as the primary sees it
     std::optional<long long> lag_bytes;  // replicas: WAL not yet replayed
@@ -57,11 +58,14 @@ struct Connections {
     std::string pgbouncer_admin;
     std::string redis;
     std::string app_primary;  // app_user, direct to the primary (migrations, probes)
+    std::string s3;           // the S3 server's endpoint, http://127.0.0.1:<port>
 };
 
+inline constexpr const char* kLocalBucket = "ywmessaging";
+
 // Runs a PostgreSQL primary + replica-1 + replica-2 (streaming on physical slots), PgBouncer in transaction
-// pooling in front of the primary, and Redis — the production shape on one machine, for `make run`, the
-// integration tests and the benchmarks.
+// pooling in front of the primary, Redis, and an S3 server (moto, with SigV4 enforced and its own access key)
+// — the production shape on one machine, for `make run`, the integration tests and the benchmarks.
 class LocalTopology {
   public:
     // Reads DIR/topology.json when the directory holds a topology; otherwise prepares a new one (nothing is
@@ -111,6 +115,12 @@ class LocalTopology {
     Status write_pgbouncer_ini(const std::filesystem::path& home, int primary_port) const;
     Status launch_pgbouncer(const std::filesystem::path& home, std::vector<std::function<void()>>& undo);
     Status start_redis(std::vector<std::function<void()>>& undo);
+    // Starts moto_server in the background (it takes a second or two: started first, provisioned last).
+    Status start_s3(std::vector<std::function<void()>>& undo);
+    // Waits for it, creates an IAM user, its policy and access key (after which moto checks every signature),
+    // and the bucket; the key is kept in DIR/s3/credentials.
+    Status provision_s3();
+    bool s3_ready() const;
     Status write_state() const;
     Status write_env_file() const;
 
@@ -119,6 +129,7 @@ class LocalTopology {
     Ports ports_;
     std::string app_password_;
     bool exists_ = false;
+    bool s3_started_ = false;  // this up() launched moto and must provision it
 };
 
 }  // namespace yw::cluster

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <boost/url/parse.hpp>
+#include <cctype>
 #include <charconv>
 #include <cstdlib>
 #include <fstream>
@@ -155,6 +156,37 @@ void parse_redis(Parser& p, Config& c) {
     c.redis_url = *v;
 }
 
+void parse_s3(Parser& p, Config& c) {
+    if (const auto* v = p.get("S3_ENDPOINT")) {
+        auto url = boost::urls::parse_uri(*v);
+        if (!url || (url->scheme() != "http" && url->scheme() != "https") || url->host().empty() ||
+            !(url->path().empty() || url->path() == "/") || url->has_query() || url->has_userinfo()) {
+            p.problem("S3_ENDPOINT must look like http(s)://host[:port], without a path or credentials");
+        } else {
+            c.s3.endpoint = *v;
+            if (c.s3.endpoint.back() == '/') c.s3.endpoint.pop_back();
+        }
+    }
+    if (const auto* v = p.get("S3_BUCKET")) {
+        // S3's bucket naming rules: 3–63 lower-case letters, digits, dots and hyphens.
+        bool ok = v->size() >= 3 && v->size() <= 63;
+        for (char ch : *v) ok = ok && (std::islower(static_cast<unsigned char>(ch)) ||
+                                       std::isdigit(static_cast<unsigned char>(ch)) || ch == '.' || ch == '-');
+        if (!ok) {
+            p.problem(fmt::format("S3_BUCKET must be 3–63 lower-case letters, digits, dots or hyphens, got '{}'",
+                                  *v));
+        } else {
+            c.s3.bucket = *v;
+        }
+    }
+    if (const auto* v = p.get("AWS_REGION")) c.s3.region = *v;
+    if (const auto* v = p.get("AWS_ACCESS_KEY_ID")) c.s3.access_key_id = *v;
+    if (const auto* v = p.get("AWS_SECRET_ACCESS_KEY")) c.s3.secret_access_key = *v;
+    if (c.s3.configured() && (c.s3.access_key_id.empty() || c.s3.secret_access_key.empty()))
+        p.problem("S3_BUCKET is set but AWS_ACCESS_KEY_ID or AWS_SECRET_ACCESS_KEY is not");
+    if (const auto* v = p.get("YW_ARCHIVE_LOG")) c.archive_log = *v;
+}
+
 }  // namespace
 
 Env process_env() {
@@ -295,6 +327,7 @@ Result<Config> parse_config(const Env& env) {
     c.partition_maintenance_interval = std::chrono::seconds(maintenance_s);
     p.integer("YW_PARTITIONS_AHEAD", c.partitions_ahead, 1, 120);
     p.millis("YW_SHUTDOWN_TIMEOUT_MS", c.shutdown_timeout, 0, 600000);
+    parse_s3(p, c);
 
     if (const auto* v = p.get("YW_LOG_LEVEL"); v && !log::parse_level(*v, c.log_level)) {
         p.problem(fmt::format("YW_LOG_LEVEL must be debug, info, warn or error, got '{}'", *v));

@@ -64,6 +64,13 @@ PartitionSnapshot collect_partitions(pg::SyncConnection& conn) {
         m.rows = std::stoll(rows->text(i, "rows"));
         s.months.push_back(std::move(m));
     }
+    auto archived = conn.query(pg::queries::kPartitionsArchived);
+    if (!archived) {
+        s.error = archived.error().message;
+        return s;
+    }
+    for (size_t i = 0; i < archived->size(); ++i)
+        s.archived.push_back(month_of(std::string(kPrefix) + archived->text(i, "month")));
     return s;
 }
 
@@ -114,12 +121,21 @@ Report assess_partitions(const PartitionSnapshot& s, const PartitionThresholds& 
         r.recommend(fmt::format("ywctl partitions ensure --ahead {}", t.months_ahead));
 
     // Missing months of the window (24 back + current + ahead).
-    std::vector<std::string> missing;
-    for (int m = s.current_month - t.months_back; m <= s.current_month + t.months_ahead; ++m)
-        if (!by_month.count(m)) missing.push_back(month_text(m));
+    // Months archived to S3 are where they should be, not missing.
+    std::vector<std::string> missing, archived;
+    for (int m = s.current_month - t.months_back; m <= s.current_month + t.months_ahead; ++m) {
+        if (by_month.count(m)) continue;
+        if (std::find(s.archived.begin(), s.archived.end(), m) != s.archived.end()) {
+            archived.push_back(month_text(m));
+        } else {
+            missing.push_back(month_text(m));
+        }
+    }
     r.add({"missing months", missing.empty() ? Level::kOk : Level::kWarning, std::to_string(missing.size()),
            fmt::format("0 of the {} months back, this one and {} ahead", t.months_back, t.months_ahead),
-           fmt::format("{}", fmt::join(missing, ", "))});
+           fmt::format("{}{}{}", fmt::join(missing, ", "), missing.empty() || archived.empty() ? "" : "; ",
+                       archived.empty() ? std::string()
+                                        : fmt::format("archived to S3: {}", fmt::join(archived, ", ")))});
 
     // Balance of the full past months that hold rows, against their median.
     std::vector<const MonthPartition*> full;

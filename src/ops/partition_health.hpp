@@ -22,6 +22,7 @@ struct MonthPartition {
 struct PartitionSnapshot {
     int current_month = 0;                   // the database's now(), in UTC
     std::vector<MonthPartition> months;      // attached partitions, by name
+    std::vector<int> archived;               // months in S3 (RB-18) and not restored: not missing
     std::optional<long long> success_s_ago;  // the maintainer's last success (any instance); nullopt: never
     std::optional<long long> run_s_ago;      // its last run, failed or not
     std::string run_instance;

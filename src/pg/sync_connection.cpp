@@ -118,6 +118,94 @@ Status SyncConnection::exec_script(std::string_view name, const std::string& sql
     return {};
 }
 
+namespace {
+
+// The row count of a finished COPY's command tag ("COPY 42").
+Result<long long> finish_copy(pg_conn* conn, std::string_view name) {
+    Result<long long> out = 0LL;
+    while (PGresult* raw = PQgetResult(conn)) {
+        auto taken = take_result(raw, conn);
+        if (!taken) {
+            if (out) {
+                Error err = taken.error();
+                err.message = fmt::format("{}: {}", name, err.message);
+                out = err;
+            }
+            continue;
+        }
+        if (out) {
+            long long rows = 0;
+            std::string_view tuples = PQcmdTuples(const_cast<PGresult*>(taken->raw()));  // libpq: not const, never writes
+            std::from_chars(tuples.data(), tuples.data() + tuples.size(), rows);
+            out = rows;
+        }
+    }
+    return out;
+}
+
+Status start_copy(pg_conn* conn, std::string_view name, const std::string& sql, ExecStatusType expected) {
+    PGresult* raw = PQexec(conn, sql.c_str());
+    if (raw && PQresultStatus(raw) == expected) {
+        PQclear(raw);
+        return {};
+    }
+    auto taken = take_result(raw, conn);
+    Error err = taken ? make_error(ErrorCode::kInternal, "the statement is not a COPY") : taken.error();
+    err.message = fmt::format("{}: {}", name, err.message);
+    return err;
+}
+
+}  // namespace
+
+Result<long long> SyncConnection::copy_out(std::string_view name, const std::string& sql,
+                                           const std::function<Status(std::string_view)>& sink) {
+    pg_conn* conn = conn_.get();
+    if (auto s = start_copy(conn, name, sql, PGRES_COPY_OUT); !s) return s.error();
+    Status status;  // the sink's
+    bool cancelled = false;
+    for (;;) {
+        char* buffer = nullptr;
+        int n = PQgetCopyData(conn, &buffer, 0);
+        if (n <= 0) break;  // -1: done (the result follows); -2: error (reported by the result)
+        if (status) status = sink(std::string_view(buffer, static_cast<size_t>(n)));
+        PQfreemem(buffer);
+        if (!status && !cancelled) {
+            // Stop the server's side; the rows still in flight are read and dropped.
+            cancelled = true;
+            if (PGcancel* cancel = PQgetCancel(conn)) {
+                char why[256];
+                PQcancel(cancel, why, sizeof why);
+                PQfreeCancel(cancel);
+            }
+        }
+    }
+    auto rows = finish_copy(conn, name);
+    if (!status) return status.error();
+    return rows;
+}
+
+Result<long long> SyncConnection::copy_in(std::string_view name, const std::string& sql,
+                                          const std::function<Result<bool>(std::string&)>& source) {
+    pg_conn* conn = conn_.get();
+    if (auto s = start_copy(conn, name, sql, PGRES_COPY_IN); !s) return s.error();
+    std::string chunk;
+    std::optional<Error> failed;
+    for (;;) {
+        chunk.clear();
+        auto more = source(chunk);
+        if (!more) {
+            failed = more.error();
+            break;
+        }
+        if (!chunk.empty() && PQputCopyData(conn, chunk.data(), static_cast<int>(chunk.size())) != 1) break;
+        if (!*more) break;
+    }
+    PQputCopyEnd(conn, failed ? failed->message.c_str() : nullptr);
+    auto rows = finish_copy(conn, name);
+    if (failed) return *failed;
+    return rows;
+}
+
 std::string SyncConnection::quote_identifier(std::string_view identifier) const {
     char* q = PQescapeIdentifier(conn_.get(), identifier.data(), identifier.size());
     assert(q && "PQescapeIdentifier failed");

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -53,6 +54,15 @@ class SyncConnection {
     // rows are the last statement's. Also the only protocol PgBouncer's admin console speaks.
     Result<Rows> simple_query(std::string_view name, const std::string& sql);
     Status exec_script(std::string_view name, const std::string& sql);
+
+    // COPY … TO STDOUT: every chunk libpq hands over (one row, for text and csv) goes to `sink`; returns the
+    // number of rows COPY reported. A sink error cancels the COPY and is returned as is.
+    Result<long long> copy_out(std::string_view name, const std::string& sql,
+                               const std::function<Status(std::string_view)>& sink);
+    // COPY … FROM STDIN: `source` appends the next bytes to its argument and returns false at the end; an
+    // error ends the COPY with that error (nothing is loaded). Returns the number of rows loaded.
+    Result<long long> copy_in(std::string_view name, const std::string& sql,
+                              const std::function<Result<bool>(std::string&)>& source);
 
     // Quoting for the few statements that cannot take parameters (CREATE ROLE, CREATE DATABASE).
     std::string quote_identifier(std::string_view identifier) const;

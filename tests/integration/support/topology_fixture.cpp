@@ -44,7 +44,7 @@ int pick_port_base() {
         int base = dist(rng);
         auto p = cluster::Ports::from_base(base);
         if (!port_in_use(p.primary) && !port_in_use(p.replica1) && !port_in_use(p.replica2) &&
-            !port_in_use(p.pgbouncer) && !port_in_use(p.redis)) {
+            !port_in_use(p.pgbouncer) && !port_in_use(p.redis) && !port_in_use(p.s3)) {
             return base;
         }
     }
