@@ -472,7 +472,7 @@ MonthOutcome Archiver::run_month(const std::string& month, bool explicit_month) 
 Status check_s3(s3::Client& s3) {
     s3::Request req;
     req.path = "/" + s3.config().bucket;
-    req.query = {{"list-type", "2"}, {"max-keys", "1"}, {"prefix", "partitions/"}};
+    req.query = {{"list-type", "2"}, {"max-keys", "1"}, {"prefix", "partitions"}};  // no "/": moto 5.2.1 mis-signs an encoded one
     auto res = s3.request(req);
     std::string where = fmt::format("S3 at {} (bucket {})", s3.config().endpoint, s3.config().bucket);
     if (!res) return with_context(res.error(), where + " did not answer; nothing was changed");

@@ -345,6 +345,8 @@ Result<Config> parse_config(const Env& env) {
     // Read elsewhere (load_config, ywctl's postgres_bindir), known all the same.
     p.get("YW_CONFIG_FILE");
     p.get("YW_PG_BINDIR");
+    p.get("YW_MOTO_SERVER");         // ywctl cluster up
+    p.get("YW_ARCHIVE_KILL_AFTER");  // fault injection of the archive tests
 
     if (!p.problems().empty()) {
         std::string message = "invalid configuration: ";
