@@ -34,7 +34,7 @@ struct Config {
 struct Request {
     std::string service = "s3";
     std::string method = "GET";
-    std::string path = "/";                                // already percent-encoded, begins with '/'
+    std::string path = "/";                                  // already percent-encoded, begins with '/'
     std::vector<std::pair<std::string, std::string>> query;  // raw names and values; encoded and sorted here
     std::map<std::string, std::string> headers;              // extra headers (lower-case names)
     std::string_view body;                                   // sent as is (must outlive the call)
@@ -50,8 +50,8 @@ struct Response {
 struct ObjectInfo {
     std::string key;
     std::uint64_t size = 0;
-    std::string etag;                   // without quotes
-    std::string server_side_encryption;  // "AES256", "aws:kms" or empty
+    std::string etag;                             // without quotes
+    std::string server_side_encryption;           // "AES256", "aws:kms" or empty
     std::map<std::string, std::string> metadata;  // x-amz-meta-* without the prefix
 };
 
@@ -84,7 +84,8 @@ class Client {
     Status get(const std::string& key, const std::function<Status(std::string_view)>& sink);
     Result<std::string> get_text(const std::string& key, std::size_t max_bytes = 16u << 20);
     Status remove(const std::string& key);  // missing is fine (S3 answers 204 either way)
-    Result<std::vector<ObjectInfo>> list(const std::string& prefix);  // ListObjectsV2, all pages
+    // ListObjectsV2, all pages of up to `page_size` keys (0: the server's default, 1000 on S3).
+    Result<std::vector<ObjectInfo>> list(const std::string& prefix, int page_size = 1000);
     Status create_bucket();  // the configured bucket; already owned is fine
 
     // Multipart uploads (parts ≥ 5 MiB but the last).
@@ -105,8 +106,7 @@ class Client {
 // unfinished writer (or abort()) aborts it, so no half-written object or orphaned upload is left behind.
 class ObjectWriter {
   public:
-    ObjectWriter(Client& client, std::string key, PutOptions options,
-                 std::size_t part_size = 8u << 20);
+    ObjectWriter(Client& client, std::string key, PutOptions options, std::size_t part_size = 8u << 20);
     ~ObjectWriter();
     ObjectWriter(const ObjectWriter&) = delete;
     ObjectWriter& operator=(const ObjectWriter&) = delete;
