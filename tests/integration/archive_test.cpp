@@ -10,6 +10,7 @@
 #include <fstream>
 #include <regex>
 
+#include "archive/archiver.hpp"
 #include "archive/manifest.hpp"
 #include "common/config.hpp"
 #include "common/process.hpp"
@@ -63,10 +64,11 @@ void exec(pg::SyncConnection& c, const std::string& sql) {
 void fill_month(const std::string& month, int rows, const std::string& tenant = "",
                 const std::string& conversation = "") {
     auto db = app_direct();
-    std::string from = fmt::format("{}-{}-01", month.substr(0, 4), month.substr(5, 2));
-    exec(db, fmt::format("CREATE TABLE IF NOT EXISTS {0} PARTITION OF conversation_message FOR VALUES FROM "
-                         "('{1} 00:00:00+00') TO (('{1}'::date + interval '1 month')::date::text || ' 00:00:00+00')",
-                         table_of(month), from));
+    auto day_one = [](const std::string& m) { return fmt::format("{}-{}-01", m.substr(0, 4), m.substr(5, 2)); };
+    std::string from = day_one(month), to = day_one(archive::add_months(month, 1));
+    exec(db, fmt::format("CREATE TABLE IF NOT EXISTS {} PARTITION OF conversation_message FOR VALUES FROM "
+                         "('{} 00:00:00+00') TO ('{} 00:00:00+00')",
+                         table_of(month), from, to));
     std::string t = tenant.empty() ? "gen_random_uuid()" : "'" + tenant + "'::uuid";
     std::string c = conversation.empty() ? "gen_random_uuid()" : "'" + conversation + "'::uuid";
     exec(db, fmt::format(
@@ -113,7 +115,7 @@ RunResult ywctl(const std::vector<std::string>& args, const std::vector<std::str
 
 // awscli, the independent client, with the topology's key.
 RunResult aws(const std::vector<std::string>& args) {
-    std::vector<std::string> argv = {"aws", "--endpoint-url", config().s3.endpoint, "--only-show-errors"};
+    std::vector<std::string> argv = {"aws", "--endpoint-url", config().s3.endpoint};
     argv.insert(argv.end(), args.begin(), args.end());
     RunOptions o;
     o.env = {"AWS_ACCESS_KEY_ID=" + config().s3.access_key_id,
@@ -260,23 +262,31 @@ TEST_F(Archive, ACorruptedObjectFailsVerificationAndTheMonthStays) {
     const std::string month = "2024_05", table = table_of(month);
     fill_month(month, 200);
     Digest before = digest(table);
-    auto r = ywctl({"partitions", "archive", "--month", month, "--yes"}, {"YW_ARCHIVE_KILL_AFTER=uploaded"});
-    ASSERT_EQ(r.exit_code, -1) << r.output;
-    // Truncate the object behind ywctl's back.
-    std::string gz = temp_path("corrupt.csv.gz");
-    ASSERT_EQ(aws({"s3", "cp", fmt::format("s3://{}/{}", bucket(), archive::object_key(table)), gz}).exit_code, 0);
-    fs::resize_file(gz, fs::file_size(gz) / 2);
-    ASSERT_EQ(aws({"s3", "cp", "--sse", "AES256", gz, fmt::format("s3://{}/{}", bucket(), archive::object_key(table))})
-                  .exit_code,
-              0);
-    fs::remove(gz);
+    // Behind ywctl's back, between its upload and its verification: one byte flipped (same size: only the
+    // download and its checksums can tell), then the object cut in half (HEAD tells).
+    for (const std::string corruption : {"flipped byte", "truncated"}) {
+        auto r = ywctl({"partitions", "archive", "--month", month, "--yes"}, {"YW_ARCHIVE_KILL_AFTER=uploaded"});
+        ASSERT_EQ(r.exit_code, -1) << r.output;
+        std::string gz = temp_path("corrupt.csv.gz");
+        std::string url = fmt::format("s3://{}/{}", bucket(), archive::object_key(table));
+        ASSERT_EQ(aws({"s3", "cp", url, gz}).exit_code, 0);
+        if (corruption == "truncated") {
+            fs::resize_file(gz, fs::file_size(gz) / 2);
+        } else {
+            std::fstream f(gz, std::ios::in | std::ios::out | std::ios::binary);
+            f.seekp(static_cast<std::streamoff>(fs::file_size(gz) / 2));
+            f.put('\x42');
+        }
+        ASSERT_EQ(aws({"s3", "cp", "--sse", "AES256", gz, url}).exit_code, 0);
+        fs::remove(gz);
 
-    auto verify = ywctl({"partitions", "archive", "--month", month, "--yes"});
-    EXPECT_EQ(verify.exit_code, 2) << verify.output;
-    EXPECT_NE(verify.output.find("verification failed"), std::string::npos) << verify.output;
-    EXPECT_EQ(table_state(table), "detached");
-    EXPECT_EQ(digest(table), before);
-    EXPECT_EQ(state_of(month), "detached");  // the next run exports again
+        auto verify = ywctl({"partitions", "archive", "--month", month, "--yes"});
+        EXPECT_EQ(verify.exit_code, 2) << corruption << ": " << verify.output;
+        EXPECT_NE(verify.output.find("verification failed"), std::string::npos) << verify.output;
+        EXPECT_EQ(table_state(table), "detached") << corruption;
+        EXPECT_EQ(digest(table), before) << corruption;
+        EXPECT_EQ(state_of(month), "detached") << corruption;  // the next run exports again
+    }
 
     auto again = ywctl({"partitions", "archive", "--month", month, "--yes"});
     ASSERT_EQ(again.exit_code, 0) << again.output;
