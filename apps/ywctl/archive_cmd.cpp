@@ -30,7 +30,8 @@ struct RestoreArgs {
     std::string as_table;
 };
 
-// An error's exit code: the operator's mistake (64), a check that failed or a server that cannot be reached (2).
+// An error's exit code: the operator's mistake (64), a check that failed or a server that cannot be reached
+// (2).
 int exit_for(yw::ErrorCode code) {
     switch (code) {
         case yw::ErrorCode::kInvalidArgument:
@@ -63,10 +64,14 @@ std::variant<Setup, int> setup(const Globals& g) {
 }
 
 boost::json::object to_json(const yw::archive::MonthOutcome& m) {
-    return {{"month", m.month},         {"table", m.table},
-            {"state", m.state},         {"outcome", m.outcome},
-            {"detail", m.detail},       {"rows", m.rows},
-            {"table_bytes", m.table_bytes}, {"object_bytes", m.object_bytes},
+    return {{"month", m.month},
+            {"table", m.table},
+            {"state", m.state},
+            {"outcome", m.outcome},
+            {"detail", m.detail},
+            {"rows", m.rows},
+            {"table_bytes", m.table_bytes},
+            {"object_bytes", m.object_bytes},
             {"seconds", m.seconds}};
 }
 
@@ -100,7 +105,8 @@ int archive(const Globals& g, const ArchiveArgs& a) {
         for (const auto& m : plan->months)
             if (m.outcome.rfind("would", 0) == 0) lines.push_back(fmt::format("{}: {}", m.month, m.detail));
         if (lines.empty()) {
-            for (const auto& m : plan->months) std::cout << m.month << ": " << m.outcome << ": " << m.detail << "\n";
+            for (const auto& m : plan->months)
+                std::cout << m.month << ": " << m.outcome << ": " << m.detail << "\n";
             std::cout << "✓ nothing to archive\n";
             return plan->ok() ? int(kOk) : int(kUsage);
         }
@@ -112,8 +118,8 @@ int archive(const Globals& g, const ArchiveArgs& a) {
         print_error(g.json, report.error().message);
         return exit_for(report.error().code);
     }
-    // A month that failed (nothing dropped, resumable) is critical (2); a refusal of the month asked for is the
-    // operator's mistake (64).
+    // A month that failed (nothing dropped, resumable) is critical (2); a refusal of the month asked for is
+    // the operator's mistake (64).
     int exit = kOk;
     for (const auto& m : report->months) {
         if (m.outcome == "failed") exit = int(kCritical);
@@ -130,8 +136,8 @@ int archive(const Globals& g, const ArchiveArgs& a) {
         bool good = m.outcome != "failed" && m.outcome != "refused";
         std::cout << mark(good) << " " << m.month << ": " << m.outcome;
         if (m.rows || m.object_bytes)
-            std::cout << fmt::format(" ({} rows, {:.1f} MB object, {:.1f} s)", m.rows, m.object_bytes / 1048576.0,
-                                     m.seconds);
+            std::cout << fmt::format(" ({} rows, {:.1f} MB object, {:.1f} s)", m.rows,
+                                     m.object_bytes / 1048576.0, m.seconds);
         std::cout << "\n    " << m.detail << "\n";
         if (m.outcome == "failed")
             std::cout << "    nothing was dropped; the state is '" << m.state
@@ -164,8 +170,8 @@ int restore(const Globals& g, const RestoreArgs& a) {
                                        {"seconds", r->seconds}});
     } else {
         std::cout << "✓ " << r->month << ": " << r->rows << " rows restored into " << r->table
-                  << (r->attached ? " (attached to conversation_message)" : " (read-only, not attached)") << " in "
-                  << fmt::format("{:.1f}", r->seconds) << " s\n";
+                  << (r->attached ? " (attached to conversation_message)" : " (read-only, not attached)")
+                  << " in " << fmt::format("{:.1f}", r->seconds) << " s\n";
     }
     return kOk;
 }
@@ -174,17 +180,19 @@ int restore(const Globals& g, const RestoreArgs& a) {
 
 void add_archive_commands(CLI::App& partitions, const Globals& g, Action& action) {
     auto a = std::make_shared<ArchiveArgs>();
-    auto* archive_cmd = partitions.add_subcommand(
-        "archive",
-        "RB-18: detach old months, upload them to S3 (gzip CSV + manifest), verify by reading back, then drop");
+    auto* archive_cmd = partitions.add_subcommand("archive",
+                                                  "RB-18: detach old months, upload them to S3 (gzip CSV + "
+                                                  "manifest), verify by reading back, then drop");
     archive_cmd->add_option("--month", a->month, "One month, YYYY_MM (still subject to --older-than)");
     archive_cmd->add_option("--older-than", a->older_than, "Months older than this many (default 12)")
         ->check(CLI::Range(1, 600));
-    archive_cmd->add_option("--keep-detached-days", a->keep_days,
-                            "Keep the verified table detached this many days instead of dropping it")
+    archive_cmd
+        ->add_option("--keep-detached-days", a->keep_days,
+                     "Keep the verified table detached this many days instead of dropping it")
         ->check(CLI::Range(0, 3650));
-    archive_cmd->add_option("--lock-timeout-ms", a->lock_timeout_ms,
-                            "How long DETACH/DROP may wait for a lock per attempt (5 attempts)")
+    archive_cmd
+        ->add_option("--lock-timeout-ms", a->lock_timeout_ms,
+                     "How long DETACH/DROP may wait for a lock per attempt (5 attempts)")
         ->check(CLI::Range(10, 60000))
         ->capture_default_str();
     archive_cmd->add_flag("--yes", a->yes, "Do not ask");
@@ -193,10 +201,13 @@ void add_archive_commands(CLI::App& partitions, const Globals& g, Action& action
 
     auto r = std::make_shared<RestoreArgs>();
     auto* restore_cmd = partitions.add_subcommand(
-        "restore", "RB-19: download a month, check it against its manifest, load it, attach it (or --as TABLE)");
+        "restore",
+        "RB-19: download a month, check it against its manifest, load it, attach it (or --as TABLE)");
     restore_cmd->add_option("--month", r->month, "YYYY_MM")->required();
-    auto* attach = restore_cmd->add_flag("--attach", r->attach, "Attach it back to conversation_message (default)");
-    restore_cmd->add_option("--as", r->as_table, "Load into this separate read-only table instead")->excludes(attach);
+    auto* attach =
+        restore_cmd->add_flag("--attach", r->attach, "Attach it back to conversation_message (default)");
+    restore_cmd->add_option("--as", r->as_table, "Load into this separate read-only table instead")
+        ->excludes(attach);
     restore_cmd->callback([&g, &action, r] { action = [&g, r] { return restore(g, *r); }; });
 }
 

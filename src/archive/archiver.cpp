@@ -52,9 +52,7 @@ std::string bound_of(const std::string& month) {
     return fmt::format("{}-{}-01 00:00:00+00", month.substr(0, 4), month.substr(5, 2));
 }
 
-std::string megabytes(std::uint64_t bytes) {
-    return fmt::format("{}MB", (bytes + (1u << 19)) / (1u << 20));
-}
+std::string megabytes(std::uint64_t bytes) { return fmt::format("{}MB", (bytes + (1u << 19)) / (1u << 20)); }
 
 Error with_context(Error e, const std::string& context) {
     e.message = context + ": " + e.message;
@@ -99,7 +97,8 @@ class Archiver {
     Status detach(const std::string& month, const std::string& table);
     Status export_month(const std::string& month, const std::string& table, MonthOutcome& out);
     Status verify(const std::string& month, const std::string& table, MonthOutcome& out);
-    Status finish(const std::string& month, const std::string& table, std::uint64_t table_bytes, MonthOutcome& out);
+    Status finish(const std::string& month, const std::string& table, std::uint64_t table_bytes,
+                  MonthOutcome& out);
     Status drop_expired(const std::string& month, const std::string& table, MonthOutcome& out);
     std::string eligibility(const std::string& month) const;
 
@@ -115,8 +114,8 @@ std::string Archiver::eligibility(const std::string& month) const {
     if (month > now_.month) return fmt::format("{} is a month ahead: writes will go there", month);
     std::string cutoff = add_months(now_.month, -o_.older_than_months);
     if (month >= cutoff)
-        return fmt::format("{} is not older than {} months (the cut-off is before {}; see --older-than)", month,
-                           o_.older_than_months, cutoff);
+        return fmt::format("{} is not older than {} months (the cut-off is before {}; see --older-than)",
+                           month, o_.older_than_months, cutoff);
     return {};
 }
 
@@ -180,8 +179,8 @@ Status Archiver::export_month(const std::string& month, const std::string& table
                              i + 1 < columns->size() ? "," : "");
         m.columns.push_back(std::move(c));
     }
-    m.ddl += fmt::format(");\n-- a partition of conversation_message FOR VALUES FROM ('{}') TO ('{}')\n", m.from,
-                         m.to);
+    m.ddl += fmt::format(");\n-- a partition of conversation_message FOR VALUES FROM ('{}') TO ('{}')\n",
+                         m.from, m.to);
     m.object_key = object_key(table);
     m.server_version = now_.version;
     m.archived_at = now_.utc;
@@ -219,11 +218,10 @@ Status Archiver::export_month(const std::string& month, const std::string& table
     json_put.content_type = "application/json";
     if (auto s = s3_.put(manifest_key(table), to_json(m), json_put); !s)
         return with_context(s.error(), "manifest upload");
-    auto r = db_.query(q::kArchiveUploaded,
-                       {month, std::to_string(m.rows), std::to_string(m.csv_bytes), m.csv_sha256,
-                        std::to_string(m.object_bytes), m.object_sha256,
-                        fmt::format("{} rows, {} of CSV, {} gzip object", m.rows, megabytes(m.csv_bytes),
-                                    megabytes(m.object_bytes))});
+    auto r = db_.query(q::kArchiveUploaded, {month, std::to_string(m.rows), std::to_string(m.csv_bytes),
+                                             m.csv_sha256, std::to_string(m.object_bytes), m.object_sha256,
+                                             fmt::format("{} rows, {} of CSV, {} gzip object", m.rows,
+                                                         megabytes(m.csv_bytes), megabytes(m.object_bytes))});
     if (!r) return r.error();
     out.rows = m.rows;
     out.object_bytes = m.object_bytes;
@@ -233,7 +231,8 @@ Status Archiver::export_month(const std::string& month, const std::string& table
 
 Status Archiver::verify(const std::string& month, const std::string& table, MonthOutcome& out) {
     auto row = db_.query(q::kArchiveRow, {month});
-    if (!row || row->empty()) return row ? make_error(ErrorCode::kInternal, "state row vanished") : row.error();
+    if (!row || row->empty())
+        return row ? make_error(ErrorCode::kInternal, "state row vanished") : row.error();
     const std::int64_t want_rows = row->optional_int(0, "row_count").value_or(-1);
     const auto want_gzip_bytes = static_cast<std::uint64_t>(row->optional_int(0, "gzip_bytes").value_or(-1));
     const auto want_csv_bytes = static_cast<std::uint64_t>(row->optional_int(0, "csv_bytes").value_or(-1));
@@ -249,16 +248,19 @@ Status Archiver::verify(const std::string& month, const std::string& table, Mont
     auto head = s3_.head(key);
     if (!head) return with_context(head.error(), "verification: HEAD " + key);
     if (head->size != want_gzip_bytes)
-        return mismatch(fmt::format("the object has {} bytes, {} were uploaded", head->size, want_gzip_bytes));
+        return mismatch(
+            fmt::format("the object has {} bytes, {} were uploaded", head->size, want_gzip_bytes));
     if (head->server_side_encryption != "AES256")
-        return mismatch(fmt::format("the object is not encrypted at rest (x-amz-server-side-encryption: '{}')",
-                                    head->server_side_encryption));
+        return mismatch(
+            fmt::format("the object is not encrypted at rest (x-amz-server-side-encryption: '{}')",
+                        head->server_side_encryption));
     auto manifest_text = s3_.get_text(manifest_key(table));
     if (!manifest_text) return with_context(manifest_text.error(), "verification: manifest");
     auto manifest = parse_manifest(*manifest_text);
     if (!manifest) return mismatch(manifest.error().message);
-    if (manifest->rows != want_rows || manifest->csv_sha256 != want_csv || manifest->object_sha256 != want_gzip ||
-        manifest->object_bytes != want_gzip_bytes || manifest->csv_bytes != want_csv_bytes)
+    if (manifest->rows != want_rows || manifest->csv_sha256 != want_csv ||
+        manifest->object_sha256 != want_gzip || manifest->object_bytes != want_gzip_bytes ||
+        manifest->csv_bytes != want_csv_bytes)
         return mismatch("the manifest in S3 does not describe the object that was uploaded");
 
     Sha256 csv_hash, gzip_hash;
@@ -284,13 +286,13 @@ Status Archiver::verify(const std::string& month, const std::string& table, Mont
     if (gzip_hex != want_gzip)
         return mismatch(fmt::format("the object's SHA-256 is {}, the manifest says {}", gzip_hex, want_gzip));
     if (csv_hex != want_csv || csv_bytes != want_csv_bytes)
-        return mismatch(fmt::format("the CSV's SHA-256 is {} ({} bytes), the manifest says {} ({} bytes)", csv_hex,
-                                    csv_bytes, want_csv, want_csv_bytes));
+        return mismatch(fmt::format("the CSV's SHA-256 is {} ({} bytes), the manifest says {} ({} bytes)",
+                                    csv_hex, csv_bytes, want_csv, want_csv_bytes));
     std::int64_t records = counter.ends_cleanly() ? counter.records() - 1 : -1;  // minus the header line
     if (records != want_rows)
         return mismatch(fmt::format("the CSV holds {} rows, the manifest says {}", records, want_rows));
-    auto count = db_.simple_query("archive.count",
-                                  fmt::format(fmt::runtime(q::kArchiveCountSql), db_.quote_identifier(table)));
+    auto count = db_.simple_query(
+        "archive.count", fmt::format(fmt::runtime(q::kArchiveCountSql), db_.quote_identifier(table)));
     if (!count) return count.error();
     std::int64_t in_table = count->optional_int(0, "n").value_or(-1);
     if (in_table != want_rows)
@@ -322,12 +324,15 @@ Status Archiver::finish(const std::string& month, const std::string& table, std:
         // DROP and the record in one transaction: a crash leaves either both or neither.
         if (auto r = db_.query(q::kBegin); !r) return r.error();
         auto rollback = [&] { (void)db_.query(q::kRollback); };
-        if (auto r = with_lock_retries("archive.drop", fmt::format(fmt::runtime(q::kArchiveDropSql), quoted)); !r) {
+        if (auto r = with_lock_retries("archive.drop", fmt::format(fmt::runtime(q::kArchiveDropSql), quoted));
+            !r) {
             rollback();
             return r.error();
         }
-        std::string line = fmt::format("{}: Archived {}, freed {}", now_.log_time, table, megabytes(table_bytes));
-        if (auto r = db_.query(q::kArchiveFinished, {month, std::string("dropped"), std::nullopt, line}); !r) {
+        std::string line =
+            fmt::format("{}: Archived {}, freed {}", now_.log_time, table, megabytes(table_bytes));
+        if (auto r = db_.query(q::kArchiveFinished, {month, std::string("dropped"), std::nullopt, line});
+            !r) {
             rollback();
             return r.error();
         }
@@ -340,7 +345,8 @@ Status Archiver::finish(const std::string& month, const std::string& table, std:
         std::ofstream log_file(o_.archive_log, std::ios::app);
         if (log_file) log_file << out.detail << "\n";
         if (!log_file)
-            log::warn("cannot append to the archival log", {{"path", o_.archive_log}});  // recorded in the table
+            log::warn("cannot append to the archival log",
+                      {{"path", o_.archive_log}});  // recorded in the table
     }
     return {};
 }
@@ -350,13 +356,14 @@ Status Archiver::drop_expired(const std::string& month, const std::string& table
     if (auto r = db_.query(q::kBegin); !r) return r.error();
     auto info = db_.query(q::kArchiveTable, {table});
     if (info && !info->empty()) {
-        if (auto r = with_lock_retries("archive.drop", fmt::format(fmt::runtime(q::kArchiveDropSql), quoted)); !r) {
+        if (auto r = with_lock_retries("archive.drop", fmt::format(fmt::runtime(q::kArchiveDropSql), quoted));
+            !r) {
             (void)db_.query(q::kRollback);
             return r.error();
         }
     }
-    std::string line = fmt::format("{}: Dropped {} (archived, kept detached until its time was up)", now_.log_time,
-                                   table);
+    std::string line =
+        fmt::format("{}: Dropped {} (archived, kept detached until its time was up)", now_.log_time, table);
     if (auto r = db_.query(q::kArchiveFinished, {month, std::string("dropped"), std::nullopt, line}); !r) {
         (void)db_.query(q::kRollback);
         return r.error();
@@ -392,10 +399,12 @@ MonthOutcome Archiver::run_month(const std::string& month, bool explicit_month) 
     auto row = db_.query(q::kArchiveRow, {month});
     if (!row) return fail(row.error(), std::nullopt);
     std::string state = row->empty() ? "" : row->text(0, "state");
-    std::uint64_t table_bytes = row->empty() ? 0 : static_cast<std::uint64_t>(row->optional_int(0, "table_bytes").value_or(0));
+    std::uint64_t table_bytes =
+        row->empty() ? 0 : static_cast<std::uint64_t>(row->optional_int(0, "table_bytes").value_or(0));
     out.state = state;
     if (state == "dropped")
-        return refuse(ErrorCode::kConflict, fmt::format("{} is already archived: {}", month, row->text(0, "log_line")));
+        return refuse(ErrorCode::kConflict,
+                      fmt::format("{} is already archived: {}", month, row->text(0, "log_line")));
     if (state == "kept") {
         if (row->text(0, "keep_expired") != "t")
             return refuse(ErrorCode::kConflict,
@@ -411,11 +420,13 @@ MonthOutcome Archiver::run_month(const std::string& month, bool explicit_month) 
         return out;
     }
     if (state.empty() || state == "restored") {
-        if (std::string why = eligibility(month); !why.empty()) return refuse(ErrorCode::kInvalidArgument, why);
+        if (std::string why = eligibility(month); !why.empty())
+            return refuse(ErrorCode::kInvalidArgument, why);
         auto info = db_.query(q::kArchiveTable, {out.table});
         if (!info) return fail(info.error(), std::nullopt);
         if (info->empty())
-            return refuse(ErrorCode::kNotFound, fmt::format("{} has no table ({}): nothing to archive", month, out.table));
+            return refuse(ErrorCode::kNotFound,
+                          fmt::format("{} has no table ({}): nothing to archive", month, out.table));
         table_bytes = static_cast<std::uint64_t>(info->optional_int(0, "bytes").value_or(0));
         out.table_bytes = table_bytes;
         if (o_.dry_run) {
@@ -427,14 +438,16 @@ MonthOutcome Archiver::run_month(const std::string& month, bool explicit_month) 
                                          : std::string("DROP it"));
             return out;
         }
-        auto begin = db_.query(q::kArchiveBegin, {month, out.table, object_key(out.table), manifest_key(out.table),
-                                                  std::to_string(table_bytes), std::string("ywctl partitions archive")});
+        auto begin = db_.query(q::kArchiveBegin,
+                               {month, out.table, object_key(out.table), manifest_key(out.table),
+                                std::to_string(table_bytes), std::string("ywctl partitions archive")});
         if (!begin) return fail(begin.error(), std::nullopt);
         state = "detaching";
         checkpoint("begin");
     } else if (o_.dry_run) {
         out.outcome = "would resume";
-        out.detail = fmt::format("an unfinished archive of {} at state {} ({})", month, state, row->text(0, "last_error"));
+        out.detail = fmt::format("an unfinished archive of {} at state {} ({})", month, state,
+                                 row->text(0, "last_error"));
         return out;
     } else {
         say(fmt::format("{}: resuming an unfinished archive at state {}", month, state));
@@ -452,7 +465,8 @@ MonthOutcome Archiver::run_month(const std::string& month, bool explicit_month) 
         } else if (state == "uploaded") {
             if (auto s = verify(month, out.table, out); !s) {
                 // The table is still the truth: back to `detached`, so that the next run exports it again.
-                if (s.error().code == ErrorCode::kUnprocessable) return fail(s.error(), std::string("detached"));
+                if (s.error().code == ErrorCode::kUnprocessable)
+                    return fail(s.error(), std::string("detached"));
                 return fail(s.error(), std::nullopt);
             }
             state = "verified";
@@ -472,18 +486,21 @@ MonthOutcome Archiver::run_month(const std::string& month, bool explicit_month) 
 Status check_s3(s3::Client& s3) {
     s3::Request req;
     req.path = "/" + s3.config().bucket;
-    req.query = {{"list-type", "2"}, {"max-keys", "1"}, {"prefix", "partitions"}};  // no "/": moto 5.2.1 mis-signs an encoded one
+    req.query = {{"list-type", "2"},
+                 {"max-keys", "1"},
+                 {"prefix", "partitions"}};  // no "/": moto 5.2.1 mis-signs an encoded one
     auto res = s3.request(req);
     std::string where = fmt::format("S3 at {} (bucket {})", s3.config().endpoint, s3.config().bucket);
     if (!res) return with_context(res.error(), where + " did not answer; nothing was changed");
     if (res->status != 200) {
         auto code_at = res->body.find("<Code>");
-        std::string code = code_at == std::string::npos
-                                ? std::string()
-                                : res->body.substr(code_at + 6, res->body.find("</Code>", code_at) - code_at - 6);
-        return make_error(res->status == 403 ? ErrorCode::kUnauthenticated : ErrorCode::kUnavailable,
-                          fmt::format("{} refused the request: HTTP {} {}; nothing was changed", where, res->status,
-                                      code));
+        std::string code =
+            code_at == std::string::npos
+                ? std::string()
+                : res->body.substr(code_at + 6, res->body.find("</Code>", code_at) - code_at - 6);
+        return make_error(
+            res->status == 403 ? ErrorCode::kUnauthenticated : ErrorCode::kUnavailable,
+            fmt::format("{} refused the request: HTTP {} {}; nothing was changed", where, res->status, code));
     }
     return {};
 }
@@ -491,7 +508,8 @@ Status check_s3(s3::Client& s3) {
 Result<Facts> read_facts(pg::SyncConnection& db) {
     auto now = db.query(q::kArchiveNow);
     if (!now) return now.error();
-    return Facts{now->text(0, "month"), now->text(0, "version"), now->text(0, "utc"), now->text(0, "log_time")};
+    return Facts{now->text(0, "month"), now->text(0, "version"), now->text(0, "utc"),
+                 now->text(0, "log_time")};
 }
 
 // Opens the direct primary connection and takes the run's lock.
@@ -599,21 +617,24 @@ Result<RestoreOutcome> restore(const std::string& primary_url, s3::Client& s3, c
         bool found = false;
         for (size_t i = 0; i < live->size(); ++i) found = found || live->text(i, "name") == c.name;
         if (!found)
-            return make_error(ErrorCode::kUnprocessable,
-                              fmt::format("the archive has a column {} that conversation_message no longer has; "
-                                          "restore it by hand (docs/partitions.md)",
-                                          c.name));
+            return make_error(
+                ErrorCode::kUnprocessable,
+                fmt::format("the archive has a column {} that conversation_message no longer has; "
+                            "restore it by hand (docs/partitions.md)",
+                            c.name));
         column_list += (column_list.empty() ? "" : ", ") + db->quote_identifier(c.name);
     }
 
     // 2. Download once to a private temporary file, checking both SHA-256 and the row count on the way.
     TempFile temp;
     {
-        std::string dir = !o.temp_dir.empty() ? o.temp_dir : (std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp");
+        std::string dir =
+            !o.temp_dir.empty() ? o.temp_dir : (std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp");
         std::string pattern = dir + "/ywctl-restore-XXXXXX";
         int fd = ::mkstemp(pattern.data());
         if (fd < 0)
-            return make_error(ErrorCode::kUnavailable, fmt::format("cannot create a temporary file in {}", dir));
+            return make_error(ErrorCode::kUnavailable,
+                              fmt::format("cannot create a temporary file in {}", dir));
         ::close(fd);
         temp.path = pattern;
     }
@@ -634,24 +655,29 @@ Result<RestoreOutcome> restore(const std::string& primary_url, s3::Client& s3, c
             gzip_hash.update(chunk);
             gzip_bytes += chunk.size();
             file.write(chunk.data(), static_cast<std::streamsize>(chunk.size()));
-            if (!file) return make_error(ErrorCode::kUnavailable, "cannot write " + temp.path + " (disk full?)");
+            if (!file)
+                return make_error(ErrorCode::kUnavailable, "cannot write " + temp.path + " (disk full?)");
             return gunzip.write(chunk);
         });
         if (!got) return with_context(got.error(), "download refused, nothing loaded");
         file.close();
         auto refuse = [&](const std::string& why) {
-            return make_error(ErrorCode::kUnprocessable, "the object fails its check, nothing loaded: " + why);
+            return make_error(ErrorCode::kUnprocessable,
+                              "the object fails its check, nothing loaded: " + why);
         };
         if (auto s = gunzip.finish(); !s) return refuse(s.error().message);
-        if (std::string h = gzip_hash.finish_hex(); h != manifest->object_sha256 || gzip_bytes != manifest->object_bytes)
+        if (std::string h = gzip_hash.finish_hex();
+            h != manifest->object_sha256 || gzip_bytes != manifest->object_bytes)
             return refuse(fmt::format("object SHA-256 {} ({} bytes), manifest {} ({} bytes)", h, gzip_bytes,
                                       manifest->object_sha256, manifest->object_bytes));
-        if (std::string h = csv_hash.finish_hex(); h != manifest->csv_sha256 || csv_bytes != manifest->csv_bytes)
+        if (std::string h = csv_hash.finish_hex();
+            h != manifest->csv_sha256 || csv_bytes != manifest->csv_bytes)
             return refuse(fmt::format("CSV SHA-256 {} ({} bytes), manifest {} ({} bytes)", h, csv_bytes,
                                       manifest->csv_sha256, manifest->csv_bytes));
         std::int64_t records = counter.ends_cleanly() ? counter.records() - 1 : -1;
         if (records != manifest->rows)
-            return refuse(fmt::format("the CSV holds {} rows, the manifest says {}", records, manifest->rows));
+            return refuse(
+                fmt::format("the CSV holds {} rows, the manifest says {}", records, manifest->rows));
         out.object_bytes = gzip_bytes;
     }
 
@@ -664,10 +690,12 @@ Result<RestoreOutcome> restore(const std::string& primary_url, s3::Client& s3, c
         return e;
     };
     if (auto r = db->query(q::kBegin); !r) return r.error();
-    say(fmt::format("{}: create {} from conversation_message's definition and COPY the rows in", o.month, out.table));
-    if (auto r = db->simple_query("restore.create", fmt::format(fmt::runtime(o.attach ? q::kRestoreCreateSql
-                                                                                       : q::kRestoreCreateReadOnlySql),
-                                                                quoted));
+    say(fmt::format("{}: create {} from conversation_message's definition and COPY the rows in", o.month,
+                    out.table));
+    if (auto r = db->simple_query(
+            "restore.create",
+            fmt::format(fmt::runtime(o.attach ? q::kRestoreCreateSql : q::kRestoreCreateReadOnlySql),
+                        quoted));
         !r)
         return fail(r.error());
     std::ifstream file(temp.path, std::ios::binary);
@@ -698,20 +726,24 @@ Result<RestoreOutcome> restore(const std::string& primary_url, s3::Client& s3, c
         });
     if (!loaded) return fail(with_context(loaded.error(), "COPY FROM"));
     if (*loaded != manifest->rows)
-        return fail(make_error(ErrorCode::kUnprocessable,
-                               fmt::format("COPY loaded {} rows, the manifest says {}", *loaded, manifest->rows)));
+        return fail(
+            make_error(ErrorCode::kUnprocessable,
+                       fmt::format("COPY loaded {} rows, the manifest says {}", *loaded, manifest->rows)));
     out.rows = *loaded;
     if (o.attach) {
-        // The CHECK constraint proves the bounds while only this new table is locked; ATTACH then skips its scan.
-        say(fmt::format("{}: attach {} as a partition (validated by a CHECK constraint first)", o.month, out.table));
+        // The CHECK constraint proves the bounds while only this new table is locked; ATTACH then skips its
+        // scan.
+        say(fmt::format("{}: attach {} as a partition (validated by a CHECK constraint first)", o.month,
+                        out.table));
         for (const char* sql : {q::kRestoreCheckSql, q::kRestoreAttachSql, q::kRestoreDropCheckSql}) {
-            auto r = db->simple_query("restore.attach", fmt::format(fmt::runtime(sql), quoted, check, from, to));
+            auto r =
+                db->simple_query("restore.attach", fmt::format(fmt::runtime(sql), quoted, check, from, to));
             if (!r) return fail(r.error());
         }
     }
-    if (auto r = db->query(q::kArchiveRestored,
-                           {o.month, out.table,
-                            fmt::format("{} rows into {}{}", out.rows, out.table, o.attach ? ", attached" : ", read-only")});
+    if (auto r = db->query(q::kArchiveRestored, {o.month, out.table,
+                                                 fmt::format("{} rows into {}{}", out.rows, out.table,
+                                                             o.attach ? ", attached" : ", read-only")});
         !r)
         return fail(r.error());
     if (auto r = db->query(q::kCommit); !r) return fail(r.error());

@@ -20,11 +20,13 @@ struct ArchiveOptions {
     std::optional<std::string> month;  // YYYY_MM; unset: every month older than the cut-off
     int older_than_months = 12;        // the cut-off: months that began more than N months before this one
     bool dry_run = false;              // print what would happen, change nothing
-    std::optional<int> keep_detached_days;  // keep the verified table detached this long instead of dropping it
-    std::chrono::milliseconds lock_timeout{1000};  // DETACH/DROP wait at most this long for a lock, per attempt
-    int lock_attempts = 5;                         // then give up (the API never waits longer than one)
-    int gzip_level = 6;                            // gzip's own default, as the runbook's pipeline
-    std::string archive_log;                       // YW_ARCHIVE_LOG; empty: no file
+    std::optional<int>
+        keep_detached_days;  // keep the verified table detached this long instead of dropping it
+    std::chrono::milliseconds lock_timeout{
+        1000};                // DETACH/DROP wait at most this long for a lock, per attempt
+    int lock_attempts = 5;    // then give up (the API never waits longer than one)
+    int gzip_level = 6;       // gzip's own default, as the runbook's pipeline
+    std::string archive_log;  // YW_ARCHIVE_LOG; empty: no file
     std::function<void(const std::string&)> progress;  // step messages; may be empty
     // Fault injection for tests (YW_ARCHIVE_KILL_AFTER=<state>): the process SIGKILLs itself right after it
     // recorded that state, as a crash between two steps would.
@@ -50,8 +52,8 @@ struct ArchiveReport {
 };
 
 // Runs the archive on the primary, directly (DATABASE_PRIMARY_URL: a session advisory lock serialises runs,
-// which PgBouncer's transaction pooling cannot hold). Fails as a whole only when it cannot start (no database,
-// another run holds the lock, a bad option); each month's own failure is in its outcome.
+// which PgBouncer's transaction pooling cannot hold). Fails as a whole only when it cannot start (no
+// database, another run holds the lock, a bad option); each month's own failure is in its outcome.
 Result<ArchiveReport> archive(const std::string& primary_url, s3::Client& s3, const ArchiveOptions& options);
 
 struct RestoreOptions {

@@ -45,7 +45,8 @@ Status GzipWriter::pump(int flush) {
         if (rc == Z_STREAM_ERROR) return zlib_error("gzip", rc, z);
         std::size_t produced = impl_->buffer.size() - z.avail_out;
         if (produced > 0) {
-            if (auto s = out_(std::string_view(reinterpret_cast<const char*>(impl_->buffer.data()), produced));
+            if (auto s =
+                    out_(std::string_view(reinterpret_cast<const char*>(impl_->buffer.data()), produced));
                 !s)
                 return s;
         }
@@ -101,7 +102,8 @@ Status GzipReader::write(std::string_view compressed) {
         if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR) return zlib_error("gunzip", rc, z);
         std::size_t produced = impl_->buffer.size() - z.avail_out;
         if (produced > 0) {
-            if (auto s = out_(std::string_view(reinterpret_cast<const char*>(impl_->buffer.data()), produced));
+            if (auto s =
+                    out_(std::string_view(reinterpret_cast<const char*>(impl_->buffer.data()), produced));
                 !s)
                 return s;
         }

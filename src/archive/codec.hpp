@@ -50,8 +50,8 @@ class GzipReader {
     Sink out_;
 };
 
-// Counts the records of CSV text as PostgreSQL's COPY … (FORMAT csv) writes it: a newline inside double quotes
-// belongs to the field, not the record.
+// Counts the records of CSV text as PostgreSQL's COPY … (FORMAT csv) writes it: a newline inside double
+// quotes belongs to the field, not the record.
 class CsvRecordCounter {
   public:
     void update(std::string_view data);

@@ -28,7 +28,10 @@ std::string to_json(const Manifest& m) {
         {"rows", m.rows},
         {"csv", {{"bytes", m.csv_bytes}, {"sha256", m.csv_sha256}, {"format", "csv, header, UTF-8"}}},
         {"object",
-         {{"key", m.object_key}, {"bytes", m.object_bytes}, {"sha256", m.object_sha256}, {"encoding", "gzip"}}},
+         {{"key", m.object_key},
+          {"bytes", m.object_bytes},
+          {"sha256", m.object_sha256},
+          {"encoding", "gzip"}}},
         {"table_bytes", m.table_bytes},
         {"server_version", m.server_version},
         {"archived_at", m.archived_at},
@@ -39,9 +42,7 @@ std::string to_json(const Manifest& m) {
 
 namespace {
 
-Error bad(const std::string& what) {
-    return make_error(ErrorCode::kUnprocessable, "manifest: " + what);
-}
+Error bad(const std::string& what) { return make_error(ErrorCode::kUnprocessable, "manifest: " + what); }
 
 bool is_sha256_hex(const std::string& s) {
     if (s.size() != 64) return false;
@@ -99,7 +100,8 @@ Result<Manifest> parse_manifest(std::string_view text) {
         if (!str(cv.as_object(), "name", c.name) || !std::regex_match(c.name, name_re))
             return bad("a column name is missing or not a plain identifier");
         str(cv.as_object(), "type", c.type);
-        if (const auto* nn = cv.as_object().if_contains("not_null"); nn && nn->is_bool()) c.not_null = nn->as_bool();
+        if (const auto* nn = cv.as_object().if_contains("not_null"); nn && nn->is_bool())
+            c.not_null = nn->as_bool();
         m.columns.push_back(std::move(c));
     }
     str(o, "ddl", m.ddl);

@@ -137,7 +137,9 @@ bool redis_ping(int port, std::string* detail = nullptr) {
 
 }  // namespace
 
-Ports Ports::from_base(int base) { return Ports{base, base + 1, base + 2, base + 1000, base + 947, base + 948}; }
+Ports Ports::from_base(int base) {
+    return Ports{base, base + 1, base + 2, base + 1000, base + 947, base + 948};
+}
 
 Result<LocalTopology> LocalTopology::open(Options options) {
     LocalTopology t;
@@ -240,12 +242,13 @@ Status LocalTopology::write_env_file() const {
         "YW_ARCHIVE_LOG={}\n",
         env_file().string(), c.pgbouncer, url(ports_.replica1, "app_user", "ywmessaging", app_password_),
         url(ports_.replica2, "app_user", "ywmessaging", app_password_), c.app_primary, c.redis, admin_token,
-        c.primary, c.replica1, c.replica2, c.pgbouncer_admin,
-        (dir_ / "pgbouncer" / "pgbouncer.ini").string(), (dir_ / "archive.log").string());
+        c.primary, c.replica1, c.replica2, c.pgbouncer_admin, (dir_ / "pgbouncer" / "pgbouncer.ini").string(),
+        (dir_ / "archive.log").string());
     if (auto creds = read_s3_credentials(dir_)) {
         text += fmt::format(
             "# Object storage (archives, backups): the local S3 server, signed requests with this key only.\n"
-            "S3_ENDPOINT={}\nS3_BUCKET={}\nAWS_REGION=us-east-1\nAWS_ACCESS_KEY_ID={}\nAWS_SECRET_ACCESS_KEY={}\n",
+            "S3_ENDPOINT={}\nS3_BUCKET={}\nAWS_REGION=us-east-1\nAWS_ACCESS_KEY_ID={}\nAWS_SECRET_ACCESS_KEY="
+            "{}\n",
             c.s3, kLocalBucket, creds->first, creds->second);
     }
     return write_file(env_file(), text);
@@ -568,7 +571,8 @@ Status LocalTopology::start_s3(std::vector<std::function<void()>>& undo) {
     if (read_pid(pidfile)) (void)stop_pidfile_process(pidfile, "moto_server");  // up, never provisioned
     auto moto = find_moto_server();
     if (!moto) {
-        say("no moto_server found (pip's moto[server]; YW_MOTO_SERVER names it): the topology runs without S3, "
+        say("no moto_server found (pip's moto[server]; YW_MOTO_SERVER names it): the topology runs without "
+            "S3, "
             "and `ywctl partitions archive` has nowhere to write");
         return {};
     }
@@ -583,7 +587,8 @@ Status LocalTopology::start_s3(std::vector<std::function<void()>>& undo) {
         render_command({pidfile.string()}));
     say(fmt::format("start the S3 server (moto) on port {}", ports_.s3));
     auto r = run_process({"sh", "-c", command});
-    if (!r || r->exit_code != 0) return fail("cannot start moto_server: " + (r ? r->output : r.error().message));
+    if (!r || r->exit_code != 0)
+        return fail("cannot start moto_server: " + (r ? r->output : r.error().message));
     undo.push_back([pidfile] { (void)stop_pidfile_process(pidfile, "moto_server"); });
     s3_started_ = true;
     return {};
@@ -597,7 +602,8 @@ Status LocalTopology::provision_s3() {
     if (!s3_started_) return {};
     fs::path log_file = dir_ / "log" / "s3.log";
     if (!wait_until(30s, [&] { return port_in_use(ports_.s3); }))
-        return fail(fmt::format("the S3 server did not listen on port {}; see {}", ports_.s3, log_file.string()));
+        return fail(
+            fmt::format("the S3 server did not listen on port {}; see {}", ports_.s3, log_file.string()));
     s3::Config bootstrap;
     bootstrap.endpoint = connections().s3;
     bootstrap.region = "us-east-1";
@@ -616,8 +622,8 @@ Status LocalTopology::provision_s3() {
         if (!res) return res.error();
         if (res->status != 200)
             return make_error(ErrorCode::kUnavailable,
-                              fmt::format("IAM {} answered {}: {}", form.substr(0, form.find('&')), res->status,
-                                          res->body.substr(0, 300)));
+                              fmt::format("IAM {} answered {}: {}", form.substr(0, form.find('&')),
+                                          res->status, res->body.substr(0, 300)));
         return res->body;
     };
     const std::string policy =

@@ -170,11 +170,12 @@ void parse_s3(Parser& p, Config& c) {
     if (const auto* v = p.get("S3_BUCKET")) {
         // S3's bucket naming rules: 3–63 lower-case letters, digits, dots and hyphens.
         bool ok = v->size() >= 3 && v->size() <= 63;
-        for (char ch : *v) ok = ok && (std::islower(static_cast<unsigned char>(ch)) ||
-                                       std::isdigit(static_cast<unsigned char>(ch)) || ch == '.' || ch == '-');
+        for (char ch : *v)
+            ok = ok && (std::islower(static_cast<unsigned char>(ch)) ||
+                        std::isdigit(static_cast<unsigned char>(ch)) || ch == '.' || ch == '-');
         if (!ok) {
-            p.problem(fmt::format("S3_BUCKET must be 3–63 lower-case letters, digits, dots or hyphens, got '{}'",
-                                  *v));
+            p.problem(fmt::format(
+                "S3_BUCKET must be 3–63 lower-case letters, digits, dots or hyphens, got '{}'", *v));
         } else {
             c.s3.bucket = *v;
         }

@@ -88,11 +88,11 @@ struct Config {
     // it keeps; 0 turns it off (another instance or an operator does it).
     std::chrono::seconds partition_maintenance_interval{3600};
     int partitions_ahead = 2;
-    // Object storage for archived months (and backups): AWS S3 in production, the local topology's S3 server in
-    // development. The secret is never logged. docs/configuration.md.
+    // Object storage for archived months (and backups): AWS S3 in production, the local topology's S3 server
+    // in development. The secret is never logged. docs/configuration.md.
     struct S3 {
-        std::string endpoint;  // S3_ENDPOINT; empty: https://s3.<region>.amazonaws.com
-        std::string bucket;    // S3_BUCKET; empty: no object storage configured
+        std::string endpoint;              // S3_ENDPOINT; empty: https://s3.<region>.amazonaws.com
+        std::string bucket;                // S3_BUCKET; empty: no object storage configured
         std::string region = "us-east-1";  // AWS_REGION
         std::string access_key_id;         // AWS_ACCESS_KEY_ID
         std::string secret_access_key;     // AWS_SECRET_ACCESS_KEY

@@ -2,11 +2,12 @@
 #include "messaging/api_key.hpp"
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include <cassert>
 #include <stdexcept>
+
+#include "common/sha256.hpp"
 
 namespace yw::messaging {
 namespace {
@@ -16,13 +17,6 @@ constexpr size_t kRandomChars = 32;
 constexpr size_t kPrefixRandomChars = 8;
 
 bool is_base62(char c) { return kAlphabet.find(c) != std::string_view::npos; }
-
-// Fetched once: EVP_sha256() makes OpenSSL 3 look the implementation up in its provider store (under a lock)
-// on every digest, and every authenticated request hashes its key.
-const EVP_MD* sha256_md() {
-    static EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-    return md ? md : EVP_sha256();
-}
 
 }  // namespace
 
@@ -67,14 +61,7 @@ std::string key_prefix(std::string_view key) {
     return std::string(key.substr(0, sep + 1 + kPrefixRandomChars));
 }
 
-KeyHash sha256(std::string_view data) {
-    KeyHash out{};
-    unsigned int len = 0;
-    int ok = EVP_Digest(data.data(), data.size(), out.data(), &len, sha256_md(), nullptr);
-    assert(ok == 1 && len == out.size());
-    (void)ok;
-    return out;
-}
+KeyHash sha256(std::string_view data) { return Sha256::of(data); }
 
 bool constant_time_equal(const KeyHash& a, const KeyHash& b) {
     return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;

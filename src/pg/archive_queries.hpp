@@ -14,18 +14,20 @@ inline constexpr Query kArchiveTryLock{
     "archive.try_lock", "SELECT pg_try_advisory_lock(hashtext('ywmessaging.partition_archive')) AS locked"};
 inline constexpr Query kArchiveLockHolder{
     "archive.lock_holder",
-    "SELECT coalesce(a.application_name, '') AS application, a.pid, coalesce(a.client_addr::text, 'local') AS "
+    "SELECT coalesce(a.application_name, '') AS application, a.pid, coalesce(a.client_addr::text, 'local') "
+    "AS "
     "client, extract(epoch FROM now() - a.backend_start)::bigint AS seconds"
     " FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
     " WHERE l.locktype = 'advisory' AND l.granted"
     " AND l.objid = hashtext('ywmessaging.partition_archive')::oid LIMIT 1"};
-inline constexpr Query kArchiveUnlock{
-    "archive.unlock", "SELECT pg_advisory_unlock(hashtext('ywmessaging.partition_archive'))"};
+inline constexpr Query kArchiveUnlock{"archive.unlock",
+                                      "SELECT pg_advisory_unlock(hashtext('ywmessaging.partition_archive'))"};
 
 // The current month (UTC) and the server's version, once per run.
 inline constexpr Query kArchiveNow{
     "archive.now",
-    "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY_MM') AS month, current_setting('server_version') AS version,"
+    "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY_MM') AS month, current_setting('server_version') AS "
+    "version,"
     " to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS utc,"
     " to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') AS log_time"};
 
@@ -55,8 +57,10 @@ inline constexpr Query kArchiveCandidates{
 inline constexpr Query kArchiveRow{
     "archive.row",
     "SELECT to_char(month, 'YYYY_MM') AS month, table_name, state, object_key, manifest_key, row_count,"
-    " table_bytes, csv_bytes, csv_sha256, gzip_bytes, gzip_sha256, coalesce(keep_until::text, '') AS keep_until,"
-    " (keep_until IS NOT NULL AND keep_until <= now()) AS keep_expired, coalesce(last_error, '') AS last_error,"
+    " table_bytes, csv_bytes, csv_sha256, gzip_bytes, gzip_sha256, coalesce(keep_until::text, '') AS "
+    "keep_until,"
+    " (keep_until IS NOT NULL AND keep_until <= now()) AS keep_expired, coalesce(last_error, '') AS "
+    "last_error,"
     " coalesce(log_line, '') AS log_line"
     " FROM partition_archive WHERE month = to_date($1, 'YYYY_MM')"};
 
@@ -108,7 +112,8 @@ inline constexpr Query kArchiveFinished{
 
 inline constexpr Query kArchiveRestored{
     "archive.restored",
-    "WITH r AS (UPDATE partition_archive SET state = 'restored', restored_as = $2, updated_at = clock_timestamp(),"
+    "WITH r AS (UPDATE partition_archive SET state = 'restored', restored_as = $2, updated_at = "
+    "clock_timestamp(),"
     " last_error = NULL WHERE month = to_date($1, 'YYYY_MM') RETURNING month)"
     " INSERT INTO partition_archive_event (month, step, detail) SELECT month, 'restored', $3 FROM r"};
 
@@ -119,7 +124,8 @@ inline constexpr Query kArchiveColumns{
     " FROM pg_attribute a WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped"
     " ORDER BY a.attnum"};
 
-inline constexpr Query kSetLockTimeout{"archive.lock_timeout", "SELECT set_config('lock_timeout', $1, false)"};
+inline constexpr Query kSetLockTimeout{"archive.lock_timeout",
+                                       "SELECT set_config('lock_timeout', $1, false)"};
 
 // Templates: `{}` is a quoted table name (or, where named, other quoted identifiers and literals).
 inline constexpr const char* kArchiveDetachSql =
@@ -137,7 +143,8 @@ inline constexpr const char* kRestoreCreateReadOnlySql =
 inline constexpr const char* kRestoreCopyInSql = "COPY {} ({}) FROM STDIN (FORMAT csv, HEADER)";
 // {0} table, {1} constraint, {2} from literal, {3} to literal.
 inline constexpr const char* kRestoreCheckSql =
-    "ALTER TABLE {0} ADD CONSTRAINT {1} CHECK (created_at IS NOT NULL AND created_at >= {2} AND created_at < {3})";
+    "ALTER TABLE {0} ADD CONSTRAINT {1} CHECK (created_at IS NOT NULL AND created_at >= {2} AND created_at < "
+    "{3})";
 inline constexpr const char* kRestoreAttachSql =
     "ALTER TABLE conversation_message ATTACH PARTITION {0} FOR VALUES FROM ({2}) TO ({3})";
 inline constexpr const char* kRestoreDropCheckSql = "ALTER TABLE {0} DROP CONSTRAINT {1}";

@@ -66,9 +66,9 @@ inline constexpr Query kPartitionsHealth{
     " LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid"
     " WHERE i.inhparent = 'conversation_message'::regclass ORDER BY c.relname"};
 // Months whose rows live in S3 (archived, RB-18) and were not restored.
-inline constexpr Query kPartitionsArchived{
-    "partitions.archived",
-    "SELECT to_char(month, 'YYYY_MM') AS month FROM partition_archive WHERE state <> 'restored' ORDER BY month"};
+inline constexpr Query kPartitionsArchived{"partitions.archived",
+                                           "SELECT to_char(month, 'YYYY_MM') AS month FROM partition_archive "
+                                           "WHERE state <> 'restored' ORDER BY month"};
 inline constexpr Query kPartitionsMaintainerState{
     "partitions.maintainer_state",
     "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY_MM') AS month,"

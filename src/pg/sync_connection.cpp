@@ -135,7 +135,8 @@ Result<long long> finish_copy(pg_conn* conn, std::string_view name) {
         }
         if (out) {
             long long rows = 0;
-            std::string_view tuples = PQcmdTuples(const_cast<PGresult*>(taken->raw()));  // libpq: not const, never writes
+            std::string_view tuples =
+                PQcmdTuples(const_cast<PGresult*>(taken->raw()));  // libpq: not const, never writes
             std::from_chars(tuples.data(), tuples.data() + tuples.size(), rows);
             out = rows;
         }

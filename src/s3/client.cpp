@@ -3,7 +3,6 @@
 
 #include <curl/curl.h>
 #include <fmt/format.h>
-#include <openssl/evp.h>
 
 #include <algorithm>
 #include <cctype>
@@ -15,6 +14,7 @@
 
 #include "common/hex.hpp"
 #include "common/logging.hpp"
+#include "common/sha256.hpp"
 #include "s3/encoding.hpp"
 #include "s3/xml.hpp"
 
@@ -24,12 +24,7 @@ namespace {
 
 using Sink = std::function<Status(std::string_view)>;
 
-std::string sha256_hex(std::string_view data) {
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int length = 0;
-    EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha256(), nullptr);
-    return to_hex(std::span<const unsigned char>(digest, length));
-}
+std::string sha256_hex(std::string_view data) { return Sha256::hex_of(data); }
 
 std::string lower(std::string_view s) {
     std::string out(s);

@@ -1,7 +1,8 @@
 // RB-18/RB-19 against the real topology and its real S3 server (moto, SigV4 enforced): archive a month
 // (detach, COPY | gzip | multipart upload, verify by reading back, drop), restore it, and the faults — killed
 // between every pair of steps, a corrupted object, S3 down or a wrong secret, two runs at once, a soft delete
-// after the detach — with awscli as the independent client that reads what ywctl wrote and writes what it reads.
+// after the detach — with awscli as the independent client that reads what ywctl wrote and writes what it
+// reads.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
@@ -25,13 +26,14 @@ namespace fs = std::filesystem;
 namespace json = boost::json;
 using namespace std::chrono_literals;
 
-constexpr pg::Query kState{"test.archive_state",
-                           "SELECT state, coalesce(last_error, '') AS last_error, coalesce(log_line, '') AS log_line"
-                           " FROM partition_archive WHERE month = to_date($1, 'YYYY_MM')"};
-constexpr pg::Query kTableState{
-    "test.table_state",
-    "SELECT (i.inhrelid IS NOT NULL) AS attached FROM pg_class c LEFT JOIN pg_inherits i ON i.inhrelid = c.oid"
-    " WHERE c.oid = to_regclass($1)"};
+constexpr pg::Query kState{
+    "test.archive_state",
+    "SELECT state, coalesce(last_error, '') AS last_error, coalesce(log_line, '') AS log_line"
+    " FROM partition_archive WHERE month = to_date($1, 'YYYY_MM')"};
+constexpr pg::Query kTableState{"test.table_state",
+                                "SELECT (i.inhrelid IS NOT NULL) AS attached FROM pg_class c LEFT JOIN "
+                                "pg_inherits i ON i.inhrelid = c.oid"
+                                " WHERE c.oid = to_regclass($1)"};
 // The month's rows, in a stable order, as one digest: what must survive archive + restore unchanged.
 constexpr const char* kDigestSql =
     "SELECT count(*) AS n, coalesce(md5(string_agg(t::text, '|' ORDER BY id)), '') AS digest FROM {} t";
@@ -64,20 +66,23 @@ void exec(pg::SyncConnection& c, const std::string& sql) {
 void fill_month(const std::string& month, int rows, const std::string& tenant = "",
                 const std::string& conversation = "") {
     auto db = app_direct();
-    auto day_one = [](const std::string& m) { return fmt::format("{}-{}-01", m.substr(0, 4), m.substr(5, 2)); };
+    auto day_one = [](const std::string& m) {
+        return fmt::format("{}-{}-01", m.substr(0, 4), m.substr(5, 2));
+    };
     std::string from = day_one(month), to = day_one(archive::add_months(month, 1));
     exec(db, fmt::format("CREATE TABLE IF NOT EXISTS {} PARTITION OF conversation_message FOR VALUES FROM "
                          "('{} 00:00:00+00') TO ('{} 00:00:00+00')",
                          table_of(month), from, to));
     std::string t = tenant.empty() ? "gen_random_uuid()" : "'" + tenant + "'::uuid";
     std::string c = conversation.empty() ? "gen_random_uuid()" : "'" + conversation + "'::uuid";
-    exec(db, fmt::format(
-                 "INSERT INTO conversation_message (id, tenant_id, conversation_id, direction, content, "
-                 "created_at, deleted_at) SELECT gen_random_uuid(), {0}, {1}, 'inbound', "
-                 "'msg ' || g || E', \"quoted\", line\\nbreak, café ✓ ' || repeat('x', g % 50), "
-                 "'{2} 00:00:00+00'::timestamptz + g * interval '1 minute', "
-                 "CASE WHEN g % 10 = 0 THEN '{2} 12:00:00+00'::timestamptz END FROM generate_series(1, {3}) g",
-                 t, c, from, rows));
+    exec(db,
+         fmt::format(
+             "INSERT INTO conversation_message (id, tenant_id, conversation_id, direction, content, "
+             "created_at, deleted_at) SELECT gen_random_uuid(), {0}, {1}, 'inbound', "
+             "'msg ' || g || E', \"quoted\", line\\nbreak, café ✓ ' || repeat('x', g % 50), "
+             "'{2} 00:00:00+00'::timestamptz + g * interval '1 minute', "
+             "CASE WHEN g % 10 = 0 THEN '{2} 12:00:00+00'::timestamptz END FROM generate_series(1, {3}) g",
+             t, c, from, rows));
 }
 
 struct Digest {
@@ -157,7 +162,9 @@ TEST_F(Archive, ArchivesVerifiesDropsAndRestoresAMonthUnchanged) {
     std::ifstream log(config().archive_log);
     std::string line, last;
     while (std::getline(log, line)) last = line;
-    EXPECT_TRUE(std::regex_match(last, std::regex(R"(\d{4}-\d{2}-\d{2} \d{2}:\d{2}: Archived conversation_message_2024_02, freed \d+MB)")))
+    EXPECT_TRUE(std::regex_match(
+        last,
+        std::regex(R"(\d{4}-\d{2}-\d{2} \d{2}:\d{2}: Archived conversation_message_2024_02, freed \d+MB)")))
         << last;
 
     // Encrypted at rest, as S3 itself reports it.
@@ -167,14 +174,16 @@ TEST_F(Archive, ArchivesVerifiesDropsAndRestoresAMonthUnchanged) {
 
     // The runbook's manual path still works: aws s3 cp, gunzip, psql COPY into a scratch table.
     std::string gz = temp_path("manual.csv.gz");
-    ASSERT_EQ(aws({"s3", "cp", fmt::format("s3://{}/{}", bucket(), archive::object_key(table)), gz}).exit_code, 0);
+    ASSERT_EQ(
+        aws({"s3", "cp", fmt::format("s3://{}/{}", bucket(), archive::object_key(table)), gz}).exit_code, 0);
     {
         auto db = app_direct();
         exec(db, "CREATE TABLE manual_2024_02 (LIKE conversation_message)");
-        auto r = run_process({"sh", "-c",
-                              fmt::format("gunzip -c {} | psql '{}' -v ON_ERROR_STOP=1 -c \"\\copy manual_2024_02 "
-                                          "FROM STDIN (FORMAT csv, HEADER)\"",
-                                          gz, config().primary_url)});
+        auto r =
+            run_process({"sh", "-c",
+                         fmt::format("gunzip -c {} | psql '{}' -v ON_ERROR_STOP=1 -c \"\\copy manual_2024_02 "
+                                     "FROM STDIN (FORMAT csv, HEADER)\"",
+                                     gz, config().primary_url)});
         ASSERT_TRUE(r.ok());
         EXPECT_EQ(r->exit_code, 0) << r->output;
         EXPECT_EQ(digest("manual_2024_02"), before);
@@ -237,7 +246,8 @@ TEST_F(Archive, KilledAfterEveryStepTheNextRunResumesAndNothingIsDroppedUnverifi
     // Each run is SIGKILLed right after it recorded a state; the next one picks up from there.
     for (const auto& [kill_after, expect_table] : std::vector<std::pair<std::string, std::string>>{
              {"begin", "attached"}, {"detached", "detached"}, {"uploaded", "detached"}}) {
-        auto r = ywctl({"partitions", "archive", "--month", month, "--yes"}, {"YW_ARCHIVE_KILL_AFTER=" + kill_after});
+        auto r = ywctl({"partitions", "archive", "--month", month, "--yes"},
+                       {"YW_ARCHIVE_KILL_AFTER=" + kill_after});
         EXPECT_EQ(r.exit_code, -1) << kill_after << ": " << r.output;  // killed by a signal
         EXPECT_EQ(table_state(table), expect_table) << "after a kill at " << kill_after;
         EXPECT_EQ(digest(table), before) << "after a kill at " << kill_after;
@@ -265,7 +275,8 @@ TEST_F(Archive, ACorruptedObjectFailsVerificationAndTheMonthStays) {
     // Behind ywctl's back, between its upload and its verification: one byte flipped (same size: only the
     // download and its checksums can tell), then the object cut in half (HEAD tells).
     for (const std::string corruption : {"flipped byte", "truncated"}) {
-        auto r = ywctl({"partitions", "archive", "--month", month, "--yes"}, {"YW_ARCHIVE_KILL_AFTER=uploaded"});
+        auto r =
+            ywctl({"partitions", "archive", "--month", month, "--yes"}, {"YW_ARCHIVE_KILL_AFTER=uploaded"});
         ASSERT_EQ(r.exit_code, -1) << r.output;
         std::string gz = temp_path("corrupt.csv.gz");
         std::string url = fmt::format("s3://{}/{}", bucket(), archive::object_key(table));
@@ -296,7 +307,8 @@ TEST_F(Archive, ACorruptedObjectFailsVerificationAndTheMonthStays) {
 TEST_F(Archive, S3DownOrAWrongSecretChangesNothing) {
     const std::string month = "2024_06", table = table_of(month);
     fill_month(month, 50);
-    auto wrong = ywctl({"partitions", "archive", "--month", month, "--yes"}, {"AWS_SECRET_ACCESS_KEY=wrong-secret"});
+    auto wrong =
+        ywctl({"partitions", "archive", "--month", month, "--yes"}, {"AWS_SECRET_ACCESS_KEY=wrong-secret"});
     EXPECT_EQ(wrong.exit_code, 2) << wrong.output;
     EXPECT_NE(wrong.output.find("SignatureDoesNotMatch"), std::string::npos) << wrong.output;
     EXPECT_EQ(wrong.output.find("wrong-secret"), std::string::npos) << "the secret leaked into the output";
@@ -333,7 +345,8 @@ TEST_F(Archive, RestoreRefusesAnObjectThatFailsItsChecksumBeforeLoadingAnything)
         out << "id,tenant_id\n1,2\n";
     }
     ASSERT_EQ(run_process({"gzip", "-f", csv})->exit_code, 0);
-    ASSERT_EQ(aws({"s3", "cp", "--sse", "AES256", gz, fmt::format("s3://{}/{}", bucket(), archive::object_key(table))})
+    ASSERT_EQ(aws({"s3", "cp", "--sse", "AES256", gz,
+                   fmt::format("s3://{}/{}", bucket(), archive::object_key(table))})
                   .exit_code,
               0);
     fs::remove(gz);
@@ -369,8 +382,8 @@ TEST_F(Archive, AnObjectUploadedWithAwsCliAndAManifestRestores) {
     m.month = month;
     m.from = "2023-05-01 00:00:00+00";
     m.to = "2023-06-01 00:00:00+00";
-    for (const char* c : {"id", "tenant_id", "conversation_id", "direction", "channel", "content", "delivery_status",
-                          "created_at", "deleted_at"})
+    for (const char* c : {"id", "tenant_id", "conversation_id", "direction", "channel", "content",
+                          "delivery_status", "created_at", "deleted_at"})
         m.columns.push_back({c, "", false});
     m.rows = before.rows;
     m.csv_bytes = csv_text.size();
@@ -380,10 +393,12 @@ TEST_F(Archive, AnObjectUploadedWithAwsCliAndAManifestRestores) {
     m.object_sha256 = Sha256::hex_of(gz_text);
     std::string manifest = temp_path("manifest.json");
     std::ofstream(manifest) << archive::to_json(m);
-    ASSERT_EQ(aws({"s3", "cp", "--sse", "AES256", csv + ".gz", fmt::format("s3://{}/{}", bucket(), m.object_key)})
+    ASSERT_EQ(
+        aws({"s3", "cp", "--sse", "AES256", csv + ".gz", fmt::format("s3://{}/{}", bucket(), m.object_key)})
+            .exit_code,
+        0);
+    ASSERT_EQ(aws({"s3", "cp", manifest, fmt::format("s3://{}/{}", bucket(), archive::manifest_key(table))})
                   .exit_code,
-              0);
-    ASSERT_EQ(aws({"s3", "cp", manifest, fmt::format("s3://{}/{}", bucket(), archive::manifest_key(table))}).exit_code,
               0);
     fs::remove(csv + ".gz");
     fs::remove(manifest);
@@ -397,8 +412,8 @@ TEST_F(Archive, AnObjectUploadedWithAwsCliAndAManifestRestores) {
 TEST_F(Archive, ASoftDeleteAfterTheDetachIsAnswered404AndTheArchiveKeepsTheRow) {
     int port = free_port();
     Child server("ywmsgd", {},
-                 {"YW_CONFIG_FILE=" + Topology::get().env_file().string(), fmt::format("YW_HTTP_PORT={}", port),
-                  "YW_CACHE_ENABLED=false"});
+                 {"YW_CONFIG_FILE=" + Topology::get().env_file().string(),
+                  fmt::format("YW_HTTP_PORT={}", port), "YW_CACHE_ENABLED=false"});
     ASSERT_TRUE(wait_for_port(port, 20s)) << server.log();
     ApiClient api(port, admin_token_of(Topology::get()));
     auto tenant = api.make_tenant("archive soft delete");
@@ -412,7 +427,8 @@ TEST_F(Archive, ASoftDeleteAfterTheDetachIsAnswered404AndTheArchiveKeepsTheRow) 
     ASSERT_FALSE(items.empty());
     std::string message = std::string(items.at(0).at("id").as_string());
 
-    ASSERT_EQ(ywctl({"partitions", "archive", "--month", month, "--yes"}, {"YW_ARCHIVE_KILL_AFTER=detached"}).exit_code,
+    ASSERT_EQ(ywctl({"partitions", "archive", "--month", month, "--yes"}, {"YW_ARCHIVE_KILL_AFTER=detached"})
+                  .exit_code,
               -1);
     auto del = api.as(tenant.key, "DELETE", "/v1/conversations/" + conversation + "/messages/" + message);
     EXPECT_EQ(del.status, 404) << del.body;  // out of the write path: not silently lost, refused

@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <gtest/gtest.h>
-#include <openssl/evp.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -14,8 +13,10 @@
 #include <fstream>
 #include <random>
 
+#include "common/config.hpp"
 #include "common/hex.hpp"
 #include "common/process.hpp"
+#include "common/sha256.hpp"
 #include "s3/client.hpp"
 #include "s3/encoding.hpp"
 #include "s3/xml.hpp"
@@ -31,12 +32,7 @@ using s3::PutOptions;
 
 constexpr const char* kBucket = "yw-s3-test";
 
-std::string sha256_hex(std::string_view data) {
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int length = 0;
-    EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha256(), nullptr);
-    return to_hex(std::span<const unsigned char>(digest, length));
-}
+std::string sha256_hex(std::string_view data) { return Sha256::hex_of(data); }
 
 std::string random_bytes(std::size_t n, unsigned seed) {
     std::mt19937_64 rng(seed);
@@ -48,18 +44,24 @@ std::string random_bytes(std::size_t n, unsigned seed) {
     return out;
 }
 
-// A moto_server of this binary's own, until the topology starts one. With `enforce_auth`, the first three
-// calls are let through unsigned-checked (INITIAL_NO_AUTH_ACTION_COUNT=3): they create an IAM user with an
-// allow-all policy and an access key; from then on moto checks every SigV4 signature with that key.
+// The S3 server: the topology's (moto with SigV4 enforced, provisioned by `ywctl cluster up` with its own
+// IAM key), or a second moto of this test's own that checks no signature (S3WithoutAuth).
 class MotoServer {
   public:
-    explicit MotoServer(bool enforce_auth) {
+    MotoServer() {
+        auto c = load_config(Topology::get().env_file().string());
+        if (!c.ok() || !c->s3.configured()) throw std::runtime_error("the topology has no S3 server");
+        endpoint_ = c->s3.endpoint;
+        key_ = c->s3.access_key_id;
+        secret_ = c->s3.secret_access_key;
+    }
+    struct Unchecked {};
+    explicit MotoServer(Unchecked) {
         port_ = free_port();
         log_ = fmt::format("/tmp/yw-s3-test-moto-{}.log", port_);
         // Everything the child needs is made before fork(): after it, only async-signal-safe calls.
         std::vector<std::string> env_strings;
         for (char** e = environ; *e != nullptr; ++e) env_strings.emplace_back(*e);
-        if (enforce_auth) env_strings.emplace_back("INITIAL_NO_AUTH_ACTION_COUNT=3");
         std::vector<char*> envp;
         for (auto& e : env_strings) envp.push_back(e.data());
         envp.push_back(nullptr);
@@ -79,10 +81,7 @@ class MotoServer {
         if (log_fd >= 0) close(log_fd);
         if (!wait_for_port(port_, 60s)) throw std::runtime_error("moto_server did not start, see " + log_);
         endpoint_ = fmt::format("http://127.0.0.1:{}", port_);
-        if (enforce_auth)
-            make_access_key();
-        else
-            key_ = "AKIAIOSFODNN7EXAMPLE", secret_ = "anything-goes";
+        key_ = "AKIAIOSFODNN7EXAMPLE", secret_ = "anything-goes";
     }
     ~MotoServer() {
         if (pid_ > 0) {
@@ -117,35 +116,6 @@ class MotoServer {
     }
 
   private:
-    void make_access_key() {
-        s3::Config c;
-        c.endpoint = endpoint_;
-        c.access_key_id = "AKIAUNAUTHENTICATED0";
-        c.secret_access_key = "not-checked-yet";
-        Client iam(c);
-        auto call = [&](const std::string& form) {
-            s3::Request r;
-            r.service = "iam";
-            r.method = "POST";
-            r.path = "/";
-            r.body = form;
-            r.content_type = "application/x-www-form-urlencoded";
-            auto answer = iam.request(r);
-            if (!answer.ok()) throw std::runtime_error("IAM: " + answer.error().message);
-            if (answer->status != 200) throw std::runtime_error("IAM: " + answer->body);
-            return answer->body;
-        };
-        call("Action=CreateUser&UserName=yw&Version=2010-05-08");
-        std::string policy =
-            R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]})";
-        call("Action=PutUserPolicy&UserName=yw&PolicyName=all&PolicyDocument=" + s3::uri_encode(policy) +
-             "&Version=2010-05-08");
-        std::string answer = call("Action=CreateAccessKey&UserName=yw&Version=2010-05-08");
-        key_ = s3::xml::text(answer, "AccessKeyId").value_or("");
-        secret_ = s3::xml::text(answer, "SecretAccessKey").value_or("");
-        if (key_.empty() || secret_.empty()) throw std::runtime_error("IAM: no access key in " + answer);
-    }
-
     int port_ = 0;
     pid_t pid_ = -1;
     std::string log_;
@@ -157,7 +127,7 @@ class MotoServer {
 class S3 : public ::testing::Test {
   protected:
     static void SetUpTestSuite() {
-        server_ = new MotoServer(true);
+        server_ = new MotoServer();
         Client client(server_->config());
         Status s = client.create_bucket();
         ASSERT_TRUE(s.ok()) << s.error().message;
@@ -263,18 +233,13 @@ TEST_F(S3, MultipartWriterReadBackByUsAndByTheAwsCli) {
     EXPECT_EQ(head->server_side_encryption, "AES256");
 
     std::string expected = sha256_hex(body);
-    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-    EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
+    Sha256 streamed;
     Status s = client_.get("multi/twenty.bin", [&](std::string_view chunk) -> Status {
-        EVP_DigestUpdate(ctx, chunk.data(), chunk.size());
+        streamed.update(chunk);
         return {};
     });
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int length = 0;
-    EVP_DigestFinal_ex(ctx, digest, &length);
-    EVP_MD_CTX_free(ctx);
     ASSERT_TRUE(s.ok()) << s.error().message;
-    EXPECT_EQ(to_hex(std::span<const unsigned char>(digest, length)), expected);
+    EXPECT_EQ(streamed.finish_hex(), expected);
 
     std::string file = tmp_file("twenty.bin");
     auto cli = server_->aws({"s3api", "get-object", "--bucket", kBucket, "--key", "multi/twenty.bin", file});
@@ -453,7 +418,7 @@ TEST_F(S3, KeysWithSpaces) {
 // and for encoded reserved characters like %2B (the AWS CLI fails the same way): keys beyond ASCII are
 // tested on a moto that does not check signatures, where the key must arrive byte for byte.
 TEST(S3WithoutAuth, UnicodeAndReservedCharactersInKeys) {
-    MotoServer server(false);
+    MotoServer server{MotoServer::Unchecked{}};
     Client client(server.config());
     ASSERT_TRUE(client.create_bucket().ok());
     std::vector<std::string> keys = {"unicode/日本語 ファイル.txt", "unicode/ü+plus&amp;=?#%.bin",

@@ -1,5 +1,5 @@
-// The archive's pure parts: gzip streams (round trip, truncation, corruption, concatenated members), CSV record
-// counting as COPY writes it, the manifest (round trip and strict reading), month arithmetic, SHA-256.
+// The archive's pure parts: gzip streams (round trip, truncation, corruption, concatenated members), CSV
+// record counting as COPY writes it, the manifest (round trip and strict reading), month arithmetic, SHA-256.
 #include <gtest/gtest.h>
 #include <zlib.h>
 
@@ -101,7 +101,8 @@ TEST(CsvRecords, CountsRecordsNotLines) {
     EXPECT_EQ(c.records(), 3);  // header + 2 rows
     EXPECT_TRUE(c.ends_cleanly());
     CsvRecordCounter split;  // the same, one byte at a time
-    for (char ch : std::string("id,content\n1,\"two\nlines\"\n2,\"a \"\"quote\"\"\"\n")) split.update({&ch, 1});
+    for (char ch : std::string("id,content\n1,\"two\nlines\"\n2,\"a \"\"quote\"\"\"\n"))
+        split.update({&ch, 1});
     EXPECT_EQ(split.records(), 3);
 }
 
