@@ -13,8 +13,14 @@ packages=(
   # servers of the local topology (Debian 12 ships contrib, pg_stat_statements included, in postgresql-15)
   postgresql-15 pgbouncer redis-server redis-tools
   # tools for checks and benchmarks
-  postgresql-client-15 wrk jq curl
+  postgresql-client-15 wrk jq curl time
 )
+# The local topology's S3 server is moto (Python's moto[server]), which Debian does not package: it comes with
+# the machine image (pip). awscli, the tests' independent S3 client, comes from Debian when the image lacks it.
+command -v aws >/dev/null 2>&1 || [ -x "$HOME/.pyenv/shims/aws" ] || packages+=(awscli)
+if ! command -v moto_server >/dev/null 2>&1 && [ ! -x "$HOME/.pyenv/shims/moto_server" ] && [ -z "${YW_MOTO_SERVER:-}" ]; then
+  echo "bootstrap: warning: moto_server not found (pip install 'moto[server]'); the local topology will run without S3" >&2
+fi
 if [ "${1:-}" = fuzz ]; then packages+=(clang); fi
 
 # One dpkg-query for all of them keeps the already-installed case fast.

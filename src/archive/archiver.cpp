@@ -15,6 +15,7 @@
 #include "pg/archive_queries.hpp"
 #include "pg/ops_queries.hpp"
 #include "pg/sync_connection.hpp"
+#include "s3/xml.hpp"
 
 namespace yw::archive {
 

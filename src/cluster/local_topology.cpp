@@ -26,6 +26,8 @@
 #include "pg/ops_queries.hpp"
 #include "pg/sync_connection.hpp"
 #include "s3/client.hpp"
+#include "s3/encoding.hpp"
+#include "s3/xml.hpp"
 
 namespace yw::cluster {
 
@@ -520,7 +522,8 @@ std::optional<std::pair<std::string, std::string>> read_s3_credentials(const fs:
     return std::make_pair(id, secret);
 }
 
-// moto_server (Python's moto[server], on the machine image): YW_MOTO_SERVER, PATH, then pyenv's shims.
+}  // namespace
+
 std::optional<std::string> find_moto_server() {
     if (const char* p = std::getenv("YW_MOTO_SERVER"); p && *p) return std::string(p);
     std::vector<fs::path> dirs;
@@ -540,29 +543,6 @@ std::optional<std::string> find_moto_server() {
     }
     return std::nullopt;
 }
-
-// The text of <tag>…</tag> in an IAM answer; "" when absent.
-std::string xml_text(const std::string& xml, const std::string& tag) {
-    auto open = xml.find("<" + tag + ">");
-    if (open == std::string::npos) return {};
-    open += tag.size() + 2;
-    auto close = xml.find("</" + tag + ">", open);
-    return close == std::string::npos ? std::string() : xml.substr(open, close - open);
-}
-
-std::string form_encode(std::string_view text) {
-    std::string out;
-    for (unsigned char c : text) {
-        if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-            out += static_cast<char>(c);
-        } else {
-            out += fmt::format("%{:02X}", c);
-        }
-    }
-    return out;
-}
-
-}  // namespace
 
 Status LocalTopology::start_s3(std::vector<std::function<void()>>& undo) {
     fs::path home = dir_ / "s3";
@@ -630,12 +610,13 @@ Status LocalTopology::provision_s3() {
         R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]})";
     if (auto r = call("Action=CreateUser&UserName=ywmessaging"); !r) return r.error();
     if (auto r = call("Action=PutUserPolicy&UserName=ywmessaging&PolicyName=all&PolicyDocument=" +
-                      form_encode(policy));
+                      s3::uri_encode(policy));
         !r)
         return r.error();
     auto key = call("Action=CreateAccessKey&UserName=ywmessaging");
     if (!key) return key.error();
-    std::string id = xml_text(*key, "AccessKeyId"), secret = xml_text(*key, "SecretAccessKey");
+    std::string id = s3::xml::text(*key, "AccessKeyId").value_or(""),
+                secret = s3::xml::text(*key, "SecretAccessKey").value_or("");
     if (id.empty() || secret.empty()) return fail("IAM CreateAccessKey gave no key");
     s3::Config real = bootstrap;
     real.bucket = kLocalBucket;

@@ -63,6 +63,9 @@ struct Connections {
 
 inline constexpr const char* kLocalBucket = "ywmessaging";
 
+// moto_server (Python's moto[server], on the machine image): YW_MOTO_SERVER, PATH, then pyenv's shims.
+std::optional<std::string> find_moto_server();
+
 // Runs a PostgreSQL primary + replica-1 + replica-2 (streaming on physical slots), PgBouncer in transaction
 // pooling in front of the primary, Redis, and an S3 server (moto, with SigV4 enforced and its own access key)
 // — the production shape on one machine, for `make run`, the integration tests and the benchmarks.

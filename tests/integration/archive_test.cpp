@@ -120,7 +120,7 @@ RunResult ywctl(const std::vector<std::string>& args, const std::vector<std::str
 
 // awscli, the independent client, with the topology's key.
 RunResult aws(const std::vector<std::string>& args) {
-    std::vector<std::string> argv = {"aws", "--endpoint-url", config().s3.endpoint};
+    std::vector<std::string> argv = {aws_cli(), "--endpoint-url", config().s3.endpoint};
     argv.insert(argv.end(), args.begin(), args.end());
     RunOptions o;
     o.env = {"AWS_ACCESS_KEY_ID=" + config().s3.access_key_id,

@@ -66,7 +66,7 @@ class MotoServer {
         for (auto& e : env_strings) envp.push_back(e.data());
         envp.push_back(nullptr);
         std::string port = std::to_string(port_);
-        std::vector<std::string> args = {"moto_server", "-H", "127.0.0.1", "-p", port};
+        std::vector<std::string> args = {cluster::find_moto_server().value_or("moto_server"), "-H", "127.0.0.1", "-p", port};
         std::vector<char*> argv;
         for (auto& a : args) argv.push_back(a.data());
         argv.push_back(nullptr);
@@ -104,7 +104,7 @@ class MotoServer {
 
     // The AWS CLI, as an independent client, with this server's key.
     RunResult aws(std::vector<std::string> args) const {
-        std::vector<std::string> argv = {"aws", "--endpoint-url", endpoint_};
+        std::vector<std::string> argv = {aws_cli(), "--endpoint-url", endpoint_};
         argv.insert(argv.end(), args.begin(), args.end());
         RunOptions options;
         options.env = {"AWS_ACCESS_KEY_ID=" + key_, "AWS_SECRET_ACCESS_KEY=" + secret_,
