@@ -67,6 +67,56 @@ struct Facts {
     std::string log_time;  // now, "YYYY-MM-DD HH:MM" (the runbook's log format)
 };
 
+// What reading an archived object back proves: the size and SHA-256 of the gzip object and of the CSV inside,
+// and the CSV's rows (-1 when it does not end in whole records).
+struct ObjectFacts {
+    std::uint64_t gzip_bytes = 0;
+    std::string gzip_sha256;
+    std::uint64_t csv_bytes = 0;
+    std::string csv_sha256;
+    std::int64_t rows = -1;
+};
+
+// Downloads `key` once, gunzipping, hashing and counting on the way; `copy`, when set, also receives the gzip
+// bytes. kUnprocessable when the object is not one whole gzip stream; S3's own errors otherwise.
+Result<ObjectFacts> read_object(s3::Client& s3, const std::string& key, const Sink& copy = {}) {
+    ObjectFacts f;
+    Sha256 csv_hash, gzip_hash;
+    CsvRecordCounter counter;
+    GzipReader gunzip([&](std::string_view csv) {
+        csv_hash.update(csv);
+        counter.update(csv);
+        f.csv_bytes += csv.size();
+        return Status{};
+    });
+    auto got = s3.get(key, [&](std::string_view chunk) -> Status {
+        gzip_hash.update(chunk);
+        f.gzip_bytes += chunk.size();
+        if (copy)
+            if (auto s = copy(chunk); !s) return s;
+        return gunzip.write(chunk);
+    });
+    if (!got) return got.error();
+    if (auto s = gunzip.finish(); !s) return s.error();
+    f.gzip_sha256 = gzip_hash.finish_hex();
+    f.csv_sha256 = csv_hash.finish_hex();
+    f.rows = counter.ends_cleanly() ? counter.records() - 1 : -1;  // minus the header line
+    return f;
+}
+
+// "" when the object read back is the one the manifest describes; else what differs.
+std::string differences(const ObjectFacts& got, const Manifest& want) {
+    if (got.gzip_sha256 != want.object_sha256 || got.gzip_bytes != want.object_bytes)
+        return fmt::format("the object's SHA-256 is {} ({} bytes), the manifest says {} ({} bytes)",
+                           got.gzip_sha256, got.gzip_bytes, want.object_sha256, want.object_bytes);
+    if (got.csv_sha256 != want.csv_sha256 || got.csv_bytes != want.csv_bytes)
+        return fmt::format("the CSV's SHA-256 is {} ({} bytes), the manifest says {} ({} bytes)",
+                           got.csv_sha256, got.csv_bytes, want.csv_sha256, want.csv_bytes);
+    if (got.rows != want.rows)
+        return fmt::format("the CSV holds {} rows, the manifest says {}", got.rows, want.rows);
+    return {};
+}
+
 class Archiver {
   public:
     Archiver(pg::SyncConnection& db, s3::Client& s3, const ArchiveOptions& o, Facts facts)
@@ -263,35 +313,12 @@ Status Archiver::verify(const std::string& month, const std::string& table, Mont
         manifest->object_sha256 != want_gzip || manifest->object_bytes != want_gzip_bytes ||
         manifest->csv_bytes != want_csv_bytes)
         return mismatch("the manifest in S3 does not describe the object that was uploaded");
-
-    Sha256 csv_hash, gzip_hash;
-    CsvRecordCounter counter;
-    std::uint64_t csv_bytes = 0, gzip_bytes = 0;
-    GzipReader gunzip([&](std::string_view csv) {
-        csv_hash.update(csv);
-        counter.update(csv);
-        csv_bytes += csv.size();
-        return Status{};
-    });
-    auto got = s3_.get(key, [&](std::string_view chunk) {
-        gzip_hash.update(chunk);
-        gzip_bytes += chunk.size();
-        return gunzip.write(chunk);
-    });
+    auto got = read_object(s3_, key);
     if (!got) {
         if (got.error().code == ErrorCode::kUnprocessable) return mismatch(got.error().message);
         return with_context(got.error(), "verification: download");
     }
-    if (auto s = gunzip.finish(); !s) return mismatch(s.error().message);
-    std::string gzip_hex = gzip_hash.finish_hex(), csv_hex = csv_hash.finish_hex();
-    if (gzip_hex != want_gzip)
-        return mismatch(fmt::format("the object's SHA-256 is {}, the manifest says {}", gzip_hex, want_gzip));
-    if (csv_hex != want_csv || csv_bytes != want_csv_bytes)
-        return mismatch(fmt::format("the CSV's SHA-256 is {} ({} bytes), the manifest says {} ({} bytes)",
-                                    csv_hex, csv_bytes, want_csv, want_csv_bytes));
-    std::int64_t records = counter.ends_cleanly() ? counter.records() - 1 : -1;  // minus the header line
-    if (records != want_rows)
-        return mismatch(fmt::format("the CSV holds {} rows, the manifest says {}", records, want_rows));
+    if (std::string diff = differences(*got, *manifest); !diff.empty()) return mismatch(diff);
     auto count = db_.simple_query(
         "archive.count", fmt::format(fmt::runtime(q::kArchiveCountSql), db_.quote_identifier(table)));
     if (!count) return count.error();
@@ -299,8 +326,7 @@ Status Archiver::verify(const std::string& month, const std::string& table, Mont
     if (in_table != want_rows)
         return mismatch(fmt::format("{} holds {} rows, the object {}", table, in_table, want_rows));
     out.rows = want_rows;
-    out.object_bytes = gzip_bytes;
-    (void)gzip_bytes;
+    out.object_bytes = got->gzip_bytes;
     return step(month, "verified",
                 fmt::format("read back: {} rows, SHA-256 of object and CSV match the manifest and the table",
                             want_rows));
@@ -643,43 +669,22 @@ Result<RestoreOutcome> restore(const std::string& primary_url, s3::Client& s3, c
                     manifest->object_key));
     {
         std::ofstream file(temp.path, std::ios::binary | std::ios::trunc);
-        Sha256 csv_hash, gzip_hash;
-        CsvRecordCounter counter;
-        std::uint64_t gzip_bytes = 0, csv_bytes = 0;
-        GzipReader gunzip([&](std::string_view csv) {
-            csv_hash.update(csv);
-            counter.update(csv);
-            csv_bytes += csv.size();
-            return Status{};
-        });
-        auto got = s3.get(manifest->object_key, [&](std::string_view chunk) -> Status {
-            gzip_hash.update(chunk);
-            gzip_bytes += chunk.size();
+        auto got = read_object(s3, manifest->object_key, [&](std::string_view chunk) -> Status {
             file.write(chunk.data(), static_cast<std::streamsize>(chunk.size()));
             if (!file)
                 return make_error(ErrorCode::kUnavailable, "cannot write " + temp.path + " (disk full?)");
-            return gunzip.write(chunk);
+            return {};
         });
-        if (!got) return with_context(got.error(), "download refused, nothing loaded");
-        file.close();
         auto refuse = [&](const std::string& why) {
             return make_error(ErrorCode::kUnprocessable,
                               "the object fails its check, nothing loaded: " + why);
         };
-        if (auto s = gunzip.finish(); !s) return refuse(s.error().message);
-        if (std::string h = gzip_hash.finish_hex();
-            h != manifest->object_sha256 || gzip_bytes != manifest->object_bytes)
-            return refuse(fmt::format("object SHA-256 {} ({} bytes), manifest {} ({} bytes)", h, gzip_bytes,
-                                      manifest->object_sha256, manifest->object_bytes));
-        if (std::string h = csv_hash.finish_hex();
-            h != manifest->csv_sha256 || csv_bytes != manifest->csv_bytes)
-            return refuse(fmt::format("CSV SHA-256 {} ({} bytes), manifest {} ({} bytes)", h, csv_bytes,
-                                      manifest->csv_sha256, manifest->csv_bytes));
-        std::int64_t records = counter.ends_cleanly() ? counter.records() - 1 : -1;
-        if (records != manifest->rows)
-            return refuse(
-                fmt::format("the CSV holds {} rows, the manifest says {}", records, manifest->rows));
-        out.object_bytes = gzip_bytes;
+        if (!got) {
+            if (got.error().code == ErrorCode::kUnprocessable) return refuse(got.error().message);
+            return with_context(got.error(), "download refused, nothing loaded");
+        }
+        if (std::string diff = differences(*got, *manifest); !diff.empty()) return refuse(diff);
+        out.object_bytes = got->gzip_bytes;
     }
 
     // 3. Create, load, check, attach: one transaction.

@@ -19,6 +19,12 @@ Error zlib_error(const char* what, int rc, const z_stream& z) {
                       fmt::format("{}: {} (zlib {})", what, z.msg ? z.msg : "corrupt data", rc));
 }
 
+// Hands what zlib produced (if anything) to the sink.
+Status emit(const Sink& out, const unsigned char* data, std::size_t size) {
+    if (size == 0) return {};
+    return out(std::string_view(reinterpret_cast<const char*>(data), size));
+}
+
 }  // namespace
 
 struct GzipWriter::Impl {
@@ -44,12 +50,7 @@ Status GzipWriter::pump(int flush) {
         rc = deflate(&z, flush);
         if (rc == Z_STREAM_ERROR) return zlib_error("gzip", rc, z);
         std::size_t produced = impl_->buffer.size() - z.avail_out;
-        if (produced > 0) {
-            if (auto s =
-                    out_(std::string_view(reinterpret_cast<const char*>(impl_->buffer.data()), produced));
-                !s)
-                return s;
-        }
+        if (auto s = emit(out_, impl_->buffer.data(), produced); !s) return s;
     } while (z.avail_out == 0 || (flush == Z_FINISH && rc != Z_STREAM_END));
     return {};
 }
@@ -101,12 +102,7 @@ Status GzipReader::write(std::string_view compressed) {
         int rc = inflate(&z, Z_NO_FLUSH);
         if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR) return zlib_error("gunzip", rc, z);
         std::size_t produced = impl_->buffer.size() - z.avail_out;
-        if (produced > 0) {
-            if (auto s =
-                    out_(std::string_view(reinterpret_cast<const char*>(impl_->buffer.data()), produced));
-                !s)
-                return s;
-        }
+        if (auto s = emit(out_, impl_->buffer.data(), produced); !s) return s;
         if (rc == Z_STREAM_END) impl_->ended = true;
         if (rc == Z_BUF_ERROR && produced == 0) break;  // needs more input
     }

@@ -66,7 +66,8 @@ class MotoServer {
         for (auto& e : env_strings) envp.push_back(e.data());
         envp.push_back(nullptr);
         std::string port = std::to_string(port_);
-        std::vector<std::string> args = {cluster::find_moto_server().value_or("moto_server"), "-H", "127.0.0.1", "-p", port};
+        std::vector<std::string> args = {cluster::find_moto_server().value_or("moto_server"), "-H",
+                                         "127.0.0.1", "-p", port};
         std::vector<char*> argv;
         for (auto& a : args) argv.push_back(a.data());
         argv.push_back(nullptr);

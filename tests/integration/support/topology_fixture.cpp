@@ -41,7 +41,7 @@ std::string aws_cli() {
             rest = colon == std::string_view::npos ? std::string_view{} : rest.substr(colon + 1);
         }
     }
-    for (const char* home : {std::getenv("HOME"), "/root"})
+    for (const char* home : std::initializer_list<const char*>{std::getenv("HOME"), "/root"})
         if (home && ::access((fs::path(home) / ".pyenv/shims/aws").c_str(), X_OK) == 0)
             return (fs::path(home) / ".pyenv/shims/aws").string();
     return "aws";

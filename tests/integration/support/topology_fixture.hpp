@@ -90,8 +90,8 @@ double metric_value(int port, const std::string& series);
 std::vector<std::string> migration_versions();
 
 int free_port();
-// The AWS CLI (the tests' independent S3 client): from PATH, else pyenv's shims, where the machine image's pip
-// puts it.
+// The AWS CLI (the tests' independent S3 client): from PATH, else pyenv's shims, where the machine image's
+// pip puts it.
 std::string aws_cli();
 // Waits until something listens on 127.0.0.1:port.
 bool wait_for_port(int port, std::chrono::milliseconds limit);
