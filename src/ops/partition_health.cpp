@@ -188,6 +188,7 @@ Report assess_partitions(const PartitionSnapshot& s, const PartitionThresholds& 
     r.data = {{"current_month", month_text(s.current_month)},
               {"months_ahead", ahead},
               {"missing", boost::json::value_from(missing)},
+              {"archived", boost::json::value_from(archived)},
               {"partitions", std::move(months)},
               {"maintainer",
                {{"last_success_s_ago", s.success_s_ago ? boost::json::value(*s.success_s_ago) : nullptr},

@@ -439,5 +439,30 @@ TEST_F(Archive, ASoftDeleteAfterTheDetachIsAnswered404AndTheArchiveKeepsTheRow) 
     EXPECT_EQ(parse_object(after).at("data"), parse_object(page).at("data"));  // exactly as before
 }
 
+TEST_F(Archive, Rb17CountsAnArchivedMonthAsArchivedNotMissingAndPremakeLeavesItAlone) {
+    auto now = std::time(nullptr);
+    std::tm utc{};
+    gmtime_r(&now, &utc);
+    int m = utc.tm_year * 12 + utc.tm_mon - 15;  // inside RB-17's 24-month window, past the 12-month cut-off
+    const std::string month = fmt::format("{:04d}_{:02d}", m / 12 + 1900, m % 12 + 1);
+    fill_month(month, 30);
+    ASSERT_EQ(ywctl({"partitions", "archive", "--month", month, "--yes"}).exit_code, 0);
+
+    auto health = ywctl({"--json", "partitions", "health"});
+    auto doc = json::parse(health.output.substr(health.output.find('{')));
+    for (const auto& missing : doc.at("data").at("missing").as_array())
+        EXPECT_NE(missing.as_string(), month) << health.output;
+    bool named = false;
+    for (const auto& check : doc.at("checks").as_array())
+        if (check.at("name") == "missing months")
+            named = std::string(check.at("detail").as_string()).find("archived to S3: " + month) != std::string::npos;
+    EXPECT_TRUE(named) << health.output;
+
+    // Premake asked for 24 months back does not bring an empty month back over the archive.
+    auto db = app_direct();
+    exec(db, "SELECT * FROM ensure_conversation_message_partitions(24, 2)");
+    EXPECT_EQ(table_state(table_of(month)), "absent");
+}
+
 }  // namespace
 }  // namespace yw::test
