@@ -547,6 +547,7 @@ std::optional<std::string> find_moto_server() {
 Status LocalTopology::start_s3(std::vector<std::function<void()>>& undo) {
     fs::path home = dir_ / "s3";
     fs::path pidfile = home / "moto.pid";
+    s3_started_ = false;
     if (read_pid(pidfile) && s3_ready()) return {};
     if (read_pid(pidfile)) (void)stop_pidfile_process(pidfile, "moto_server");  // up, never provisioned
     auto moto = find_moto_server();
@@ -579,7 +580,8 @@ bool LocalTopology::s3_ready() const {
 }
 
 Status LocalTopology::provision_s3() {
-    if (!s3_started_) return {};
+    if (!s3_started_) return {};  // already running and provisioned, or no moto_server
+    s3_started_ = false;
     fs::path log_file = dir_ / "log" / "s3.log";
     if (!wait_until(30s, [&] { return port_in_use(ports_.s3); }))
         return fail(

@@ -12,6 +12,7 @@
 #include <ctime>
 #include <thread>
 
+#include "common/files.hpp"
 #include "pg/queries.hpp"
 #include "support/topology_fixture.hpp"
 
@@ -170,7 +171,7 @@ TEST(Topology, StatusReportsEveryNodeAndExitsOk) {
     ASSERT_EQ(r.exit_code, 0) << r.output;
     auto doc = boost::json::parse(r.output);
     auto nodes = doc.at("nodes").as_array();
-    ASSERT_EQ(nodes.size(), 5u);
+    ASSERT_EQ(nodes.size(), 6u);
     std::map<std::string, boost::json::object> by_name;
     for (auto& n : nodes) by_name[std::string(n.at("name").as_string())] = n.as_object();
     EXPECT_EQ(by_name["primary"].at("role").as_string(), "primary");
@@ -180,6 +181,8 @@ TEST(Topology, StatusReportsEveryNodeAndExitsOk) {
     EXPECT_TRUE(by_name["replica-2"].at("lag_ms").is_int64());
     EXPECT_EQ(by_name["pgbouncer"].at("state").as_string(), "up");
     EXPECT_EQ(by_name["redis"].at("state").as_string(), "up");
+    EXPECT_EQ(by_name["s3"].at("state").as_string(), "up");
+    EXPECT_EQ(by_name["s3"].at("role").as_string(), "object storage");
     auto table = run_built("ywctl", {"cluster", "status", "--dir", dir});
     EXPECT_EQ(table.exit_code, 0);
     EXPECT_NE(table.output.find("✓  replica-1"), std::string::npos) << table.output;
@@ -188,9 +191,12 @@ TEST(Topology, StatusReportsEveryNodeAndExitsOk) {
 TEST(Topology, UpAgainLeavesRunningNodesAlone) {
     auto before = Topology::get().superuser("primary").query(kPostmasterStart);
     ASSERT_TRUE(before.ok());
+    std::string env_before = read_text(Topology::get().env_file());
     auto r = run_built("ywctl", {"cluster", "up", "--dir", Topology::get().dir().string()});
     ASSERT_EQ(r.exit_code, 0) << r.output;
     EXPECT_EQ(r.output.find("start primary"), std::string::npos) << r.output;
+    EXPECT_EQ(r.output.find("start the S3 server"), std::string::npos) << r.output;
+    EXPECT_EQ(read_text(Topology::get().env_file()), env_before);  // same S3 key: moto kept running
     auto after = Topology::get().superuser("primary").query(kPostmasterStart);
     ASSERT_TRUE(after.ok());
     EXPECT_EQ(before->text(0, "t"), after->text(0, "t"));
