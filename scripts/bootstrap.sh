@@ -12,8 +12,8 @@ packages=(
   libspdlog-dev libfmt-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
   # servers of the local topology (Debian 12 ships contrib, pg_stat_statements included, in postgresql-15)
   postgresql-15 pgbouncer redis-server redis-tools
-  # tools for checks and benchmarks
-  postgresql-client-15 wrk jq curl time
+  # tools for checks and benchmarks; prometheus for promtool (tests of deploy/prometheus/alerts.yml)
+  postgresql-client-15 wrk jq curl time prometheus
 )
 # The local topology's S3 server is moto (Python's moto[server]), which Debian does not package: it comes with
 # the machine image (pip). awscli, the tests' independent S3 client, comes from Debian when the image lacks it.
@@ -44,8 +44,9 @@ else
   exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
-# Debian's packaging starts the distribution's own PostgreSQL/PgBouncer/Redis services on install; the project
-# runs its own on other ports, so keep the system ones from being started (policy-rc.d exit 101).
+# Debian's packaging starts the distribution's own PostgreSQL/PgBouncer/Redis/Prometheus services on install;
+# the project runs its own on other ports (and no Prometheus), so keep the system ones from being started
+# (policy-rc.d exit 101).
 policy=/usr/sbin/policy-rc.d
 created_policy=0
 if [ ! -e "$policy" ]; then
