@@ -3,7 +3,8 @@
 # throwaway topology with its S3 server, for months of BENCH_ARCHIVE_MB (default "100 500") MB of CSV:
 #   archive: `ywctl partitions archive` (verification included) vs the runbook's pipeline
 #            (psql COPY | gzip > file, then aws s3 cp --sse AES256), both on the same month's data;
-#   restore: `ywctl partitions restore --as` vs `gunzip | psql \copy` into a table made LIKE the parent;
+#   restore: `ywctl partitions restore` (attached, and --as a table) vs `gunzip | psql \copy` into a table made
+#            LIKE the parent, from a local file and with the `aws s3 cp` download first;
 #   peak RSS of ywctl (GNU time), and the partition maintainer's run when nothing is due.
 # The runbook's pipeline runs first (ywctl's archive drops the month). Output: bench/out/archive-<stamp>.txt.
 set -euo pipefail
@@ -70,8 +71,8 @@ rss_mb() { awk -F': ' '/Maximum resident/ { printf "%.0f", $2 / 1024 }' "$1"; }
 
 {
     echo "# bench/archive.sh on $(hostname), $(nproc) cores, $(date -u +%FT%TZ); ywctl $build"
-    printf '%-7s %10s %10s | %12s %14s %8s | %12s %14s %8s | %9s %9s\n' size_mb rows gzip_mb \
-        runbook_s ywctl_archive_s ratio gunzip_psql_s ywctl_restore_s ratio \
+    printf '%-7s %9s %7s | %9s %9s %6s | %9s %9s %9s %9s %6s | %8s %8s\n' size_mb rows gz1/gz6 \
+        runbook_s archive_s ratio gunzip_s cp+gz_s attach_s as_s ratio \
         rss_arch rss_rest
 } | tee "$report"
 
@@ -96,9 +97,9 @@ for mb in $sizes; do
     t0=$(now)
     psql -X "$app_url" -c "COPY $table TO STDOUT (FORMAT csv, HEADER)" | gzip >"$tmp/$table.csv.gz"
     aws --endpoint-url "$endpoint" s3 cp --only-show-errors --sse AES256 "$tmp/$table.csv.gz" "s3://$bucket/runbook/$table.csv.gz"
+    gz6_mb=$(du -m "$tmp/$table.csv.gz" | cut -f1)  # gzip's default level
     t1=$(now)
     runbook=$(secs "$t0" "$t1")
-    gz_mb=$(du -m "$tmp/$table.csv.gz" | cut -f1)
 
     t0=$(now)
     /usr/bin/time -v "$ywctl" --config "$env_file" partitions archive --month "$month" --yes >"$tmp/archive.log" 2>"$tmp/archive.time" ||
@@ -106,26 +107,41 @@ for mb in $sizes; do
     t1=$(now)
     ours=$(secs "$t0" "$t1")
     rss_archive=$(rss_mb "$tmp/archive.time")
+    ours_mb=$("${psql_app[@]}" -At -c "SELECT gzip_bytes / 1048576 FROM partition_archive WHERE month = to_date('$month', 'YYYY_MM')")
 
-    # Restore: gunzip | psql \copy (the runbook's steps 2–4) vs ywctl (download, both checks, load, ANALYZE).
-    "${psql_app[@]}" -c "CREATE TABLE manual_$month (LIKE conversation_message)"
-    t0=$(now)
-    gunzip -c "$tmp/$table.csv.gz" | psql -X -q "$app_url" -v ON_ERROR_STOP=1 -c "\\copy manual_$month FROM STDIN (FORMAT csv, HEADER)"
-    t1=$(now)
+    # Restore: gunzip | psql \copy (the runbook's steps 2–4), from the local file and with its download first,
+    # vs ywctl (download once, both checksums and the row count checked, COPY FREEZE, ATTACH or indexes, ANALYZE).
+    manual_restore() {
+        "${psql_app[@]}" -c "CREATE TABLE manual_$month (LIKE conversation_message)"
+        gunzip -c "$1" | psql -X -q "$app_url" -v ON_ERROR_STOP=1 -c "\\copy manual_$month FROM STDIN (FORMAT csv, HEADER)"
+        "${psql_app[@]}" -c "DROP TABLE manual_$month"
+    }
+    t0=$(now); manual_restore "$tmp/$table.csv.gz"; t1=$(now)
     manual=$(secs "$t0" "$t1")
-    "${psql_app[@]}" -c "DROP TABLE manual_$month"
+    t0=$(now)
+    aws --endpoint-url "$endpoint" s3 cp --only-show-errors "s3://$bucket/runbook/$table.csv.gz" "$tmp/dl.csv.gz"
+    manual_restore "$tmp/dl.csv.gz"
+    t1=$(now)
+    manual_dl=$(secs "$t0" "$t1")
+    rm -f "$tmp/dl.csv.gz"
     t0=$(now)
     /usr/bin/time -v "$ywctl" --config "$env_file" partitions restore --month "$month" --as "restored_$month" >"$tmp/restore.log" 2>"$tmp/restore.time" ||
+        { cat "$tmp/restore.log" "$tmp/restore.time"; die "restore --as failed"; }
+    t1=$(now)
+    restored_as=$(secs "$t0" "$t1")
+    "${psql_app[@]}" -c "DROP TABLE restored_$month"
+    t0=$(now)
+    /usr/bin/time -v "$ywctl" --config "$env_file" partitions restore --month "$month" >"$tmp/restore.log" 2>"$tmp/restore.time" ||
         { cat "$tmp/restore.log" "$tmp/restore.time"; die "restore failed"; }
     t1=$(now)
     restored=$(secs "$t0" "$t1")
     rss_restore=$(rss_mb "$tmp/restore.time")
-    "${psql_app[@]}" -c "DROP TABLE restored_$month"
+    "${psql_app[@]}" -c "DROP TABLE $table"
     rm -f "$tmp/$table.csv.gz"
 
-    printf '%-7s %10s %10s | %12s %14s %8s | %12s %14s %8s | %8sM %8sM\n' "$mb" "$rows" "$gz_mb" \
+    printf '%-7s %9s %7s | %9s %9s %6s | %9s %9s %9s %9s %6s | %7sM %7sM\n' "$mb" "$rows" "$ours_mb/$gz6_mb" \
         "$runbook" "$ours" "$(awk -v a="$ours" -v b="$runbook" 'BEGIN { printf "%.2f", a / b }')" \
-        "$manual" "$restored" "$(awk -v a="$restored" -v b="$manual" 'BEGIN { printf "%.2f", a / b }')" \
+        "$manual" "$manual_dl" "$restored" "$restored_as" "$(awk -v a="$restored" -v b="$manual" 'BEGIN { printf "%.2f", a / b }')" \
         "$rss_archive" "$rss_restore" | tee -a "$report"
 done
 

@@ -22,6 +22,7 @@ struct ArchiveArgs {
     bool yes = false;
     bool dry_run = false;
     int lock_timeout_ms = 1000;
+    int gzip_level = 1;
 };
 
 struct RestoreArgs {
@@ -86,6 +87,7 @@ int archive(const Globals& g, const ArchiveArgs& a) {
     o.older_than_months = a.older_than;
     if (a.keep_days >= 0) o.keep_detached_days = a.keep_days;
     o.lock_timeout = std::chrono::milliseconds(a.lock_timeout_ms);
+    o.gzip_level = a.gzip_level;
     o.archive_log = config.archive_log;
     if (const char* k = std::getenv("YW_ARCHIVE_KILL_AFTER")) o.kill_after = k;
     if (!g.json) o.progress = progress_to_stderr;
@@ -194,6 +196,9 @@ void add_archive_commands(CLI::App& partitions, const Globals& g, Action& action
         ->add_option("--lock-timeout-ms", a->lock_timeout_ms,
                      "How long DETACH/DROP may wait for a lock per attempt (5 attempts)")
         ->check(CLI::Range(10, 60000))
+        ->capture_default_str();
+    archive_cmd->add_option("--gzip-level", a->gzip_level, "gzip level, 1 (fast) to 9 (small)")
+        ->check(CLI::Range(1, 9))
         ->capture_default_str();
     archive_cmd->add_flag("--yes", a->yes, "Do not ask");
     archive_cmd->add_flag("--dry-run", a->dry_run, "Show what would be archived; change nothing");

@@ -698,10 +698,7 @@ Result<RestoreOutcome> restore(const std::string& primary_url, s3::Client& s3, c
     if (auto r = db->query(q::kBegin); !r) return r.error();
     say(fmt::format("{}: create {} from conversation_message's definition and COPY the rows in", o.month,
                     out.table));
-    if (auto r = db->simple_query(
-            "restore.create",
-            fmt::format(fmt::runtime(o.attach ? q::kRestoreCreateSql : q::kRestoreCreateReadOnlySql),
-                        quoted));
+    if (auto r = db->simple_query("restore.create", fmt::format(fmt::runtime(q::kRestoreCreateSql), quoted));
         !r)
         return fail(r.error());
     std::ifstream file(temp.path, std::ios::binary);
@@ -746,6 +743,16 @@ Result<RestoreOutcome> restore(const std::string& primary_url, s3::Client& s3, c
                 db->simple_query("restore.attach", fmt::format(fmt::runtime(sql), quoted, check, from, to));
             if (!r) return fail(r.error());
         }
+    } else {
+        say(fmt::format("{}: build conversation_message's indexes on {}", o.month, out.table));
+        auto defs = db->query(q::kRestoreIndexDefs, {out.table});
+        if (!defs) return fail(defs.error());
+        for (size_t i = 0; i < defs->size(); ++i)
+            if (auto r = db->simple_query("restore.index", defs->text(i, "sql")); !r) return fail(r.error());
+        if (auto r = db->simple_query("restore.read_only",
+                                      fmt::format(fmt::runtime(q::kRestoreReadOnlySql), quoted));
+            !r)
+            return fail(r.error());
     }
     if (auto r = db->query(q::kArchiveRestored, {o.month, out.table,
                                                  fmt::format("{} rows into {}{}", out.rows, out.table,

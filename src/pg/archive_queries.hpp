@@ -138,9 +138,17 @@ inline constexpr const char* kArchiveDropSql = "DROP TABLE {}";
 // Restore: the table from the live parent's definition, loaded, checked, then attached or left read-only.
 inline constexpr const char* kRestoreCreateSql =
     "CREATE TABLE {} (LIKE conversation_message INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE)";
-inline constexpr const char* kRestoreCreateReadOnlySql =
-    "CREATE TABLE {} (LIKE conversation_message INCLUDING ALL) WITH (fillfactor = 100)";
-inline constexpr const char* kRestoreCopyInSql = "COPY {} ({}) FROM STDIN (FORMAT csv, HEADER)";
+inline constexpr const char* kRestoreReadOnlySql = "ALTER TABLE {} SET (fillfactor = 100)";
+// FREEZE: the table was created in this transaction, so its rows may be written frozen (no later rewrite of
+// every page to set hint bits, no anti-wraparound vacuum of a month that never changes).
+inline constexpr const char* kRestoreCopyInSql = "COPY {} ({}) FROM STDIN (FORMAT csv, HEADER, FREEZE)";
+// --as: the parent's indexes, built once the rows are in (a sorted build, not a million random inserts), from
+// their live definitions with the new table's name ($1) and names PostgreSQL chooses.
+inline constexpr Query kRestoreIndexDefs{
+    "restore.index_defs",
+    "SELECT regexp_replace(pg_get_indexdef(i.indexrelid),"
+    " '^CREATE (UNIQUE )?INDEX \\S+ ON ONLY \\S+ ', 'CREATE \\1INDEX ON ' || quote_ident($1) || ' ') AS sql"
+    " FROM pg_index i WHERE i.indrelid = 'conversation_message'::regclass ORDER BY i.indexrelid"};
 // {0} table, {1} constraint, {2} from literal, {3} to literal.
 inline constexpr const char* kRestoreCheckSql =
     "ALTER TABLE {0} ADD CONSTRAINT {1} CHECK (created_at IS NOT NULL AND created_at >= {2} AND created_at < "

@@ -266,6 +266,17 @@ TEST_F(Archive, KilledAfterEveryStepTheNextRunResumesAndNothingIsDroppedUnverifi
     ASSERT_EQ(restored.exit_code, 0) << restored.output;
     EXPECT_EQ(table_state("restored_2024_04"), "detached");  // a plain table, not a partition
     EXPECT_EQ(digest("restored_2024_04"), before);
+    // …with the parent's indexes, built after the load from their live definitions.
+    auto db = app_direct();
+    auto indexes = db.simple_query(
+        "test.indexes",
+        "SELECT string_agg(regexp_replace(indexdef, '^.* USING ', ''), '; ' ORDER BY indexdef) "
+        "AS defs FROM pg_indexes WHERE tablename = 'restored_2024_04'");
+    ASSERT_TRUE(indexes.ok());
+    EXPECT_EQ(indexes->text(0, "defs"),
+              "btree (conversation_id, created_at DESC, id DESC) WHERE (deleted_at IS NULL); btree (id, "
+              "created_at)")
+        << "the parent's two indexes";
 }
 
 TEST_F(Archive, ACorruptedObjectFailsVerificationAndTheMonthStays) {
@@ -455,7 +466,8 @@ TEST_F(Archive, Rb17CountsAnArchivedMonthAsArchivedNotMissingAndPremakeLeavesItA
     bool named = false;
     for (const auto& check : doc.at("checks").as_array())
         if (check.at("name") == "missing months")
-            named = std::string(check.at("detail").as_string()).find("archived to S3: " + month) != std::string::npos;
+            named = std::string(check.at("detail").as_string()).find("archived to S3: " + month) !=
+                    std::string::npos;
     EXPECT_TRUE(named) << health.output;
 
     // Premake asked for 24 months back does not bring an empty month back over the archive.
