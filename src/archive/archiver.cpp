@@ -77,9 +77,9 @@ struct ObjectFacts {
     std::int64_t rows = -1;
 };
 
-// Downloads `key` once, gunzipping, hashing and counting on the way; `copy`, when set, also receives the gzip
-// bytes. kUnprocessable when the object is not one whole gzip stream; S3's own errors otherwise.
-Result<ObjectFacts> read_object(s3::Client& s3, const std::string& key, const Sink& copy = {}) {
+// Downloads `key` once, gunzipping, hashing and counting on the way; `csv_copy`, when set, also receives the
+// decompressed CSV. kUnprocessable when the object is not one whole gzip stream; S3's own errors otherwise.
+Result<ObjectFacts> read_object(s3::Client& s3, const std::string& key, const Sink& csv_copy = {}) {
     ObjectFacts f;
     Sha256 csv_hash, gzip_hash;
     CsvRecordCounter counter;
@@ -87,13 +87,11 @@ Result<ObjectFacts> read_object(s3::Client& s3, const std::string& key, const Si
         csv_hash.update(csv);
         counter.update(csv);
         f.csv_bytes += csv.size();
-        return Status{};
+        return csv_copy ? csv_copy(csv) : Status{};
     });
     auto got = s3.get(key, [&](std::string_view chunk) -> Status {
         gzip_hash.update(chunk);
         f.gzip_bytes += chunk.size();
-        if (copy)
-            if (auto s = copy(chunk); !s) return s;
         return gunzip.write(chunk);
     });
     if (!got) return got.error();
@@ -652,7 +650,9 @@ Result<RestoreOutcome> restore(const std::string& primary_url, s3::Client& s3, c
         column_list += (column_list.empty() ? "" : ", ") + db->quote_identifier(c.name);
     }
 
-    // 2. Download once to a private temporary file, checking both SHA-256 and the row count on the way.
+    // 2. Download once, checking both SHA-256 and the row count on the way, into a private temporary file
+    // that keeps the CSV itself (the month's CSV size on disk, for a while): the load then needs no second
+    // gunzip.
     TempFile temp;
     {
         std::string dir =
@@ -702,31 +702,16 @@ Result<RestoreOutcome> restore(const std::string& primary_url, s3::Client& s3, c
         !r)
         return fail(r.error());
     std::ifstream file(temp.path, std::ios::binary);
-    std::string pending;  // decompressed bytes not yet handed to COPY
-    bool input_done = false;
-    GzipReader gunzip([&](std::string_view csv) {
-        pending.append(csv);
-        return Status{};
-    });
-    std::vector<char> buffer(256 * 1024);
-    auto loaded = db->copy_in(
-        "restore.copy_in", fmt::format(fmt::runtime(q::kRestoreCopyInSql), quoted, column_list),
-        [&](std::string& chunk) -> Result<bool> {
-            while (pending.empty() && !input_done) {
-                file.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
-                std::streamsize n = file.gcount();
-                if (n <= 0) {
-                    input_done = true;
-                    if (auto s = gunzip.finish(); !s) return s.error();
-                    break;
-                }
-                if (auto s = gunzip.write(std::string_view(buffer.data(), static_cast<size_t>(n))); !s)
-                    return s.error();
-            }
-            chunk.swap(pending);
-            pending.clear();
-            return !(input_done && chunk.empty());
-        });
+    auto loaded =
+        db->copy_in("restore.copy_in", fmt::format(fmt::runtime(q::kRestoreCopyInSql), quoted, column_list),
+                    [&](std::string& chunk) -> Result<bool> {
+                        chunk.resize(256 * 1024);
+                        file.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+                        chunk.resize(static_cast<size_t>(std::max<std::streamsize>(0, file.gcount())));
+                        if (file.bad())
+                            return make_error(ErrorCode::kUnavailable, "cannot read " + temp.path);
+                        return !chunk.empty();
+                    });
     if (!loaded) return fail(with_context(loaded.error(), "COPY FROM"));
     if (*loaded != manifest->rows)
         return fail(

@@ -60,7 +60,7 @@ struct RestoreOptions {
     std::string month;     // YYYY_MM
     bool attach = true;    // back into conversation_message; false: a separate read-only table
     std::string as_table;  // with attach = false: its name (default conversation_message_YYYY_MM_restored)
-    std::string temp_dir;  // where the object is kept between its check and the load (default: TMPDIR, /tmp)
+    std::string temp_dir;  // where the checked CSV waits for its load (default: TMPDIR, /tmp); needs its size
     std::function<void(const std::string&)> progress;
 };
 
