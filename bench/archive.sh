@@ -71,8 +71,8 @@ rss_mb() { awk -F': ' '/Maximum resident/ { printf "%.0f", $2 / 1024 }' "$1"; }
 
 {
     echo "# bench/archive.sh on $(hostname), $(nproc) cores, $(date -u +%FT%TZ); ywctl $build"
-    printf '%-7s %9s %7s | %9s %9s %6s | %9s %9s %9s %9s %6s | %8s %8s\n' size_mb rows gz1/gz6 \
-        runbook_s archive_s ratio gunzip_s cp+gz_s attach_s as_s ratio \
+    printf '%-7s %9s %7s | %9s %9s %6s | %9s %9s %9s %9s %9s %6s %6s | %8s %8s\n' size_mb rows gz1/gz6 \
+        runbook_s archive_s ratio gunzip_s gz+idx_s cp+gz_s attach_s as_s ratio r_idx \
         rss_arch rss_rest
 } | tee "$report"
 
@@ -111,13 +111,20 @@ for mb in $sizes; do
 
     # Restore: gunzip | psql \copy (the runbook's steps 2–4), from the local file and with its download first,
     # vs ywctl (download once, both checksums and the row count checked, COPY FREEZE, ATTACH or indexes, ANALYZE).
+    # $2 = idx: also build the two indexes the API needs (which ywctl's restore builds, and the runbook forgets).
     manual_restore() {
         "${psql_app[@]}" -c "CREATE TABLE manual_$month (LIKE conversation_message)"
         gunzip -c "$1" | psql -X -q "$app_url" -v ON_ERROR_STOP=1 -c "\\copy manual_$month FROM STDIN (FORMAT csv, HEADER)"
+        if [ "${2:-}" = idx ]; then
+            "${psql_app[@]}" -c "CREATE UNIQUE INDEX ON manual_$month (id, created_at)" \
+                -c "CREATE INDEX ON manual_$month (conversation_id, created_at DESC, id DESC) WHERE deleted_at IS NULL"
+        fi
         "${psql_app[@]}" -c "DROP TABLE manual_$month"
     }
     t0=$(now); manual_restore "$tmp/$table.csv.gz"; t1=$(now)
     manual=$(secs "$t0" "$t1")
+    t0=$(now); manual_restore "$tmp/$table.csv.gz" idx; t1=$(now)
+    manual_idx=$(secs "$t0" "$t1")
     t0=$(now)
     aws --endpoint-url "$endpoint" s3 cp --only-show-errors "s3://$bucket/runbook/$table.csv.gz" "$tmp/dl.csv.gz"
     manual_restore "$tmp/dl.csv.gz"
@@ -139,9 +146,11 @@ for mb in $sizes; do
     "${psql_app[@]}" -c "DROP TABLE $table"
     rm -f "$tmp/$table.csv.gz"
 
-    printf '%-7s %9s %7s | %9s %9s %6s | %9s %9s %9s %9s %6s | %7sM %7sM\n' "$mb" "$rows" "$ours_mb/$gz6_mb" \
+    printf '%-7s %9s %7s | %9s %9s %6s | %9s %9s %9s %9s %9s %6s %6s | %7sM %7sM\n' "$mb" "$rows" "$ours_mb/$gz6_mb" \
         "$runbook" "$ours" "$(awk -v a="$ours" -v b="$runbook" 'BEGIN { printf "%.2f", a / b }')" \
-        "$manual" "$manual_dl" "$restored" "$restored_as" "$(awk -v a="$restored" -v b="$manual" 'BEGIN { printf "%.2f", a / b }')" \
+        "$manual" "$manual_idx" "$manual_dl" "$restored" "$restored_as" \
+        "$(awk -v a="$restored" -v b="$manual" 'BEGIN { printf "%.2f", a / b }')" \
+        "$(awk -v a="$restored" -v b="$manual_idx" 'BEGIN { printf "%.2f", a / b }')" \
         "$rss_archive" "$rss_restore" | tee -a "$report"
 done
 
