@@ -54,6 +54,10 @@ void Writer::family(std::string_view name, std::string_view type, std::string_vi
     fmt::format_to(std::back_inserter(out_), "# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
 }
 
+void Writer::sample_real(std::string_view name, std::string_view labels, double value) {
+    sample_line(out_, name, labels, value);
+}
+
 void Writer::write_sample(std::string_view name, std::string_view labels, std::int64_t value) {
     sample_line(out_, name, labels, value);
 }

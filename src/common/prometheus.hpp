@@ -35,6 +35,9 @@ class Writer {
         }
     }
 
+    // A measured quantity in its base unit (seconds, bytes, ratios), written in the shortest exact form.
+    void sample_real(std::string_view name, std::string_view labels, double value);
+
     // name_bucket{labels,le=…} cumulative counts (seconds), name_sum and name_count.
     void histogram(std::string_view name, std::string_view labels, const LatencyBuckets& latency);
 

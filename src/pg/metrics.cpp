@@ -105,11 +105,14 @@ void dump_metrics(prometheus::Writer& out, const RoutingStats& routing, const Sn
     out.family("yw_db_node_readable", "gauge", "1 when reads may go to the replica (fresh, not paused).");
     for (std::size_t i = 0; i < labels.size(); ++i)
         out.sample("yw_db_node_readable", labels[i], topology->nodes[i].readable);
-    out.family("yw_db_replica_lag_milliseconds", "gauge", "How far behind the primary each replica is.");
+    // Only replicas that answered the last probe: an unreachable one has no lag to report (yw_db_node_up says
+    // it is down), and a 0 would read as "caught up".
+    out.family("yw_db_replica_lag_seconds", "gauge",
+               "How far behind the primary each replica is, in seconds.");
     for (std::size_t i = 0; i < labels.size(); ++i) {
-        if (topology->nodes[i].role == Role::kReplica)
-            out.sample("yw_db_replica_lag_milliseconds", labels[i],
-                       static_cast<std::uint64_t>(topology->nodes[i].lag_ms));
+        if (topology->nodes[i].role == Role::kReplica && topology->nodes[i].healthy)
+            out.sample_real("yw_db_replica_lag_seconds", labels[i],
+                            static_cast<double>(topology->nodes[i].lag_ms) / 1000.0);
     }
     if (topology->pgbouncer_configured) {
         out.family("yw_db_pgbouncer_leads_to_primary", "gauge",

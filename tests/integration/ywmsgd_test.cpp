@@ -4,9 +4,13 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <cstdio>
+#include <fstream>
 #include <sstream>
 #include <thread>
 
+#include "common/files.hpp"
+#include "common/process.hpp"
 #include "node/control.hpp"
 #include "pg/queries.hpp"
 #include "support/topology_fixture.hpp"
@@ -47,6 +51,33 @@ TEST(Ywmsgd, HealthIsHealthyAgainstTheTopology) {
         boost::json::parse(line, ec);
         EXPECT_FALSE(ec) << "not a JSON log line: " << line;
     }
+}
+
+// Prometheus's own linter on a live /metrics (after some traffic, so every family has samples): names, units,
+// types and help texts as Prometheus conventions want them. promtool comes from Debian's prometheus package.
+TEST(Ywmsgd, MetricsPassPromtoolCheckMetrics) {
+    int port = free_port();
+    Child server("ywmsgd", {}, server_env(port));
+    ASSERT_TRUE(wait_for_port(port, 20s)) << server.log();
+    for (int i = 0; i < 3; ++i) http_request(port, "GET", "/health");
+    http_request(port, "GET", "/v1/users/not-a-uuid");  // a 401: counted too
+    // Until the replicas have been probed, they have no lag sample.
+    ASSERT_TRUE(
+        wait_until(15s, [&] { return metric_value(port, "yw_db_node_up{node=\"replica-1\"}") == 1; }));
+    auto metrics = http_request(port, "GET", "/metrics");
+    ASSERT_EQ(metrics.status, 200);
+    EXPECT_NE(metrics.body.find("yw_db_replica_lag_seconds{node=\"replica-1\"}"), std::string::npos)
+        << metrics.body;
+    std::string file = fmt::format("/tmp/yw-metrics-{}.txt", getpid());
+    {
+        std::ofstream out(file);
+        out << metrics.body;
+    }
+    auto check = run_process({"sh", "-c", "promtool check metrics < " + file});
+    std::remove(file.c_str());
+    ASSERT_TRUE(check.ok()) << check.error().message;
+    EXPECT_EQ(check->exit_code, 0) << check->output;
+    EXPECT_EQ(check->output, "") << "promtool check metrics found:\n" << check->output;
 }
 
 TEST(Ywmsgd, InvalidConfigurationRefusesToStartAndNamesTheVariable) {

@@ -153,6 +153,19 @@ TEST(Metrics, ExpositionOfRequestsHasHelpTypeCumulativeBucketsSumAndCount) {
                 R"(yw_http_request_duration_seconds_sum{method="POST",route="unmatched",status="404"} 3)");
 }
 
+TEST(Metrics, RealSamplesInBaseUnitsAreWrittenExactly) {
+    prometheus::Writer w;
+    w.family("yw_db_replica_lag_seconds", "gauge", "lag");
+    w.sample_real("yw_db_replica_lag_seconds", "node=\"replica-1\"", 1.25);
+    w.sample_real("yw_db_replica_lag_seconds", "node=\"replica-2\"", 0.001);
+    w.sample_real("yw_db_replica_lag_seconds", "", 0.0);
+    EXPECT_NE(w.text().find("yw_db_replica_lag_seconds{node=\"replica-1\"} 1.25\n"), std::string::npos)
+        << w.text();
+    EXPECT_NE(w.text().find("yw_db_replica_lag_seconds{node=\"replica-2\"} 0.001\n"), std::string::npos)
+        << w.text();
+    EXPECT_NE(w.text().find("yw_db_replica_lag_seconds 0\n"), std::string::npos) << w.text();
+}
+
 TEST(Metrics, LabelValuesAreEscaped) {
     Metrics::Series series{.method = "GET", .route = "/a\"b\\c\nd", .status = 200};
     series.latency.record(10);
