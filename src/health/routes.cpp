@@ -1,4 +1,4 @@
-// GET /health: a thin handler over Checker.
+// GET /health, /livez and /readyz: thin handlers over Checker.
 #include "health/routes.hpp"
 
 #include <boost/beast/http/field.hpp>
@@ -7,6 +7,11 @@
 
 namespace yw::health {
 namespace {
+
+http::Response no_store(http::Response res) {
+    res.set(boost::beast::http::field::cache_control, "no-store");
+    return res;
+}
 
 boost::asio::awaitable<http::Response> get_health(Checker& checker, const pg::TopologyMonitor* topology,
                                                   const partitions::Maintainer* maintainer) {
@@ -22,10 +27,23 @@ boost::asio::awaitable<http::Response> get_health(Checker& checker, const pg::To
                                 pg::missing_partition_stats(), view);
     auto status = report["status"] == "unhealthy" ? boost::beast::http::status::service_unavailable
                                                   : boost::beast::http::status::ok;
-    http::Response res = http::json_response(status, report);
     // A cached answer would hide an outage from the load balancer.
-    res.set(boost::beast::http::field::cache_control, "no-store");
-    co_return res;
+    co_return no_store(http::json_response(status, report));
+}
+
+// Kubernetes' probes: liveness touches nothing (a restart cures no database outage), readiness asks the
+// primary (an instance that cannot reach it should get no traffic).
+boost::asio::awaitable<http::Response> get_readyz(Checker& checker) {
+    DatabaseStatus database = co_await checker.check_database();
+    boost::json::object body{{"status", database.up ? "ready" : "not ready"}};
+    if (database.up) {
+        body["database_latency_ms"] = database.latency_ms;
+    } else {
+        body["reason"] = "the primary database does not answer: " + database.error;
+    }
+    co_return no_store(http::json_response(
+        database.up ? boost::beast::http::status::ok : boost::beast::http::status::service_unavailable,
+        body));
 }
 
 }  // namespace
@@ -36,6 +54,13 @@ void add_routes(http::Router& router, Checker& checker, const pg::TopologyMonito
                [&checker, topology, maintainer](http::RequestContext&) {
                    return get_health(checker, topology, maintainer);
                });
+    router.add(boost::beast::http::verb::get, "/livez",
+               [](http::RequestContext&) -> boost::asio::awaitable<http::Response> {
+                   co_return no_store(http::json_response(boost::beast::http::status::ok,
+                                                          boost::json::object{{"status", "alive"}}));
+               });
+    router.add(boost::beast::http::verb::get, "/readyz",
+               [&checker](http::RequestContext&) { return get_readyz(checker); });
 }
 
 }  // namespace yw::health

@@ -131,11 +131,17 @@ TEST(Ywmsgd, SigtermDrainsAndExitsZero) {
 }
 
 // Last in this binary: stops the primary.
-TEST(YwmsgdPrimaryDown, HealthTurns503WhenThePrimaryStops) {
+TEST(YwmsgdPrimaryDown, HealthAndReadinessTurn503WhenThePrimaryStopsLivenessStays) {
     int port = free_port();
     Child server("ywmsgd", {}, server_env(port));
     ASSERT_TRUE(wait_for_port(port, 20s)) << server.log();
     ASSERT_EQ(http_request(port, "GET", "/health").status, 200) << server.log();
+    auto ready = http_request(port, "GET", "/readyz");
+    EXPECT_EQ(ready.status, 200) << ready.body;
+    EXPECT_EQ(boost::json::parse(ready.body).at("status").as_string(), "ready");
+    auto alive = http_request(port, "GET", "/livez");
+    EXPECT_EQ(alive.status, 200) << alive.body;
+    EXPECT_EQ(alive.headers["cache-control"], "no-store");
 
     RunOptions stop;
     stop.as_user = running_as_root() ? "postgres" : "";
@@ -150,6 +156,13 @@ TEST(YwmsgdPrimaryDown, HealthTurns503WhenThePrimaryStops) {
     ASSERT_EQ(r.status, 503) << r.body;
     auto doc = boost::json::parse(r.body).as_object();
     EXPECT_EQ(doc.at("status").as_string(), "unhealthy");
+    // Kubernetes: out of rotation (readiness), but not restarted (liveness).
+    auto not_ready = http_request(port, "GET", "/readyz");
+    EXPECT_EQ(not_ready.status, 503) << not_ready.body;
+    EXPECT_EQ(boost::json::parse(not_ready.body).at("status").as_string(), "not ready");
+    EXPECT_NE(not_ready.body.find("the primary database does not answer"), std::string::npos)
+        << not_ready.body;
+    EXPECT_EQ(http_request(port, "GET", "/livez").status, 200);
     EXPECT_TRUE(server.running()) << "a dead primary must not take the server down";
     EXPECT_EQ(server.terminate(), 0) << server.log();
 }

@@ -50,6 +50,8 @@ TEST(OpenApi, EmbeddedDocumentMatchesDocsFile) {
 TEST(OpenApi, DocumentsEveryRoute) {
     const std::vector<std::pair<std::string, std::string>> routes = {
         {"get", "/health"},
+        {"get", "/livez"},
+        {"get", "/readyz"},
         {"get", "/openapi.json"},
         {"get", "/metrics"},
         {"get", "/metrics/queries"},
