@@ -239,16 +239,31 @@ Status Archiver::export_month(const std::string& month, const std::string& table
 
     say(fmt::format("{}: COPY … TO STDOUT | gzip | S3 multipart upload to s3://{}/{} (SSE AES256)", table,
                     s3_.config().bucket, m.object_key));
+    // A run killed during its upload left that multipart upload open: abort it, or S3 keeps its parts.
+    if (auto stale = s3_.unfinished_uploads(m.object_key); stale) {
+        for (const auto& id : *stale) {
+            say(fmt::format("{}: abort the unfinished upload {} of an interrupted run", table, id));
+            if (auto s = s3_.abort_multipart(m.object_key, id); !s)
+                log::warn("cannot abort an unfinished upload",
+                          {{"key", m.object_key}, {"error", s.error().message}});
+        }
+    } else {
+        log::warn("cannot list unfinished uploads",
+                  {{"key", m.object_key}, {"error", stale.error().message}});
+    }
     s3::PutOptions put;
     put.content_type = "application/gzip";
     put.encrypt = true;
-    s3::ObjectWriter writer(s3_, m.object_key, put);
+    constexpr std::size_t kPartSize = 8u << 20;
+    s3::ObjectWriter writer(s3_, m.object_key, put, kPartSize);
     Sha256 csv_hash, gzip_hash;
     GzipWriter gzip(
         [&](std::string_view bytes) {
             gzip_hash.update(bytes);
             m.object_bytes += bytes.size();
-            return writer.write(bytes);
+            Status s = writer.write(bytes);
+            if (m.object_bytes > kPartSize) checkpoint("uploading");  // a part is in S3, the rest is not
+            return s;
         },
         o_.gzip_level);
     auto rows = db_.copy_out("archive.copy_out", fmt::format(fmt::runtime(q::kArchiveCopyOutSql), quoted),

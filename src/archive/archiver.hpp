@@ -29,7 +29,8 @@ struct ArchiveOptions {
     std::string archive_log;  // YW_ARCHIVE_LOG; empty: no file
     std::function<void(const std::string&)> progress;  // step messages; may be empty
     // Fault injection for tests (YW_ARCHIVE_KILL_AFTER=<state>): the process SIGKILLs itself right after it
-    // recorded that state, as a crash between two steps would.
+    // recorded that state, as a crash between two steps would; "uploading": once the first part of the object
+    // is in S3, as a crash in the middle of the upload would.
     std::string kill_after;
 };
 

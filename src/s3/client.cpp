@@ -401,6 +401,19 @@ Status Client::abort_multipart(const std::string& key, const std::string& upload
     return check("ABORT MULTIPART " + key, request(req));
 }
 
+Result<std::vector<std::string>> Client::unfinished_uploads(const std::string& key) {
+    // ListMultipartUploads of the whole bucket, filtered here: a prefix with '/' is mis-signed by moto 5.2.1.
+    Request req;
+    req.path = "/" + impl_->config.bucket;
+    req.query = {{"uploads", ""}};
+    auto r = request(req);
+    if (Status s = check("LIST MULTIPART UPLOADS", r); !s.ok()) return s.error();
+    std::vector<std::string> ids;
+    for (auto upload : xml::elements(r->body, "Upload"))
+        if (xml::text(upload, "Key") == key) ids.push_back(xml::text(upload, "UploadId").value_or(""));
+    return ids;
+}
+
 // ObjectWriter
 
 ObjectWriter::ObjectWriter(Client& client, std::string key, PutOptions options, std::size_t part_size)

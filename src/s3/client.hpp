@@ -95,6 +95,9 @@ class Client {
     Status complete_multipart(const std::string& key, const std::string& upload_id,
                               const std::vector<std::string>& etags);  // etags[i] is part i+1
     Status abort_multipart(const std::string& key, const std::string& upload_id);
+    // The ids of multipart uploads of `key` begun and never completed nor aborted (a writer killed mid-way):
+    // S3 keeps, and bills, their parts until they are aborted. The first 1000 uploads of the bucket.
+    Result<std::vector<std::string>> unfinished_uploads(const std::string& key);
 
   private:
     struct Impl;

@@ -16,6 +16,8 @@
 #include "common/config.hpp"
 #include "common/process.hpp"
 #include "common/sha256.hpp"
+#include "s3/client.hpp"
+#include "s3/settings.hpp"
 #include "support/api_client.hpp"
 #include "support/topology_fixture.hpp"
 
@@ -277,6 +279,41 @@ TEST_F(Archive, KilledAfterEveryStepTheNextRunResumesAndNothingIsDroppedUnverifi
               "btree (conversation_id, created_at DESC, id DESC) WHERE (deleted_at IS NULL); btree (id, "
               "created_at)")
         << "the parent's two indexes";
+}
+
+TEST_F(Archive, KilledInTheMiddleOfTheUploadTheRerunAbortsTheOpenUploadAndFinishes) {
+    const std::string month = "2024_10", table = table_of(month);
+    fill_month(month, 1);
+    {
+        // More than one 8 MiB part of gzip: content that does not compress much (random uuids and md5s).
+        auto db = app_direct();
+        exec(db,
+             "INSERT INTO conversation_message (id, tenant_id, conversation_id, direction, content, "
+             "created_at) "
+             "SELECT gen_random_uuid(), gen_random_uuid(), gen_random_uuid(), 'outbound', md5(g::text) || "
+             "md5((g * 7)::text), '2024-10-02 00:00:00+00'::timestamptz + g * interval '1 second' "
+             "FROM generate_series(1, 150000) g");
+    }
+    Digest before = digest(table);
+    auto s3_config = s3::config_from(config());
+    ASSERT_TRUE(s3_config.ok());
+    s3::Client s3(*s3_config);
+    auto open_uploads = [&] {
+        auto ids = s3.unfinished_uploads(archive::object_key(table));
+        EXPECT_TRUE(ids.ok()) << ids.error().message;
+        return ids.ok() ? ids->size() : 0u;
+    };
+    auto r = ywctl({"partitions", "archive", "--month", month, "--yes"}, {"YW_ARCHIVE_KILL_AFTER=uploading"});
+    ASSERT_EQ(r.exit_code, -1) << r.output;
+    EXPECT_EQ(open_uploads(), 1u) << "the killed run's multipart upload is still open";
+    EXPECT_EQ(state_of(month), "detached");
+    EXPECT_EQ(digest(table), before);
+
+    auto done = ywctl({"partitions", "archive", "--month", month, "--yes"});
+    ASSERT_EQ(done.exit_code, 0) << done.output;
+    EXPECT_NE(done.output.find("abort the unfinished upload"), std::string::npos) << done.output;
+    EXPECT_EQ(open_uploads(), 0u);
+    EXPECT_EQ(state_of(month), "dropped");
 }
 
 TEST_F(Archive, ACorruptedObjectFailsVerificationAndTheMonthStays) {
