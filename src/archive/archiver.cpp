@@ -149,6 +149,9 @@ class Archiver {
     Status finish(const std::string& month, const std::string& table, std::uint64_t table_bytes,
                   MonthOutcome& out);
     Status drop_expired(const std::string& month, const std::string& table, MonthOutcome& out);
+    // DROP TABLE (when it still exists) and state `dropped` with the log line, in one transaction.
+    Status drop_and_record(const std::string& month, const std::string& table, const std::string& line);
+    void append_to_log(const std::string& line) const;
     std::string eligibility(const std::string& month) const;
 
     pg::SyncConnection& db_;
@@ -345,9 +348,37 @@ Status Archiver::verify(const std::string& month, const std::string& table, Mont
                             want_rows));
 }
 
+Status Archiver::drop_and_record(const std::string& month, const std::string& table,
+                                 const std::string& line) {
+    // DROP and the record in one transaction: a crash leaves either both or neither.
+    if (auto r = db_.query(q::kBegin); !r) return r.error();
+    auto rollback = [&](Error e) {
+        (void)db_.query(q::kRollback);
+        return e;
+    };
+    auto info = db_.query(q::kArchiveTable, {table});
+    if (!info) return rollback(info.error());
+    if (!info->empty()) {
+        auto r = with_lock_retries(
+            "archive.drop", fmt::format(fmt::runtime(q::kArchiveDropSql), db_.quote_identifier(table)));
+        if (!r) return rollback(r.error());
+    }
+    if (auto r = db_.query(q::kArchiveFinished, {month, std::string("dropped"), std::nullopt, line}); !r)
+        return rollback(r.error());
+    if (auto r = db_.query(q::kCommit); !r) return r.error();
+    return {};
+}
+
+void Archiver::append_to_log(const std::string& line) const {
+    if (o_.archive_log.empty()) return;
+    std::ofstream log_file(o_.archive_log, std::ios::app);
+    if (log_file) log_file << line << "\n";
+    if (!log_file)
+        log::warn("cannot append to the archival log", {{"path", o_.archive_log}});  // in the table
+}
+
 Status Archiver::finish(const std::string& month, const std::string& table, std::uint64_t table_bytes,
                         MonthOutcome& out) {
-    std::string quoted = db_.quote_identifier(table);
     if (o_.keep_detached_days) {
         auto until = db_.simple_query(
             "archive.keep_until",
@@ -357,61 +388,27 @@ Status Archiver::finish(const std::string& month, const std::string& table, std:
                                        until->text(0, "t").substr(0, 16));
         auto r = db_.query(q::kArchiveFinished, {month, std::string("kept"), until->text(0, "t"), line});
         if (!r) return r.error();
-        out.state = "kept";
-        out.outcome = "kept";
+        out.state = out.outcome = "kept";
         out.detail = line;
     } else {
-        // DROP and the record in one transaction: a crash leaves either both or neither.
-        if (auto r = db_.query(q::kBegin); !r) return r.error();
-        auto rollback = [&] { (void)db_.query(q::kRollback); };
-        if (auto r = with_lock_retries("archive.drop", fmt::format(fmt::runtime(q::kArchiveDropSql), quoted));
-            !r) {
-            rollback();
-            return r.error();
-        }
         std::string line =
             fmt::format("{}: Archived {}, freed {}", now_.log_time, table, megabytes(table_bytes));
-        if (auto r = db_.query(q::kArchiveFinished, {month, std::string("dropped"), std::nullopt, line});
-            !r) {
-            rollback();
-            return r.error();
-        }
-        if (auto r = db_.query(q::kCommit); !r) return r.error();
+        if (auto s = drop_and_record(month, table, line); !s) return s;
         out.state = "dropped";
         out.outcome = "archived";
         out.detail = line;
     }
-    if (!o_.archive_log.empty()) {
-        std::ofstream log_file(o_.archive_log, std::ios::app);
-        if (log_file) log_file << out.detail << "\n";
-        if (!log_file)
-            log::warn("cannot append to the archival log",
-                      {{"path", o_.archive_log}});  // recorded in the table
-    }
+    append_to_log(out.detail);
     return {};
 }
 
 Status Archiver::drop_expired(const std::string& month, const std::string& table, MonthOutcome& out) {
-    std::string quoted = db_.quote_identifier(table);
-    if (auto r = db_.query(q::kBegin); !r) return r.error();
-    auto info = db_.query(q::kArchiveTable, {table});
-    if (info && !info->empty()) {
-        if (auto r = with_lock_retries("archive.drop", fmt::format(fmt::runtime(q::kArchiveDropSql), quoted));
-            !r) {
-            (void)db_.query(q::kRollback);
-            return r.error();
-        }
-    }
     std::string line =
         fmt::format("{}: Dropped {} (archived, kept detached until its time was up)", now_.log_time, table);
-    if (auto r = db_.query(q::kArchiveFinished, {month, std::string("dropped"), std::nullopt, line}); !r) {
-        (void)db_.query(q::kRollback);
-        return r.error();
-    }
-    if (auto r = db_.query(q::kCommit); !r) return r.error();
-    out.state = "dropped";
-    out.outcome = "dropped";
+    if (auto s = drop_and_record(month, table, line); !s) return s;
+    out.state = out.outcome = "dropped";
     out.detail = line;
+    append_to_log(line);
     return {};
 }
 

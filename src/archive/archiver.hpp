@@ -13,9 +13,6 @@
 
 namespace yw::archive {
 
-// Where an archive of a month is (partition_archive.state, migration 0003; docs/partitions.md).
-inline constexpr const char* kSteps[] = {"detaching", "detached", "uploaded", "verified"};
-
 struct ArchiveOptions {
     std::optional<std::string> month;  // YYYY_MM; unset: every month older than the cut-off
     int older_than_months = 12;        // the cut-off: months that began more than N months before this one

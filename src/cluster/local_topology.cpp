@@ -526,22 +526,7 @@ std::optional<std::pair<std::string, std::string>> read_s3_credentials(const fs:
 
 std::optional<std::string> find_moto_server() {
     if (const char* p = std::getenv("YW_MOTO_SERVER"); p && *p) return std::string(p);
-    std::vector<fs::path> dirs;
-    if (const char* path = std::getenv("PATH")) {
-        std::string_view rest = path;
-        while (!rest.empty()) {
-            auto colon = rest.find(':');
-            dirs.emplace_back(std::string(rest.substr(0, colon)));
-            rest = colon == std::string_view::npos ? std::string_view{} : rest.substr(colon + 1);
-        }
-    }
-    if (const char* home = std::getenv("HOME")) dirs.push_back(fs::path(home) / ".pyenv" / "shims");
-    dirs.emplace_back("/root/.pyenv/shims");
-    for (const auto& d : dirs) {
-        fs::path candidate = d / "moto_server";
-        if (!d.empty() && ::access(candidate.c_str(), X_OK) == 0) return candidate.string();
-    }
-    return std::nullopt;
+    return find_program("moto_server");
 }
 
 Status LocalTopology::start_s3(std::vector<std::function<void()>>& undo) {

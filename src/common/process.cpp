@@ -14,9 +14,31 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
 
 namespace yw {
+
+std::optional<std::string> find_program(const std::string& name) {
+    std::vector<std::filesystem::path> dirs;
+    if (const char* path = std::getenv("PATH")) {
+        std::string_view rest = path;
+        while (!rest.empty()) {
+            auto colon = rest.find(':');
+            dirs.emplace_back(std::string(rest.substr(0, colon)));
+            rest = colon == std::string_view::npos ? std::string_view{} : rest.substr(colon + 1);
+        }
+    }
+    if (const char* home = std::getenv("HOME"))
+        dirs.push_back(std::filesystem::path(home) / ".pyenv" / "shims");
+    dirs.emplace_back("/root/.pyenv/shims");
+    for (const auto& d : dirs) {
+        std::filesystem::path candidate = d / name;
+        if (!d.empty() && ::access(candidate.c_str(), X_OK) == 0) return candidate.string();
+    }
+    return std::nullopt;
+}
 
 bool running_as_root() { return geteuid() == 0; }
 

@@ -30,6 +30,10 @@ struct RunResult {
 // Runs argv[0] (searched on PATH) and waits for it. Fails only when the program cannot be started.
 Result<RunResult> run_process(const std::vector<std::string>& argv, const RunOptions& options = {});
 
+// The executable `name` on PATH, else in pyenv's shims ($HOME/.pyenv/shims, /root/.pyenv/shims), where the
+// machine image's pip puts Python tools (moto_server, aws); nullopt when there is none.
+std::optional<std::string> find_program(const std::string& name);
+
 // True when this process runs as root.
 bool running_as_root();
 

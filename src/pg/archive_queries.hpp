@@ -20,8 +20,6 @@ inline constexpr Query kArchiveLockHolder{
     " FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
     " WHERE l.locktype = 'advisory' AND l.granted"
     " AND l.objid = hashtext('ywmessaging.partition_archive')::oid LIMIT 1"};
-inline constexpr Query kArchiveUnlock{"archive.unlock",
-                                      "SELECT pg_advisory_unlock(hashtext('ywmessaging.partition_archive'))"};
 
 // The current month (UTC) and the server's version, once per run.
 inline constexpr Query kArchiveNow{

@@ -31,21 +31,7 @@ std::string built(const std::string& program) { return std::string(YW_BINARY_DIR
 
 }  // namespace
 
-std::string aws_cli() {
-    if (const char* path = std::getenv("PATH")) {
-        std::string_view rest = path;
-        while (!rest.empty()) {
-            auto colon = rest.find(':');
-            fs::path candidate = fs::path(std::string(rest.substr(0, colon))) / "aws";
-            if (::access(candidate.c_str(), X_OK) == 0) return candidate.string();
-            rest = colon == std::string_view::npos ? std::string_view{} : rest.substr(colon + 1);
-        }
-    }
-    for (const char* home : std::initializer_list<const char*>{std::getenv("HOME"), "/root"})
-        if (home && ::access((fs::path(home) / ".pyenv/shims/aws").c_str(), X_OK) == 0)
-            return (fs::path(home) / ".pyenv/shims/aws").string();
-    return "aws";
-}
+std::string aws_cli() { return find_program("aws").value_or("aws"); }
 
 int pick_port_base() {
     // Below the kernel's ephemeral range: a listening port inside it can be taken, while its server is down,
