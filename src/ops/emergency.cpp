@@ -254,7 +254,7 @@ Diagnosis diagnose_replica_failure(const Config& config, std::chrono::seconds ti
             to_rebuild.push_back(n.name);
             continue;
         }
-        auto lag = effective_lag_ms(snap.primary_lsn, w->replay_lsn, w->replay_lag_ms);
+        auto lag = effective_lag_ms(snap.primary_lsn, w->replay_lsn, w->replay_lag_ms, w->sent_lsn);
         r.add({n.name + " replay lag", lag ? lag_level(*lag) : Level::kUnknown,
                lag ? fmt::format("{} ms", *lag) : "unknown", fmt::format("< {} ms", kLagWarningMs),
                "streaming"});

@@ -315,9 +315,9 @@ Result<RebuildOutcome> run_rebuild(const RebuildPlan& plan) {
     while (true) {
         auto snap = collect_replication(source, o.connect_timeout);
         if (const Walsender* w = walsender_of(snap, o.node)) {
-            auto lag = effective_lag_ms(snap.primary_lsn, w->replay_lsn, w->replay_lag_ms);
-            auto wlag = effective_lag_ms(snap.primary_lsn, w->write_lsn, w->write_lag_ms);
-            auto flag = effective_lag_ms(snap.primary_lsn, w->flush_lsn, w->flush_lag_ms);
+            auto lag = effective_lag_ms(snap.primary_lsn, w->replay_lsn, w->replay_lag_ms, w->sent_lsn);
+            auto wlag = effective_lag_ms(snap.primary_lsn, w->write_lsn, w->write_lag_ms, w->sent_lsn);
+            auto flag = effective_lag_ms(snap.primary_lsn, w->flush_lsn, w->flush_lag_ms, w->sent_lsn);
             last = fmt::format("state {}, replay lag {}", w->state,
                                lag ? std::to_string(*lag) + " ms" : "unknown");
             if (w->state == "streaming" && lag && wlag && flag && *lag < kLagWarningMs &&

@@ -139,9 +139,11 @@ ReplicationSnapshot collect_replication(const std::vector<NodeEndpoint>& nodes,
 
 std::optional<long long> effective_lag_ms(std::optional<std::uint64_t> primary_lsn,
                                           std::optional<std::uint64_t> stage_lsn,
-                                          std::optional<long long> measured_ms) {
+                                          std::optional<long long> measured_ms,
+                                          std::optional<std::uint64_t> sent_lsn) {
     if (primary_lsn && stage_lsn && *stage_lsn >= *primary_lsn) return 0;
     if (measured_ms) return std::max(0LL, *measured_ms);
+    if (sent_lsn && stage_lsn && *stage_lsn >= *sent_lsn) return 0;
     return std::nullopt;
 }
 
@@ -243,7 +245,7 @@ Report assess_replication(const ReplicationSnapshot& s, const ReplicationThresho
         for (const Stage& st :
              {Stage{"write", w->write_lsn, w->write_lag_ms}, Stage{"flush", w->flush_lsn, w->flush_lag_ms},
               Stage{"replay", w->replay_lsn, w->replay_lag_ms}}) {
-            auto lag = effective_lag_ms(s.primary_lsn, st.lsn, st.measured);
+            auto lag = effective_lag_ms(s.primary_lsn, st.lsn, st.measured, w->sent_lsn);
             std::string detail;
             if (s.primary_lsn && st.lsn) {
                 long long behind = static_cast<long long>(*s.primary_lsn) - static_cast<long long>(*st.lsn);
@@ -311,9 +313,10 @@ boost::json::object to_json(const ReplicationSnapshot& s) {
              {"write_lsn", lsn(w.write_lsn)},
              {"flush_lsn", lsn(w.flush_lsn)},
              {"replay_lsn", lsn(w.replay_lsn)},
-             {"write_lag_ms", num(effective_lag_ms(s.primary_lsn, w.write_lsn, w.write_lag_ms))},
-             {"flush_lag_ms", num(effective_lag_ms(s.primary_lsn, w.flush_lsn, w.flush_lag_ms))},
-             {"replay_lag_ms", num(effective_lag_ms(s.primary_lsn, w.replay_lsn, w.replay_lag_ms))}});
+             {"write_lag_ms", num(effective_lag_ms(s.primary_lsn, w.write_lsn, w.write_lag_ms, w.sent_lsn))},
+             {"flush_lag_ms", num(effective_lag_ms(s.primary_lsn, w.flush_lsn, w.flush_lag_ms, w.sent_lsn))},
+             {"replay_lag_ms",
+              num(effective_lag_ms(s.primary_lsn, w.replay_lsn, w.replay_lag_ms, w.sent_lsn))}});
     }
     boost::json::array slots;
     for (const auto& slot : s.slots)

@@ -75,10 +75,13 @@ ReplicationSnapshot collect_replication(const std::vector<NodeEndpoint>& nodes,
 
 // The lag of one stage (write, flush or replay): 0 when that stage has reached the primary's position (an
 // idle primary is not lag, however old the last replayed transaction), else PostgreSQL's measured lag, else
-// unknown.
+// 0 when no lag is measured and the stage has reached everything sent to the standby (`sent_lsn`:
+// PostgreSQL clears the lag columns of a standby that caught up; WAL written since and not yet sent is
+// judged by bytes behind), else unknown.
 std::optional<long long> effective_lag_ms(std::optional<std::uint64_t> primary_lsn,
                                           std::optional<std::uint64_t> stage_lsn,
-                                          std::optional<long long> measured_ms);
+                                          std::optional<long long> measured_ms,
+                                          std::optional<std::uint64_t> sent_lsn = std::nullopt);
 Level lag_level(long long lag_ms);
 // Warning from `warning` bytes on, critical from `critical` bytes on.
 Level behind_level(std::uint64_t bytes, const ReplicationThresholds& t = {});

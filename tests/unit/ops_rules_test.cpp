@@ -34,6 +34,11 @@ TEST(OpsRules, AnIdlePrimaryIsNotLag) {
     // Behind with no measurement: unknown, never a made-up zero.
     EXPECT_EQ(effective_lag_ms(200, 100, std::nullopt), std::nullopt);
     EXPECT_EQ(effective_lag_ms(std::nullopt, 100, 20), 20);
+    // PostgreSQL clears the lag of a standby that replayed all it was sent, while the primary may already
+    // have written a few bytes more (seen in CI: replay 0/41A2140 = sent, primary 0/41A21C8, lag NULL).
+    EXPECT_EQ(effective_lag_ms(200, 100, std::nullopt, 100), 0);
+    EXPECT_EQ(effective_lag_ms(200, 100, std::nullopt, 150), std::nullopt);  // sent, not replayed: unknown
+    EXPECT_EQ(effective_lag_ms(200, 100, 1500, 100), 1500);                  // a measured lag wins
 }
 
 TEST(OpsRules, LagThresholdsOfRb1AndRb23) {
