@@ -31,6 +31,9 @@ void add_ratelimit_commands(CLI::App& app, const Globals& globals, Action& actio
 void add_cache_commands(CLI::App& app, const Globals& globals, Action& action);
 // partitions archive|restore (RB-18, RB-19), under the `partitions` noun of add_db_commands.
 void add_archive_commands(CLI::App& partitions, const Globals& globals, Action& action);
+// backup run|list|check|restore and drill restore (pgBackRest, RB-20): apps/ywctl/backup_cmd.cpp. After
+// add_failover_commands, which makes `drill`.
+void add_backup_commands(CLI::App& app, const Globals& globals, Action& action);
 
 // The configuration for commands that talk to the application database: --config, YW_CONFIG_FILE, the
 // environment, or (when none names a database) the local topology's var/cluster/cluster.env.

@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
     ywctl::add_cluster_commands(app, globals, action);
     ywctl::add_db_commands(app, globals, action);
     ywctl::add_failover_commands(app, globals, action);
+    ywctl::add_backup_commands(app, globals, action);
     ywctl::add_replicas_commands(app, globals, action);
     ywctl::add_pool_commands(app, globals, action);
     ywctl::add_emergency_commands(app, globals, action);

@@ -17,6 +17,7 @@
 #include <sstream>
 #include <thread>
 
+#include "backup/pgbackrest.hpp"
 #include "common/files.hpp"
 #include "common/hex.hpp"
 #include "common/logging.hpp"
@@ -139,8 +140,46 @@ bool redis_ping(int port, std::string* detail = nullptr) {
 
 }  // namespace
 
+namespace {
+
+// moto 5 checks a SigV4 signature against the URL as Werkzeug re-encodes it ('/' left bare in query values,
+// other escapes in the path normalised) rather than the request target the client signed, so pgBackRest's
+// listings (prefix=backup%2F…) and any key with an escaped character fail with SignatureDoesNotMatch. Python
+// imports sitecustomize at start-up: this one makes moto check the raw target, as AWS does.
+constexpr const char* kMotoSignatureFix =
+    R"PY(# Written by `ywctl cluster up` (src/cluster/local_topology.cpp).
+# moto checks SigV4 signatures against the re-encoded URL; check them against the raw request target instead.
+try:
+    from moto.core import responses as _responses
+
+    _setup_class = _responses.BaseResponse.setup_class
+
+    def _setup_class_with_raw_target(self, request, full_url, headers, *args, **kwargs):
+        _setup_class(self, request, full_url, headers, *args, **kwargs)
+        environ = getattr(request, "environ", None) or {}
+        raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+        if raw and raw.startswith("/"):
+            scheme, _, rest = full_url.partition("://")
+            self.uri = scheme + "://" + rest.split("/", 1)[0] + raw
+
+    _responses.BaseResponse.setup_class = _setup_class_with_raw_target
+except Exception:
+    pass
+)PY";
+
+std::optional<std::string> find_nginx() {
+    if (auto p = find_program("nginx")) return p;
+    if (fs::exists("/usr/sbin/nginx")) return std::string("/usr/sbin/nginx");
+    return std::nullopt;
+}
+
+// Backups need the S3 server, nginx for its TLS and pgBackRest.
+bool backups_possible() { return find_moto_server() && find_nginx() && find_program("pgbackrest"); }
+
+}  // namespace
+
 Ports Ports::from_base(int base) {
-    return Ports{base, base + 1, base + 2, base + 1000, base + 947, base + 948};
+    return Ports{base, base + 1, base + 2, base + 1000, base + 947, base + 948, base + 949};
 }
 
 Result<LocalTopology> LocalTopology::open(Options options) {
@@ -195,6 +234,7 @@ Connections LocalTopology::connections() const {
     c.redis = fmt::format("redis://127.0.0.1:{}/0", ports_.redis);
     c.app_primary = url(ports_.primary, "app_user", "ywmessaging", app_password_);
     c.s3 = fmt::format("http://127.0.0.1:{}", ports_.s3);
+    c.s3_tls = fmt::format("https://127.0.0.1:{}", ports_.s3_tls);
     return c;
 }
 
@@ -253,6 +293,13 @@ Status LocalTopology::write_env_file() const {
             "{}\n",
             c.s3, kLocalBucket, creds->first, creds->second);
     }
+    if (fs::exists(pgbackrest_conf())) {
+        text += fmt::format(
+            "# Backups (docs/backup.md): pgBackRest's own variables, read by ywctl backup and by "
+            "pgbackrest.\n"
+            "PGBACKREST_CONFIG={}\nPGBACKREST_STANZA={}\n",
+            pgbackrest_conf().string(), kLocalStanza);
+    }
     return write_file(env_file(), text);
 }
 
@@ -283,8 +330,10 @@ Status LocalTopology::start_primary(std::vector<std::function<void()>>& undo) {
             "hot_standby_feedback = on\n"
             "wal_log_hints = on  # pg_rewind can rejoin an old primary after a failover\n"
             "shared_preload_libraries = 'pg_stat_statements'\n"
-            "log_line_prefix = '%m [%p] %q%u@%d '\n",
-            ports_.primary);
+            "log_line_prefix = '%m [%p] %q%u@%d '\n"
+            "# WAL archiving through pgBackRest (archive_command is set once the repository exists)\n"
+            "archive_mode = {}\n",
+            ports_.primary, backups_possible() ? "on" : "off");
         if (auto s = append_file(data / "postgresql.conf", conf); !s) return s;
         // Loopback only. The superuser and replication connect without a password (a local development
         // topology); the application role must use its SCRAM password, as in production.
@@ -547,10 +596,17 @@ Status LocalTopology::start_s3(std::vector<std::function<void()>>& undo) {
     fs::remove(home / "credentials", ec);  // moto keeps everything in memory: a new server, a new key
     // The first three requests (CreateUser, PutUserPolicy, CreateAccessKey) go unchecked; from then on moto
     // verifies every SigV4 signature against the IAM users it knows.
+    fs::create_directories(home / "pyshim", ec);
+    if (auto s = write_file(
+            home / "pyshim" / "sitecustomize.py", kMotoSignatureFix,
+            fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read | fs::perms::others_read);
+        !s)
+        return s;
     std::string command = fmt::format(
-        "INITIAL_NO_AUTH_ACTION_COUNT=3 setsid {} -H 127.0.0.1 -p {} >>{} 2>&1 </dev/null & echo $! >{}",
-        render_command({*moto}), ports_.s3, render_command({(dir_ / "log" / "s3.log").string()}),
-        render_command({pidfile.string()}));
+        "INITIAL_NO_AUTH_ACTION_COUNT=3 PYTHONPATH={} setsid {} -H 127.0.0.1 -p {} >>{} 2>&1 </dev/null & "
+        "echo $! >{}",
+        render_command({(home / "pyshim").string()}), render_command({*moto}), ports_.s3,
+        render_command({(dir_ / "log" / "s3.log").string()}), render_command({pidfile.string()}));
     say(fmt::format("start the S3 server (moto) on port {}", ports_.s3));
     auto r = run_process({"sh", "-c", command});
     if (!r || r->exit_code != 0)
@@ -611,7 +667,186 @@ Status LocalTopology::provision_s3() {
     real.secret_access_key = secret;
     s3::Client client(real);
     if (auto s = client.create_bucket(); !s) return fail("cannot create the bucket: " + s.error().message);
-    return write_file(dir_ / "s3" / "credentials", id + "\n" + secret + "\n");
+    if (auto s = write_file(dir_ / "s3" / "credentials", id + "\n" + secret + "\n"); !s) return s;
+    s3_fresh_ = true;
+    return {};
+}
+
+Status LocalTopology::make_tls_files(const fs::path& tls) const {
+    if (fs::exists(tls / "server.crt") && fs::exists(tls / "ca.crt")) return {};
+    say("make the topology's CA and the S3 server's TLS certificate");
+    std::error_code ec;
+    fs::create_directories(tls, ec);
+    auto openssl = [&](const std::vector<std::string>& args) -> Status {
+        std::vector<std::string> argv = {"openssl"};
+        argv.insert(argv.end(), args.begin(), args.end());
+        auto r = run_process(argv);
+        if (!r || r->exit_code != 0)
+            return fail("openssl " + args.front() + " failed: " + (r ? r->output : r.error().message));
+        return {};
+    };
+    const std::string ca_key = (tls / "ca.key").string(), ca = (tls / "ca.crt").string(),
+                      key = (tls / "server.key").string(), csr = (tls / "server.csr").string(),
+                      ext = (tls / "server.ext").string(), crt = (tls / "server.crt").string();
+    // pgBackRest 2.45 matches the endpoint against DNS names only, hence 127.0.0.1 as a DNS name too.
+    if (auto s =
+            write_file(tls / "server.ext",
+                       "subjectAltName=IP:127.0.0.1,DNS:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n"
+                       "keyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n");
+        !s)
+        return s;
+    for (const auto& args : std::vector<std::vector<std::string>>{
+             {"req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days",
+              "3650", "-subj", "/CN=ywctl local topology CA", "-keyout", ca_key, "-out", ca},
+             {"req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj",
+              "/CN=127.0.0.1", "-keyout", key, "-out", csr},
+             {"x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial", "-days", "3650",
+              "-extfile", ext, "-out", crt}}) {
+        if (auto s = openssl(args); !s) return s;
+    }
+    for (const char* f : {"ca.crt", "server.crt"})
+        fs::permissions(
+            tls / f,
+            fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read | fs::perms::others_read,
+            ec);
+    node::give_to_service_user(tls);
+    return {};
+}
+
+Status LocalTopology::start_tls_proxy(const fs::path& tls, std::vector<std::function<void()>>& undo) {
+    fs::path pidfile = tls / "nginx.pid";
+    if (read_pid(pidfile)) return {};
+    auto nginx = find_nginx();
+    if (!nginx) return fail("nginx is not installed (scripts/bootstrap.sh installs nginx-light)");
+    std::error_code ec;
+    fs::create_directories(tls / "tmp", ec);
+    // Streams both ways (no request buffering, any size), and passes the Host header the client signed.
+    std::string conf = fmt::format(
+        "# Written by `ywctl cluster up`: TLS in front of the S3 server, for pgBackRest.\n"
+        "daemon on;\nworker_processes 1;\npid {pid};\nerror_log {log} warn;\n"
+        "events {{ worker_connections 256; }}\n"
+        "http {{\n"
+        "  access_log off;\n"
+        "  client_body_temp_path {tmp}; proxy_temp_path {tmp}; fastcgi_temp_path {tmp};\n"
+        "  uwsgi_temp_path {tmp}; scgi_temp_path {tmp};\n"
+        "  server {{\n"
+        "    listen 127.0.0.1:{port} ssl;\n"
+        "    ssl_certificate {crt};\n    ssl_certificate_key {key};\n"
+        "    client_max_body_size 0;\n    proxy_request_buffering off;\n    proxy_buffering off;\n"
+        "    location / {{\n"
+        "      proxy_pass http://127.0.0.1:{s3};\n      proxy_http_version 1.1;\n"
+        "      proxy_set_header Host $http_host;\n      proxy_set_header Connection \"\";\n"
+        "      proxy_read_timeout 300s;\n"
+        "    }}\n  }}\n}}\n",
+        fmt::arg("pid", pidfile.string()), fmt::arg("log", (dir_ / "log" / "s3-tls.log").string()),
+        fmt::arg("tmp", (tls / "tmp").string()), fmt::arg("port", ports_.s3_tls),
+        fmt::arg("crt", (tls / "server.crt").string()), fmt::arg("key", (tls / "server.key").string()),
+        fmt::arg("s3", ports_.s3));
+    if (auto s = write_file(tls / "nginx.conf", conf); !s) return s;
+    node::give_to_service_user(tls);
+    say(fmt::format("start nginx (TLS for S3) on port {}", ports_.s3_tls));
+    RunOptions opts;
+    if (running_as_root()) opts.as_user = node::kServiceUser;
+    opts.timeout = 30s;
+    auto r = run_process({*nginx, "-p", tls.string(), "-e", (dir_ / "log" / "s3-tls.log").string(), "-c",
+                          (tls / "nginx.conf").string()},
+                         opts);
+    if (!r || r->exit_code != 0) return fail("cannot start nginx: " + (r ? r->output : r.error().message));
+    undo.push_back([pidfile] { (void)stop_pidfile_process(pidfile, "nginx"); });
+    if (!wait_until(10s, [&] { return port_in_use(ports_.s3_tls); }))
+        return fail(fmt::format("nginx did not listen on port {}", ports_.s3_tls));
+    return {};
+}
+
+Status LocalTopology::write_pgbackrest_conf() const {
+    auto creds = read_s3_credentials(dir_);
+    if (!creds) return fail("no S3 key for pgBackRest");
+    fs::path home = dir_ / "pgbackrest";
+    std::error_code ec;
+    for (const char* sub : {"log", "lock", "spool"}) fs::create_directories(home / sub, ec);
+    // The repository's passphrase: kept with the topology (production: a secret store, docs/backup.md).
+    fs::path cipher_file = home / "cipher";
+    std::string cipher = fs::exists(cipher_file) ? read_text(cipher_file) : random_hex(32);
+    if (!fs::exists(cipher_file))
+        if (auto s = write_file(cipher_file, cipher); !s) return s;
+    std::string nodes;
+    int n = 1;
+    for (const auto& [name, port] : postgres_nodes())
+        nodes += fmt::format("pg{0}-path={1}\npg{0}-port={2}\n", n++, data_dir(name).string(), port);
+    std::string conf = fmt::format(
+        "# Written by `ywctl cluster up` (docs/backup.md). Holds the S3 key and the repository passphrase.\n"
+        "[global]\n"
+        "repo1-type=s3\nrepo1-path={prefix}\nrepo1-s3-bucket={bucket}\nrepo1-s3-endpoint=127.0.0.1\n"
+        "repo1-storage-port={port}\nrepo1-storage-ca-file={ca}\nrepo1-s3-region=us-east-1\n"
+        "repo1-s3-uri-style=path\nrepo1-s3-key={key}\nrepo1-s3-key-secret={secret}\n"
+        "repo1-cipher-type=aes-256-cbc\nrepo1-cipher-pass={cipher}\n"
+        "repo1-retention-full=2\nrepo1-bundle=y\n"
+        "compress-type=lz4\nprocess-max=2\nstart-fast=y\narchive-timeout=60\n"
+        // A repository that does not answer fails archive_command within seconds rather than a minute: a
+        // fast shutdown waits for the archiver.
+        "io-timeout=10\n"
+        "log-path={home}/log\nlock-path={home}/lock\nspool-path={home}/spool\n"
+        "log-level-console=warn\nlog-level-file=info\n"
+        "\n[{stanza}]\n{nodes}",
+        fmt::arg("prefix", kBackupPrefix), fmt::arg("bucket", kLocalBucket), fmt::arg("port", ports_.s3_tls),
+        fmt::arg("ca", (dir_ / "s3" / "tls" / "ca.crt").string()), fmt::arg("key", creds->first),
+        fmt::arg("secret", creds->second), fmt::arg("cipher", cipher), fmt::arg("home", home.string()),
+        fmt::arg("stanza", kLocalStanza), fmt::arg("nodes", nodes));
+    if (auto s = write_file(pgbackrest_conf(), conf); !s) return s;
+    node::give_to_service_user(home);
+    return {};
+}
+
+Status LocalTopology::configure_backups(std::vector<std::function<void()>>& undo) {
+    if (!s3_ready()) return {};  // no S3 server: nowhere to keep backups
+    if (!find_nginx() || !find_program("pgbackrest")) {
+        say("no nginx or pgbackrest (scripts/bootstrap.sh installs them): the topology runs without backups");
+        return {};
+    }
+    fs::path tls = dir_ / "s3" / "tls";
+    if (auto s = make_tls_files(tls); !s) return s;
+    if (auto s = start_tls_proxy(tls, undo); !s) return s;
+    // A new S3 server is empty (moto keeps everything in memory): the stanza is made again, with its key.
+    if (!s3_fresh_ && fs::exists(pgbackrest_conf())) return {};
+    s3_fresh_ = false;
+    if (auto s = write_pgbackrest_conf(); !s) return s;
+    backup::PgBackRest engine({pgbackrest_conf().string(), kLocalStanza});
+    say(fmt::format("pgbackrest stanza-create {} (repository s3://{}{})", kLocalStanza, kLocalBucket,
+                    kBackupPrefix));
+    if (auto s = engine.run_checked({"stanza-create"}, 120s); !s) return s;
+    // The same commands on every node ("$PWD" is the data directory archive_command and restore_command run
+    // in), so that a promoted standby archives to the same stanza and a standby behind its slot can fetch.
+    const std::string base = fmt::format("pgbackrest --config={} --stanza={} --pg1-path=\"$PWD\"",
+                                         pgbackrest_conf().string(), kLocalStanza);
+    const std::string primary = current_primary();
+    bool archiving = true;
+    for (const auto& [name, port] : postgres_nodes()) {
+        if (!node::postmaster_running(data_dir(name))) continue;
+        auto conn = pg::SyncConnection::open(dsn(port, "postgres", "postgres"));
+        if (!conn) return conn.error();
+        for (const auto& sql :
+             {"ALTER SYSTEM SET archive_command = " + conn->quote_literal(base + " archive-push \"$PWD/%p\""),
+              "ALTER SYSTEM SET restore_command = " + conn->quote_literal(base + " archive-get %f \"%p\""),
+              std::string("SELECT pg_reload_conf()")})
+            if (auto s = conn->exec_script("cluster.archiving", sql); !s) return s;
+        if (name == primary) {
+            auto mode = conn->simple_query("cluster.archive_mode", "SHOW archive_mode");
+            if (mode && !mode->empty() && mode->rows[0][0].value_or("") == "off") {
+                // A topology made before backups existed: archive_mode takes a restart.
+                (void)conn->exec_script("cluster.archive_mode", "ALTER SYSTEM SET archive_mode = on");
+                say(
+                    fmt::format("archive_mode is off on {}: restart the topology (ywctl cluster down; ywctl "
+                                "cluster up) to archive WAL",
+                                name));
+                archiving = false;
+            }
+        }
+    }
+    if (options_.first_backup && archiving) {
+        say("first full backup (pgbackrest backup --type=full)");
+        if (auto s = engine.run_checked({"--type=full", "backup"}, 600s); !s) return s;
+    }
+    return {};
 }
 
 std::vector<std::pair<std::string, int>> LocalTopology::postgres_nodes() const {
@@ -688,6 +923,7 @@ Status LocalTopology::up() {
     if (!read_pid(dir_ / "pgbouncer" / "pgbouncer.pid")) wanted.emplace_back("pgbouncer", ports_.pgbouncer);
     if (!read_pid(dir_ / "redis" / "redis.pid")) wanted.emplace_back("redis", ports_.redis);
     if (!read_pid(dir_ / "s3" / "moto.pid")) wanted.emplace_back("s3", ports_.s3);
+    if (!read_pid(dir_ / "s3" / "tls" / "nginx.pid")) wanted.emplace_back("s3 over TLS", ports_.s3_tls);
     if (auto s = check_ports(wanted); !s) return s;
 
     std::error_code ec;
@@ -743,6 +979,7 @@ Status LocalTopology::up() {
             !s)
             return s;
         if (auto s = provision_s3(); !s) return s;
+        if (auto s = configure_backups(undo); !s) return s;
         return write_env_file();
     }();
     if (!status) {
@@ -827,7 +1064,10 @@ Result<std::vector<NodeStatus>> LocalTopology::status() const {
     s3.role = "object storage";
     s3.running = s3_ready();
     s3.state = s3.running ? "up" : "down";
-    s3.detail = s3.running ? fmt::format("moto, bucket {}", kLocalBucket) : "not running (no moto_server?)";
+    s3.detail = !s3.running ? "not running (no moto_server?)"
+                : read_pid(dir_ / "s3" / "tls" / "nginx.pid")
+                    ? fmt::format("moto, bucket {}; TLS on port {} (backups)", kLocalBucket, ports_.s3_tls)
+                    : fmt::format("moto, bucket {}", kLocalBucket);
     nodes.push_back(s3);
     return nodes;
 }
@@ -847,6 +1087,7 @@ Status LocalTopology::down() {
     say("stop redis");
     keep(stop_pidfile_process(dir_ / "redis" / "redis.pid", "redis"));
     say("stop the S3 server");
+    keep(stop_pidfile_process(dir_ / "s3" / "tls" / "nginx.pid", "nginx"));
     keep(stop_pidfile_process(dir_ / "s3" / "moto.pid", "moto_server"));
     return first;
 }

@@ -13,7 +13,8 @@
 namespace yw::cluster {
 
 // Ports derive from one base so that a second topology is one flag away: primary N, replicas N+1 and N+2,
-// PgBouncer N+1000, Redis N+947, S3 N+948 (defaults 15432, 15433, 15434, 16432, 16379, 16380).
+// PgBouncer N+1000, Redis N+947, S3 N+948, S3 over TLS N+949 (defaults 15432, 15433, 15434, 16432, 16379,
+// 16380, 16381).
 struct Ports {
     int primary = 15432;
     int replica1 = 15433;
@@ -21,6 +22,8 @@ struct Ports {
     int pgbouncer = 16432;
     int redis = 16379;
     int s3 = 16380;
+    int s3_tls =
+        16381;  // nginx with the topology's own CA in front of the S3 server: pgBackRest speaks TLS only
 
     static Ports from_base(int base);
     int base() const { return primary; }
@@ -33,6 +36,9 @@ struct Options {
     std::optional<int> port_base;   // unset: the saved one, or the default
     bool sync = false;              // synchronous_standby_names = 'ANY 1 (replica_1, replica_2)'
     std::chrono::seconds wait{90};  // how long `up` waits for the replicas to stream
+    // Once the S3 server is provisioned: take a first full backup (`ywctl cluster up --no-backup`: archiving
+    // and the stanza only; the integration tests, which take their own backups where they need one).
+    bool first_backup = true;
     std::function<void(const std::string&)> progress;  // step-by-step messages; may be empty
 };
 
@@ -59,9 +65,13 @@ struct Connections {
     std::string redis;
     std::string app_primary;  // app_user, direct to the primary (migrations, probes)
     std::string s3;           // the S3 server's endpoint, http://127.0.0.1:<port>
+    std::string s3_tls;       // the same over TLS (the topology's CA: DIR/s3/tls/ca.crt), for pgBackRest
 };
 
 inline constexpr const char* kLocalBucket = "ywmessaging";
+inline constexpr const char* kLocalStanza = "ywmessaging";
+// pgBackRest's repository in the bucket, beside the partition archives (partitions/).
+inline constexpr const char* kBackupPrefix = "/backup";
 
 // moto_server (Python's moto[server], on the machine image): YW_MOTO_SERVER, PATH, then pyenv's shims.
 std::optional<std::string> find_moto_server();
@@ -101,6 +111,7 @@ class LocalTopology {
     Connections connections() const;
     // DIR/cluster.env: DATABASE_URL, DATABASE_READ_REPLICAS, REDIS_URL, … for ywmsgd --config.
     std::filesystem::path env_file() const { return dir_ / "cluster.env"; }
+    std::filesystem::path pgbackrest_conf() const { return dir_ / "pgbackrest" / "pgbackrest.conf"; }
 
   private:
     LocalTopology() = default;
@@ -124,6 +135,14 @@ class LocalTopology {
     // and the bucket; the key is kept in DIR/s3/credentials.
     Status provision_s3();
     bool s3_ready() const;
+    // pgBackRest on the topology's S3 (docs/backup.md): a CA and nginx for TLS, pgbackrest.conf with every
+    // node (it finds the primary itself, also after a failover), the stanza, archive_command and
+    // restore_command on every node, and the first full backup. Skipped, with a message, without S3, nginx
+    // or pgbackrest.
+    Status configure_backups(std::vector<std::function<void()>>& undo);
+    Status make_tls_files(const std::filesystem::path& tls) const;
+    Status start_tls_proxy(const std::filesystem::path& tls, std::vector<std::function<void()>>& undo);
+    Status write_pgbackrest_conf() const;
     Status write_state() const;
     Status write_env_file() const;
 
@@ -133,6 +152,7 @@ class LocalTopology {
     std::string app_password_;
     bool exists_ = false;
     bool s3_started_ = false;  // this up() launched moto and must provision it
+    bool s3_fresh_ = false;    // this up() provisioned a new (empty) S3 server: the stanza must be made again
 };
 
 }  // namespace yw::cluster

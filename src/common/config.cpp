@@ -188,6 +188,26 @@ void parse_s3(Parser& p, Config& c) {
     if (const auto* v = p.get("YW_ARCHIVE_LOG")) c.archive_log = *v;
 }
 
+void parse_backup(Parser& p, Config& c) {
+    if (const auto* v = p.get("PGBACKREST_CONFIG")) {
+        if (v->empty() || v->front() != '/')
+            p.problem(fmt::format("PGBACKREST_CONFIG must be an absolute path, got '{}'", *v));
+        else
+            c.backup.config_file = *v;
+    }
+    if (const auto* v = p.get("PGBACKREST_STANZA")) {
+        // pgBackRest's own rule for stanza names: letters, digits, '-', '_' and '.'.
+        bool ok = !v->empty() && v->size() <= 64;
+        for (char ch : *v)
+            ok = ok && (std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' || ch == '.');
+        if (!ok)
+            p.problem(
+                fmt::format("PGBACKREST_STANZA must be 1–64 letters, digits, '-', '_' or '.', got '{}'", *v));
+        else
+            c.backup.stanza = *v;
+    }
+}
+
 }  // namespace
 
 Env process_env() {
@@ -329,6 +349,7 @@ Result<Config> parse_config(const Env& env) {
     p.integer("YW_PARTITIONS_AHEAD", c.partitions_ahead, 1, 120);
     p.millis("YW_SHUTDOWN_TIMEOUT_MS", c.shutdown_timeout, 0, 600000);
     parse_s3(p, c);
+    parse_backup(p, c);
 
     if (const auto* v = p.get("YW_LOG_LEVEL"); v && !log::parse_level(*v, c.log_level)) {
         p.problem(fmt::format("YW_LOG_LEVEL must be debug, info, warn or error, got '{}'", *v));

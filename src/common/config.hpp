@@ -99,6 +99,13 @@ struct Config {
         bool configured() const { return !bucket.empty(); }
     } s3;
     std::string archive_log;  // YW_ARCHIVE_LOG: the archival log ywctl appends to (RB-18); empty: none
+    // Backups (pgBackRest, docs/backup.md): pgBackRest's own variables, so that the engine and ywctl read the
+    // same ones. An empty config file: no backups configured.
+    struct Backup {
+        std::string config_file;             // PGBACKREST_CONFIG: pgbackrest.conf (repository, stanza, nodes)
+        std::string stanza = "ywmessaging";  // PGBACKREST_STANZA
+        bool configured() const { return !config_file.empty(); }
+    } backup;
     std::chrono::milliseconds shutdown_timeout{10000};
 
     log::Level log_level = log::Level::kInfo;
