@@ -76,12 +76,10 @@ std::string primary_admin_dsn(const yw::Config& config, std::string& why) {
 std::string utc(long long unix_s) { return yw::rfc3339_from_us(unix_s * 1000000).substr(0, 19) + "Z"; }
 
 json::object to_json(const yw::backup::BackupSet& b) {
-    return {{"label", b.label},         {"type", b.type},
-            {"prior", b.prior},         {"start", utc(b.start)},
-            {"stop", utc(b.stop)},      {"seconds", b.stop - b.start},
-            {"size", b.size},           {"repo_size", b.repo_size},
-            {"repo_delta", b.repo_delta}, {"lsn_start", b.lsn_start},
-            {"lsn_stop", b.lsn_stop},   {"wal_start", b.wal_start},
+    return {{"label", b.label},         {"type", b.type},           {"prior", b.prior},
+            {"start", utc(b.start)},    {"stop", utc(b.stop)},      {"seconds", b.stop - b.start},
+            {"size", b.size},           {"repo_size", b.repo_size}, {"repo_delta", b.repo_delta},
+            {"lsn_start", b.lsn_start}, {"lsn_stop", b.lsn_stop},   {"wal_start", b.wal_start},
             {"wal_stop", b.wal_stop},   {"usable", !b.error}};
 }
 
@@ -96,8 +94,7 @@ int run(const Globals& g, const BackupArgs& a) {
         print_error(g.json, r.error().message);
         return kCritical;
     }
-    double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     auto after = engine.info();
     if (!after || !after->newest()) {
         print_error(g.json, "the backup finished but the repository does not list it: " +
@@ -110,10 +107,10 @@ int run(const Globals& g, const BackupArgs& a) {
         o["elapsed_seconds"] = seconds;
         print_json(json::object{{"ok", true}, {"backup", o}});
     } else {
-        std::cout << fmt::format(
-            "✓ {} backup {} in {:.1f} s: {} of data, {} in the repository{}\n", b.type, b.label, seconds,
-            yw::backup::bytes_text(b.size), yw::backup::bytes_text(b.repo_delta),
-            b.type == "full" ? "" : fmt::format(" (on top of {})", b.prior));
+        std::cout << fmt::format("✓ {} backup {} in {:.1f} s: {} of data, {} in the repository{}\n", b.type,
+                                 b.label, seconds, yw::backup::bytes_text(b.size),
+                                 yw::backup::bytes_text(b.repo_delta),
+                                 b.type == "full" ? "" : fmt::format(" (on top of {})", b.prior));
         if (a.type != "full" && b.type == "full")
             std::cout << "  (pgBackRest made a full backup: there was no full one to build on)\n";
     }
@@ -157,8 +154,8 @@ int list(const Globals& g, const BackupArgs&) {
     else
         std::cout << render(t);
     if (window)
-        std::cout << "Point-in-time recovery: " << utc(window->from) << " … now (WAL up to " << info->archive_max
-                  << ")\n";
+        std::cout << "Point-in-time recovery: " << utc(window->from) << " … now (WAL up to "
+                  << info->archive_max << ")\n";
     return kOk;
 }
 
@@ -236,11 +233,11 @@ int restore(const Globals& g, const BackupArgs& a) {
                                 {"log", r->log_file}});
         return kOk;
     }
-    std::cout << fmt::format("✓ restored into {} in {:.1f} s (files {:.1f} s, WAL replay and promotion {:.1f} s)\n",
-                             r->dir.string(), r->total_ms / 1000.0, r->restore_ms / 1000.0,
-                             r->recovery_ms / 1000.0);
-    std::cout << "  newest transaction recovered: " << (r->recovered_to.empty() ? "none replayed" : r->recovered_to)
-              << ", WAL " << r->lsn << "\n";
+    std::cout << fmt::format(
+        "✓ restored into {} in {:.1f} s (files {:.1f} s, WAL replay and promotion {:.1f} s)\n",
+        r->dir.string(), r->total_ms / 1000.0, r->restore_ms / 1000.0, r->recovery_ms / 1000.0);
+    std::cout << "  newest transaction recovered: "
+              << (r->recovered_to.empty() ? "none replayed" : r->recovered_to) << ", WAL " << r->lsn << "\n";
     Table t{{"table", "rows"}, {}};
     for (const auto& c : r->counts) t.rows.push_back({c.table, std::to_string(c.rows)});
     std::cout << render(t);
@@ -271,7 +268,8 @@ int drill(const Globals& g, const BackupArgs& a) {
     if (g.json) {
         json::array tables;
         for (const auto& [name, rows] : d.tables)
-            tables.push_back(json::object{{"table", name}, {"primary", rows.first}, {"restored", rows.second}});
+            tables.push_back(
+                json::object{{"table", name}, {"primary", rows.first}, {"restored", rows.second}});
         print_json(json::object{{"ok", d.ok},
                                 {"error", d.error},
                                 {"backup", d.backup_label},
@@ -293,19 +291,22 @@ int drill(const Globals& g, const BackupArgs& a) {
         std::cout << fmt::format("  backup {} ({} old) plus WAL up to {}\n", d.backup_label,
                                  yw::backup::age_text(d.backup_age_s), d.primary_at);
     if (d.rto_ms > 0) {
-        std::cout << fmt::format("  {} messages created before {}: {} on the primary, {} restored, checksums {}\n",
-                                 mark(d.primary_messages == d.restored_messages &&
-                                      d.primary_checksum == d.restored_checksum),
-                                 d.primary_at, d.primary_messages, d.restored_messages,
-                                 d.primary_checksum == d.restored_checksum ? "equal" : "differ");
+        std::cout << fmt::format(
+            "  {} messages created before {}: {} on the primary, {} restored, checksums {}\n",
+            mark(d.primary_messages == d.restored_messages && d.primary_checksum == d.restored_checksum),
+            d.primary_at, d.primary_messages, d.restored_messages,
+            d.primary_checksum == d.restored_checksum ? "equal" : "differ");
         Table t{{"table", "primary (at the point)", "restored"}, {}};
         for (const auto& [name, rows] : d.tables)
             t.rows.push_back({name, std::to_string(rows.first), std::to_string(rows.second)});
         std::cout << render(t);
-        std::cout << fmt::format("  RTO {:.1f} s (to a queryable server); RPO {} bytes of WAL (newest transaction "
-                                 "recovered: {})\n",
-                                 d.rto_ms / 1000.0, d.rpo_bytes, d.recovered_to.empty() ? "none" : d.recovered_to);
-        if (a.keep) std::cout << "  scratch server kept: " << d.restore.dir.string() << " on port " << d.restore.port << "\n";
+        std::cout << fmt::format(
+            "  RTO {:.1f} s (to a queryable server); RPO {} bytes of WAL (newest transaction "
+            "recovered: {})\n",
+            d.rto_ms / 1000.0, d.rpo_bytes, d.recovered_to.empty() ? "none" : d.recovered_to);
+        if (a.keep)
+            std::cout << "  scratch server kept: " << d.restore.dir.string() << " on port " << d.restore.port
+                      << "\n";
     }
     std::cout << (d.ok ? "✓ DRILL PASSED\n" : "✗ DRILL FAILED: " + d.error + "\n");
     return d.ok ? kOk : kCritical;
@@ -319,7 +320,8 @@ void add_backup_commands(CLI::App& app, const Globals& g, Action& action) {
     backup->require_subcommand(1);
 
     auto* run_cmd = backup->add_subcommand("run", "Take a backup now (full, differential or incremental)");
-    run_cmd->add_option("--type", a->type, "full | diff | incr (pgBackRest makes a full one when there is none)")
+    run_cmd
+        ->add_option("--type", a->type, "full | diff | incr (pgBackRest makes a full one when there is none)")
         ->check(CLI::IsMember({"full", "diff", "incr"}))
         ->capture_default_str();
     run_cmd->callback([&g, &action, a] { action = [&g, a] { return run(g, *a); }; });
@@ -328,8 +330,10 @@ void add_backup_commands(CLI::App& app, const Globals& g, Action& action) {
     list_cmd->callback([&g, &action, a] { action = [&g, a] { return list(g, *a); }; });
 
     auto* check_cmd = backup->add_subcommand(
-        "check", "Newest backup age, WAL archiving, repository, `pgbackrest check` and `verify` (Nagios codes)");
-    check_cmd->add_flag("--quick", a->quick, "Skip `pgbackrest check` and `verify` (for frequent monitoring)");
+        "check",
+        "Newest backup age, WAL archiving, repository, `pgbackrest check` and `verify` (Nagios codes)");
+    check_cmd->add_flag("--quick", a->quick,
+                        "Skip `pgbackrest check` and `verify` (for frequent monitoring)");
     check_cmd->add_option("--warning-hours", a->warning_hours, "Newest backup older than this: warning")
         ->check(CLI::Range(1, 24 * 365))
         ->capture_default_str();
@@ -339,13 +343,16 @@ void add_backup_commands(CLI::App& app, const Globals& g, Action& action) {
     check_cmd->callback([&g, &action, a] { action = [&g, a] { return check(g, *a); }; });
 
     auto* restore_cmd = backup->add_subcommand(
-        "restore", "Restore into a new directory and start it as a separate server (never the running nodes)");
+        "restore",
+        "Restore into a new directory and start it as a separate server (never the running nodes)");
     restore_cmd->add_option("--to", a->to, "An empty or new directory for the restored data")->required();
-    auto* tt = restore_cmd->add_option("--target-time", a->target_time,
-                                       "Recover up to this time (RFC 3339 with an offset, e.g. 2026-12-01T22:50:00Z)");
+    auto* tt = restore_cmd->add_option(
+        "--target-time", a->target_time,
+        "Recover up to this time (RFC 3339 with an offset, e.g. 2026-12-01T22:50:00Z)");
     auto* tl = restore_cmd->add_option("--target-lsn", a->target_lsn, "Recover up to this WAL position");
     tt->excludes(tl);
-    restore_cmd->add_option("--set", a->set, "The backup to start from (default: the newest that fits the target)");
+    restore_cmd->add_option("--set", a->set,
+                            "The backup to start from (default: the newest that fits the target)");
     restore_cmd->add_option("--port", a->port, "Port of the restored server (default: a free one)")
         ->check(CLI::Range(1024, 65535));
     restore_cmd->add_flag("--stop", a->stop, "Stop the restored server once counted");
@@ -354,7 +361,8 @@ void add_backup_commands(CLI::App& app, const Globals& g, Action& action) {
     // `ywctl drill` is registered by the failover commands (drill failover); the restore drill joins it.
     CLI::App* drill_cmd = app.get_subcommand("drill");
     auto* dr = drill_cmd->add_subcommand(
-        "restore", "RB-20: the monthly restore test — newest backup + WAL into a scratch server, compared, RTO/RPO");
+        "restore",
+        "RB-20: the monthly restore test — newest backup + WAL into a scratch server, compared, RTO/RPO");
     dr->add_flag("--keep", a->keep, "Leave the scratch server running for inspection");
     dr->add_option("--scratch", a->scratch, "Where the scratch directory goes (default: the system's temp)");
     dr->callback([&g, &action, a] { action = [&g, a] { return drill(g, *a); }; });

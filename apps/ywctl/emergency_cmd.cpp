@@ -4,8 +4,10 @@
 #include <boost/json.hpp>
 #include <iostream>
 
+#include "backup/check.hpp"
 #include "commands.hpp"
 #include "common/process.hpp"
+#include "common/time.hpp"
 #include "ops/emergency.hpp"
 #include "ops/pgbouncer.hpp"
 #include "report.hpp"
@@ -58,6 +60,14 @@ int db_down(const Globals& g, const EmergencyArgs& a) {
     if (!config) return kConfig;
     if (!admin_nodes_or_report(g, *config)) return kConfig;
     auto d = yw::ops::diagnose_db_down(*config, std::chrono::seconds(a.timeout_s));
+    // No node answers and no replica can be promoted: RB-20's last resort is the backup.
+    bool no_candidate = false;
+    for (const auto& f : d.report.findings)
+        no_candidate = no_candidate || (f.name == "failover candidate" && f.value == "none");
+    if (no_candidate && config->backup.configured()) {
+        yw::backup::PgBackRest engine(yw::backup::settings_from(*config));
+        yw::backup::advise_restore(d.report, engine.info(), yw::unix_us_now() / 1000000);
+    }
     int code = show(d.report, g.json, a.failover);
     if (!a.failover) return code;
     if (d.action.empty()) {

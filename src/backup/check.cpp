@@ -77,10 +77,12 @@ ops::Report assess_backups(const BackupSnapshot& s, const BackupThresholds& t) {
                               ? Level::kWarning
                               : Level::kOk;
             r.add({"newest backup age", level, age_text(std::max(0ll, age)),
-                   fmt::format("warning > {} h, critical > {} h", t.warning_age.count(), t.critical_age.count()),
+                   fmt::format("warning > {} h, critical > {} h", t.warning_age.count(),
+                               t.critical_age.count()),
                    fmt::format("{} ({}, {} in the repository)", usable->label, usable->type,
                                bytes_text(usable->repo_size))});
-            if (level != Level::kOk) r.recommend("ywctl backup run   # and check the schedule (docs/backup.md)");
+            if (level != Level::kOk)
+                r.recommend("ywctl backup run   # and check the schedule (docs/backup.md)");
             data["newest_backup"] = usable->label;
             data["newest_backup_age_s"] = age;
         }
@@ -101,7 +103,8 @@ ops::Report assess_backups(const BackupSnapshot& s, const BackupThresholds& t) {
     } else {
         const ArchiverState& a = *s.archiver;
         if (a.archive_mode == "off" || !a.has_command) {
-            r.add({"WAL archiving", Level::kCritical, a.archive_mode == "off" ? "archive_mode off" : "no command",
+            r.add({"WAL archiving", Level::kCritical,
+                   a.archive_mode == "off" ? "archive_mode off" : "no command",
                    "on, through pgbackrest archive-push",
                    "without archived WAL there is no point-in-time recovery (docs/backup.md)"});
         } else if (a.failing) {
@@ -113,9 +116,9 @@ ops::Report assess_backups(const BackupSnapshot& s, const BackupThresholds& t) {
             r.recommend("ywctl backup check --json   # the repository's error; then the primary's log");
         } else {
             r.add({"WAL archiving", Level::kOk,
-                   a.archived_s_ago ? fmt::format("last {} ago ({})", age_text(*a.archived_s_ago),
-                                                  a.last_archived_wal)
-                                    : "nothing archived yet",
+                   a.archived_s_ago
+                       ? fmt::format("last {} ago ({})", age_text(*a.archived_s_ago), a.last_archived_wal)
+                       : "nothing archived yet",
                    "the last attempt succeeded", ""});
         }
         long long retained = a.ready_segments * a.segment_bytes;
@@ -139,9 +142,34 @@ ops::Report assess_backups(const BackupSnapshot& s, const BackupThresholds& t) {
                s.check_error});
     if (s.verified)
         r.add({"pgbackrest verify", s.verify_error.empty() ? Level::kOk : Level::kCritical,
-               s.verify_error.empty() ? "clean" : "problems", "every file readable and intact", s.verify_error});
+               s.verify_error.empty() ? "clean" : "problems", "every file readable and intact",
+               s.verify_error});
     r.data = std::move(data);
     return r;
+}
+
+void advise_restore(ops::Report& r, const Result<RepoInfo>& info, long long now) {
+    if (!info) {
+        r.add({"newest backup", Level::kCritical, "unknown", "a usable backup", info.error().message});
+        return;
+    }
+    const BackupSet* usable = nullptr;
+    for (const auto& b : info->backups)
+        if (!b.error) usable = &b;
+    if (!usable) {
+        r.add({"newest backup", Level::kCritical, "none", "a usable backup",
+               "the repository holds no usable backup: nothing to restore"});
+        return;
+    }
+    r.add({"newest backup", Level::kOk, usable->label, "a usable backup",
+           fmt::format("{} old; WAL archived up to {}", age_text(std::max(0ll, now - usable->stop)),
+                       info->archive_max)});
+    r.recommend(
+        fmt::format("ywctl backup restore --to <new data directory>   # backup {} plus all archived WAL; "
+                    "--target-time <RFC 3339> to stop before a bad change (docs/backup.md)",
+                    usable->label));
+    r.data["newest_backup"] = usable->label;
+    r.data["newest_backup_age_s"] = now - usable->stop;
 }
 
 }  // namespace yw::backup

@@ -18,8 +18,8 @@ struct ArchiverState {
     long long failed_count = 0;
     std::string last_archived_wal, last_failed_wal;
     std::optional<long long> archived_s_ago, failed_s_ago;
-    bool failing = false;            // the last attempt failed (it came after the last success)
-    long long ready_segments = 0;    // WAL waiting for archive_command: kept on the primary's disk
+    bool failing = false;          // the last attempt failed (it came after the last success)
+    long long ready_segments = 0;  // WAL waiting for archive_command: kept on the primary's disk
     long long segment_bytes = 16ll << 20;
     bool in_recovery = false;
 };
@@ -37,7 +37,7 @@ struct BackupSnapshot {
 };
 
 struct BackupThresholds {
-    std::chrono::hours warning_age{26};  // a daily backup that missed one run
+    std::chrono::hours warning_age{26};   // a daily backup that missed one run
     std::chrono::hours critical_age{50};  // two missed runs
     long long ready_warning = 8;          // segments waiting to be archived (16 MB each by default)
     long long ready_critical = 64;
@@ -48,6 +48,11 @@ ArchiverState read_archiver(pg::SyncConnection& primary, std::string* error);
 // What is assessed: the newest usable backup's age, the backups pgBackRest flagged, WAL archiving (failing
 // now, WAL piling up on the primary), the repository's status, and `check` and `verify` when they ran.
 ops::Report assess_backups(const BackupSnapshot& s, const BackupThresholds& t = {});
+
+// RB-20 "If Recovery Fails" (no replica can be promoted): the newest usable backup, its age, and the exact
+// restore command, added to an emergency report; a critical finding when there is none or the repository
+// cannot be read.
+void advise_restore(ops::Report& report, const Result<RepoInfo>& info, long long now);
 
 std::string bytes_text(long long bytes);
 std::string age_text(long long seconds);

@@ -62,7 +62,8 @@ Result<RepoInfo> parse_info(std::string_view text, std::string_view stanza) {
             for (const auto& a : it->value().as_array()) {
                 if (!a.is_object()) continue;
                 std::string min = string_at(&a.as_object(), "min"), max = string_at(&a.as_object(), "max");
-                if (!min.empty() && (info.archive_min.empty() || min < info.archive_min)) info.archive_min = min;
+                if (!min.empty() && (info.archive_min.empty() || min < info.archive_min))
+                    info.archive_min = min;
                 if (max > info.archive_max) info.archive_max = max;
             }
         }
@@ -92,7 +93,8 @@ Result<RepoInfo> parse_info(std::string_view text, std::string_view stanza) {
                 const auto* wal = object_at(bo, "archive");
                 s.wal_start = string_at(wal, "start");
                 s.wal_stop = string_at(wal, "stop");
-                if (auto e = bo.find("error"); e != bo.end() && e->value().is_bool()) s.error = e->value().as_bool();
+                if (auto e = bo.find("error"); e != bo.end() && e->value().is_bool())
+                    s.error = e->value().as_bool();
                 info.backups.push_back(std::move(s));
             }
         }
@@ -169,14 +171,14 @@ Status PgBackRest::run_checked(const std::vector<std::string>& args, std::chrono
     auto r = run(args, timeout, inherit_output);
     if (!r) return r.error();
     if (r->timed_out)
-        return make_error(ErrorCode::kTimeout, fmt::format("pgbackrest {} did not finish within {} s",
-                                                           args.empty() ? "" : args.back(),
-                                                           timeout.count() / 1000));
+        return make_error(ErrorCode::kTimeout,
+                          fmt::format("pgbackrest {} did not finish within {} s",
+                                      args.empty() ? "" : args.back(), timeout.count() / 1000));
     if (r->exit_code != 0) {
-        return make_error(ErrorCode::kUnavailable,
-                          fmt::format("pgbackrest {} failed (exit {}): {}", args.empty() ? "" : args.back(),
-                                      r->exit_code,
-                                      inherit_output ? "see its output above" : error_summary(r->output)));
+        return make_error(
+            ErrorCode::kUnavailable,
+            fmt::format("pgbackrest {} failed (exit {}): {}", args.empty() ? "" : args.back(), r->exit_code,
+                        inherit_output ? "see its output above" : error_summary(r->output)));
     }
     return {};
 }

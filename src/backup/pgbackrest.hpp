@@ -31,11 +31,11 @@ struct BackupSet {
 
 // The stanza's state in the repository.
 struct RepoInfo {
-    // pgBackRest's status: 0 ok, 1 missing stanza path, 2 no valid backups, 3 missing stanza data, 4 different
-    // cipher, 5 database mismatch, 6 backup/expire running, 99 other.
+    // pgBackRest's status: 0 ok, 1 missing stanza path, 2 no valid backups, 3 missing stanza data, 4
+    // different cipher, 5 database mismatch, 6 backup/expire running, 99 other.
     int status_code = -1;
     std::string status_message;
-    std::string cipher;  // none | aes-256-cbc
+    std::string cipher;                    // none | aes-256-cbc
     std::string archive_min, archive_max;  // WAL segments in the repository
     std::vector<BackupSet> backups;        // oldest first
     bool backup_running = false;

@@ -107,7 +107,9 @@ Status destroy_scratch(const fs::path& dir) {
         if (auto s = node::stop(dir); !s) return s;
     std::error_code ec;
     fs::remove_all(dir, ec);
-    if (ec) return make_error(ErrorCode::kUnavailable, fmt::format("cannot delete {}: {}", dir.string(), ec.message()));
+    if (ec)
+        return make_error(ErrorCode::kUnavailable,
+                          fmt::format("cannot delete {}: {}", dir.string(), ec.message()));
     return {};
 }
 
@@ -123,7 +125,8 @@ Result<RestoreResult> restore_to(const PgBackRest& engine, const RestoreRequest&
     if (ec || dir.empty()) return refuse("bad --to directory");
     if (dir.filename().empty()) dir = dir.parent_path();
     if (fs::exists(dir)) {
-        if (!fs::is_directory(dir)) return refuse(fmt::format("{} exists and is not a directory", dir.string()));
+        if (!fs::is_directory(dir))
+            return refuse(fmt::format("{} exists and is not a directory", dir.string()));
         if (!fs::is_empty(dir, ec))
             return refuse(fmt::format("{} is not empty: a restore goes into an empty or new directory only",
                                       dir.string()));
@@ -142,13 +145,14 @@ Result<RestoreResult> restore_to(const PgBackRest& engine, const RestoreRequest&
     if (req.target_time) {
         auto us = parse_rfc3339(*req.target_time);
         if (!us)
-            return refuse(fmt::format("--target-time '{}' is not an RFC 3339 time with an offset, e.g. "
-                                      "2026-12-01T22:50:00Z",
-                                      *req.target_time));
+            return refuse(
+                fmt::format("--target-time '{}' is not an RFC 3339 time with an offset, e.g. "
+                            "2026-12-01T22:50:00Z",
+                            *req.target_time));
         long long t = *us / 1000000;
         if (t < window->from || t > window->to)
-            return refuse(fmt::format("--target-time {} is outside what can be recovered: {}",
-                                      utc_text(t), range));
+            return refuse(
+                fmt::format("--target-time {} is outside what can be recovered: {}", utc_text(t), range));
         // pgBackRest picks the backup set by this time and hands it to PostgreSQL as recovery_target_time:
         // "YYYY-MM-DD HH:MM:SS.ffffff+00", the form both parse, in UTC.
         std::string text = rfc3339_from_us(*us);
@@ -158,7 +162,8 @@ Result<RestoreResult> restore_to(const PgBackRest& engine, const RestoreRequest&
         args.insert(args.end(), {"--type=time", "--target=" + text, "--target-action=promote"});
     } else if (req.target_lsn) {
         auto lsn = parse_lsn(*req.target_lsn);
-        if (!lsn) return refuse(fmt::format("--target-lsn '{}' is not an LSN like 0/3000028", *req.target_lsn));
+        if (!lsn)
+            return refuse(fmt::format("--target-lsn '{}' is not an LSN like 0/3000028", *req.target_lsn));
         const BackupSet* oldest = nullptr;
         for (const auto& b : info->backups)
             if (!b.error && !oldest) oldest = &b;
@@ -171,7 +176,8 @@ Result<RestoreResult> restore_to(const PgBackRest& engine, const RestoreRequest&
     if (!req.set.empty()) {
         bool known = false;
         for (const auto& b : info->backups) known = known || (b.label == req.set && !b.error);
-        if (!known) return refuse(fmt::format("no usable backup labelled {} (see ywctl backup list)", req.set));
+        if (!known)
+            return refuse(fmt::format("no usable backup labelled {} (see ywctl backup list)", req.set));
         args.push_back("--set=" + req.set);
     }
     int port = req.port ? req.port : free_port();
@@ -179,7 +185,9 @@ Result<RestoreResult> restore_to(const PgBackRest& engine, const RestoreRequest&
     if (port_in_use(port)) return refuse(fmt::format("port {} is in use; choose another --port", port));
 
     fs::create_directories(dir, ec);
-    if (ec) return make_error(ErrorCode::kUnavailable, fmt::format("cannot create {}: {}", dir.string(), ec.message()));
+    if (ec)
+        return make_error(ErrorCode::kUnavailable,
+                          fmt::format("cannot create {}: {}", dir.string(), ec.message()));
     fs::permissions(dir, fs::perms::owner_all, ec);
     node::give_to_service_user(dir);
     say(req.progress, fmt::format("pgbackrest restore into {}", dir.string()));
@@ -278,12 +286,14 @@ DrillResult run_restore_drill(const PgBackRest& engine, const DrillRequest& req)
 
     // The drill's point: everything committed before it is in archived WAL once the segment is switched.
     auto pos = primary->query(pg::queries::kBackupPrimaryPosition);
-    if (!pos || pos->empty()) return fail("the primary's position: " + (pos ? "no answer" : pos.error().message));
+    if (!pos || pos->empty())
+        return fail("the primary's position: " + (pos ? "no answer" : pos.error().message));
     d.primary_at = pos->text(0, "at");
     d.closed_range_end = d.primary_at;
     std::string primary_lsn = pos->text(0, "lsn");
     auto before = primary->query(pg::queries::kBackupMessageChecksum, {d.closed_range_end});
-    if (!before || before->empty()) return fail("the primary's messages: " + (before ? "" : before.error().message));
+    if (!before || before->empty())
+        return fail("the primary's messages: " + (before ? "" : before.error().message));
     d.primary_messages = before->optional_int(0, "rows").value_or(0);
     d.primary_checksum = before->text(0, "checksum");
     auto primary_counts = count_rows(*primary);
@@ -297,12 +307,14 @@ DrillResult run_restore_drill(const PgBackRest& engine, const DrillRequest& req)
         return last && !last->empty() && last->text(0, "wal") >= segment;
     });
     if (!archived)
-        return fail(fmt::format("WAL segment {} was not archived within 60 s: see `ywctl backup check`", segment));
+        return fail(
+            fmt::format("WAL segment {} was not archived within 60 s: see `ywctl backup check`", segment));
 
     std::error_code ec;
     fs::path root = req.scratch_root.empty() ? fs::temp_directory_path(ec) : req.scratch_root;
     std::string tmpl = (root / "ywctl-drill-XXXXXX").string();
-    if (!mkdtemp(tmpl.data())) return fail(fmt::format("cannot create a scratch directory in {}", root.string()));
+    if (!mkdtemp(tmpl.data()))
+        return fail(fmt::format("cannot create a scratch directory in {}", root.string()));
     fs::path dir = tmpl;
     RestoreRequest rr;
     rr.dir = dir / "data";
@@ -328,8 +340,8 @@ DrillResult run_restore_drill(const PgBackRest& engine, const DrillRequest& req)
     }
     if (!after || after->empty() || !diff || diff->empty()) {
         cleanup();
-        return fail("reading the restored server: " + (after ? diff ? std::string("no answer") : diff.error().message
-                                                              : after.error().message));
+        return fail("reading the restored server: " +
+                    (after ? diff ? std::string("no answer") : diff.error().message : after.error().message));
     }
     d.restored_messages = after->optional_int(0, "rows").value_or(0);
     d.restored_checksum = after->text(0, "checksum");

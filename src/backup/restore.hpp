@@ -16,7 +16,7 @@ namespace yw::backup {
 using Progress = std::function<void(const std::string&)>;
 
 struct RestoreRequest {
-    std::filesystem::path dir;  // must not exist, or be an empty directory
+    std::filesystem::path dir;               // must not exist, or be an empty directory
     std::optional<std::string> target_time;  // RFC 3339 with an offset
     std::optional<std::string> target_lsn;   // 0/3000028
     std::string set;                         // a backup label; empty: pgBackRest picks the newest fitting one
@@ -34,13 +34,13 @@ struct TableRows {
 struct RestoreResult {
     std::filesystem::path dir;
     int port = 0;
-    std::string dsn;                 // superuser, for the operator's checks
-    std::string recovered_to;        // the last transaction replayed (UTC), "" when none
-    std::string lsn;                 // where recovery ended
-    std::vector<TableRows> counts;   // exact rows of the main tables
-    long long restore_ms = 0;        // pgbackrest restore: files from the repository
-    long long recovery_ms = 0;       // start → WAL replayed up to the target, promoted, queryable
-    long long total_ms = 0;          // the RTO
+    std::string dsn;                // superuser, for the operator's checks
+    std::string recovered_to;       // the last transaction replayed (UTC), "" when none
+    std::string lsn;                // where recovery ended
+    std::vector<TableRows> counts;  // exact rows of the main tables
+    long long restore_ms = 0;       // pgbackrest restore: files from the repository
+    long long recovery_ms = 0;      // start → WAL replayed up to the target, promoted, queryable
+    long long total_ms = 0;         // the RTO
     std::string log_file;
 };
 
@@ -60,7 +60,7 @@ Result<RestoreResult> restore_to(const PgBackRest& engine, const RestoreRequest&
 Status destroy_scratch(const std::filesystem::path& dir);
 
 struct DrillRequest {
-    std::string primary_dsn;  // superuser, direct
+    std::string primary_dsn;             // superuser, direct
     std::filesystem::path scratch_root;  // where the scratch directory goes (default: the system's temp)
     bool keep = false;                   // leave the scratch server running for inspection
     Progress progress;
@@ -75,10 +75,11 @@ struct DrillResult {
     std::string closed_range_end;  // messages created before this are compared
     long long primary_messages = 0, restored_messages = 0;
     std::string primary_checksum, restored_checksum;
-    std::vector<std::pair<std::string, std::pair<long long, long long>>> tables;  // name → (primary, restored)
+    std::vector<std::pair<std::string, std::pair<long long, long long>>>
+        tables;  // name → (primary, restored)
     long long rto_ms = 0;
-    long long rpo_bytes = 0;      // WAL the primary had written at the drill's point and the copy lacks
-    std::string recovered_to;     // the newest transaction the copy has
+    long long rpo_bytes = 0;   // WAL the primary had written at the drill's point and the copy lacks
+    std::string recovered_to;  // the newest transaction the copy has
     RestoreResult restore;
 };
 

@@ -33,12 +33,13 @@ inline constexpr Query kBackupLastArchived{
     "backup.last_archived", "SELECT coalesce(last_archived_wal, '') AS wal FROM pg_stat_archiver"};
 
 // A restored server: still replaying, or promoted; how far it got.
-inline constexpr Query kBackupRecoveryState{
-    "backup.recovery_state",
-    "SELECT pg_is_in_recovery() AS in_recovery,"
-    " coalesce(to_char(pg_last_xact_replay_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US+00'), '')"
-    " AS last_replayed_xact,"
-    " CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END::text AS lsn"};
+inline constexpr Query kBackupRecoveryState{"backup.recovery_state",
+                                            "SELECT pg_is_in_recovery() AS in_recovery,"
+                                            " coalesce(to_char(pg_last_xact_replay_timestamp() AT TIME ZONE "
+                                            "'UTC', 'YYYY-MM-DD HH24:MI:SS.US+00'), '')"
+                                            " AS last_replayed_xact,"
+                                            " CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() "
+                                            "ELSE pg_current_wal_lsn() END::text AS lsn"};
 
 // Exact row counts of the product's main tables (a restore's report, a drill's comparison).
 inline constexpr Query kBackupRowCounts{
@@ -57,7 +58,7 @@ inline constexpr Query kBackupMessageChecksum{
     " FROM conversation_message WHERE created_at < $1::timestamptz"};
 
 // Bytes of WAL between two positions (the drill's RPO in bytes).
-inline constexpr Query kBackupLsnDiff{"backup.lsn_diff",
-                                      "SELECT greatest(pg_wal_lsn_diff($1::pg_lsn, $2::pg_lsn), 0)::bigint AS bytes"};
+inline constexpr Query kBackupLsnDiff{
+    "backup.lsn_diff", "SELECT greatest(pg_wal_lsn_diff($1::pg_lsn, $2::pg_lsn), 0)::bigint AS bytes"};
 
 }  // namespace yw::pg::queries

@@ -114,6 +114,7 @@ class Topology {
         options.dir = t->dir_;
         options.port_base = base;
         options.sync = args.sync;
+        options.first_backup = false;
         auto opened = cluster::LocalTopology::open(options);
         if (!opened) return opened.error();
         t->local_ = std::make_unique<cluster::LocalTopology>(std::move(*opened));

@@ -76,6 +76,10 @@ TEST(EmergencyDbDown, APrimaryOnlyUnreachableFromHereIsNotFailedOver) {
 }
 
 TEST(EmergencyDbDown, NothingAnsweringRecommendsRecoveryOfThePrimary) {
+    // A backup exists: RB-20's last resort names it and the command that restores it.
+    auto backup = ywctl({"--json", "backup", "run", "--type", "full"});
+    ASSERT_EQ(backup.exit_code, 0) << backup.output;
+    std::string label(json_of(backup).at("backup").at("label").as_string());
     SilentPort a, b, c;
     std::string urls =
         fmt::format("DATABASE_ADMIN_URLS=primary={},replica-1={},replica-2={}", a.url(), b.url(), c.url());
@@ -86,11 +90,15 @@ TEST(EmergencyDbDown, NothingAnsweringRecommendsRecoveryOfThePrimary) {
     // RB-20 in order: start the primary, check its disk, restore from backup.
     std::vector<std::string> steps;
     ASSERT_NO_FATAL_FAILURE(steps_of(doc, steps));
-    ASSERT_EQ(steps.size(), 3u) << r.output;
+    ASSERT_EQ(steps.size(), 4u) << r.output;
     EXPECT_TRUE(starts_with(steps[0], "on the primary's host: pg_ctl -D <data> start")) << steps[0];
     EXPECT_TRUE(starts_with(steps[1], "check the disk of the data directory: df -h <data>")) << steps[1];
     EXPECT_TRUE(starts_with(steps[2], "if it cannot start within 15 minutes: restore from backup"))
         << steps[2];
+    EXPECT_TRUE(starts_with(steps[3], "ywctl backup restore --to <new data directory>   # backup " + label))
+        << steps[3];
+    EXPECT_EQ(check_status(doc, "newest backup"), "ok");
+    EXPECT_EQ(doc.at("data").at("newest_backup").as_string(), label);
     EXPECT_FALSE(any_contains(steps, "ywctl failover"));
 }
 

@@ -46,7 +46,8 @@ int pick_port_base() {
         int base = dist(rng);
         auto p = cluster::Ports::from_base(base);
         if (!port_in_use(p.primary) && !port_in_use(p.replica1) && !port_in_use(p.replica2) &&
-            !port_in_use(p.pgbouncer) && !port_in_use(p.redis) && !port_in_use(p.s3)) {
+            !port_in_use(p.pgbouncer) && !port_in_use(p.redis) && !port_in_use(p.s3) &&
+            !port_in_use(p.s3_tls)) {
             return base;
         }
     }
@@ -95,6 +96,7 @@ void Topology::start() {
     cluster::Options options;
     options.dir = made;
     options.port_base = base;
+    options.first_backup = false;  // archiving and the stanza only: backup_test takes its own backups
     options.progress = [](const std::string& m) { std::fprintf(stderr, "[topology] %s\n", m.c_str()); };
     auto opened = cluster::LocalTopology::open(options);
     ASSERT_TRUE(opened.ok()) << opened.error().message;
