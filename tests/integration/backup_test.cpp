@@ -56,6 +56,13 @@ json::array backups_listed() {
     return o.contains("backups") ? o.at("backups").as_array() : json::array{};
 }
 
+// The tests that restore need a backup; each makes sure there is one, so that it also runs alone.
+void ensure_backup() {
+    if (!backups_listed().empty()) return;
+    auto r = ywctl({"backup", "run", "--type", "full"});
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+}
+
 // A copy of the topology's pgbackrest.conf with some lines replaced, readable by the postgres user.
 fs::path conf_variant(const std::string& name, const std::map<std::string, std::string>& replace) {
     std::ifstream in(conf_path());
@@ -121,6 +128,7 @@ TEST(Backup, RunListAndCheck) {
 // PITR: rows written, the time noted, the rows deleted; a restore to the noted time has them back, and not
 // what was written after.
 TEST(Backup, PointInTimeRestoreBringsDeletedRowsBack) {
+    ASSERT_NO_FATAL_FAILURE(ensure_backup());
     auto primary = Topology::get().superuser("primary");
     exec(primary,
          "INSERT INTO tenants (id, name) SELECT gen_random_uuid(), 'pitr-' || g FROM generate_series(1, 25) g");
@@ -151,6 +159,7 @@ TEST(Backup, PointInTimeRestoreBringsDeletedRowsBack) {
 }
 
 TEST(Backup, RestoreRefusesBadTargetsAndDirectories) {
+    ASSERT_NO_FATAL_FAILURE(ensure_backup());
     fs::path dir = Topology::get().dir() / "refused";
     auto refused = [&](const std::vector<std::string>& extra, const std::string& says) {
         std::vector<std::string> args = {"backup", "restore", "--to", dir.string()};
@@ -178,6 +187,7 @@ TEST(Backup, RestoreRefusesBadTargetsAndDirectories) {
 }
 
 TEST(Backup, DrillRestoreComparesWithThePrimary) {
+    ASSERT_NO_FATAL_FAILURE(ensure_backup());
     auto primary = Topology::get().superuser("primary");
     exec(primary,
          "INSERT INTO conversation_message (id, tenant_id, conversation_id, direction, content) "
