@@ -5,7 +5,7 @@ JOBS        ?= $(shell nproc)
 CMAKE       := cmake -S . -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
 SOURCES     := $(shell git ls-files '*.cpp' '*.hpp' 2>/dev/null)
 
-.PHONY: all bootstrap build test unit integration run sanitize bench bench-archive fuzz chaos format format-check clean
+.PHONY: all bootstrap build test unit integration run sanitize bench bench-archive bench-backup fuzz chaos format format-check clean
 
 all: build
 
@@ -46,6 +46,11 @@ bench: bootstrap
 # RB-18/RB-19: archive and restore of months of BENCH_ARCHIVE_MB MB against the runbook's own pipeline.
 bench-archive: bootstrap
 	BENCH_JOBS=$(JOBS) bash bench/archive.sh
+
+# Backups (docs/backup.md): pgBackRest through ywctl vs pg_basebackup, restore time and WAL replay rate,
+# archive_command's cost on the POST rate (bench/backup.sh; BENCH_ROUNDS, BENCH_MESSAGES, BENCH_BACKUP_WAL_ROWS).
+bench-backup: bootstrap
+	BENCH_JOBS=$(JOBS) bash bench/backup.sh
 
 # libFuzzer on every parser target of tests/fuzz (clang, installed by `bootstrap.sh fuzz`), FUZZ_SECONDS each,
 # corpus in tests/fuzz/corpus/<name> (new inputs go to build-fuzz/corpus/<name>); a crash stops it with the input

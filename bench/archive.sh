@@ -48,7 +48,7 @@ base=""
 for _ in $(seq 1 200); do
     b=$(( 20000 + RANDOM % 8000 ))
     ok=1
-    for p in $b $((b + 1)) $((b + 2)) $((b + 947)) $((b + 948)) $((b + 1000)); do port_free "$p" || { ok=0; break; }; done
+    for p in $b $((b + 1)) $((b + 2)) $((b + 947)) $((b + 948)) $((b + 949)) $((b + 1000)); do port_free "$p" || { ok=0; break; }; done
     [ $ok = 1 ] && { base=$b; break; }
 done
 [ -n "$base" ] || die "no free ports"

@@ -94,7 +94,7 @@ trap 'exit 143' TERM
 port_free() { ! ss -Htan "sport = :$1" 2>/dev/null | grep -q .; }
 # Bases from 17000 up to below the kernel's ephemeral range, so outgoing connections rarely collide.
 eph_low=$(awk '{ print $1 }' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
-pick_base() {  # primary N, replicas N+1/N+2, PgBouncer N+1000, Redis N+947, S3 N+948, and ywmsgd on N+3
+pick_base() {  # primary N, replicas N+1/N+2, PgBouncer N+1000, Redis N+947, S3 N+948/949, and ywmsgd on N+3
     local lo=17000 slots base p ok
     slots=$(( (eph_low - 1001 - lo) / 10 ))
     [ "$slots" -gt 0 ] || { lo=20000; slots=4000; }
@@ -102,7 +102,7 @@ pick_base() {  # primary N, replicas N+1/N+2, PgBouncer N+1000, Redis N+947, S3 
     for ((i = 0; i < slots; i++)); do
         base=$(( lo + ((start + i) % slots) * 10 ))
         ok=1
-        for p in $base $((base + 1)) $((base + 2)) $((base + 3)) $((base + 947)) $((base + 948)) $((base + 1000)); do
+        for p in $base $((base + 1)) $((base + 2)) $((base + 3)) $((base + 947)) $((base + 948)) $((base + 949)) $((base + 1000)); do
             port_free "$p" || { ok=0; break; }
         done
         [ $ok = 1 ] && { echo "$base"; return 0; }

@@ -16,6 +16,7 @@ struct ClusterArgs {
     std::string dir = "var/cluster";
     int port_base = 0;  // 0: saved or default
     bool sync = false;
+    bool no_backup = false;
     bool yes = false;
 };
 
@@ -24,6 +25,7 @@ yw::Result<yw::cluster::LocalTopology> open_topology(const ClusterArgs& args, bo
     options.dir = args.dir;
     if (args.port_base != 0) options.port_base = args.port_base;
     options.sync = args.sync;
+    options.first_backup = !args.no_backup;
     if (!quiet) options.progress = [](const std::string& m) { std::cerr << "· " << m << std::endl; };
     return yw::cluster::LocalTopology::open(options);
 }
@@ -126,9 +128,11 @@ void add_cluster_commands(CLI::App& app, const Globals& g, Action& action) {
         "up", "Start every node that is not running; wait until both replicas stream");
     add_dir(up);
     up->add_option("--port-base", args->port_base,
-                   "Primary port N; replicas N+1, N+2; PgBouncer N+1000; Redis N+947 (default 15432)")
+                   "Primary port N; replicas N+1, N+2; PgBouncer N+1000; Redis N+947; S3 N+948, over TLS N+949 (default 15432)")
         ->check(CLI::Range(1024, 64000));
     up->add_flag("--sync", args->sync, "synchronous_standby_names = 'ANY 1 (replica_1, replica_2)'");
+    up->add_flag("--no-backup", args->no_backup,
+                 "Configure WAL archiving and the pgBackRest stanza, but take no first full backup");
     up->callback([&g, &action, args] {
         action = [&g, args] {
             auto t = open_topology(*args, g.json);
