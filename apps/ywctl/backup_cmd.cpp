@@ -2,6 +2,8 @@
 #include <fmt/format.h>
 
 #include <boost/json.hpp>
+#include <cstdio>
+#include <fstream>
 #include <iostream>
 
 #include "backup/check.hpp"
@@ -30,6 +32,7 @@ struct BackupArgs {
     bool stop = false;
     bool keep = false;
     std::string scratch;
+    std::string prometheus_file;
 };
 
 int exit_for(yw::ErrorCode code) {
@@ -190,6 +193,17 @@ int check(const Globals& g, const BackupArgs& a) {
         if (auto r = engine.run_checked({"verify"}, std::chrono::hours(2)); !r)
             snap.verify_error = r.error().message;
     }
+    if (!a.prometheus_file.empty()) {
+        // Atomically: node_exporter must never read half a file.
+        std::string tmp = a.prometheus_file + ".tmp";
+        std::ofstream out(tmp, std::ios::trunc);
+        out << yw::backup::metrics_text(snap);
+        out.close();
+        if (!out || std::rename(tmp.c_str(), a.prometheus_file.c_str()) != 0) {
+            print_error(g.json, "cannot write " + a.prometheus_file);
+            return kUnknown;
+        }
+    }
     yw::backup::BackupThresholds t;
     t.warning_age = std::chrono::hours(a.warning_hours);
     t.critical_age = std::chrono::hours(a.critical_hours);
@@ -340,6 +354,9 @@ void add_backup_commands(CLI::App& app, const Globals& g, Action& action) {
     check_cmd->add_option("--critical-hours", a->critical_hours, "Newest backup older than this: critical")
         ->check(CLI::Range(1, 24 * 365))
         ->capture_default_str();
+    check_cmd->add_option("--prometheus-file", a->prometheus_file,
+                          "Also write the facts as yw_backup_* gauges to this file (node_exporter's textfile "
+                          "collector; deploy/prometheus/alerts.yml)");
     check_cmd->callback([&g, &action, a] { action = [&g, a] { return check(g, *a); }; });
 
     auto* restore_cmd = backup->add_subcommand(

@@ -128,7 +128,8 @@ void add_cluster_commands(CLI::App& app, const Globals& g, Action& action) {
         "up", "Start every node that is not running; wait until both replicas stream");
     add_dir(up);
     up->add_option("--port-base", args->port_base,
-                   "Primary port N; replicas N+1, N+2; PgBouncer N+1000; Redis N+947; S3 N+948, over TLS N+949 (default 15432)")
+                   "Primary port N; replicas N+1, N+2; PgBouncer N+1000; Redis N+947; S3 N+948, over TLS "
+                   "N+949 (default 15432)")
         ->check(CLI::Range(1024, 64000));
     up->add_flag("--sync", args->sync, "synchronous_standby_names = 'ANY 1 (replica_1, replica_2)'");
     up->add_flag("--no-backup", args->no_backup,

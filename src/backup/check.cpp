@@ -5,6 +5,7 @@
 
 #include <boost/json.hpp>
 
+#include "common/prometheus.hpp"
 #include "pg/backup_queries.hpp"
 
 namespace yw::backup {
@@ -146,6 +147,49 @@ ops::Report assess_backups(const BackupSnapshot& s, const BackupThresholds& t) {
                s.verify_error});
     r.data = std::move(data);
     return r;
+}
+
+std::string metrics_text(const BackupSnapshot& s) {
+    prometheus::Writer w;
+    w.family("yw_backup_check_timestamp_seconds", "gauge", "When ywctl backup check last ran (Unix time).");
+    w.sample("yw_backup_check_timestamp_seconds", "", s.now);
+    w.family("yw_backup_repository_up", "gauge",
+             "1 when pgBackRest could read the repository and its status is ok.");
+    bool repo_ok =
+        s.repo && (s.repo->status_code == 0 || s.repo->status_code == 2 || s.repo->status_code == 6);
+    w.sample("yw_backup_repository_up", "", repo_ok);
+    if (s.repo) {
+        const BackupSet* usable = nullptr;
+        long long count = 0;
+        for (const auto& b : s.repo->backups) {
+            if (b.error) continue;
+            usable = &b;
+            ++count;
+        }
+        w.family("yw_backup_usable", "gauge", "Backups in the repository that pgBackRest did not flag.");
+        w.sample("yw_backup_usable", "", count);
+        if (usable) {
+            w.family("yw_backup_last_success_timestamp_seconds", "gauge",
+                     "When the newest usable backup ended (Unix time).");
+            w.sample("yw_backup_last_success_timestamp_seconds", prometheus::label("type", usable->type),
+                     usable->stop);
+            w.family("yw_backup_last_size_bytes", "gauge", "Repository bytes of the newest usable backup.");
+            w.sample("yw_backup_last_size_bytes", "", usable->repo_size);
+        }
+    }
+    if (s.archiver) {
+        w.family("yw_backup_archive_failing", "gauge",
+                 "1 when the primary's last archive_command attempt failed.");
+        w.sample("yw_backup_archive_failing", "", s.archiver->failing);
+        w.family("yw_backup_wal_ready_segments", "gauge",
+                 "WAL segments waiting for archive_command on the primary (kept on its disk).");
+        w.sample("yw_backup_wal_ready_segments", "", s.archiver->ready_segments);
+    }
+    if (s.verified) {
+        w.family("yw_backup_verify_ok", "gauge", "1 when the last `pgbackrest verify` found nothing wrong.");
+        w.sample("yw_backup_verify_ok", "", s.verify_error.empty());
+    }
+    return w.take();
 }
 
 void advise_restore(ops::Report& r, const Result<RepoInfo>& info, long long now) {

@@ -54,6 +54,10 @@ ops::Report assess_backups(const BackupSnapshot& s, const BackupThresholds& t = 
 // cannot be read.
 void advise_restore(ops::Report& report, const Result<RepoInfo>& info, long long now);
 
+// The snapshot as Prometheus text, for node_exporter's textfile collector (`backup check --prometheus-file`):
+// yw_backup_* gauges that deploy/prometheus/alerts.yml judges (docs/backup.md).
+std::string metrics_text(const BackupSnapshot& s);
+
 std::string bytes_text(long long bytes);
 std::string age_text(long long seconds);
 

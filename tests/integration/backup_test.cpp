@@ -44,9 +44,13 @@ std::string scalar(pg::SyncConnection& c, const std::string& sql) {
 // archive_timeout does) before a point-in-time restore to "just now".
 void switch_and_wait_archived(pg::SyncConnection& primary) {
     std::string segment = scalar(primary, "SELECT pg_walfile_name(pg_switch_wal())");
-    ASSERT_TRUE(wait_until(30s, [&] {
-        return scalar(primary, "SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver") >= segment;
-    })) << "segment " << segment << " not archived: " << scalar(primary, "SELECT failed_count FROM pg_stat_archiver");
+    ASSERT_TRUE(wait_until(
+        30s,
+        [&] {
+            return scalar(primary, "SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver") >= segment;
+        }))
+        << "segment " << segment
+        << " not archived: " << scalar(primary, "SELECT failed_count FROM pg_stat_archiver");
 }
 
 json::array backups_listed() {
@@ -104,11 +108,12 @@ TEST(Backup, RunListAndCheck) {
     // The objects are in the bucket beside the partition archives, as an independent client sees them.
     auto creds = read_env_file(Topology::get().env_file().string());
     ASSERT_TRUE(creds.ok());
-    auto aws = run_process({aws_cli(), "--endpoint-url", Topology::get().connections().s3, "s3api", "head-object",
-                            "--bucket", "ywmessaging", "--key", "backup/backup/ywmessaging/backup.info"},
-                           RunOptions{.env = {"AWS_ACCESS_KEY_ID=" + creds->at("AWS_ACCESS_KEY_ID"),
-                                              "AWS_SECRET_ACCESS_KEY=" + creds->at("AWS_SECRET_ACCESS_KEY"),
-                                              "AWS_DEFAULT_REGION=us-east-1"}});
+    auto aws =
+        run_process({aws_cli(), "--endpoint-url", Topology::get().connections().s3, "s3api", "head-object",
+                     "--bucket", "ywmessaging", "--key", "backup/backup/ywmessaging/backup.info"},
+                    RunOptions{.env = {"AWS_ACCESS_KEY_ID=" + creds->at("AWS_ACCESS_KEY_ID"),
+                                       "AWS_SECRET_ACCESS_KEY=" + creds->at("AWS_SECRET_ACCESS_KEY"),
+                                       "AWS_DEFAULT_REGION=us-east-1"}});
     ASSERT_TRUE(aws.ok());
     EXPECT_EQ(aws->exit_code, 0) << aws->output;
 
@@ -131,10 +136,12 @@ TEST(Backup, PointInTimeRestoreBringsDeletedRowsBack) {
     ASSERT_NO_FATAL_FAILURE(ensure_backup());
     auto primary = Topology::get().superuser("primary");
     exec(primary,
-         "INSERT INTO tenants (id, name) SELECT gen_random_uuid(), 'pitr-' || g FROM generate_series(1, 25) g");
+         "INSERT INTO tenants (id, name) SELECT gen_random_uuid(), 'pitr-' || g FROM generate_series(1, 25) "
+         "g");
     std::this_thread::sleep_for(1100ms);
-    std::string noted = scalar(primary, "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', "
-                                        "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')");
+    std::string noted = scalar(primary,
+                               "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', "
+                               "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')");
     std::this_thread::sleep_for(1100ms);
     exec(primary, "DELETE FROM tenants WHERE name LIKE 'pitr-%'");
     exec(primary, "INSERT INTO tenants (id, name) VALUES (gen_random_uuid(), 'after-the-point')");
@@ -145,7 +152,8 @@ TEST(Backup, PointInTimeRestoreBringsDeletedRowsBack) {
     ASSERT_EQ(r.exit_code, 0) << r.output;
     auto o = json_of(r);
     int port = static_cast<int>(o.at("port").as_int64());
-    auto copy = pg::SyncConnection::open(fmt::format("host=127.0.0.1 port={} user=postgres dbname=ywmessaging", port));
+    auto copy = pg::SyncConnection::open(
+        fmt::format("host=127.0.0.1 port={} user=postgres dbname=ywmessaging", port));
     ASSERT_TRUE(copy.ok()) << copy.error().message;
     EXPECT_EQ(scalar(*copy, "SELECT count(*) FROM tenants WHERE name LIKE 'pitr-%'"), "25");
     EXPECT_EQ(scalar(*copy, "SELECT count(*) FROM tenants WHERE name = 'after-the-point'"), "0");
@@ -205,7 +213,8 @@ TEST(Backup, DrillRestoreComparesWithThePrimary) {
     // The scratch server is gone.
     std::regex dir_re(R"(ywctl-drill-\w+)");
     for (const auto& e : fs::directory_iterator(fs::temp_directory_path()))
-        EXPECT_FALSE(std::regex_search(e.path().filename().string(), dir_re) && fs::exists(e.path() / "data" / "PG_VERSION"))
+        EXPECT_FALSE(std::regex_search(e.path().filename().string(), dir_re) &&
+                     fs::exists(e.path() / "data" / "PG_VERSION"))
             << e.path();
 }
 
@@ -223,8 +232,8 @@ TEST(Backup, WrongKeyOrUnreachableRepositoryFailsClearly) {
     EXPECT_EQ(check_status(json_of(check), "repository reachable"), "critical") << check.output;
     EXPECT_EQ(check.output.find(secret), std::string::npos);
 
-    fs::path closed = conf_variant("closed", {{"repo1-storage-port", std::to_string(free_port())},
-                                              {"io-timeout", "2"}});
+    fs::path closed =
+        conf_variant("closed", {{"repo1-storage-port", std::to_string(free_port())}, {"io-timeout", "2"}});
     auto down = ywctl({"backup", "run"}, {"PGBACKREST_CONFIG=" + closed.string()});
     EXPECT_EQ(down.exit_code, 2) << down.output;
     auto primary = Topology::get().superuser("primary");
@@ -233,9 +242,11 @@ TEST(Backup, WrongKeyOrUnreachableRepositoryFailsClearly) {
 
 // archive_command failing: WAL piles up on the primary, and `backup check` says so and how much.
 TEST(Backup, FailingArchivingIsCriticalAndReportsTheWalRetained) {
+    ASSERT_NO_FATAL_FAILURE(ensure_backup());
     auto primary = Topology::get().superuser("primary");
     std::string original = scalar(primary, "SHOW archive_command");
-    fs::path wrong = conf_variant("archive-wrong", {{"repo1-s3-key-secret", "not-the-secret"}, {"io-timeout", "2"}});
+    fs::path wrong =
+        conf_variant("archive-wrong", {{"repo1-s3-key-secret", "not-the-secret"}, {"io-timeout", "2"}});
     std::string failing = original;
     failing.replace(failing.find(conf_path().string()), conf_path().string().size(), wrong.string());
     exec(primary, "ALTER SYSTEM SET archive_command = '" + failing + "'");
@@ -253,12 +264,21 @@ TEST(Backup, FailingArchivingIsCriticalAndReportsTheWalRetained) {
         exec(primary, "SELECT pg_switch_wal()");
     }
     ASSERT_TRUE(wait_until(30s, [&] {
-        return scalar(primary, "SELECT last_failed_time > coalesce(last_archived_time, 'epoch') FROM pg_stat_archiver") == "t";
+        return scalar(
+                   primary,
+                   "SELECT last_failed_time > coalesce(last_archived_time, 'epoch') FROM pg_stat_archiver") ==
+               "t";
     }));
-    auto check = ywctl({"backup", "check", "--quick", "--json"});
+    fs::path prom = Topology::get().dir() / "yw_backup.prom";
+    auto check = ywctl({"backup", "check", "--quick", "--json", "--prometheus-file", prom.string()});
     auto report = json_of(check);
     EXPECT_EQ(check.exit_code, 2) << check.output;
     EXPECT_EQ(check_status(report, "WAL archiving"), "critical") << check.output;
+    // The same facts for the alert rules (node_exporter's textfile collector).
+    std::string metrics = read_text(prom);
+    EXPECT_NE(metrics.find("\nyw_backup_archive_failing 1\n"), std::string::npos) << metrics;
+    EXPECT_NE(metrics.find("\nyw_backup_repository_up 1\n"), std::string::npos) << metrics;
+    EXPECT_NE(metrics.find("yw_backup_last_success_timestamp_seconds{type="), std::string::npos) << metrics;
     EXPECT_GE(report.at("data").at("wal_ready_segments").as_int64(), 2) << check.output;
     EXPECT_GE(report.at("data").at("wal_retained_bytes").as_int64(), 2ll << 24) << check.output;
 
@@ -270,14 +290,39 @@ TEST(Backup, FailingArchivingIsCriticalAndReportsTheWalRetained) {
     EXPECT_EQ(check_status(json_of(again), "WAL archiving"), "ok") << again.output;
 }
 
+// A standby whose slot's WAL is gone fetches from the repository: its own restore_command, as PostgreSQL runs
+// it (through the shell, in its data directory, as the postgres user), brings back an archived segment.
+TEST(Backup, AStandbysRestoreCommandFetchesArchivedWal) {
+    auto primary = Topology::get().superuser("primary");
+    switch_and_wait_archived(primary);
+    std::string segment = scalar(primary, "SELECT last_archived_wal FROM pg_stat_archiver");
+    auto replica = Topology::get().superuser("replica-2");
+    std::string command = scalar(replica, "SHOW restore_command");
+    ASSERT_NE(command.find("archive-get"), std::string::npos) << command;
+    fs::path target = Topology::get().dir() / "fetched-segment";
+    std::string sh = std::regex_replace(std::regex_replace(command, std::regex("%f"), segment),
+                                        std::regex("%p"), target.string());
+    RunOptions o;
+    if (running_as_root()) o.as_user = node::kServiceUser;
+    auto r =
+        run_process({"sh", "-c", "cd " + (Topology::get().dir() / "replica-2").string() + " && " + sh}, o);
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->exit_code, 0) << r->output;
+    ASSERT_TRUE(fs::exists(target));
+    EXPECT_EQ(fs::file_size(target), 16u << 20);  // a whole WAL segment, decrypted and decompressed
+    fs::remove(target);
+}
+
 // pgBackRest killed mid-backup: the broken backup is not listed as usable, and the next run succeeds.
 TEST(Backup, KilledBackupIsNotListedAndTheNextRunSucceeds) {
     // Enough data that a full backup takes more than a moment.
     auto primary = Topology::get().superuser("primary");
-    exec(primary, "CREATE TABLE IF NOT EXISTS backup_ballast AS SELECT g, md5(g::text) || repeat('x', 400) AS pad "
-                  "FROM generate_series(1, 200000) g");
+    exec(primary,
+         "CREATE TABLE IF NOT EXISTS backup_ballast AS SELECT g, md5(g::text) || repeat('x', 400) AS pad "
+         "FROM generate_series(1, 200000) g");
     auto before = backups_listed();
-    Child run("ywctl", {"--config", Topology::get().env_file().string(), "backup", "run", "--type", "full"}, {});
+    Child run("ywctl", {"--config", Topology::get().env_file().string(), "backup", "run", "--type", "full"},
+              {});
     const std::string pattern = "config=" + conf_path().string() + " --stanza=ywmessaging --type=full backup";
     ASSERT_TRUE(wait_until(20s, [&] {
         auto p = run_process({"pgrep", "-f", "--", pattern});
@@ -301,7 +346,9 @@ TEST(Backup, ThePromotedNodeArchivesToTheSameStanza) {
     auto so = ywctl({"switchover", "--to", "replica-1", "--yes", "--dir", Topology::get().dir().string()});
     ASSERT_EQ(so.exit_code, 0) << so.output;
     struct Back {
-        ~Back() { (void)ywctl({"switchover", "--to", "primary", "--yes", "--dir", Topology::get().dir().string()}); }
+        ~Back() {
+            (void)ywctl({"switchover", "--to", "primary", "--yes", "--dir", Topology::get().dir().string()});
+        }
     } back;
     auto promoted = Topology::get().superuser("replica-1");
     ASSERT_EQ(scalar(promoted, "SELECT pg_is_in_recovery()"), "f");

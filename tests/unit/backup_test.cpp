@@ -52,18 +52,20 @@ TEST(BackupInfo, ReadsPgBackRestsAnswer) {
 }
 
 TEST(BackupInfo, RefusesWhatIsNotItsShape) {
-    for (const char* bad : {"", "{}", "null", "[", "[{\"name\":\"other\",\"status\":{\"code\":0}}]",
-                            "[{\"name\":\"ywmessaging\"}]", "[{\"name\":\"ywmessaging\",\"status\":{\"code\":\"0\"}}]",
-                            "[{\"name\":\"ywmessaging\",\"status\":{\"code\":0},\"backup\":{}}]",
-                            "[{\"name\":\"ywmessaging\",\"status\":{\"code\":0},\"backup\":[1]}]",
-                            "[{\"name\":\"ywmessaging\",\"status\":{\"code\":0},\"backup\":[{\"label\":\"x\"}]}]",
-                            "[{\"name\":\"ywmessaging\",\"status\":{\"code\":0},"
-                            "\"backup\":[{\"label\":\"x\",\"type\":\"weekly\"}]}]"}) {
+    for (const char* bad :
+         {"", "{}", "null", "[", "[{\"name\":\"other\",\"status\":{\"code\":0}}]",
+          "[{\"name\":\"ywmessaging\"}]", "[{\"name\":\"ywmessaging\",\"status\":{\"code\":\"0\"}}]",
+          "[{\"name\":\"ywmessaging\",\"status\":{\"code\":0},\"backup\":{}}]",
+          "[{\"name\":\"ywmessaging\",\"status\":{\"code\":0},\"backup\":[1]}]",
+          "[{\"name\":\"ywmessaging\",\"status\":{\"code\":0},\"backup\":[{\"label\":\"x\"}]}]",
+          "[{\"name\":\"ywmessaging\",\"status\":{\"code\":0},"
+          "\"backup\":[{\"label\":\"x\",\"type\":\"weekly\"}]}]"}) {
         EXPECT_FALSE(parse_info(bad, "ywmessaging").ok()) << bad;
     }
     // A stanza with no backups yet is a valid answer.
-    auto empty = parse_info(R"([{"name":"ywmessaging","status":{"code":2,"message":"no valid backups"},"backup":[]}])",
-                            "ywmessaging");
+    auto empty =
+        parse_info(R"([{"name":"ywmessaging","status":{"code":2,"message":"no valid backups"},"backup":[]}])",
+                   "ywmessaging");
     ASSERT_TRUE(empty.ok());
     EXPECT_EQ(empty->status_code, 2);
     EXPECT_EQ(empty->newest(), nullptr);
@@ -78,15 +80,22 @@ TEST(BackupInfo, SurvivesRandomMutations) {
         for (int e = 0; e < edits; ++e) {
             size_t at = rng() % s.size();
             switch (rng() % 3) {
-                case 0: s[at] = static_cast<char>(rng() % 256); break;
-                case 1: s.erase(at, 1 + rng() % 8); break;
-                default: s.insert(at, 1, "{}[]\",:0-9"[rng() % 10]); break;
+                case 0:
+                    s[at] = static_cast<char>(rng() % 256);
+                    break;
+                case 1:
+                    s.erase(at, 1 + rng() % 8);
+                    break;
+                default:
+                    s.insert(at, 1, "{}[]\",:0-9"[rng() % 10]);
+                    break;
             }
             if (s.empty()) s = "[";
         }
         auto r = parse_info(s, "ywmessaging");  // never crashes; when it answers, the answer is sane
         if (!r.ok()) continue;
-        for (const auto& b : r->backups) EXPECT_TRUE(b.type == "full" || b.type == "diff" || b.type == "incr");
+        for (const auto& b : r->backups)
+            EXPECT_TRUE(b.type == "full" || b.type == "diff" || b.type == "incr");
     }
 }
 
@@ -99,11 +108,12 @@ TEST(BackupInfo, ErrorSummaryKeepsTheErrorAndDropsTheHttpDump) {
         "       *** Response Content ***:\n"
         "       <Error><Code>SignatureDoesNotMatch</Code></Error>\n";
     EXPECT_EQ(error_summary(out), "ERROR: [039]: HTTP request failed with 403 (FORBIDDEN):");
-    EXPECT_EQ(error_summary("ERROR: [056]: unable to find primary cluster - cannot proceed\n"
-                            "       HINT: are all available clusters in recovery?\n"
-                            "2026-12-01 INFO: stanza-create command end\n"),
-              "ERROR: [056]: unable to find primary cluster - cannot proceed HINT: are all available clusters in "
-              "recovery?");
+    EXPECT_EQ(
+        error_summary("ERROR: [056]: unable to find primary cluster - cannot proceed\n"
+                      "       HINT: are all available clusters in recovery?\n"
+                      "2026-12-01 INFO: stanza-create command end\n"),
+        "ERROR: [056]: unable to find primary cluster - cannot proceed HINT: are all available clusters in "
+        "recovery?");
     EXPECT_EQ(error_summary("something odd\nlast words\n\n"), "last words");
     EXPECT_EQ(error_summary(""), "pgbackrest failed without a message");
 }
@@ -126,10 +136,11 @@ TEST(BackupTime, ParsesRfc3339WithAnOffsetOnly) {
     EXPECT_EQ(parse_rfc3339("2026-12-01T17:50:00-0500"), 1796165400ll * 1000000);
     EXPECT_EQ(parse_rfc3339("2026-12-01T22:50:00+00"), 1796165400ll * 1000000);
     EXPECT_EQ(parse_rfc3339("2024-02-29T00:00:00Z"), 1709164800ll * 1000000);
-    for (const char* bad : {"", "2026-12-01", "2026-12-01T22:50:00", "2026-12-01 22:50", "2023-02-29T00:00:00Z",
-                            "2026-13-01T00:00:00Z", "2026-12-32T00:00:00Z", "2026-12-01T24:00:00Z",
-                            "2026-12-01T22:50:00.Z", "2026-12-01T22:50:00+25:00", "2026-12-01T22:50:00Zjunk",
-                            "yesterday", "2026-12-01T22:50:00 Z", "２026-12-01T22:50:00Z"})
+    for (const char* bad :
+         {"", "2026-12-01", "2026-12-01T22:50:00", "2026-12-01 22:50", "2023-02-29T00:00:00Z",
+          "2026-13-01T00:00:00Z", "2026-12-32T00:00:00Z", "2026-12-01T24:00:00Z", "2026-12-01T22:50:00.Z",
+          "2026-12-01T22:50:00+25:00", "2026-12-01T22:50:00Zjunk", "yesterday", "2026-12-01T22:50:00 Z",
+          "２026-12-01T22:50:00Z"})
         EXPECT_FALSE(parse_rfc3339(bad).has_value()) << bad;
     // Round trip with the API's own rendering.
     for (long long us : {0ll, 1796165400123456ll, 951782400000000ll})
@@ -139,7 +150,8 @@ TEST(BackupTime, ParsesRfc3339WithAnOffsetOnly) {
 TEST(BackupCheck, WindowStartsAtTheOldestUsableBackup) {
     RepoInfo info;
     EXPECT_FALSE(recovery_window(info, 100).has_value());
-    info.backups = {{.label = "a", .stop = 10, .error = true}, {.label = "b", .stop = 20}, {.label = "c", .stop = 30}};
+    info.backups = {
+        {.label = "a", .stop = 10, .error = true}, {.label = "b", .stop = 20}, {.label = "c", .stop = 30}};
     auto w = recovery_window(info, 100);
     ASSERT_TRUE(w.has_value());
     EXPECT_EQ(w->from, 20);
@@ -241,7 +253,9 @@ TEST(BackupCheck, AdvisesTheNewestBackupWhenNothingCanBePromoted) {
     advise_restore(r, info, 1'000'000);
     EXPECT_EQ(level_of(r, "newest backup"), ops::Level::kOk);
     ASSERT_EQ(r.next_steps.size(), 1u);
-    EXPECT_EQ(r.next_steps[0].rfind("ywctl backup restore --to <new data directory>   # backup 20261201-224857F", 0), 0u)
+    EXPECT_EQ(r.next_steps[0].rfind(
+                  "ywctl backup restore --to <new data directory>   # backup 20261201-224857F", 0),
+              0u)
         << r.next_steps[0];
     ops::Report none;
     advise_restore(none, RepoInfo{}, 1'000'000);
