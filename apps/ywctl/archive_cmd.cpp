@@ -9,6 +9,7 @@
 #include "commands.hpp"
 #include "common/logging.hpp"
 #include "output.hpp"
+#include "report.hpp"
 #include "s3/settings.hpp"
 
 namespace ywctl {
@@ -30,19 +31,6 @@ struct RestoreArgs {
     bool attach = false;
     std::string as_table;
 };
-
-// An error's exit code: the operator's mistake (64), a check that failed or a server that cannot be reached
-// (2).
-int exit_for(yw::ErrorCode code) {
-    switch (code) {
-        case yw::ErrorCode::kInvalidArgument:
-        case yw::ErrorCode::kConflict:
-        case yw::ErrorCode::kNotFound:
-            return kUsage;
-        default:
-            return kCritical;
-    }
-}
 
 struct Setup {
     yw::Config config;

@@ -35,17 +35,6 @@ struct BackupArgs {
     std::string prometheus_file;
 };
 
-int exit_for(yw::ErrorCode code) {
-    switch (code) {
-        case yw::ErrorCode::kInvalidArgument:
-        case yw::ErrorCode::kConflict:
-        case yw::ErrorCode::kNotFound:
-            return kUsage;
-        default:
-            return kCritical;
-    }
-}
-
 void progress_to_stderr(const std::string& m) { std::cerr << "· " << m << "\n" << std::flush; }
 
 // The configuration with backups configured, or the exit code after printing why not.

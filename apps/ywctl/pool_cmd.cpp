@@ -31,16 +31,6 @@ int status(const Globals& g, const PoolArgs& a) {
     return print_report(yw::ops::assess_pools(snap), g.json);
 }
 
-int exit_for(const yw::Error& e) {
-    switch (e.code) {
-        case yw::ErrorCode::kInvalidArgument:
-        case yw::ErrorCode::kNotFound:
-            return kUsage;
-        default:
-            return kCritical;
-    }
-}
-
 int resize(const Globals& g, const PoolArgs& a) {
     auto config = config_or_report(g);
     if (!config) return kConfig;
@@ -53,7 +43,7 @@ int resize(const Globals& g, const PoolArgs& a) {
     auto plan = yw::ops::plan_resize(*config, a.size, timeout);
     if (!plan) {
         print_error(g.json, plan.error().message);
-        return exit_for(plan.error());
+        return exit_for(plan.error().code);
     }
     auto steps = plan_with_warnings(plan->steps, plan->warnings);
     if (a.dry_run) return print_dry_run(steps, g.json, {{"from", plan->from}, {"to", plan->to}});
@@ -99,7 +89,7 @@ int terminate(const Globals& g, const yw::Config& config, const PoolArgs& a) {
     auto backend = yw::ops::find_backend(primary->url, a.terminate, timeout);
     if (!backend) {
         print_error(g.json, backend.error().message);
-        return exit_for(backend.error());
+        return exit_for(backend.error().code);
     }
     std::vector<std::string> plan{
         fmt::format("on {}: SELECT pg_terminate_backend({})", primary->name, a.terminate),

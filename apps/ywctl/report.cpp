@@ -66,4 +66,15 @@ int print_dry_run(const std::vector<std::string>& plan, bool json, boost::json::
     return kOk;
 }
 
+int exit_for(yw::ErrorCode code) {
+    switch (code) {
+        case yw::ErrorCode::kInvalidArgument:
+        case yw::ErrorCode::kConflict:
+        case yw::ErrorCode::kNotFound:
+            return kUsage;
+        default:
+            return kCritical;
+    }
+}
+
 }  // namespace ywctl

@@ -16,6 +16,10 @@ CheckReport to_check_report(const yw::ops::Report& report);
 // Prints the report (table or --json) and returns its Nagios exit code.
 int print_report(const yw::ops::Report& report, bool json);
 
+// An error's exit code: the operator's mistake (a bad argument, a conflict, something not found: 64) or a
+// check that failed, a server that cannot be reached (2).
+int exit_for(yw::ErrorCode code);
+
 // The configuration, or nullopt after printing why (the caller exits 78).
 std::optional<yw::Config> config_or_report(const Globals& g);
 

@@ -24,10 +24,6 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-long long ms_since(Clock::time_point t) {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t).count();
-}
-
 void say(const Progress& p, const std::string& m) {
     if (p) p(m);
 }

@@ -33,6 +33,11 @@ std::int64_t days_from_civil(int y, unsigned m, unsigned d) {
 
 }  // namespace
 
+long long ms_since(std::chrono::steady_clock::time_point start) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start)
+        .count();
+}
+
 std::optional<std::int64_t> parse_rfc3339(std::string_view t) {
     auto digits = [&](size_t at, size_t n, int& out) {
         if (at + n > t.size()) return false;

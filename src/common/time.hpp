@@ -15,6 +15,9 @@ std::string rfc3339_from_us(std::int64_t unix_us);
 // and a required offset (a time without a zone is ambiguous) → Unix microseconds; nullopt when it is not one.
 std::optional<std::int64_t> parse_rfc3339(std::string_view text);
 
+// Milliseconds from `start` to now on the steady clock: a step's duration.
+long long ms_since(std::chrono::steady_clock::time_point start);
+
 // Unix microseconds now.
 std::int64_t unix_us_now();
 // Parses an integer of Unix microseconds as PostgreSQL prints it; false when it is not one.

@@ -17,6 +17,7 @@
 
 #include "common/files.hpp"
 #include "common/process.hpp"
+#include "common/time.hpp"
 #include "node/control.hpp"
 #include "node/probe.hpp"
 #include "pg/failover_queries.hpp"
@@ -33,10 +34,6 @@ using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-long long ms_since(Clock::time_point start) {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
-}
 
 Status fail(std::string message) { return make_error(ErrorCode::kUnavailable, std::move(message)); }
 
