@@ -979,7 +979,11 @@ Status LocalTopology::up() {
             !s)
             return s;
         if (auto s = provision_s3(); !s) return s;
-        if (auto s = configure_backups(undo); !s) return s;
+        // Backups are a part of the topology, not a condition of it: a failure is said loudly, and every
+        // other node stays up (`ywctl backup check` then tells what is missing).
+        if (auto s = configure_backups(undo); !s)
+            say("warning: backups are not set up (" + s.error().message + "); see " +
+                (dir_ / "log").string() + " and docs/backup.md");
         return write_env_file();
     }();
     if (!status) {
