@@ -104,7 +104,7 @@ Verdict grade_pgbouncer(const PoolerReading& b) {
 }
 
 Verdict grade_queries(const QueriesReading& q) {
-    if (!q.available) return Verdict::kHealthy;
+    if (!q.available || q.summary.total < kQueriesGradedFrom) return Verdict::kHealthy;
     return query_health(q.summary.p95_ms, q.summary.slow_percent);
 }
 

@@ -99,6 +99,10 @@ struct Reading {
 
 // --- the rules (pure; thresholds in common/verdict.hpp) ---
 
+// Fewer statements than this in the query monitor's window are no evidence: queries.* is then healthy
+// whatever they measured (a fresh instance's only statement is the partition maintainer's DDL, 100 % "slow").
+inline constexpr std::uint64_t kQueriesGradedFrom = 20;
+
 Verdict grade_replica(const NodeReading& replica);
 // The primary unreachable (or none) is unhealthy; any replica not healthy makes the database degraded (reads
 // move to the primary; a replica's own grade never makes the database unhealthy by itself).
