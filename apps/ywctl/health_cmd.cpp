@@ -10,7 +10,6 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 #include <iostream>
@@ -80,8 +79,8 @@ int print_document(const json::object& doc, bool as_json, const std::string& sou
     Table t{{"", "check", "status", "value", "threshold (degraded / unhealthy)", "detail"}, {}};
     auto row = [&](std::string_view st, std::string name, std::string value, std::string threshold,
                    std::string detail) {
-        t.rows.push_back({mark_of(st), std::move(name), std::string(st), std::move(value), std::move(threshold),
-                          std::move(detail)});
+        t.rows.push_back({mark_of(st), std::move(name), std::string(st), std::move(value),
+                          std::move(threshold), std::move(detail)});
     };
     const auto* services = doc.if_contains("services");
     if (!services || !services->is_object()) {
@@ -105,10 +104,10 @@ int print_document(const json::object& doc, bool as_json, const std::string& sou
                 bool connected = ro.at("connected").as_bool();
                 std::string lag = text_of(ro.at("lag"));
                 auto grade = !connected ? yw::Verdict::kDegraded
-                                        : ro.at("lag").is_int64()
-                                              ? yw::grade(static_cast<double>(ro.at("lag").as_int64()),
-                                                          yw::kReplicaLagDegradedMs, yw::kReplicaLagUnhealthyMs)
-                                              : yw::Verdict::kDegraded;
+                             : ro.at("lag").is_int64()
+                                 ? yw::grade(static_cast<double>(ro.at("lag").as_int64()),
+                                             yw::kReplicaLagDegradedMs, yw::kReplicaLagUnhealthyMs)
+                                 : yw::Verdict::kDegraded;
                 row(yw::to_string(grade), "database " + text_of(ro.at("name")),
                     connected ? fmt::format("lag {} ms", lag) : "not connected", "lag 1000 / > 5000 ms",
                     error_of(ro));
@@ -165,13 +164,7 @@ int direct(const Globals& g) {
         asio::co_spawn(
             io,
             [&]() -> asio::awaitable<void> {
-                // The connection gets the probe deadline to come up; a Redis that does not is unhealthy.
-                asio::steady_timer wait(io);
-                auto until = std::chrono::steady_clock::now() + config->health_timeout;
-                while (redis && !redis->connected() && std::chrono::steady_clock::now() < until) {
-                    wait.expires_after(std::chrono::milliseconds(10));
-                    co_await wait.async_wait(asio::use_awaitable);
-                }
+                // The Redis probe gives the new connection its deadline to come up.
                 reading = co_await prober.reading();
                 prober.close();
                 if (redis) redis->close();
@@ -197,7 +190,8 @@ int remote(const Globals& g, const HealthArgs& a) {
     if (auto config = load_ctl_config(g)) token = config->admin_token;
     std::map<std::string, std::string> headers;
     if (!token.empty()) headers["Authorization"] = "Bearer " + token;
-    auto reply = yw::ops::http_call(*target, "GET", "/health/detailed", "", headers, std::chrono::seconds(10));
+    auto reply =
+        yw::ops::http_call(*target, "GET", "/health/detailed", "", headers, std::chrono::seconds(10));
     if (reply.status == 0) {
         print_error(g.json, fmt::format("{} is unreachable: {}", a.url, reply.error));
         return kUnknown;
@@ -216,8 +210,9 @@ int remote(const Globals& g, const HealthArgs& a) {
 void add_health_commands(CLI::App& app, const Globals& g, Action& action) {
     auto args = std::make_shared<HealthArgs>();
     auto* health = app.add_subcommand(
-        "health", "RB-23: every dependency graded as GET /health/detailed does (0 healthy, 1 degraded, 2 "
-                  "unhealthy, 3 unknown)");
+        "health",
+        "RB-23: every dependency graded as GET /health/detailed does (0 healthy, 1 degraded, 2 "
+        "unhealthy, 3 unknown)");
     health->add_option("--url", args->url,
                        "Read a running ywmsgd's GET /health/detailed (http://host:port) instead of probing "
                        "from here; the admin token comes from YW_ADMIN_TOKEN");

@@ -69,8 +69,9 @@ std::optional<Verdict> sessions_verdict(const DbaReading& d) {
 Verdict grade_replica(const NodeReading& r) {
     // A replica that is down or fenced costs the reads it served (they go to the primary): degraded.
     if (!r.connected || r.fenced) return Verdict::kDegraded;
-    Verdict v = r.lag_ms ? grade(static_cast<double>(*r.lag_ms), kReplicaLagDegradedMs, kReplicaLagUnhealthyMs)
-                         : Verdict::kDegraded;  // connected, but its lag could not be told
+    Verdict v = r.lag_ms
+                    ? grade(static_cast<double>(*r.lag_ms), kReplicaLagDegradedMs, kReplicaLagUnhealthyMs)
+                    : Verdict::kDegraded;  // connected, but its lag could not be told
     if (r.replay_paused) v = worse(v, Verdict::kDegraded);
     return v;
 }
@@ -178,10 +179,10 @@ json::object summary_report(const Reading& reading) {
 
 json::object detailed_report(const Reading& reading) {
     // database: RB-23's shape; "error" only where something failed.
-    json::object primary{{"connected", reading.primary && reading.primary->connected},
-                         {"latency", reading.primary && reading.primary->latency_ms
-                                         ? json::value(*reading.primary->latency_ms)
-                                         : json::value(nullptr)}};
+    json::object primary{
+        {"connected", reading.primary && reading.primary->connected},
+        {"latency", reading.primary && reading.primary->latency_ms ? json::value(*reading.primary->latency_ms)
+                                                                   : json::value(nullptr)}};
     if (!reading.primary) {
         primary["error"] = "no node answers as the primary";
     } else if (!reading.primary->error.empty()) {
@@ -204,7 +205,8 @@ json::object detailed_report(const Reading& reading) {
     json::object redis{{"status", to_string(grade_redis(rd))},
                        {"memory", rd.ok ? json::value(memory_text(rd.used_memory)) : json::value(nullptr)},
                        {"keyspace", rd.ok ? json::value(keyspace_text(rd.keys)) : json::value(nullptr)},
-                       {"evictions", rd.ok ? json::value(static_cast<std::int64_t>(rd.evicted_keys)) : json::value(nullptr)}};
+                       {"evictions", rd.ok ? json::value(static_cast<std::int64_t>(rd.evicted_keys))
+                                           : json::value(nullptr)}};
     if (!rd.configured) {
         redis["error"] = "not configured (REDIS_URL)";
     } else if (!rd.ok) {
@@ -238,30 +240,32 @@ json::object detailed_report(const Reading& reading) {
             {{"name", s.name}, {"active", s.active}, {"retained_bytes", or_null(s.retained_bytes)}});
     }
     json::object slots{{"status", word(slots_verdict(d))}, {"slots", std::move(slot_list)}};
-    json::object xids{{"status", word(xid_verdict(d))},
-                      {"oldest_database", d.ok ? json::value(d.xid_database) : json::value(nullptr)},
-                      {"xid_age", d.ok ? json::value(d.xid_age) : json::value(nullptr)},
-                      {"wraparound_percent", d.ok ? json::value(round2(100.0 * static_cast<double>(d.xid_age) /
-                                                                       kXidSpace))
-                                                  : json::value(nullptr)}};
+    json::object xids{
+        {"status", word(xid_verdict(d))},
+        {"oldest_database", d.ok ? json::value(d.xid_database) : json::value(nullptr)},
+        {"xid_age", d.ok ? json::value(d.xid_age) : json::value(nullptr)},
+        {"wraparound_percent", d.ok ? json::value(round2(100.0 * static_cast<double>(d.xid_age) / kXidSpace))
+                                    : json::value(nullptr)}};
     json::object sessions{
         {"status", word(sessions_verdict(d))},
-        {"longest_transaction_seconds", d.ok ? json::value(round2(d.longest_transaction_s)) : json::value(nullptr)},
+        {"longest_transaction_seconds",
+         d.ok ? json::value(round2(d.longest_transaction_s)) : json::value(nullptr)},
         {"longest_idle_in_transaction_seconds",
          d.ok ? json::value(round2(d.longest_idle_in_transaction_s)) : json::value(nullptr)}};
     if (!d.ok) {
         for (auto* o : {&slots, &xids, &sessions}) (*o)["error"] = d.error;
     }
 
-    json::object services{{"database", std::move(database)},   {"redis", std::move(redis)},
-                          {"pgbouncer", std::move(pgbouncer)}, {"queries", std::move(queries)},
+    json::object services{{"database", std::move(database)},       {"redis", std::move(redis)},
+                          {"pgbouncer", std::move(pgbouncer)},     {"queries", std::move(queries)},
                           {"replication_slots", std::move(slots)}, {"transaction_ids", std::move(xids)},
                           {"sessions", std::move(sessions)}};
     if (const auto& p = reading.partitions; p.available) {
-        json::object parts{{"status", to_string(grade_partitions(p))},
-                           {"months_ahead", p.months_ahead ? json::value(*p.months_ahead) : json::value(nullptr)},
-                           {"maintainer_last_success_seconds_ago", or_null(p.last_success_s_ago)},
-                           {"maintainer_stale", p.stale}};
+        json::object parts{
+            {"status", to_string(grade_partitions(p))},
+            {"months_ahead", p.months_ahead ? json::value(*p.months_ahead) : json::value(nullptr)},
+            {"maintainer_last_success_seconds_ago", or_null(p.last_success_s_ago)},
+            {"maintainer_stale", p.stale}};
         if (!p.last_error.empty()) parts["maintainer_last_error"] = p.last_error;
         services["partitions"] = std::move(parts);
     }
@@ -370,8 +374,8 @@ asio::awaitable<NodeResult> probe_node(Slot& slot, pg::Deadline deadline) {
         r.probe.error = rows ? "unexpected probe answer" : rows.error().message;
         co_return r;  // the connection goes with it: a failed probe says nothing good about it
     }
-    r.latency_ms = round2(
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count());
+    r.latency_ms =
+        round2(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count());
     pg::read_topology_probe(r.probe, [&](int col) -> std::optional<std::string_view> {
         if (rows->is_null(0, col)) return std::nullopt;
         return rows->get(0, col);
@@ -410,6 +414,14 @@ asio::awaitable<RedisReading> probe_redis(redis::Commands* client, redis::Deadli
     if (!client) {
         r.error = "no Redis client";
         co_return r;
+    }
+    // Just started (or reconnecting after a blip): the client gets the probe's deadline to come up, as any
+    // other probe gets it to connect.
+    asio::steady_timer wait(co_await asio::this_coro::executor);
+    while (!client->connected() &&
+           std::chrono::steady_clock::now() + std::chrono::milliseconds(10) < deadline) {
+        wait.expires_after(std::chrono::milliseconds(10));
+        co_await wait.async_wait(asio::use_awaitable);
     }
     redis::Command info{"INFO"};
     auto reply = co_await client->command(std::move(info), deadline);
@@ -467,8 +479,8 @@ std::vector<std::string> names_of(const std::vector<NodeEndpoint>& nodes) {
 }
 }  // namespace
 
-DetailedProber::DetailedProber(DetailedOptions options, redis::Commands* redis, const pg::QueryMonitor* monitor,
-                               const partitions::Maintainer* maintainer)
+DetailedProber::DetailedProber(DetailedOptions options, redis::Commands* redis,
+                               const pg::QueryMonitor* monitor, const partitions::Maintainer* maintainer)
     : options_(std::move(options)),
       redis_(redis),
       monitor_(monitor),
@@ -536,7 +548,8 @@ asio::awaitable<std::shared_ptr<const Reading>> DetailedProber::run_round() {
             asio::co_spawn(
                 strand,
                 [this, deadline, round]() -> asio::awaitable<void> {
-                    if (probes_->pgbouncer) round->pgbouncer = co_await probe_pgbouncer(*probes_->pgbouncer, deadline);
+                    if (probes_->pgbouncer)
+                        round->pgbouncer = co_await probe_pgbouncer(*probes_->pgbouncer, deadline);
                     round->finished();
                 },
                 asio::detached);
@@ -573,7 +586,8 @@ asio::awaitable<std::shared_ptr<const Reading>> DetailedProber::run_round() {
                     if (r.error.empty() && !state.healthy) r.error = state.error;
                     out->primary = std::move(r);
                     out->dba = round->nodes[i].dba;
-                    if (!state.healthy && out->dba.error.empty()) out->dba.error = "the primary does not answer";
+                    if (!state.healthy && out->dba.error.empty())
+                        out->dba.error = "the primary does not answer";
                     continue;
                 }
                 r.latency_ms.reset();
@@ -583,8 +597,9 @@ asio::awaitable<std::shared_ptr<const Reading>> DetailedProber::run_round() {
                 } else if (state.healthy) {
                     // The rules' lag needs a history of the primary's positions; a single round falls back to
                     // the bytes left to replay. The larger of the two.
-                    auto single = single_round_lag_ms(primary_probe ? primary_probe->current_lsn : std::nullopt,
-                                                      probe.replay_lsn, probe.replay_age_ms);
+                    auto single =
+                        single_round_lag_ms(primary_probe ? primary_probe->current_lsn : std::nullopt,
+                                            probe.replay_lsn, probe.replay_age_ms);
                     long long lag = state.lag_ms;
                     if (single) lag = std::max(lag, *single);
                     r.lag_ms = lag;
@@ -607,16 +622,17 @@ asio::awaitable<std::shared_ptr<const Reading>> DetailedProber::run_round() {
                 auto& p = out->partitions;
                 p.available = true;
                 p.months_ahead = m.months_ahead;
-                const auto now_s = std::chrono::duration_cast<std::chrono::seconds>(
-                                       out->taken.time_since_epoch())
-                                       .count();
+                const auto now_s =
+                    std::chrono::duration_cast<std::chrono::seconds>(out->taken.time_since_epoch()).count();
                 if (m.last_success_unix) p.last_success_s_ago = now_s - *m.last_success_unix;
                 const auto since = m.last_success_unix ? m.last_success_unix : m.failing_since_unix;
-                p.stale = since && now_s - *since > kMaintainerStaleIntervals * options_.maintainer_interval.count();
+                p.stale = since &&
+                          now_s - *since > kMaintainerStaleIntervals * options_.maintainer_interval.count();
                 p.last_error = m.last_error;
             }
-            out->round_ms = round2(
-                std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count());
+            out->round_ms =
+                round2(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
+                           .count());
             co_return out;
         },
         asio::use_awaitable);
@@ -634,7 +650,8 @@ void DetailedProber::dump_metrics(prometheus::Writer& out) const {
     out.family("yw_health_probe_rounds_total", "counter",
                "Probe rounds of GET /health/detailed (shared by every request within the TTL)");
     out.sample("yw_health_probe_rounds_total", "", rounds_.load());
-    out.family("yw_health_probe_round_seconds", "gauge", "How long the last probe round of /health/detailed took");
+    out.family("yw_health_probe_round_seconds", "gauge",
+               "How long the last probe round of /health/detailed took");
     out.sample_real("yw_health_probe_round_seconds", "", last_round_s_.load());
 }
 

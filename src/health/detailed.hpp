@@ -29,13 +29,13 @@ namespace yw::health {
 
 // A PostgreSQL node as the round saw it.
 struct NodeReading {
-    std::string name;                   // "primary", "replica-1", … (configuration names, not roles)
-    bool connected = false;             // answered its probe within the deadline
-    std::optional<double> latency_ms;   // the probe's round trip (connecting included when it had to)
-    std::optional<long long> lag_ms;    // replicas: how far behind the primary, in time
-    bool fenced = false;                // writable but not the primary (an old primary back): no traffic
+    std::string name;                  // "primary", "replica-1", … (configuration names, not roles)
+    bool connected = false;            // answered its probe within the deadline
+    std::optional<double> latency_ms;  // the probe's round trip (connecting included when it had to)
+    std::optional<long long> lag_ms;   // replicas: how far behind the primary, in time
+    bool fenced = false;               // writable but not the primary (an old primary back): no traffic
     bool replay_paused = false;
-    std::string error;                  // why it did not answer, or what is wrong with it
+    std::string error;  // why it did not answer, or what is wrong with it
 };
 
 struct RedisReading {
@@ -123,8 +123,9 @@ std::string memory_text(std::uint64_t bytes);
 std::string keyspace_text(std::uint64_t keys);
 
 // A replica's lag from a single round, when the rules have no history yet (ywctl's one-shot round, or the
-// first request after start): 0 while less than 1 MiB of WAL is left to replay (an idle primary's few bytes of
-// checkpoint records are not lag, however old the last replayed commit), else the last replayed commit's age.
+// first request after start): 0 while less than 1 MiB of WAL is left to replay (an idle primary's few bytes
+// of checkpoint records are not lag, however old the last replayed commit), else the last replayed commit's
+// age.
 std::optional<long long> single_round_lag_ms(std::optional<std::uint64_t> primary_lsn,
                                              std::optional<std::uint64_t> replay_lsn,
                                              std::optional<long long> replay_age_ms);
@@ -143,9 +144,9 @@ std::string rfc3339(std::chrono::system_clock::time_point t);
 // --- the probes ---
 
 struct DetailedOptions {
-    std::vector<NodeEndpoint> nodes;  // direct DSNs: "primary", "replica-1", … (Config::nodes())
-    std::string pgbouncer_admin_url;  // PGBOUNCER_ADMIN_URL; empty: not configured
-    bool redis_configured = false;    // REDIS_URL set (the client comes with reading())
+    std::vector<NodeEndpoint> nodes;           // direct DSNs: "primary", "replica-1", … (Config::nodes())
+    std::string pgbouncer_admin_url;           // PGBOUNCER_ADMIN_URL; empty: not configured
+    bool redis_configured = false;             // REDIS_URL set (the client comes with reading())
     std::chrono::milliseconds deadline{1000};  // YW_HEALTH_TIMEOUT_MS: every probe's own deadline
     std::chrono::milliseconds ttl{1000};       // YW_HEALTH_DETAILED_TTL_MS: how long a round is shared
     std::chrono::seconds maintainer_interval{3600};

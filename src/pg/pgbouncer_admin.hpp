@@ -1,4 +1,5 @@
-// PgBouncer's admin console read as data: SHOW POOLS rows, for ywctl's RB-5/6/7 and ywmsgd's /health/detailed.
+// PgBouncer's admin console read as data: SHOW POOLS rows, for ywctl's RB-5/6/7 and ywmsgd's
+// /health/detailed.
 #pragma once
 
 #include <map>
