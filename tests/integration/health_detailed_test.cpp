@@ -1,7 +1,7 @@
-// RB-23's GET /health/detailed and `ywctl health` against the real topology: the exact shape, healthy when all
-// is well, a stopped replica (degraded, 200), a stopped or frozen PgBouncer and a frozen Redis (unhealthy,
-// 503, within the deadline), the status alone without the admin token, and a storm that costs one probe round.
-// The faults come last and each restores the topology.
+// RB-23's GET /health/detailed and `ywctl health` against the real topology: the exact shape, healthy when
+// all is well, a stopped replica (degraded, 200), a stopped or frozen PgBouncer and a frozen Redis
+// (unhealthy, 503, within the deadline), the status alone without the admin token, and a storm that costs one
+// probe round. The faults come last and each restores the topology.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -61,7 +61,8 @@ const json::object& service(const Detailed& d, const char* name) {
 }
 
 // Polls (each round is shared for the TTL) until `ok` holds for a fresh answer, or gives the last one.
-Detailed wait_for(int port, const std::function<bool(const Detailed&)>& ok, std::chrono::seconds limit = 15s) {
+Detailed wait_for(int port, const std::function<bool(const Detailed&)>& ok,
+                  std::chrono::seconds limit = 15s) {
     Detailed last;
     auto until = Clock::now() + limit;
     while (Clock::now() < until) {
@@ -166,8 +167,8 @@ TEST(HealthDetailed, HealthyOnAFreshTopologyWithRb23sShape) {
     auto env = read_env_file(Topology::get().env_file().string());
     ASSERT_TRUE(env.ok());
     std::string body = json::serialize(d.doc);
-    for (const char* name : {"DATABASE_URL", "PGBOUNCER_ADMIN_URL", "REDIS_URL", "YW_ADMIN_TOKEN",
-                             "AWS_SECRET_ACCESS_KEY"}) {
+    for (const char* name :
+         {"DATABASE_URL", "PGBOUNCER_ADMIN_URL", "REDIS_URL", "YW_ADMIN_TOKEN", "AWS_SECRET_ACCESS_KEY"}) {
         if (auto it = env->find(name); it != env->end() && !it->second.empty()) {
             EXPECT_EQ(body.find(it->second), std::string::npos) << name << " leaked into " << body;
         }
@@ -180,6 +181,7 @@ TEST(HealthDetailed, WithoutTheAdminTokenOnlyStatusAndTimestamp) {
     int port = free_port();
     Child server("ywmsgd", {}, server_env(port));
     ASSERT_TRUE(wait_for_port(port, 20s)) << server.log();
+    ASSERT_TRUE(all_healthy(wait_for(port, all_healthy)));
     auto none = get_detailed(port, false);
     EXPECT_EQ(none.status, 200);
     EXPECT_EQ(keys_of(none.doc), (Keys{"status", "timestamp"})) << json::serialize(none.doc);
@@ -197,7 +199,8 @@ TEST(HealthDetailed, AStormOfRequestsCostsOneProbeRound) {
     constexpr int kRequests = 100;
     std::vector<std::future<int>> calls;
     for (int i = 0; i < kRequests; ++i)
-        calls.push_back(std::async(std::launch::async, [port, i] { return get_detailed(port, i % 2 == 0).status; }));
+        calls.push_back(
+            std::async(std::launch::async, [port, i] { return get_detailed(port, i % 2 == 0).status; }));
     int answered = 0;
     for (auto& c : calls) answered += c.get() == 200;
     EXPECT_EQ(answered, kRequests);
@@ -277,7 +280,11 @@ TEST(HealthDetailedFaults, AStoppedPgBouncerIsUnhealthy) {
 // A frozen process accepts connections (the kernel does) and never answers: only deadlines help.
 void expect_frozen_is_unhealthy_within_the_deadline(const char* what, const std::filesystem::path& pidfile) {
     int port = free_port();
-    Child server("ywmsgd", {}, server_env(port));
+    auto env = server_env(port);
+    // The Redis client replaces a connection silent for YW_REDIS_COMMAND_TIMEOUT_MS (250 ms), which would
+    // answer for a probe without a deadline of its own: make it slower than the probe's deadline.
+    env.push_back("YW_REDIS_COMMAND_TIMEOUT_MS=10000");
+    Child server("ywmsgd", {}, env);
     ASSERT_TRUE(wait_for_port(port, 20s)) << server.log();
     ASSERT_TRUE(all_healthy(wait_for(port, all_healthy)));
     std::this_thread::sleep_for(1100ms);  // past the TTL: the next request runs a round

@@ -1,10 +1,9 @@
 // GET /health/detailed's rules at every boundary of RB-23's table (and of ours), and the document's shape.
-#include "health/detailed.hpp"
-
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
 
+#include "health/detailed.hpp"
 #include "redis/info.hpp"
 
 namespace yw::health {
@@ -163,14 +162,15 @@ TEST(HealthDetailedReport, HasRb23sShapeExactly) {
     EXPECT_EQ(db.at("primary").as_object(), (boost::json::object{{"connected", true}, {"latency", 1.5}}));
     EXPECT_EQ(db.at("replicas").as_array().at(1).as_object(),
               (boost::json::object{{"name", "replica-2"}, {"connected", true}, {"lag", 12}}));
-    EXPECT_EQ(s.at("redis").as_object(), (boost::json::object{{"status", "healthy"},
-                                                              {"memory", "45MB"},
-                                                              {"keyspace", "12345 keys"},
-                                                              {"evictions", 0}}));
-    EXPECT_EQ(s.at("pgbouncer").as_object(),
-              (boost::json::object{{"status", "healthy"}, {"active_connections", 3}, {"waiting_clients", 0}}));
-    EXPECT_EQ(s.at("queries").as_object(),
-              (boost::json::object{{"status", "healthy"}, {"p95_latency", 2.5}, {"slow_query_percentage", 0.0}}));
+    EXPECT_EQ(s.at("redis").as_object(),
+              (boost::json::object{
+                  {"status", "healthy"}, {"memory", "45MB"}, {"keyspace", "12345 keys"}, {"evictions", 0}}));
+    EXPECT_EQ(
+        s.at("pgbouncer").as_object(),
+        (boost::json::object{{"status", "healthy"}, {"active_connections", 3}, {"waiting_clients", 0}}));
+    EXPECT_EQ(
+        s.at("queries").as_object(),
+        (boost::json::object{{"status", "healthy"}, {"p95_latency", 2.5}, {"slow_query_percentage", 0.0}}));
     EXPECT_EQ(s.at("replication_slots").at("status"), "healthy");
     EXPECT_EQ(s.at("transaction_ids").at("xid_age"), 1000);
     EXPECT_EQ(s.at("sessions").at("status"), "healthy");
