@@ -202,6 +202,10 @@ int main(int argc, char** argv) {
     yw::health::Checker checker(config.database_url, config.health_timeout);
     yw::http::Router router;
     yw::health::add_routes(router, checker, topology.get(), maintainer ? &*maintainer : nullptr);
+    // RB-23: every dependency probed at once, one round shared by all callers for YW_HEALTH_DETAILED_TTL_MS.
+    yw::health::DetailedProber detailed(yw::health::detailed_options(config), nullptr, &monitor,
+                                        maintainer ? &*maintainer : nullptr);
+    yw::health::add_detailed_route(router, detailed, config.admin_token);
     msg::add_routes(router, api);
     yw::http::add_openapi_route(router);
     yw::http::Metrics metrics;
@@ -249,6 +253,8 @@ int main(int argc, char** argv) {
     api.rate_admin = rate_admin ? &*rate_admin : nullptr;
     metrics.add_source([&limiter](yw::prometheus::Writer& out) { limiter.dump_metrics(out); });
     if (redis) metrics.add_source([&redis](yw::prometheus::Writer& out) { redis->dump_metrics(out); });
+    detailed.attach_redis(redis ? &*redis : nullptr);
+    metrics.add_source([&detailed](yw::prometheus::Writer& out) { detailed.dump_metrics(out); });
     metrics.add_source(
         [&cache](yw::prometheus::Writer& out) { yw::cache::dump_metrics(out, cache.stats()); });
     metrics.add_source(
@@ -289,6 +295,7 @@ int main(int argc, char** argv) {
     cache.attach(nullptr);
     if (redis) redis->close();
     checker.close();
+    detailed.close();
     if (topology) topology->stop();
     db.close();
     yw::log::info("stopped");

@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "cache/keys.hpp"
-#include "cache/single_flight.hpp"
 #include "common/error.hpp"
+#include "common/single_flight.hpp"
 
 namespace yw::redis {
 class Commands;

@@ -83,7 +83,10 @@ struct Config {
     std::chrono::milliseconds cache_timeout{100};           // YW_CACHE_TIMEOUT_MS
     int cache_warming_max_keys = 1000;                      // YW_CACHE_WARMING_MAX_KEYS
     std::chrono::milliseconds cache_warming_timeout{5000};  // YW_CACHE_WARMING_TIMEOUT_MS
-    std::chrono::milliseconds health_timeout{1000};
+    std::chrono::milliseconds health_timeout{
+        1000};  // YW_HEALTH_TIMEOUT_MS: also each /health/detailed probe's
+    // YW_HEALTH_DETAILED_TTL_MS: how long one probe round of /health/detailed answers every caller
+    std::chrono::milliseconds health_detailed_ttl{1000};
     // The partition maintainer (docs/partitions.md): how often it runs, how many months past the current one
     // it keeps; 0 turns it off (another instance or an operator does it).
     std::chrono::seconds partition_maintenance_interval{3600};

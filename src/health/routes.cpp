@@ -3,6 +3,7 @@
 
 #include <boost/beast/http/field.hpp>
 
+#include "http/admin_token.hpp"
 #include "http/error_response.hpp"
 
 namespace yw::health {
@@ -46,7 +47,30 @@ boost::asio::awaitable<http::Response> get_readyz(Checker& checker) {
         body));
 }
 
+boost::asio::awaitable<http::Response> get_detailed(DetailedProber& prober, const std::string& admin_token,
+                                                    const http::Request& request) {
+    auto reading = co_await prober.reading();
+    if (!reading) {
+        co_return no_store(http::json_response(
+            boost::beast::http::status::service_unavailable,
+            boost::json::object{{"status", "unhealthy"},
+                                {"timestamp", rfc3339(std::chrono::system_clock::now())}}));
+    }
+    const bool details = http::admin_token_matches(admin_token, http::bearer_token(request));
+    auto status = overall(*reading) == Verdict::kUnhealthy ? boost::beast::http::status::service_unavailable
+                                                           : boost::beast::http::status::ok;
+    co_return no_store(
+        http::json_response(status, details ? detailed_report(*reading) : summary_report(*reading)));
+}
+
 }  // namespace
+
+void add_detailed_route(http::Router& router, DetailedProber& prober, std::string admin_token) {
+    router.add(boost::beast::http::verb::get, "/health/detailed",
+               [&prober, token = std::move(admin_token)](http::RequestContext& ctx) {
+                   return get_detailed(prober, token, ctx.request);
+               });
+}
 
 void add_routes(http::Router& router, Checker& checker, const pg::TopologyMonitor* topology,
                 const partitions::Maintainer* maintainer) {

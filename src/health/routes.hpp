@@ -2,6 +2,7 @@
 #pragma once
 
 #include "health/checker.hpp"
+#include "health/detailed.hpp"
 #include "http/router.hpp"
 #include "pg/topology.hpp"
 
@@ -18,5 +19,11 @@ namespace yw::health {
 // reason: take this instance out of rotation, do not restart it.
 void add_routes(http::Router& router, Checker& checker, const pg::TopologyMonitor* topology = nullptr,
                 const partitions::Maintainer* maintainer = nullptr);
+
+// GET /health/detailed (RB-23): the prober's shared reading, 200 when healthy or degraded, 503 when
+// unhealthy. With `Authorization: Bearer <YW_ADMIN_TOKEN>` the whole document (detailed_report); without it,
+// or with a wrong one, only {"status","timestamp"} (load balancers poll it; the details name hosts, versions
+// and load). Both must outlive the router.
+void add_detailed_route(http::Router& router, DetailedProber& prober, std::string admin_token);
 
 }  // namespace yw::health

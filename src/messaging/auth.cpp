@@ -18,14 +18,6 @@ constexpr size_t kMaxTrackedAddresses = 100000;
 
 }  // namespace
 
-bool admin_token_matches(std::string_view configured, std::string_view presented) {
-    if (configured.empty()) return false;
-    // Hashing first makes the comparison length-independent as well as constant-time.
-    KeyHash a = sha256(configured);
-    KeyHash b = sha256(presented);
-    return constant_time_equal(a, b);
-}
-
 Authenticator::Authenticator(pg::Cluster& db, std::chrono::milliseconds ttl, int failure_limit)
     : db_(db), ttl_(ttl), failure_limit_(failure_limit) {}
 

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "common/time.hpp"
+#include "http/admin_token.hpp"
 #include "http/error_response.hpp"
 #include "http/query.hpp"
 #include "ratelimit/headers.hpp"
@@ -32,14 +33,9 @@ const std::vector<std::string_view> kConversationPatchFields{"status", "subject"
 const std::vector<std::string_view> kMessageFields{"content", "direction", "channel"};
 const std::vector<std::string_view> kMessageListParams{"limit", "before"};
 
-// "Bearer xyz" → "xyz"; anything else → "".
-std::string_view bearer(const http::Request& req) {
-    auto it = req.find(bhttp::field::authorization);
-    if (it == req.end()) return {};
-    std::string_view v = it->value();
-    if (v.size() > 7 && (v.substr(0, 7) == "Bearer " || v.substr(0, 7) == "bearer ")) return v.substr(7);
-    return {};
-}
+using http::admin_token_matches;
+
+std::string_view bearer(const http::Request& req) { return http::bearer_token(req); }
 
 std::string_view api_key_of(const http::Request& req) {
     auto it = req.find("X-API-Key");

@@ -72,9 +72,6 @@ class Authenticator {
     std::unordered_map<std::string, Failures> failures_;  // by client address
 };
 
-// Constant-time check of the admin bearer token.
-bool admin_token_matches(std::string_view configured, std::string_view presented);
-
 struct PageRequest {
     int limit = 50;      // kDefaultPageLimit
     std::string cursor;  // empty: the first page

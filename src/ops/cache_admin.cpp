@@ -47,21 +47,6 @@ yw::Verdict hit_rate_verdict(double percent) {
     return yw::Verdict::kUnhealthy;
 }
 
-std::map<std::string, std::string, std::less<>> parse_info(std::string_view text) {
-    std::map<std::string, std::string, std::less<>> out;
-    while (!text.empty()) {
-        auto end = text.find('\n');
-        std::string_view line = text.substr(0, end);
-        text = end == std::string_view::npos ? std::string_view{} : text.substr(end + 1);
-        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-        if (line.empty() || line.front() == '#') continue;
-        auto colon = line.find(':');
-        if (colon == std::string_view::npos) continue;
-        out.emplace(std::string(line.substr(0, colon)), std::string(line.substr(colon + 1)));
-    }
-    return out;
-}
-
 std::optional<double> RedisCacheStats::hit_rate_percent() const {
     std::uint64_t lookups = keyspace_hits + keyspace_misses;
     if (lookups == 0) return std::nullopt;

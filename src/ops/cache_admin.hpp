@@ -12,6 +12,7 @@
 #include "common/error.hpp"
 #include "common/verdict.hpp"
 #include "ops/redis_sync.hpp"
+#include "redis/info.hpp"
 
 namespace yw::ops {
 
@@ -20,15 +21,15 @@ namespace yw::ops {
 // < 1 % of commands.
 inline constexpr double kHitRateHealthyPercent = 70;
 inline constexpr double kHitRatePoorPercent = 50;
-inline constexpr double kMemoryDegradedMb = 100;
-inline constexpr double kMemoryUnhealthyMb = 500;
-inline constexpr double kEvictionsUnhealthy = 10000;
+inline constexpr double kMemoryDegradedMb = yw::kRedisMemoryDegradedMb;
+inline constexpr double kMemoryUnhealthyMb = yw::kRedisMemoryUnhealthyMb;
+inline constexpr double kEvictionsUnhealthy = yw::kEvictionsUnhealthy;
 inline constexpr double kExpirationsDegradedPercent = 1;
 
 yw::Verdict hit_rate_verdict(double percent);
 
-// INFO's text ("# Section" headers, "key:value" lines) as a map.
-std::map<std::string, std::string, std::less<>> parse_info(std::string_view text);
+// INFO's text as a map (redis/info.hpp: ywmsgd's /health/detailed reads it too).
+using redis::parse_info;
 
 // What RB-11 reads from INFO (the whole server, not only the cache: the rate limiter's reads count too).
 struct RedisCacheStats {

@@ -12,6 +12,7 @@
 #include "common/files.hpp"
 #include "ops/pgbouncer_ini.hpp"
 #include "ops/replication.hpp"
+#include "pg/health_queries.hpp"
 #include "pg/replication_queries.hpp"
 #include "pg/sync_connection.hpp"
 
@@ -24,21 +25,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A cell by column name; "" when the column is absent (PgBouncer versions add and rename columns).
-std::string cell(const pg::Rows& rows, size_t i, std::string_view column) {
-    for (size_t c = 0; c < rows.columns.size(); ++c) {
-        if (rows.columns[c] == column) return rows.rows.at(i).at(c).value_or("");
-    }
-    return "";
-}
-
-long long number(const std::string& text) {
-    try {
-        return text.empty() ? 0 : std::stoll(text);
-    } catch (const std::exception&) {
-        return 0;
-    }
-}
+using pg::cell;
+using pg::number;
 
 std::string seconds_text(long long ms) {
     return ms >= 60000 ? fmt::format("{}m{:02}s", ms / 60000, (ms / 1000) % 60)
@@ -80,36 +68,17 @@ PoolSnapshot collect_pools(const std::string& admin_url, std::chrono::seconds ti
         s.error = conn.error().message;
         return s;
     }
-    auto pools = conn->simple_query("pgbouncer.show_pools", "SHOW POOLS");
-    auto config = conn->simple_query("pgbouncer.show_config", "SHOW CONFIG");
-    auto dbs = conn->simple_query("pgbouncer.show_databases", "SHOW DATABASES");
+    auto simple = [&](const pg::Query& q) { return conn->simple_query(q.name, std::string(q.sql)); };
+    auto pools = simple(pg::queries::kPgBouncerShowPools);
+    auto config = simple(pg::queries::kPgBouncerShowConfig);
+    auto dbs = simple(pg::queries::kPgBouncerShowDatabases);
     if (!pools || !config || !dbs) {
         s.error = !pools ? pools.error().message : !config ? config.error().message : dbs.error().message;
         return s;
     }
     s.reachable = true;
     for (size_t i = 0; i < config->size(); ++i) s.config[cell(*config, i, "key")] = cell(*config, i, "value");
-    std::map<std::string, long long> sizes;
-    for (size_t i = 0; i < dbs->size(); ++i)
-        sizes[cell(*dbs, i, "name")] = number(cell(*dbs, i, "pool_size"));
-    for (size_t i = 0; i < pools->size(); ++i) {
-        PoolRow p;
-        p.database = cell(*pools, i, "database");
-        if (p.database == "pgbouncer") continue;  // the admin console's pseudo-database has no servers
-        p.user = cell(*pools, i, "user");
-        p.cl_active = number(cell(*pools, i, "cl_active"));
-        p.cl_waiting = number(cell(*pools, i, "cl_waiting"));
-        p.sv_active = number(cell(*pools, i, "sv_active"));
-        p.sv_idle = number(cell(*pools, i, "sv_idle"));
-        p.sv_used = number(cell(*pools, i, "sv_used"));
-        p.sv_login = number(cell(*pools, i, "sv_login"));
-        p.maxwait_s = static_cast<double>(number(cell(*pools, i, "maxwait"))) +
-                      static_cast<double>(number(cell(*pools, i, "maxwait_us"))) / 1e6;
-        p.pool_mode = cell(*pools, i, "pool_mode");
-        auto size = sizes.find(p.database);
-        p.pool_size = size != sizes.end() && size->second > 0 ? size->second : s.default_pool_size();
-        s.pools.push_back(std::move(p));
-    }
+    s.pools = pg::parse_pools(*pools, *dbs, s.default_pool_size());
     return s;
 }
 
@@ -271,8 +240,12 @@ Result<long long> run_resize(const Config& config, const ResizePlan& plan, std::
     if (!conn)
         return make_error(ErrorCode::kUnavailable,
                           "the ini is written but PgBouncer does not answer: " + conn.error().message);
-    if (auto r = conn->simple_query("pgbouncer.reload", "RELOAD"); !r) return r.error();
-    auto cfg = conn->simple_query("pgbouncer.show_config", "SHOW CONFIG");
+    if (auto r = conn->simple_query(pg::queries::kPgBouncerReload.name,
+                                    std::string(pg::queries::kPgBouncerReload.sql));
+        !r)
+        return r.error();
+    auto cfg = conn->simple_query(pg::queries::kPgBouncerShowConfig.name,
+                                  std::string(pg::queries::kPgBouncerShowConfig.sql));
     if (!cfg) return cfg.error();
     for (size_t i = 0; i < cfg->size(); ++i) {
         if (cell(*cfg, i, "key") != "default_pool_size") continue;
@@ -305,11 +278,13 @@ LeakSnapshot collect_leaks(const Config& config, int min_duration_s, std::chrono
     std::map<long long, std::string> server_of_pid;
     if (s.pools.reachable) {
         if (auto conn = pg::SyncConnection::open(config.pgbouncer_admin_url, timeout)) {
-            if (auto clients = conn->simple_query("pgbouncer.show_clients", "SHOW CLIENTS")) {
+            if (auto clients = conn->simple_query(pg::queries::kPgBouncerShowClients.name,
+                                                  std::string(pg::queries::kPgBouncerShowClients.sql))) {
                 for (size_t i = 0; i < clients->size(); ++i)
                     s.clients_waiting += cell(*clients, i, "state") == "waiting";
             }
-            if (auto servers = conn->simple_query("pgbouncer.show_servers", "SHOW SERVERS")) {
+            if (auto servers = conn->simple_query(pg::queries::kPgBouncerShowServers.name,
+                                                  std::string(pg::queries::kPgBouncerShowServers.sql))) {
                 for (size_t i = 0; i < servers->size(); ++i) {
                     s.servers_active += cell(*servers, i, "state") == "active";
                     long long pid = number(cell(*servers, i, "remote_pid"));

@@ -12,12 +12,13 @@
 #include "common/error.hpp"
 #include "ops/check.hpp"
 #include "ops/pgbouncer_ini.hpp"
+#include "pg/pgbouncer_admin.hpp"
 
 namespace yw::ops {
 
 // RB-5 / RB-23: cl_waiting 0 is healthy, above 0 degraded, above 10 unhealthy.
-inline constexpr long long kWaitingWarning = 1;
-inline constexpr long long kWaitingCritical = 10;
+inline constexpr long long kWaitingWarning = static_cast<long long>(yw::kWaitingClientsDegraded);
+inline constexpr long long kWaitingCritical = static_cast<long long>(yw::kWaitingClientsUnhealthy);
 // The oldest waiting client's wait (maxwait): ours, in line with RB-1's lag: 1 s degraded, above 5 s
 // unhealthy.
 inline constexpr double kMaxWaitWarningS = 1;
@@ -33,20 +34,9 @@ Level maxwait_level(double seconds);
 Level headroom_level(long long sv_active, long long pool_size);
 long long reserve_of(long long pool_size);
 
-// RB-5: PgBouncer's pools from its admin console (simple query protocol only).
-struct PoolRow {
-    std::string database;
-    std::string user;
-    long long cl_active = 0;
-    long long cl_waiting = 0;
-    long long sv_active = 0;
-    long long sv_idle = 0;
-    long long sv_used = 0;
-    long long sv_login = 0;
-    double maxwait_s = 0;  // maxwait + maxwait_us
-    std::string pool_mode;
-    long long pool_size = 0;  // from SHOW DATABASES (the effective size for that database)
-};
+// RB-5: PgBouncer's pools from its admin console (simple query protocol only): pg/pgbouncer_admin.hpp, which
+// ywmsgd's /health/detailed reads too.
+using pg::PoolRow;
 
 struct PoolSnapshot {
     bool reachable = false;

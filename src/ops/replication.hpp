@@ -17,8 +17,8 @@ namespace yw::ops {
 // with a bounded connect timeout, then judged by pure rules.
 
 // RB-1: write, flush and replay lag under 1000 ms; RB-23: 1–5 s degraded, above 5 s unhealthy.
-inline constexpr long long kLagWarningMs = 1000;
-inline constexpr long long kLagCriticalMs = 5000;
+inline constexpr long long kLagWarningMs = static_cast<long long>(yw::kReplicaLagDegradedMs);
+inline constexpr long long kLagCriticalMs = static_cast<long long>(yw::kReplicaLagUnhealthyMs);
 
 // WAL a replica may have left to replay. PostgreSQL's lag columns trail what the standby reports (a paused
 // replica shows its last measured lag for seconds), bytes do not: one 16 MiB WAL segment behind is a warning,

@@ -190,6 +190,14 @@ asio::awaitable<Result<ResultSet>> Connection::exec(const Query& query, Params p
     co_return co_await finish(query, deadline);
 }
 
+asio::awaitable<Result<ResultSet>> Connection::exec_simple(const Query& query, Deadline deadline) {
+    if (broken_) co_return make_error(ErrorCode::kUnavailable, "the PostgreSQL connection is broken");
+    last_sqlstate_.clear();
+    const std::string sql(query.sql);
+    if (!PQsendQuery(conn_, sql.c_str())) co_return fail();
+    co_return co_await finish(query, deadline);
+}
+
 asio::awaitable<Result<ResultSet>> Connection::exec_prepared(const Query& query, int n,
                                                              const char* const* values, Deadline deadline) {
     // Prepared on first use: the server plans once per connection (a generic plan prunes partitions at run

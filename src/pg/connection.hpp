@@ -49,6 +49,10 @@ class Connection {
     // Params in a statement of their own, then `co_await conn.exec(query, std::move(params), deadline)`.
     boost::asio::awaitable<Result<ResultSet>> exec(const Query& query, Params params, Deadline deadline);
 
+    // Runs one registry statement through the simple query protocol (PQsendQuery), without parameters: the
+    // only protocol PgBouncer's admin console speaks (SHOW POOLS). Deadline and cancellation as exec().
+    boost::asio::awaitable<Result<ResultSet>> exec_simple(const Query& query, Deadline deadline);
+
     // True once the connection cannot be reused (lost, or a query was abandoned mid-flight): drop it.
     bool broken() const { return broken_; }
 

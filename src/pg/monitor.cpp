@@ -214,11 +214,7 @@ void QueryMonitor::record(std::string_view query_name, std::chrono::nanoseconds 
     if (!ok) ++series->errors;
 }
 
-json::value QueryMonitor::report() const {
-    struct Window {
-        Histogram latency;
-        std::uint64_t slow = 0;
-    };
+std::map<std::string, QueryMonitor::Window, std::less<>> QueryMonitor::windows() const {
     std::map<std::string, Window, std::less<>> by_name;
     std::int64_t now_period = impl_->period_of(impl_->options.clock());
     for (Shard* shard : impl_->snapshot_shards()) {
@@ -232,7 +228,26 @@ json::value QueryMonitor::report() const {
             }
         }
     }
+    return by_name;
+}
 
+QuerySummary QueryMonitor::summary() const {
+    Histogram all;
+    std::uint64_t slow_total = 0;
+    for (const auto& [name, window] : windows()) {
+        all.merge(window.latency);
+        slow_total += window.slow;
+    }
+    QuerySummary out;
+    out.total = all.count();
+    out.p95_ms = us_to_ms(all.percentile(95));
+    out.slow_percent =
+        all.count() ? 100.0 * static_cast<double>(slow_total) / static_cast<double>(all.count()) : 0;
+    return out;
+}
+
+json::value QueryMonitor::report() const {
+    const auto by_name = windows();
     Histogram all;
     std::uint64_t slow_total = 0;
     std::vector<std::pair<const std::string*, const Window*>> slowest;

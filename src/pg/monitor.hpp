@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -28,6 +29,13 @@ struct QueryTotals {
     std::uint64_t errors = 0;  // statements that failed (their durations are in `latency` too)
 };
 
+// The window's statements as RB-23's queries.* fields read them.
+struct QuerySummary {
+    double p95_ms = 0;        // queries.p95_latency
+    double slow_percent = 0;  // queries.slow_query_percentage: slower than SLOW_QUERY_THRESHOLD_MS, 0 … 100
+    std::uint64_t total = 0;  // statements in the window
+};
+
 // The interface is fixed by the data layer; the implementation lives in monitor.cpp.
 class QueryMonitor {
   public:
@@ -48,7 +56,17 @@ class QueryMonitor {
     // Every name seen, sorted by name.
     std::vector<QueryTotals> totals() const;
 
+    // report()'s p95 and slow share without the JSON: GET /health/detailed's queries.
+    QuerySummary summary() const;
+
   private:
+    struct Window {
+        Histogram latency;
+        std::uint64_t slow = 0;
+    };
+    // The sliding window's statements by query name.
+    std::map<std::string, Window, std::less<>> windows() const;
+
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };

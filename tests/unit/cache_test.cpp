@@ -11,8 +11,8 @@
 
 #include "cache/keys.hpp"
 #include "cache/metrics.hpp"
-#include "cache/single_flight.hpp"
 #include "common/error.hpp"
+#include "common/single_flight.hpp"
 #include "ops/cache_admin.hpp"
 
 namespace yw::cache {

@@ -50,6 +50,7 @@ TEST(OpenApi, EmbeddedDocumentMatchesDocsFile) {
 TEST(OpenApi, DocumentsEveryRoute) {
     const std::vector<std::pair<std::string, std::string>> routes = {
         {"get", "/health"},
+        {"get", "/health/detailed"},
         {"get", "/livez"},
         {"get", "/readyz"},
         {"get", "/openapi.json"},

@@ -1,4 +1,4 @@
-// Single-flight: concurrent callers of one key in this process share one load.
+// Single-flight: concurrent callers of one key in this process share one load (the cache, the health probes).
 #pragma once
 
 #include <boost/asio/any_completion_handler.hpp>
@@ -17,7 +17,7 @@
 #include <unordered_map>
 #include <vector>
 
-namespace yw::cache {
+namespace yw {
 
 // While a load of a key is running in this process, other callers of the same key wait for its result instead
 // of starting their own — 200 concurrent misses on one key cost one database query.
@@ -118,4 +118,4 @@ class SingleFlight {
     std::unordered_map<std::string, std::shared_ptr<Flight>> flights_;
 };
 
-}  // namespace yw::cache
+}  // namespace yw
