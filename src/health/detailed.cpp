@@ -56,6 +56,11 @@ std::optional<Verdict> xid_verdict(const DbaReading& d) {
     return grade_xid_age(d.xid_age);
 }
 
+std::optional<Verdict> archiving_verdict(const DbaReading& d) {
+    if (!d.ok) return std::nullopt;
+    return grade_archiving(d);
+}
+
 std::optional<Verdict> sessions_verdict(const DbaReading& d) {
     if (!d.ok) return std::nullopt;
     return worse(grade_transaction(d.longest_transaction_s),
@@ -117,6 +122,11 @@ Verdict grade_slot(const SlotReading& s) {
     return v;
 }
 
+std::optional<Verdict> grade_archiving(const DbaReading& d) {
+    if (d.archive_mode.empty() || d.archive_mode == "off") return std::nullopt;
+    return d.archive_failing ? Verdict::kDegraded : Verdict::kHealthy;
+}
+
 Verdict grade_xid_age(long long age) {
     return grade(static_cast<double>(age), kXidAgeDegraded, kXidAgeUnhealthy);
 }
@@ -159,7 +169,7 @@ Verdict overall(const Reading& reading) {
     v = worse(v, grade_pgbouncer(reading.pgbouncer));
     v = worse(v, grade_partitions(reading.partitions));
     for (auto part : {queries_verdict(reading.queries), slots_verdict(reading.dba), xid_verdict(reading.dba),
-                      sessions_verdict(reading.dba)}) {
+                      sessions_verdict(reading.dba), archiving_verdict(reading.dba)}) {
         if (part) v = worse(v, *part);
     }
     return v;
@@ -252,14 +262,20 @@ json::object detailed_report(const Reading& reading) {
          d.ok ? json::value(round2(d.longest_transaction_s)) : json::value(nullptr)},
         {"longest_idle_in_transaction_seconds",
          d.ok ? json::value(round2(d.longest_idle_in_transaction_s)) : json::value(nullptr)}};
+    json::object archiving{
+        {"status", word(archiving_verdict(d))},
+        {"archive_mode", d.ok ? json::value(d.archive_mode) : json::value(nullptr)},
+        {"failing", d.ok ? json::value(d.archive_failing) : json::value(nullptr)},
+        {"failed_count", d.ok ? json::value(d.archive_failed_count) : json::value(nullptr)},
+        {"last_archived_seconds_ago", or_null(d.archived_s_ago)}};
     if (!d.ok) {
-        for (auto* o : {&slots, &xids, &sessions}) (*o)["error"] = d.error;
+        for (auto* o : {&slots, &xids, &sessions, &archiving}) (*o)["error"] = d.error;
     }
 
     json::object services{{"database", std::move(database)},       {"redis", std::move(redis)},
                           {"pgbouncer", std::move(pgbouncer)},     {"queries", std::move(queries)},
                           {"replication_slots", std::move(slots)}, {"transaction_ids", std::move(xids)},
-                          {"sessions", std::move(sessions)}};
+                          {"sessions", std::move(sessions)},       {"wal_archiving", std::move(archiving)}};
     if (const auto& p = reading.partitions; p.available) {
         json::object parts{
             {"status", to_string(grade_partitions(p))},
@@ -349,6 +365,10 @@ asio::awaitable<DbaReading> read_dba(pg::Connection& conn, pg::Deadline deadline
         d.longest_transaction_s = std::strtod(row.text("longest_transaction_s").c_str(), nullptr);
         d.longest_idle_in_transaction_s =
             std::strtod(row.text("longest_idle_in_transaction_s").c_str(), nullptr);
+        d.archive_mode = row.text("archive_mode");
+        d.archive_failing = row.text("archive_failing") == "t";
+        if (!row.is_null("archive_failed_count")) d.archive_failed_count = row.int64("archive_failed_count");
+        if (!row.is_null("archived_s_ago")) d.archived_s_ago = row.int64("archived_s_ago");
     }
     for (int i = 0; i < slots->rows(); ++i) {
         pg::Row row(*slots, i);

@@ -75,6 +75,11 @@ struct DbaReading {
     double longest_transaction_s = 0;
     double longest_idle_in_transaction_s = 0;
     std::vector<SlotReading> slots;
+    // WAL archiving on the primary (backups, docs/backup.md).
+    std::string archive_mode;      // on | always | off
+    bool archive_failing = false;  // the last archive_command attempt failed
+    long long archive_failed_count = 0;
+    std::optional<long long> archived_s_ago;
 };
 
 struct PartitionsReading {
@@ -114,6 +119,9 @@ Verdict grade_pgbouncer(const PoolerReading& pgbouncer);
 Verdict grade_queries(const QueriesReading& queries);
 Verdict grade_slot(const SlotReading& slot);
 Verdict grade_xid_age(long long age);
+// Failing WAL archiving is degraded, not unhealthy: the service answers, but point-in-time recovery stops at
+// the last archived segment and WAL piles up on the primary (`ywctl backup check`). Off: not graded.
+std::optional<Verdict> grade_archiving(const DbaReading& d);
 Verdict grade_transaction(double seconds);
 Verdict grade_idle_in_transaction(double seconds);
 Verdict grade_partitions(const PartitionsReading& partitions);

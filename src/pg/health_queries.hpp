@@ -16,7 +16,13 @@ inline constexpr Query kHealthActivity{
     " (SELECT max(age(datfrozenxid)) FROM pg_database)::int8 AS xid_age,"
     " coalesce(max(extract(epoch FROM clock_timestamp() - xact_start)), 0)::float8 AS longest_transaction_s,"
     " coalesce(max(extract(epoch FROM clock_timestamp() - state_change))"
-    " FILTER (WHERE state LIKE 'idle in transaction%'), 0)::float8 AS longest_idle_in_transaction_s"
+    " FILTER (WHERE state LIKE 'idle in transaction%'), 0)::float8 AS longest_idle_in_transaction_s,"
+    // WAL archiving (pgBackRest, docs/backup.md): pg_stat_archiver is readable by any role.
+    " current_setting('archive_mode') AS archive_mode,"
+    " (SELECT failed_count FROM pg_stat_archiver)::int8 AS archive_failed_count,"
+    " (SELECT last_failed_time IS NOT NULL AND (last_archived_time IS NULL OR last_failed_time > "
+    "last_archived_time) FROM pg_stat_archiver) AS archive_failing,"
+    " (SELECT extract(epoch FROM now() - last_archived_time)::int8 FROM pg_stat_archiver) AS archived_s_ago"
     " FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()"};
 
 // Every replication slot: whether a consumer streams from it and how much WAL it holds back on the primary.

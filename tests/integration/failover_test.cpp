@@ -169,7 +169,8 @@ TEST(Failover, ClusterDownAndUpKeepsTheRolesItFound) {
     auto before = cluster_roles();
     ASSERT_EQ(before["primary"], "replica");
     ASSERT_TRUE(Topology::get().local().down().ok());
-    ASSERT_TRUE(Topology::get().local().up().ok());
+    auto up = Topology::get().local().up();
+    ASSERT_TRUE(up.ok()) << up.error().message;
     int exit_code = 0;
     auto after = cluster_roles(&exit_code);
     EXPECT_EQ(after, before);

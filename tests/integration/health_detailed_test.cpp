@@ -125,7 +125,11 @@ TEST(HealthDetailed, HealthyOnAFreshTopologyWithRb23sShape) {
     EXPECT_EQ(d.doc.at("timestamp").as_string().back(), 'Z');
     const auto& services = d.doc.at("services").as_object();
     EXPECT_EQ(keys_of(services), (Keys{"database", "partitions", "pgbouncer", "queries", "redis",
-                                       "replication_slots", "sessions", "transaction_ids"}));
+                                       "replication_slots", "sessions", "transaction_ids", "wal_archiving"}));
+    // The topology archives WAL through pgBackRest (docs/backup.md).
+    EXPECT_EQ(service(d, "wal_archiving").at("status"), "healthy") << json::serialize(d.doc);
+    EXPECT_EQ(service(d, "wal_archiving").at("archive_mode"), "on");
+    EXPECT_EQ(service(d, "wal_archiving").at("failing"), false);
     const auto& db = service(d, "database");
     EXPECT_EQ(keys_of(db), (Keys{"primary", "replicas", "status"}));
     EXPECT_EQ(db.at("status"), "healthy");

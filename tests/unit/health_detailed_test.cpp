@@ -116,6 +116,21 @@ TEST(HealthDetailedRules, DbaBoundaries) {
     EXPECT_EQ(grade_slot({"s", false, std::nullopt}), Verdict::kDegraded);
 }
 
+TEST(HealthDetailedRules, FailingArchivingIsDegradedAndOffIsNotGraded) {
+    DbaReading d;
+    d.ok = true;
+    d.archive_mode = "on";
+    EXPECT_EQ(grade_archiving(d), Verdict::kHealthy);
+    d.archive_failing = true;
+    EXPECT_EQ(grade_archiving(d), Verdict::kDegraded);  // never a 503: the instances must stay in rotation
+    d.archive_mode = "off";
+    EXPECT_FALSE(grade_archiving(d).has_value());
+    auto r = healthy_reading();
+    r.dba.archive_mode = "on";
+    r.dba.archive_failing = true;
+    EXPECT_EQ(overall(r), Verdict::kDegraded);
+}
+
 TEST(HealthDetailedRules, PartitionBoundaries) {
     PartitionsReading p{.available = true, .months_ahead = 2};
     EXPECT_EQ(grade_partitions(p), Verdict::kHealthy);
