@@ -159,18 +159,23 @@ int direct(const Globals& g) {
             redis.emplace(io.get_executor(), options);
             redis->start();
         }
-        yw::health::DetailedProber prober(yw::health::detailed_options(*config, true),
-                                          redis ? &*redis : nullptr, nullptr, nullptr);
+        auto options = yw::health::detailed_options(*config, true);
+        options.single_threaded = true;  // io.run() below, on this thread
+        yw::health::DetailedProber prober(options, redis ? &*redis : nullptr, nullptr, nullptr);
         asio::co_spawn(
             io,
             [&]() -> asio::awaitable<void> {
                 // The Redis probe gives the new connection its deadline to come up.
                 reading = co_await prober.reading();
-                prober.close();
-                if (redis) redis->close();
+                io.stop();
             },
             asio::detached);
         io.run();
+        // As ywmsgd shuts down: the io_context stopped first, then sockets and timers closed, then the
+        // objects, then the io_context (closing from inside the running round freed a strand a pending timer
+        // still used: ASan, heap-use-after-free).
+        prober.close();
+        if (redis) redis->close();
     }
     if (!reading) {
         print_error(g.json, "the probe round gave no reading");

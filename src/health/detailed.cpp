@@ -334,10 +334,14 @@ struct Slot {
 };
 
 // The kept connection when it is still good, else a new one within the deadline.
-asio::awaitable<Result<std::unique_ptr<pg::Connection>>> connection_of(Slot& slot, pg::Deadline deadline) {
+// `io`: the io_context's own executor, not the round's strand. A kept connection outlives its round, and a
+// socket holding an any_io_executor around a strand was destroyed twice at close (ASan, heap-use-after-free
+// in ~Connection via ywctl health); completions still resume the coroutines on the strand.
+asio::awaitable<Result<std::unique_ptr<pg::Connection>>> connection_of(Slot& slot, pg::Deadline deadline,
+                                                                       asio::any_io_executor io) {
     auto conn = slot.take();
     if (conn && !conn->broken() && !conn->peer_gone()) co_return std::move(conn);
-    co_return co_await pg::Connection::connect(co_await asio::this_coro::executor, slot.url, deadline);
+    co_return co_await pg::Connection::connect(io, slot.url, deadline);
 }
 
 struct NodeResult {
@@ -380,11 +384,11 @@ asio::awaitable<DbaReading> read_dba(pg::Connection& conn, pg::Deadline deadline
     co_return d;
 }
 
-asio::awaitable<NodeResult> probe_node(Slot& slot, pg::Deadline deadline) {
+asio::awaitable<NodeResult> probe_node(Slot& slot, pg::Deadline deadline, asio::any_io_executor io) {
     NodeResult r;
     r.probe.name = slot.name;
     const auto started = std::chrono::steady_clock::now();
-    auto conn = co_await connection_of(slot, deadline);
+    auto conn = co_await connection_of(slot, deadline, io);
     if (!conn) {
         r.probe.error = conn.error().message;
         co_return r;
@@ -406,10 +410,10 @@ asio::awaitable<NodeResult> probe_node(Slot& slot, pg::Deadline deadline) {
     co_return r;
 }
 
-asio::awaitable<PoolerReading> probe_pgbouncer(Slot& slot, pg::Deadline deadline) {
+asio::awaitable<PoolerReading> probe_pgbouncer(Slot& slot, pg::Deadline deadline, asio::any_io_executor io) {
     PoolerReading b;
     b.configured = true;
-    auto conn = co_await connection_of(slot, deadline);
+    auto conn = co_await connection_of(slot, deadline, io);
     if (!conn) {
         b.error = "PgBouncer's admin console: " + conn.error().message;
         co_return b;
@@ -527,14 +531,16 @@ asio::awaitable<std::shared_ptr<const Reading>> DetailedProber::reading() {
 asio::awaitable<std::shared_ptr<const Reading>> DetailedProber::run_round() {
     // Every probe of the round runs on one strand (they interleave on I/O), so the round's bookkeeping needs
     // no lock.
-    auto strand = asio::make_strand(co_await asio::this_coro::executor);
+    asio::any_io_executor io = co_await asio::this_coro::executor;
+    asio::any_io_executor strand =
+        options_.single_threaded ? io : asio::any_io_executor(asio::make_strand(io));
     auto reading = co_await asio::co_spawn(
         strand,
-        [this, strand]() -> asio::awaitable<std::shared_ptr<const Reading>> {
+        [this, strand, io]() -> asio::awaitable<std::shared_ptr<const Reading>> {
             const auto started = std::chrono::steady_clock::now();
             const pg::Deadline deadline = started + options_.deadline;
             struct Round {
-                explicit Round(asio::strand<asio::any_io_executor> ex, size_t n)
+                explicit Round(asio::any_io_executor ex, size_t n)
                     : done(std::move(ex)), nodes(n), remaining(n + 2) {}
                 asio::steady_timer done;
                 std::vector<NodeResult> nodes;
@@ -552,8 +558,8 @@ asio::awaitable<std::shared_ptr<const Reading>> DetailedProber::run_round() {
             for (size_t i = 0; i < n; ++i) {
                 asio::co_spawn(
                     strand,
-                    [this, i, deadline, round]() -> asio::awaitable<void> {
-                        round->nodes[i] = co_await probe_node(*probes_->nodes[i], deadline);
+                    [this, i, deadline, round, io]() -> asio::awaitable<void> {
+                        round->nodes[i] = co_await probe_node(*probes_->nodes[i], deadline, io);
                         round->finished();
                     },
                     asio::detached);
@@ -567,9 +573,9 @@ asio::awaitable<std::shared_ptr<const Reading>> DetailedProber::run_round() {
                 asio::detached);
             asio::co_spawn(
                 strand,
-                [this, deadline, round]() -> asio::awaitable<void> {
+                [this, deadline, round, io]() -> asio::awaitable<void> {
                     if (probes_->pgbouncer)
-                        round->pgbouncer = co_await probe_pgbouncer(*probes_->pgbouncer, deadline);
+                        round->pgbouncer = co_await probe_pgbouncer(*probes_->pgbouncer, deadline, io);
                     round->finished();
                 },
                 asio::detached);
