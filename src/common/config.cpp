@@ -384,6 +384,12 @@ Result<Config> parse_config(const Env& env) {
     return c;
 }
 
+std::vector<std::string> names_of(const std::vector<NodeEndpoint>& nodes) {
+    std::vector<std::string> names;
+    for (const auto& n : nodes) names.push_back(n.name);
+    return names;
+}
+
 std::vector<NodeEndpoint> Config::nodes() const {
     std::vector<NodeEndpoint> all{{"primary", primary_url}};
     all.insert(all.end(), read_replicas.begin(), read_replicas.end());

@@ -23,6 +23,9 @@ struct NodeEndpoint {
 };
 using ReplicaEndpoint = NodeEndpoint;
 
+// The nodes' names, in order.
+std::vector<std::string> names_of(const std::vector<NodeEndpoint>& nodes);
+
 // Read once at start from the environment and an optional KEY=VALUE file, validated as a whole, then passed
 // around immutable.
 struct Config {

@@ -495,14 +495,6 @@ struct DetailedProber::Probes {
     }
 };
 
-namespace {
-std::vector<std::string> names_of(const std::vector<NodeEndpoint>& nodes) {
-    std::vector<std::string> names;
-    for (const auto& n : nodes) names.push_back(n.name);
-    return names;
-}
-}  // namespace
-
 DetailedProber::DetailedProber(DetailedOptions options, redis::Commands* redis,
                                const pg::QueryMonitor* monitor, const partitions::Maintainer* maintainer)
     : options_(std::move(options)),

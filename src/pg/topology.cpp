@@ -276,16 +276,6 @@ struct TopologyMonitor::Prober {
     }
 };
 
-namespace {
-
-std::vector<std::string> names_of(const std::vector<NodeEndpoint>& nodes) {
-    std::vector<std::string> names;
-    for (const auto& n : nodes) names.push_back(n.name);
-    return names;
-}
-
-}  // namespace
-
 TopologyMonitor::TopologyMonitor(TopologyOptions options)
     : options_(std::move(options)), rules_(names_of(options_.nodes), options_.max_lag) {
     for (const auto& n : options_.nodes)

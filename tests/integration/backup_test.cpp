@@ -209,6 +209,8 @@ TEST(Backup, DrillRestoreComparesWithThePrimary) {
     EXPECT_EQ(o.at("messages_primary"), o.at("messages_restored"));
     EXPECT_EQ(o.at("checksum_primary"), o.at("checksum_restored"));
     EXPECT_GT(o.at("rto_ms").as_int64(), 0);
+    // The copy replayed the archived WAL: it knows a transaction (the 500 inserts at least).
+    EXPECT_FALSE(o.at("recovered_to").as_string().empty()) << r.output;
     EXPECT_EQ(o.at("rpo_bytes").as_int64(), 0);
     // The scratch server is gone.
     std::regex dir_re(R"(ywctl-drill-\w+)");
