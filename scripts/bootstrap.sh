@@ -17,6 +17,8 @@ packages=(
   pgbackrest nginx-light openssl
   # tools for checks and benchmarks; prometheus for promtool (tests of deploy/prometheus/alerts.yml)
   postgresql-client-15 wrk jq curl time prometheus
+  # the status page's test runs it in a real headless browser (and needs a font to render text)
+  chromium fonts-dejavu-core
 )
 # The local topology's S3 server is moto (Python's moto[server]), which Debian does not package: it comes with
 # the machine image (pip). awscli, the tests' independent S3 client, comes from Debian when the image lacks it.

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# run.sh BUILD_DIR: `make run` — the local topology, the schema, a demo tenant and key, then ywmsgd in the
+# run.sh BUILD_DIR: `make run` — the local topology, the schema, a demo tenant and key with a few people,
+# conversations and messages (seeded once per topology), then ywmsgd in the
 # foreground on 127.0.0.1:8080 (YW_HTTP_PORT to change it).
 set -euo pipefail
 build=${1:-build}
@@ -29,8 +30,11 @@ cat <<MSG
   demo API key: $key
   admin token:  in $env_file (YW_ADMIN_TOKEN)
 
+  Status page:  $url/status  (paste the admin token, YW_ADMIN_TOKEN in $env_file)
+
   Try:  curl -s $url/health | jq
         curl -s -H "X-API-Key: $key" $url/v1/users | jq
+        curl -s -H "X-API-Key: $key" $url/v1/conversations | jq
 
   Stop with Ctrl-C; the topology keeps running (ywctl cluster down --dir $dir to stop it).
 

@@ -18,6 +18,7 @@
 #include "common/config.hpp"
 #include "common/logging.hpp"
 #include "health/checker.hpp"
+#include "health/history.hpp"
 #include "health/metrics_routes.hpp"
 #include "health/routes.hpp"
 #include "http/metrics.hpp"
@@ -125,6 +126,22 @@ std::unique_ptr<yw::pg::TopologyMonitor> topology_monitor(const yw::Config& conf
     return std::make_unique<yw::pg::TopologyMonitor>(std::move(options));
 }
 
+// What the status page's charts count: HTTP answers (429s among them) and cached reads.
+yw::health::Counters status_counters(const yw::http::Metrics& metrics, const yw::cache::Cache& cache) {
+    yw::health::Counters c;
+    for (const auto& series : metrics.snapshot()) {
+        std::uint64_t n = 0;
+        for (auto k : series.latency.counts) n += k;
+        c.requests += n;
+        if (series.status == 429) c.limited += n;
+    }
+    for (const auto& ns : cache.stats()) {
+        c.cache_hits += ns.hits;
+        c.cache_lookups += ns.hits + ns.misses;
+    }
+    return c;
+}
+
 }  // namespace
 
 // Reads the configuration, migrates when asked, serves until SIGTERM/SIGINT.
@@ -210,6 +227,11 @@ int main(int argc, char** argv) {
     yw::http::add_openapi_route(router);
     yw::http::Metrics metrics;
     yw::health::add_metrics_routes(router, monitor, db, metrics);
+    // The status page (/status): RB-23's fields graded, and 15 minutes of charts sampled in fixed memory.
+    yw::health::History history(yw::names_of(config.nodes()), config.status_sample_interval);
+    yw::health::Sampler sampler(
+        history, {[&metrics, &cache] { return status_counters(metrics, cache); }, &monitor, topology.get()});
+    yw::health::add_status_routes(router, detailed, history, db, config.admin_token);
     auto options = yw::http::server_options(config);
     yw::http::raise_open_file_limit();
     // Every database pool full, Redis, the topology probes, logs: files connections must never take.
@@ -285,10 +307,12 @@ int main(int argc, char** argv) {
     audit.start(server.executor());
     if (topology) topology->start(server.executor());
     if (maintainer) maintainer->start(server.executor());
+    sampler.start(server.executor());
     yw::log::info("listening", {{"url", url_of(config.http_host, server.port()).c_str()}});
 
     signals_io.run();
     if (maintainer) maintainer->stop();  // its run in flight finishes on the server's threads
+    sampler.stop();
     limiter.stop();
     server.stop();
     // Sockets and timers belong to the server's io_context, which goes with `server`: close them first.

@@ -1,4 +1,5 @@
-// Demo data for `make run`: one tenant and one API key, so the first curl has something to call.
+// Demo data for `make run`: one tenant, its API key, and a few people with a conversation each and its
+// messages, so the first curl and the status page have something to show.
 #pragma once
 
 #include <string>
@@ -16,6 +17,7 @@ struct SeededTenant {
     std::string tier;
 };
 
+// All in one transaction: seeded whole or not at all (run.sh seeds once per topology).
 Result<SeededTenant> seed_demo_tenant(pg::SyncConnection& conn, const std::string& name,
                                       const std::string& tier);
 

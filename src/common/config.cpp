@@ -344,6 +344,7 @@ Result<Config> parse_config(const Env& env) {
     p.millis("YW_CACHE_WARMING_TIMEOUT_MS", c.cache_warming_timeout, 10, 600000);
     p.millis("YW_HEALTH_TIMEOUT_MS", c.health_timeout, 10, 60000);
     p.millis("YW_HEALTH_DETAILED_TTL_MS", c.health_detailed_ttl, 0, 60000);
+    p.millis("YW_STATUS_SAMPLE_INTERVAL_MS", c.status_sample_interval, 100, 300000);
     long long maintenance_s = c.partition_maintenance_interval.count();
     p.integer("YW_PARTITION_MAINTENANCE_INTERVAL_S", maintenance_s, 0, 86400);
     c.partition_maintenance_interval = std::chrono::seconds(maintenance_s);

@@ -90,6 +90,8 @@ struct Config {
         1000};  // YW_HEALTH_TIMEOUT_MS: also each /health/detailed probe's
     // YW_HEALTH_DETAILED_TTL_MS: how long one probe round of /health/detailed answers every caller
     std::chrono::milliseconds health_detailed_ttl{1000};
+    // YW_STATUS_SAMPLE_INTERVAL_MS: how often the status page's charts get a point (they keep 15 minutes)
+    std::chrono::milliseconds status_sample_interval{10000};
     // The partition maintainer (docs/partitions.md): how often it runs, how many months past the current one
     // it keeps; 0 turns it off (another instance or an operator does it).
     std::chrono::seconds partition_maintenance_interval{3600};

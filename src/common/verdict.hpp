@@ -39,6 +39,9 @@ inline constexpr double kEvictionsDegraded = 1;         // redis.evictions: 0 he
 inline constexpr double kEvictionsUnhealthy = 10000;    // > 10000 unhealthy
 inline constexpr double kWaitingClientsDegraded = 1;    // pgbouncer.waiting_clients: 0 healthy
 inline constexpr double kWaitingClientsUnhealthy = 10;  // > 10 unhealthy
+// RB-11's cache hit rate: ≥ 70 % healthy, 50–70 % acceptable (investigate), < 50 % poor.
+inline constexpr double kHitRateHealthyPercent = 70;
+inline constexpr double kHitRatePoorPercent = 50;
 
 // What a DBA also reads on /health/detailed (ours, not the runbook's; docs/api.md):
 // - transaction-ID age of the oldest database, age(datfrozenxid): from autovacuum_freeze_max_age's default
@@ -62,5 +65,8 @@ inline constexpr double kIdleInTransactionUnhealthyS = 300;
 //   month unhealthy (writes fail now); the maintainer without success for two intervals is degraded.
 inline constexpr int kPartitionsAheadDegraded = 1;  // months_ahead below this: degraded; below 0: unhealthy
 inline constexpr int kMaintainerStaleIntervals = 2;
+// - one month's partition (RB-17): over 800 MB warning, over 1 GB critical ("consider smaller partitions").
+inline constexpr long long kPartitionDegradedBytes = 800ll << 20;
+inline constexpr long long kPartitionUnhealthyBytes = 1ll << 30;
 
 }  // namespace yw

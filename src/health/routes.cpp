@@ -3,6 +3,7 @@
 
 #include <boost/beast/http/field.hpp>
 
+#include "health/status.hpp"
 #include "http/admin_token.hpp"
 #include "http/error_response.hpp"
 
@@ -63,7 +64,53 @@ boost::asio::awaitable<http::Response> get_detailed(DetailedProber& prober, cons
         http::json_response(status, details ? detailed_report(*reading) : summary_report(*reading)));
 }
 
+boost::asio::awaitable<http::Response> get_status_page() {
+    http::Response res{boost::beast::http::status::ok, 11};
+    res.set(boost::beast::http::field::content_type, "text/html; charset=utf-8");
+    res.set("Content-Security-Policy", status_page_csp());
+    res.set("X-Content-Type-Options", "nosniff");
+    res.set("Referrer-Policy", "no-referrer");
+    res.body() = std::string(status_page());
+    co_return no_store(std::move(res));
+}
+
+boost::asio::awaitable<http::Response> get_status_data(http::RequestContext& ctx, DetailedProber& prober,
+                                                       const History& history, pg::Cluster& db,
+                                                       const std::string& admin_token) {
+    if (admin_token.empty()) {
+        co_return http::error_response(
+            ctx, make_error(ErrorCode::kForbidden, "the status page's data needs YW_ADMIN_TOKEN to be set"));
+    }
+    if (!http::admin_token_matches(admin_token, http::bearer_token(ctx.request)))
+        co_return http::error_response(ctx, make_error(ErrorCode::kUnauthenticated, "admin token required"));
+    auto reading = co_await prober.reading();
+    auto partitions = co_await partitions_json(db);
+    boost::json::object guides{
+        {"lag_ms", {kReplicaLagDegradedMs, kReplicaLagUnhealthyMs}},
+        {"p95_ms", {kP95DegradedMs, kP95UnhealthyMs}},
+        {"cache_hit_rate_percent", {kHitRateHealthyPercent, kHitRatePoorPercent}},
+    };
+    boost::json::object body{
+        {"status", reading ? to_string(overall(*reading)) : "unhealthy"},
+        {"timestamp", rfc3339(reading ? reading->taken : std::chrono::system_clock::now())},
+        {"fields", reading ? graded_fields(*reading) : boost::json::array{}},
+        {"history", history.to_json()},
+        {"guides", std::move(guides)},
+        {"partitions", std::move(partitions)}};
+    co_return no_store(http::json_response(boost::beast::http::status::ok, body));
+}
+
 }  // namespace
+
+void add_status_routes(http::Router& router, DetailedProber& prober, const History& history, pg::Cluster& db,
+                       std::string admin_token) {
+    router.add(boost::beast::http::verb::get, "/status",
+               [](http::RequestContext&) { return get_status_page(); });
+    router.add(boost::beast::http::verb::get, "/status/data",
+               [&prober, &history, &db, token = std::move(admin_token)](http::RequestContext& ctx) {
+                   return get_status_data(ctx, prober, history, db, token);
+               });
+}
 
 void add_detailed_route(http::Router& router, DetailedProber& prober, std::string admin_token) {
     router.add(boost::beast::http::verb::get, "/health/detailed",

@@ -3,7 +3,9 @@
 
 #include "health/checker.hpp"
 #include "health/detailed.hpp"
+#include "health/history.hpp"
 #include "http/router.hpp"
+#include "pg/cluster.hpp"
 #include "pg/topology.hpp"
 
 namespace yw::health {
@@ -25,5 +27,13 @@ void add_routes(http::Router& router, Checker& checker, const pg::TopologyMonito
 // or with a wrong one, only {"status","timestamp"} (load balancers poll it; the details name hosts, versions
 // and load). Both must outlive the router.
 void add_detailed_route(http::Router& router, DetailedProber& prober, std::string admin_token);
+
+// GET /status: the status page (status.hpp), to anyone: it holds no data, and asks for the admin token
+// itself. GET /status/data, with the admin token (401 without, 403 when none is configured): {"status",
+// "timestamp", "fields" (graded_fields of the prober's shared reading), "history" (History::to_json),
+// "guides" (the charts' threshold lines), "partitions" (partitions_json)}. Everything must outlive the
+// router.
+void add_status_routes(http::Router& router, DetailedProber& prober, const History& history, pg::Cluster& db,
+                       std::string admin_token);
 
 }  // namespace yw::health

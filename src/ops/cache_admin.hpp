@@ -19,8 +19,8 @@ namespace yw::ops {
 // RB-11: hit rate ≥ 70 % healthy, 50–70 % acceptable (investigate), < 50 % poor. RB-11/RB-23: memory
 // < 100 MB, 100–500 MB warning, > 500 MB critical; evictions 0, > 0 warning, > 10000 critical; expirations
 // < 1 % of commands.
-inline constexpr double kHitRateHealthyPercent = 70;
-inline constexpr double kHitRatePoorPercent = 50;
+inline constexpr double kHitRateHealthyPercent = yw::kHitRateHealthyPercent;
+inline constexpr double kHitRatePoorPercent = yw::kHitRatePoorPercent;
 inline constexpr double kMemoryDegradedMb = yw::kRedisMemoryDegradedMb;
 inline constexpr double kMemoryUnhealthyMb = yw::kRedisMemoryUnhealthyMb;
 inline constexpr double kEvictionsUnhealthy = yw::kEvictionsUnhealthy;

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "common/verdict.hpp"
 #include "ops/check.hpp"
 #include "pg/sync_connection.hpp"
 
@@ -33,8 +34,8 @@ struct PartitionSnapshot {
 struct PartitionThresholds {
     int months_back = 24;  // the production window: 24 months back, the current one, `months_ahead` ahead
     int months_ahead = 2;
-    long long warning_bytes = 800ll << 20;
-    long long critical_bytes = 1ll << 30;
+    long long warning_bytes = kPartitionDegradedBytes;
+    long long critical_bytes = kPartitionUnhealthyBytes;
     double balance = 0.10;                // a full past month may differ from the median by this much
     std::chrono::seconds interval{3600};  // the maintainer's; critical when no success for two of them
 };

@@ -736,6 +736,13 @@ void print_table(const std::vector<PhaseResult>& results, const Args& args) {
     }
     std::cout << fmt::format("\n{} s of load per phase, {} clients, replication {}\n", args.seconds,
                              args.clients, args.sync ? "synchronous (--sync)" : "asynchronous");
+    // Last, so that a CI log cut to its tail still says what broke.
+    for (const auto& r : results) {
+        if (r.ok()) continue;
+        if (!r.error.empty()) std::cout << "BROKEN " << r.fault << ": could not run: " << r.error << "\n";
+        for (const auto& c : r.checks)
+            if (!c.ok) std::cout << "BROKEN " << r.fault << ": " << c.promise << "\n";
+    }
 }
 
 void print_json(const std::vector<PhaseResult>& results, const Args& args, bool ok) {

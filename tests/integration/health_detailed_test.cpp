@@ -281,6 +281,49 @@ TEST(HealthDetailedFaults, AStoppedPgBouncerIsUnhealthy) {
     EXPECT_EQ(cli.exit_code, 2) << cli.output;
 }
 
+TEST(HealthDetailedFaults, PausedReplayDegradesTheReplicaAndTheDatabase) {
+    int port = free_port();
+    Child server("ywmsgd", {}, server_env(port));
+    ASSERT_TRUE(wait_for_port(port, 20s)) << server.log();
+    ASSERT_TRUE(all_healthy(wait_for(port, all_healthy)));
+    PausedReplay pause("replica-1");
+    ASSERT_TRUE(pause.paused());
+    auto d = wait_for(port, [](const Detailed& d) {
+        return d.doc.contains("services") && service(d, "database").at("status") == "degraded";
+    });
+    ASSERT_TRUE(d.doc.contains("services")) << d.status;
+    EXPECT_EQ(service(d, "database").at("status"), "degraded") << json::serialize(d.doc);
+    const auto& replica1 = service(d, "database").at("replicas").as_array().at(0).as_object();
+    EXPECT_EQ(replica1.at("connected"), true);
+    EXPECT_NE(json::serialize(replica1).find("paused"), std::string::npos) << json::serialize(replica1);
+    EXPECT_EQ(d.status, 200);
+    // Resumed, it is healthy again.
+    ASSERT_TRUE(pause.resume());
+    EXPECT_TRUE(all_healthy(wait_for(port, all_healthy)));
+}
+
+TEST(HealthDetailedFaults, AStoppedPrimaryIsUnhealthyWithinTheDeadline) {
+    int port = free_port();
+    Child server("ywmsgd", {}, server_env(port));
+    ASSERT_TRUE(wait_for_port(port, 20s)) << server.log();
+    ASSERT_TRUE(all_healthy(wait_for(port, all_healthy)));
+    Restore restore;
+    ASSERT_TRUE(node::stop(Topology::get().local().data_dir("primary")).ok());
+    auto d = wait_for(port, [](const Detailed& d) { return d.status == 503; });
+    EXPECT_EQ(d.status, 503) << json::serialize(d.doc);
+    EXPECT_LT(d.took, kDeadline + 3000ms);
+    ASSERT_TRUE(d.doc.contains("services")) << json::serialize(d.doc);
+    const auto& db = service(d, "database");
+    EXPECT_EQ(db.at("status"), "unhealthy");
+    EXPECT_EQ(db.at("primary").at("connected"), false) << json::serialize(db);
+    EXPECT_TRUE(db.at("primary").as_object().contains("error"));
+    EXPECT_EQ(d.doc.at("status"), "unhealthy");
+    // The replicas still answer: the page shows which part is down.
+    EXPECT_EQ(db.at("replicas").as_array().at(0).at("connected"), true) << json::serialize(db);
+    auto cli = ywctl({"health", "--json"});
+    EXPECT_EQ(cli.exit_code, 2) << cli.output;
+}
+
 // A frozen process accepts connections (the kernel does) and never answers: only deadlines help.
 void expect_frozen_is_unhealthy_within_the_deadline(const char* what, const std::filesystem::path& pidfile) {
     int port = free_port();

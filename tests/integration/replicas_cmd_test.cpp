@@ -19,8 +19,6 @@ using namespace std::chrono_literals;
 constexpr pg::Query kCreateProbe{
     "test.create_probe", "CREATE TABLE IF NOT EXISTS replicas_probe (id serial PRIMARY KEY, at timestamptz)"};
 constexpr pg::Query kInsertProbe{"test.insert_probe", "INSERT INTO replicas_probe (at) VALUES (now())"};
-constexpr pg::Query kPauseReplay{"test.pause_replay", "SELECT pg_wal_replay_pause()"};
-constexpr pg::Query kResumeReplay{"test.resume_replay", "SELECT pg_wal_replay_resume()"};
 constexpr pg::Query kReceivedLsn{"test.received_lsn", "SELECT pg_last_wal_receive_lsn()::text AS lsn"};
 // About 20 MB of WAL: more than one 16 MiB segment, the warning threshold of bytes behind.
 constexpr pg::Query kWriteWal{"test.write_wal",
@@ -32,31 +30,6 @@ std::uint64_t lsn_of(Result<pg::Rows> rows) {
     if (!rows || rows->empty() || !rows->rows[0][0]) return 0;
     return pg::parse_lsn(*rows->rows[0][0]).value_or(0);
 }
-
-// Pauses WAL replay on a replica and resumes it when it goes, even when an assertion returned early: the
-// other tests of this binary need replicas that replay.
-class PausedReplay {
-  public:
-    explicit PausedReplay(std::string node) : node_(std::move(node)) {
-        auto conn = Topology::get().superuser(node_);
-        paused_ = conn.query(kPauseReplay).ok();
-    }
-    ~PausedReplay() { resume(); }
-    PausedReplay(const PausedReplay&) = delete;
-    PausedReplay& operator=(const PausedReplay&) = delete;
-
-    bool paused() const { return paused_; }
-    bool resume() {
-        if (!paused_) return true;
-        auto conn = Topology::get().superuser(node_);
-        paused_ = !conn.query(kResumeReplay).ok();
-        return !paused_;
-    }
-
-  private:
-    std::string node_;
-    bool paused_ = false;
-};
 
 TEST(ReplicasCheck, HealthyTopologyIsOkWithEveryRow) {
     auto r = ywctl({"--json", "replicas", "check"});

@@ -103,4 +103,32 @@ inline std::string admin_urls_with(const std::string& node, const std::string& u
     return out;
 }
 
+inline constexpr pg::Query kPauseReplay{"test.pause_replay", "SELECT pg_wal_replay_pause()"};
+inline constexpr pg::Query kResumeReplay{"test.resume_replay", "SELECT pg_wal_replay_resume()"};
+
+// Pauses WAL replay on a replica and resumes it when it goes, even when an assertion returned early: the
+// other tests of this binary need replicas that replay.
+class PausedReplay {
+  public:
+    explicit PausedReplay(std::string node) : node_(std::move(node)) {
+        auto conn = Topology::get().superuser(node_);
+        paused_ = conn.query(kPauseReplay).ok();
+    }
+    ~PausedReplay() { resume(); }
+    PausedReplay(const PausedReplay&) = delete;
+    PausedReplay& operator=(const PausedReplay&) = delete;
+
+    bool paused() const { return paused_; }
+    bool resume() {
+        if (!paused_) return true;
+        auto conn = Topology::get().superuser(node_);
+        paused_ = !conn.query(kResumeReplay).ok();
+        return !paused_;
+    }
+
+  private:
+    std::string node_;
+    bool paused_ = false;
+};
+
 }  // namespace yw::test
