@@ -21,7 +21,9 @@ namespace {
 
 std::uint64_t grown(std::uint64_t before, std::uint64_t now) { return now > before ? now - before : 0; }
 
-json::value optional_value(const std::optional<double>& v) { return v ? json::value(*v) : json::value(nullptr); }
+json::value optional_value(const std::optional<double>& v) {
+    return v ? json::value(*v) : json::value(nullptr);
+}
 
 }  // namespace
 
@@ -34,7 +36,8 @@ void fill_rates(Sample& sample, const Counters& before, const Counters& now, dou
     if (lookups > 0) sample.cache_hit_rate = static_cast<double>(hits) / static_cast<double>(lookups);
 }
 
-std::vector<std::optional<long long>> lags_of(const pg::Snapshot& snapshot, const std::vector<std::string>& names) {
+std::vector<std::optional<long long>> lags_of(const pg::Snapshot& snapshot,
+                                              const std::vector<std::string>& names) {
     std::vector<std::optional<long long>> out(names.size());
     for (size_t i = 0; i < names.size(); ++i) {
         for (const auto& node : snapshot.nodes) {
@@ -48,8 +51,8 @@ std::vector<std::optional<long long>> lags_of(const pg::Snapshot& snapshot, cons
 History::History(std::vector<std::string> nodes, std::chrono::milliseconds interval)
     : nodes_(std::move(nodes)),
       interval_(interval),
-      capacity_(static_cast<std::size_t>(
-          std::max<long long>(1, std::chrono::milliseconds(kHistorySpan).count() / std::max<long long>(1, interval.count())))) {}
+      capacity_(static_cast<std::size_t>(std::max<long long>(
+          1, std::chrono::milliseconds(kHistorySpan).count() / std::max<long long>(1, interval.count())))) {}
 
 void History::add(Sample sample) {
     sample.lag_ms.resize(nodes_.size());
@@ -69,7 +72,8 @@ json::object History::to_json() const {
     {
         std::lock_guard lock(mutex_);
         for (const auto& s : samples_) {
-            t.push_back(std::chrono::duration_cast<std::chrono::milliseconds>(s.at.time_since_epoch()).count());
+            t.push_back(
+                std::chrono::duration_cast<std::chrono::milliseconds>(s.at.time_since_epoch()).count());
             p95.push_back(optional_value(s.p95_ms));
             hit.push_back(optional_value(s.cache_hit_rate));
             limited.push_back(s.limited_per_s);
@@ -107,7 +111,8 @@ void Sampler::sample_once() {
     {
         std::lock_guard lock(mutex_);
         bool first = !last_counters_;
-        if (!first) fill_rates(sample, *last_counters_, now, std::chrono::duration<double>(at - last_at_).count());
+        if (!first)
+            fill_rates(sample, *last_counters_, now, std::chrono::duration<double>(at - last_at_).count());
         last_counters_ = now;
         last_at_ = at;
         if (first) return;

@@ -51,7 +51,8 @@ struct Sample {
 void fill_rates(Sample& sample, const Counters& before, const Counters& now, double seconds);
 
 // The lag of each node from a topology snapshot, in the order of `names`.
-std::vector<std::optional<long long>> lags_of(const pg::Snapshot& snapshot, const std::vector<std::string>& names);
+std::vector<std::optional<long long>> lags_of(const pg::Snapshot& snapshot,
+                                              const std::vector<std::string>& names);
 
 // A ring of the last `capacity` samples. Thread-safe.
 class History {

@@ -46,7 +46,8 @@ struct Rows {
                        {"grade", grade},
                        {"threshold", std::move(threshold)}});
     }
-    void add(std::string_view service, std::string field, std::string value, Verdict v, std::string threshold) {
+    void add(std::string_view service, std::string field, std::string value, Verdict v,
+             std::string threshold) {
         add(service, std::move(field), std::move(value), to_string(v), std::move(threshold));
     }
 };
@@ -98,11 +99,13 @@ void service_rows(Rows& rows, const Reading& reading) {
     if (!pb.configured) {
         rows.add("pgbouncer", "status", "not configured (PGBOUNCER_ADMIN_URL)", kInfo, "");
     } else if (!pb.ok) {
-        rows.add("pgbouncer", "status", "unreachable: " + pb.error, Verdict::kUnhealthy, "must answer SHOW POOLS");
+        rows.add("pgbouncer", "status", "unreachable: " + pb.error, Verdict::kUnhealthy,
+                 "must answer SHOW POOLS");
     } else {
         rows.add("pgbouncer", "waiting_clients", std::to_string(pb.waiting_clients), grade_pgbouncer(pb),
                  fmt::format("healthy 0 · degraded > 0 · unhealthy > {:g}", kWaitingClientsUnhealthy));
-        rows.add("pgbouncer", "active_connections", std::to_string(pb.active_connections), kInfo, "not graded");
+        rows.add("pgbouncer", "active_connections", std::to_string(pb.active_connections), kInfo,
+                 "not graded");
     }
     const auto& q = reading.queries;
     if (q.available) {
@@ -128,21 +131,24 @@ void dba_rows(Rows& rows, const Reading& reading) {
     for (const auto& s : d.slots) {
         std::string v = s.active ? "active" : "inactive";
         if (s.retained_bytes) v += ", retains " + bytes_text(static_cast<double>(*s.retained_bytes));
-        rows.add("replication_slots", s.name, v, grade_slot(s),
-                 "inactive: degraded · retained WAL " +
-                     rule(kSlotRetainedDegradedBytes / (1024 * kMiB), kSlotRetainedUnhealthyBytes / (1024 * kMiB),
-                          " GB"));
+        rows.add(
+            "replication_slots", s.name, v, grade_slot(s),
+            "inactive: degraded · retained WAL " + rule(kSlotRetainedDegradedBytes / (1024 * kMiB),
+                                                        kSlotRetainedUnhealthyBytes / (1024 * kMiB), " GB"));
     }
     rows.add("transaction_ids", "xid_age (" + d.xid_database + ")", fmt::format("{}", d.xid_age),
              grade_xid_age(d.xid_age), rule(kXidAgeDegraded, kXidAgeUnhealthy, ""));
     rows.add("sessions", "longest_transaction", seconds_text(d.longest_transaction_s),
-             grade_transaction(d.longest_transaction_s), rule(kTransactionDegradedS, kTransactionUnhealthyS, " s"));
+             grade_transaction(d.longest_transaction_s),
+             rule(kTransactionDegradedS, kTransactionUnhealthyS, " s"));
     rows.add("sessions", "longest_idle_in_transaction", seconds_text(d.longest_idle_in_transaction_s),
              grade_idle_in_transaction(d.longest_idle_in_transaction_s),
              rule(kIdleInTransactionDegradedS, kIdleInTransactionUnhealthyS, " s"));
     if (auto v = grade_archiving(d)) {
-        std::string text = d.archive_failing ? fmt::format("failing ({} failures)", d.archive_failed_count) : "ok";
-        if (d.archived_s_ago) text += ", last segment " + seconds_text(static_cast<double>(*d.archived_s_ago)) + " ago";
+        std::string text =
+            d.archive_failing ? fmt::format("failing ({} failures)", d.archive_failed_count) : "ok";
+        if (d.archived_s_ago)
+            text += ", last segment " + seconds_text(static_cast<double>(*d.archived_s_ago)) + " ago";
         rows.add("wal_archiving", "archive_command", text, *v, "failing: degraded (ywctl backup check)");
     }
 }
@@ -156,10 +162,12 @@ void partition_rows(Rows& rows, const Reading& reading) {
     } else if (p.months_ahead && *p.months_ahead < kPartitionsAheadDegraded) {
         ahead = Verdict::kDegraded;
     }
-    rows.add("partitions", "months_ahead", p.months_ahead ? std::to_string(*p.months_ahead) : "unknown", ahead,
-             fmt::format("healthy ≥ {} · degraded < {} · unhealthy: no current month", kPartitionsAheadDegraded,
-                         kPartitionsAheadDegraded));
-    std::string v = p.last_success_s_ago ? seconds_text(static_cast<double>(*p.last_success_s_ago)) + " ago" : "never";
+    rows.add("partitions", "months_ahead", p.months_ahead ? std::to_string(*p.months_ahead) : "unknown",
+             ahead,
+             fmt::format("healthy ≥ {} · degraded < {} · unhealthy: no current month",
+                         kPartitionsAheadDegraded, kPartitionsAheadDegraded));
+    std::string v =
+        p.last_success_s_ago ? seconds_text(static_cast<double>(*p.last_success_s_ago)) + " ago" : "never";
     if (!p.last_error.empty()) v += " — last error: " + p.last_error;
     rows.add("partitions", "maintainer_last_success", v, p.stale ? Verdict::kDegraded : Verdict::kHealthy,
              fmt::format("degraded after {} intervals without success", kMaintainerStaleIntervals));
@@ -212,7 +220,8 @@ json::object partitions_json(const pg::ResultSet& months, const pg::ResultSet& a
                                                   kPartitionUnhealthyBytes))}});
     }
     json::array gone;
-    for (int i = 0; i < archived.rows(); ++i) gone.push_back(json::string(pg::Row(archived, i).view("month")));
+    for (int i = 0; i < archived.rows(); ++i)
+        gone.push_back(json::string(pg::Row(archived, i).view("month")));
     return {{"months", std::move(list)},
             {"archived", std::move(gone)},
             {"threshold", rule(kPartitionDegradedBytes / kMiB, kPartitionUnhealthyBytes / kMiB, " MB")}};
@@ -223,7 +232,8 @@ boost::asio::awaitable<json::object> partitions_json(pg::Cluster& db) {
     auto months = co_await db.exec(pg::Intent::kRead, pg::queries::kPartitionsHealth, none);
     if (!months) co_return json::object{{"error", "cannot read the partitions: " + months.error().message}};
     auto archived = co_await db.exec(pg::Intent::kRead, pg::queries::kPartitionsArchived, none);
-    if (!archived) co_return json::object{{"error", "cannot read the archived months: " + archived.error().message}};
+    if (!archived)
+        co_return json::object{{"error", "cannot read the archived months: " + archived.error().message}};
     co_return partitions_json(*months, *archived);
 }
 
@@ -235,7 +245,8 @@ const std::string& status_page_csp() {
         return fmt::format(
             "default-src 'none'; script-src 'sha256-{}'; style-src 'sha256-{}'; connect-src 'self'; "
             "img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
-            base64(Sha256::of(element_text(page, "script"))), base64(Sha256::of(element_text(page, "style"))));
+            base64(Sha256::of(element_text(page, "script"))),
+            base64(Sha256::of(element_text(page, "style"))));
     }();
     return csp;
 }

@@ -12,6 +12,7 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/json/value.hpp>
 #include <cmath>
+#include <cstring>
 #include <exception>
 
 #include "common/logging.hpp"
@@ -24,7 +25,8 @@ namespace json = boost::json;
 namespace {
 
 constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
-constexpr std::size_t kFirstRead = 4096;
+// The first read of a request (into the session's own array): most requests' header fits.
+constexpr std::size_t kFirstRead = 512;
 // How much of a refused request we read and discard, and for how long, before closing (see linger_close).
 constexpr std::size_t kLingerBytes = 1024 * 1024;
 constexpr auto kLingerTime = std::chrono::seconds(2);
@@ -117,6 +119,10 @@ Session::Session(asio::ip::tcp::socket socket, const Router& router, const Serve
 }
 
 asio::awaitable<void> Session::run() {
+    // An idle connection holds no read buffer, since thousands may wait at once (docs/reliability.md,
+    // connection-exhaustion): a request's first bytes land in this small array of the coroutine's frame, and
+    // the buffer is allocated when they come.
+    std::array<char, kFirstRead> first;
     for (;;) {
         if (buffer_.size() == 0) {
             if (stopping_) break;
@@ -125,9 +131,11 @@ asio::awaitable<void> Session::run() {
             release_spare_memory();
             state_ = State::kIdle;
             stream_.expires_after(options_.idle_timeout);
-            auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(kFirstRead), kAwait);
+            auto [ec, n] = co_await stream_.async_read_some(asio::buffer(first), kAwait);
             if (ec) break;
             state_ = State::kReading;
+            auto space = buffer_.prepare(n);
+            std::memcpy(space.data(), first.data(), n);
             buffer_.commit(n);
         }
         beast::http::request_parser<beast::http::string_body> parser;
@@ -237,9 +245,10 @@ asio::awaitable<void> Session::linger_close() {
 }
 
 void Session::release_spare_memory() {
-    // A connection keeps its buffers between requests; after a large request or response they would pin that
-    // much memory for as long as the client keeps the connection open (thousands of idle connections).
-    if (buffer_.size() == 0 && buffer_.capacity() > kFirstRead) buffer_.shrink_to_fit();
+    // An idle connection keeps no read buffer, and a response buffer only up to kKeptResponseCapacity: after
+    // a large request or response they would pin that much memory for as long as the client keeps the
+    // connection open (thousands of idle connections).
+    if (buffer_.size() == 0) buffer_.shrink_to_fit();
     if (out_.capacity() > kKeptResponseCapacity) std::string().swap(out_);
 }
 

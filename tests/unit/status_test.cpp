@@ -1,11 +1,12 @@
 // The status page's pure parts: the 15-minute ring and its rates, each node's lag from a topology snapshot,
 // the graded rows, and the page itself (self-contained, its CSP naming its own script and style).
+#include "health/status.hpp"
+
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
 
 #include "health/history.hpp"
-#include "health/status.hpp"
 
 namespace yw::health {
 namespace {
@@ -79,9 +80,10 @@ TEST(StatusHistory, RatesOverTheInterval) {
 
 TEST(StatusHistory, LagOnlyForReplicasThatAnswer) {
     pg::Snapshot snap;
-    snap.nodes = {pg::NodeState{.name = "primary", .role = pg::Role::kPrimary, .healthy = true, .lag_ms = 0},
-                  pg::NodeState{.name = "replica-1", .role = pg::Role::kReplica, .healthy = true, .lag_ms = 42},
-                  pg::NodeState{.name = "replica-2", .role = pg::Role::kReplica, .healthy = false, .lag_ms = 7}};
+    snap.nodes = {
+        pg::NodeState{.name = "primary", .role = pg::Role::kPrimary, .healthy = true, .lag_ms = 0},
+        pg::NodeState{.name = "replica-1", .role = pg::Role::kReplica, .healthy = true, .lag_ms = 42},
+        pg::NodeState{.name = "replica-2", .role = pg::Role::kReplica, .healthy = false, .lag_ms = 7}};
     auto lags = lags_of(snap, {"primary", "replica-1", "replica-2", "replica-9"});
     ASSERT_EQ(lags.size(), 4u);
     EXPECT_FALSE(lags[0]);
@@ -98,14 +100,18 @@ Reading reading() {
     r.redis = {.configured = true, .ok = false, .error = "timed out"};
     r.pgbouncer = {.configured = true, .ok = true, .active_connections = 3, .waiting_clients = 11};
     r.queries = {.available = true, .summary = {.p95_ms = 900, .slow_percent = 50, .total = 3}};
-    r.dba = {.ok = true, .xid_database = "ywmessaging", .xid_age = 1000, .slots = {{"replica_1_slot", false, 100}}};
+    r.dba = {.ok = true,
+             .xid_database = "ywmessaging",
+             .xid_age = 1000,
+             .slots = {{"replica_1_slot", false, 100}}};
     r.partitions = {.available = true, .months_ahead = 0, .last_success_s_ago = 60};
     return r;
 }
 
 const json::object* row(const json::array& rows, std::string_view service, std::string_view field) {
     for (const auto& r : rows)
-        if (r.at("service").as_string() == service && r.at("field").as_string() == field) return &r.as_object();
+        if (r.at("service").as_string() == service && r.at("field").as_string() == field)
+            return &r.as_object();
     return nullptr;
 }
 
