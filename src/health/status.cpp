@@ -18,10 +18,15 @@ namespace {
 constexpr double kMiB = 1024.0 * 1024.0;
 constexpr std::string_view kInfo = "info";  // shown, not graded
 
+// 1000 → "1000", 200000000 → "200 M".
+std::string number_text(double v) {
+    return v >= 1e6 ? fmt::format("{:g} M", v / 1e6) : fmt::format("{:g}", v);
+}
+
 // "healthy < 1000 ms · degraded 1000–5000 ms · unhealthy > 5000 ms", as common/verdict.hpp's grade() reads.
 std::string rule(double degraded_at, double unhealthy_above, std::string_view unit) {
-    return fmt::format("healthy < {0:g}{2} · degraded {0:g}–{1:g}{2} · unhealthy > {1:g}{2}", degraded_at,
-                       unhealthy_above, unit);
+    auto low = number_text(degraded_at), high = number_text(unhealthy_above);
+    return fmt::format("healthy < {0}{2} · degraded {0}–{1}{2} · unhealthy > {1}{2}", low, high, unit);
 }
 
 std::string bytes_text(double bytes) {
