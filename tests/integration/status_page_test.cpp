@@ -29,33 +29,51 @@ std::filesystem::path artefact(const std::string& name) {
 }
 
 std::vector<std::string> server_env(int port) {
-    return {"YW_CONFIG_FILE=" + Topology::get().env_file().string(), fmt::format("YW_HTTP_PORT={}", port),
-            "YW_STATUS_SAMPLE_INTERVAL_MS=500", "YW_HEALTH_DETAILED_TTL_MS=500", "YW_LOG_FORMAT=json",
+    return {"YW_CONFIG_FILE=" + Topology::get().env_file().string(),
+            fmt::format("YW_HTTP_PORT={}", port),
+            "YW_STATUS_SAMPLE_INTERVAL_MS=500",
+            "YW_HEALTH_DETAILED_TTL_MS=500",
+            "YW_LOG_FORMAT=json",
             "YW_LOG_LEVEL=info"};
 }
 
-// Some traffic, so that the charts, the slow-query table, the cache and the limited keys have something to
-// show: a tenant within its limits, and a free one over them.
-void make_traffic(const ApiClient& api) {
-    auto tenant = api.make_tenant("Status Page Church");
-    auto user = api.make_user(tenant, "Ruth Adams");
-    auto conversation = api.make_conversation(tenant, user);
-    for (int i = 0; i < 10; ++i) {
-        api.as(tenant.key, "POST", "/v1/conversations/" + conversation + "/messages",
-               R"({"direction":"outbound","content":"See you Sunday"})");
+// Traffic while the page is open, so that the charts, the slow-query table, the cache and the limited keys
+// have something to show: a tenant within its limits reading and writing, and a free one over its limit.
+class Traffic {
+  public:
+    explicit Traffic(const ApiClient& api) : api_(api) {
+        tenant_ = api.make_tenant("Status Page Church");
+        user_ = api.make_user(tenant_, "Ruth Adams");
+        conversation_ = api.make_conversation(tenant_, user_);
+        free_ = api.make_tenant("Over Its Limit", "free");
+        thread_ = std::jthread([this](std::stop_token stop) { run(stop); });
     }
-    for (int i = 0; i < 40; ++i) {
-        api.as(tenant.key, "GET", "/v1/users/" + user);
-        api.as(tenant.key, "GET", "/v1/conversations/" + conversation + "/messages");
+
+  private:
+    void run(const std::stop_token& stop) {
+        for (int i = 0; !stop.stop_requested(); ++i) {
+            if (i % 10 == 0) {
+                api_.as(tenant_.key, "POST", "/v1/conversations/" + conversation_ + "/messages",
+                        R"({"direction":"outbound","content":"See you Sunday"})");
+            }
+            api_.as(tenant_.key, "GET", "/v1/users/" + user_);
+            api_.as(tenant_.key, "GET", "/v1/conversations/" + conversation_ + "/messages");
+            if (i % 3 == 0) api_.as(free_.key, "GET", "/v1/users");
+            std::this_thread::sleep_for(50ms);
+        }
     }
-    auto free = api.make_tenant("Over Its Limit", "free");
-    for (int i = 0; i < 30; ++i) api.as(free.key, "GET", "/v1/users");
-}
+
+    const ApiClient& api_;
+    ApiTenant tenant_, free_;
+    std::string user_, conversation_;
+    std::jthread thread_;  // last: stopped and joined first
+};
 
 // A JS expression: the grade of the field row `field`, or "" when the page has no such row yet.
 std::string grade_of(const std::string& field) {
-    return fmt::format(R"(((document.querySelector('#fields tr[data-field="{}"]') || {{dataset: {{}}}}).dataset.grade || ""))",
-                       field);
+    return fmt::format(
+        R"(((document.querySelector('#fields tr[data-field="{}"]') || {{dataset: {{}}}}).dataset.grade || ""))",
+        field);
 }
 
 std::string text(Browser& b, const std::string& expression) {
@@ -82,12 +100,13 @@ TEST(StatusPage, RendersEveryGradeAStoppedReplicaAndStaleness) {
     const std::string token = admin_token_of(Topology::get());
     ASSERT_FALSE(token.empty());
     ApiClient api(port, token);
-    make_traffic(api);
+    auto traffic = std::make_unique<Traffic>(api);
 
     // Without the token: the overall grade only, and the field to type it into.
     ASSERT_TRUE(browser.navigate(fmt::format("http://127.0.0.1:{}/status", port)).ok());
     ASSERT_TRUE(browser.wait_until(R"(document.getElementById("overall").dataset.grade === "healthy")", 20s))
-        << text(browser, R"(document.getElementById("overall").dataset.grade)") << "\n" << server->log();
+        << text(browser, R"(document.getElementById("overall").dataset.grade)") << "\n"
+        << server->log();
     EXPECT_EQ(text(browser, R"(String(document.getElementById("login").hidden))"), "false");
     EXPECT_EQ(text(browser, R"(String(document.getElementById("details").hidden))"), "true");
     // The page's own style applied under its CSP (a blocked style would leave the default white page).
@@ -98,8 +117,8 @@ TEST(StatusPage, RendersEveryGradeAStoppedReplicaAndStaleness) {
                     .evaluate(R"(document.getElementById("token").value = "not-the-token";
                                  document.querySelector("#login button").click(); true)")
                     .ok());
-    EXPECT_TRUE(browser.wait_until(
-        R"(document.getElementById("login-note").textContent.includes("refused"))", 10s))
+    EXPECT_TRUE(
+        browser.wait_until(R"(document.getElementById("login-note").textContent.includes("refused"))", 10s))
         << text(browser, R"(document.getElementById("login-note").textContent)");
 
     // Typed as a user does: every field graded.
@@ -108,7 +127,8 @@ TEST(StatusPage, RendersEveryGradeAStoppedReplicaAndStaleness) {
                                               json::serialize(json::value(token))));
     ASSERT_TRUE(typed.ok()) << typed.error().message;
     ASSERT_TRUE(browser.wait_until(grade_of("replicas[replica-2].lag") + R"( === "healthy")", 20s))
-        << text(browser, R"(document.getElementById("fields").innerText)") << "\n" << server->log();
+        << text(browser, R"(document.getElementById("fields").innerText)") << "\n"
+        << server->log();
     EXPECT_EQ(text(browser, grade_of("primary.connected")), "healthy");
     EXPECT_EQ(text(browser, grade_of("replicas[replica-1].lag")), "healthy");
     EXPECT_EQ(text(browser, grade_of("waiting_clients")), "healthy");
@@ -117,7 +137,8 @@ TEST(StatusPage, RendersEveryGradeAStoppedReplicaAndStaleness) {
     EXPECT_EQ(text(browser, grade_of("primary.latency")), "info");
     EXPECT_EQ(text(browser, R"(document.getElementById("overall").textContent)"), "healthy");
     // The threshold of each row is shown beside it.
-    EXPECT_NE(text(browser, R"(document.querySelector('#fields tr[data-field="replicas[replica-1].lag"]').innerText)")
+    EXPECT_NE(text(browser,
+                   R"(document.querySelector('#fields tr[data-field="replicas[replica-1].lag"]').innerText)")
                   .find("5000 ms"),
               std::string::npos);
     // Four charts; after a few samples the lag chart has lines.
@@ -129,25 +150,35 @@ TEST(StatusPage, RendersEveryGradeAStoppedReplicaAndStaleness) {
         R"(document.getElementById("partitions").innerText.includes("conversation_message_"))", 5s));
     EXPECT_GE(std::stoi(text(browser, R"(String(document.querySelectorAll("#partitions tbody tr").length))")),
               3);
-    EXPECT_GE(std::stoi(text(browser, R"(String(document.querySelectorAll("#queries tbody tr").length))")), 1);
+    EXPECT_GE(std::stoi(text(browser, R"(String(document.querySelectorAll("#queries tbody tr").length))")),
+              1);
     EXPECT_GE(std::stoi(text(browser, R"(String(document.querySelectorAll("#keys tbody tr").length))")), 1);
-    // The traffic above is in the charts once a few samples were taken (every 500 ms here).
+    // The charts follow the traffic: a few refreshes later each has a line of several points (one every 500
+    // ms here).
+    auto points = [](const char* chart) {
+        return fmt::format(
+            R"((document.querySelector("#chart-{} path")?.getAttribute("d") || "").split("L").length)",
+            chart);
+    };
     EXPECT_TRUE(browser.wait_until(
-        R"(document.querySelector("#chart-hit path, #chart-hit circle") && document.querySelector("#chart-limited path"))",
-        15s))
+        fmt::format("{} > 10 && {} > 10 && {} > 10", points("p95"), points("hit"), points("limited")), 20s))
         << text(browser, R"(document.getElementById("charts").innerText)");
+    traffic.reset();
     ASSERT_TRUE(browser.screenshot(artefact("status-page.png")).ok());
 
     // A replica stopped: its row turns degraded, "not connected", and so does the overall grade.
     {
         Restore restore;
         ASSERT_TRUE(node::stop(Topology::get().local().data_dir("replica-2")).ok());
-        // A refresh (5 s), the shared round (0.5 s) and its deadline (1 s), and a margin for a loaded machine.
+        // A refresh (5 s), the shared round (0.5 s) and its deadline (1 s), and a margin for a loaded
+        // machine.
         EXPECT_TRUE(browser.wait_until(grade_of("replicas[replica-2].lag") + R"( === "degraded")", 15s))
             << text(browser, R"(document.getElementById("fields").innerText)");
-        EXPECT_NE(text(browser, R"(document.querySelector('#fields tr[data-field="replicas[replica-2].lag"]').innerText)")
-                      .find("not connected"),
-                  std::string::npos);
+        EXPECT_NE(
+            text(browser,
+                 R"(document.querySelector('#fields tr[data-field="replicas[replica-2].lag"]').innerText)")
+                .find("not connected"),
+            std::string::npos);
         EXPECT_EQ(text(browser, R"(document.getElementById("overall").dataset.grade)"), "degraded");
         EXPECT_EQ(text(browser, grade_of("replicas[replica-1].lag")), "healthy");
         ASSERT_TRUE(browser.screenshot(artefact("status-page-replica-down.png")).ok());
@@ -158,13 +189,14 @@ TEST(StatusPage, RendersEveryGradeAStoppedReplicaAndStaleness) {
     EXPECT_EQ(text(browser, "location.href").find(token), std::string::npos);
     EXPECT_EQ(text(browser, "String(localStorage.length)"), "0");
     EXPECT_NE(server->log().find("/status/data"), std::string::npos);  // the requests are logged…
-    EXPECT_EQ(server->log().find(token), std::string::npos);          // …without the token
+    EXPECT_EQ(server->log().find(token), std::string::npos);           // …without the token
 
     // ywmsgd gone: within the stale limit (15 s) and a refresh, the page says its data is stale and stops
     // showing a grade it cannot vouch for.
     server->terminate();
     EXPECT_TRUE(browser.wait_until(R"(!document.getElementById("stale").hidden)", 30s));
-    EXPECT_NE(text(browser, R"(document.getElementById("stale").textContent)").find("Stale"), std::string::npos);
+    EXPECT_NE(text(browser, R"(document.getElementById("stale").textContent)").find("Stale"),
+              std::string::npos);
     EXPECT_EQ(text(browser, R"(document.getElementById("overall").dataset.grade)"), "unknown");
     ASSERT_TRUE(browser.screenshot(artefact("status-page-stale.png")).ok());
 
