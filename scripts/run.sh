@@ -39,4 +39,6 @@ cat <<MSG
   Stop with Ctrl-C; the topology keeps running (ywctl cluster down --dir $dir to stop it).
 
 MSG
+# YW_CLUSTER_DIR is this script's, not a ywmsgd setting (it would warn about it).
+unset YW_CLUSTER_DIR
 exec "$build/ywmsgd" --config "$env_file"
