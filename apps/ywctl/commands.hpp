@@ -31,6 +31,8 @@ void add_ratelimit_commands(CLI::App& app, const Globals& globals, Action& actio
 void add_cache_commands(CLI::App& app, const Globals& globals, Action& action);
 // health [--url URL] (RB-23): apps/ywctl/health_cmd.cpp.
 void add_health_commands(CLI::App& app, const Globals& globals, Action& action);
+// query compare (RB-10): apps/ywctl/query_cmd.cpp.
+void add_query_commands(CLI::App& app, const Globals& globals, Action& action);
 // partitions archive|restore (RB-18, RB-19), under the `partitions` noun of add_db_commands.
 void add_archive_commands(CLI::App& partitions, const Globals& globals, Action& action);
 // backup run|list|check|restore and drill restore (pgBackRest, RB-20): apps/ywctl/backup_cmd.cpp. After

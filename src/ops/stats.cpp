@@ -61,7 +61,8 @@ Summary summarize(const std::vector<double>& values, std::uint64_t seed) {
     return out;
 }
 
-Change median_change(const std::vector<double>& before, const std::vector<double>& after, std::uint64_t seed) {
+Change median_change(const std::vector<double>& before, const std::vector<double>& after,
+                     std::uint64_t seed) {
     Change c;
     if (before.empty() || after.empty()) return c;
     auto b = before, a = after;

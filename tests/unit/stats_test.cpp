@@ -1,9 +1,9 @@
 // RB-10's statistics against values known in closed form and against samples of known distributions.
+#include "ops/stats.hpp"
+
 #include <gtest/gtest.h>
 
 #include <random>
-
-#include "ops/stats.hpp"
 
 namespace yw::ops::stats {
 namespace {

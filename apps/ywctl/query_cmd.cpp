@@ -1,0 +1,153 @@
+// ywctl query compare (RB-10): two statements timed on one connection, interleaved, with statistics.
+#include <fmt/format.h>
+
+#include <fstream>
+#include <iostream>
+#include <memory>
+
+#include "commands.hpp"
+#include "output.hpp"
+#include "common/files.hpp"
+#include "ops/query_compare.hpp"
+
+namespace ywctl {
+namespace {
+
+struct CompareArgs {
+    std::string before, after, before_file, after_file;
+    std::vector<std::string> params;
+    int runs = 30;
+    double seconds = 0;
+    int warmup = 3;
+    std::string node;
+    bool allow_writes = false;
+    long long timeout_ms = 30000;
+    double alpha = 0.01;
+    double min_effect = 5;
+    std::string markdown;
+};
+
+// A statement from the option or its file; kInvalidArgument when neither or both.
+yw::Result<std::string> statement(const std::string& text, const std::string& file, const char* which) {
+    if (!text.empty() && !file.empty())
+        return yw::make_error(yw::ErrorCode::kInvalidArgument, fmt::format("--{0} or --{0}-file, not both", which));
+    if (!file.empty()) {
+        auto sql = yw::read_text(file);
+        if (sql.empty()) return yw::make_error(yw::ErrorCode::kInvalidArgument, "cannot read " + file + " (or it is empty)");
+        return sql;
+    }
+    if (text.empty()) return yw::make_error(yw::ErrorCode::kInvalidArgument, fmt::format("--{} is required", which));
+    return text;
+}
+
+// The node's DSN: the application's role on that node (replica-1 by default, so that a heavy statement does
+// not load the primary), the primary when the topology has no replica.
+yw::Result<std::string> node_url(const yw::Config& config, std::string name) {
+    auto nodes = config.nodes();
+    if (name.empty()) name = nodes.size() > 1 ? nodes[1].name : nodes.at(0).name;
+    for (const auto& n : nodes)
+        if (n.name == name) return n.url;
+    return yw::make_error(yw::ErrorCode::kInvalidArgument,
+                          fmt::format("no node '{}' (known: {})", name, fmt::join(yw::names_of(nodes), ", ")));
+}
+
+int compare(const Globals& g, const CompareArgs& args) {
+    auto config = load_ctl_config(g);
+    if (!config) {
+        print_error(g.json, config.error().message);
+        return kConfig;
+    }
+    yw::ops::CompareOptions o;
+    auto before = statement(args.before, args.before_file, "before");
+    auto after = statement(args.after, args.after_file, "after");
+    for (auto* s : {&before, &after}) {
+        if (!*s) {
+            print_error(g.json, s->error().message);
+            return kUsage;
+        }
+    }
+    o.before = *before;
+    o.after = *after;
+    for (const auto& p : args.params) o.params.emplace_back(p);
+    o.runs = args.runs;
+    o.duration = std::chrono::milliseconds(static_cast<long long>(args.seconds * 1000));
+    o.warmup = args.warmup;
+    o.allow_writes = args.allow_writes;
+    o.statement_timeout = std::chrono::milliseconds(args.timeout_ms);
+    o.alpha = args.alpha;
+    o.min_effect_percent = args.min_effect;
+    auto url = node_url(*config, args.node);
+    if (!url) {
+        print_error(g.json, url.error().message);
+        return kUsage;
+    }
+    auto conn = yw::pg::SyncConnection::open(*url);
+    if (!conn) {
+        print_error(g.json, "cannot connect: " + conn.error().message);
+        return kCritical;
+    }
+    auto c = yw::ops::compare_queries(*conn, o);
+    if (!c) {
+        print_error(g.json, c.error().message);
+        return kCritical;
+    }
+    if (!args.markdown.empty()) {
+        std::ofstream(args.markdown) << yw::ops::markdown(*c, o);
+    }
+    if (g.json) {
+        print_json(yw::ops::to_json(*c, o));
+    } else {
+        Table table{{"", "runs", "median", "p95", "mean (95 % CI)", "rows", "hit/read", "plan"}, {}};
+        auto row = [&](const char* name, const yw::ops::SideResult& s) {
+            table.rows.push_back({name, std::to_string(s.summary.n), fmt::format("{:.3f} ms", s.summary.median),
+                                  fmt::format("{:.3f} ms", s.summary.p95),
+                                  fmt::format("{:.3f} ({:.3f} … {:.3f})", s.summary.mean, s.summary.mean_low,
+                                              s.summary.mean_high),
+                                  std::to_string(s.rows), fmt::format("{}/{}", s.shared_hit, s.shared_read), s.plan});
+        };
+        row("before", c->before);
+        row("after", c->after);
+        std::cout << render(table);
+        std::cout << "\n" << c->verdict << "\n";
+        if (!args.markdown.empty()) std::cout << "report: " << args.markdown << "\n";
+    }
+    // 1: the after side is significantly slower (a regression), or the two answer differently.
+    bool regression = c->significant && c->change.percent > 0;
+    return regression || !c->same_rows ? kWarning : kOk;
+}
+
+}  // namespace
+
+void add_query_commands(CLI::App& app, const Globals& g, Action& action) {
+    auto* query = app.add_subcommand("query", "RB-10: measure statements as the database answers them");
+    query->require_subcommand(1);
+    auto args = std::make_shared<CompareArgs>();
+    auto* cmp = query->add_subcommand(
+        "compare",
+        "Time two statements on one connection, interleaved after a warm-up; median, p95, mean ± 95 % CI, the "
+        "change with its interval, Mann-Whitney U, buffers, plans and whether both return the same rows "
+        "(exit 0; 1 when after is significantly slower or the rows differ; 2 on an error)");
+    cmp->add_option("--before", args->before, "The statement as it is (SQL; $1… from --param)");
+    cmp->add_option("--after", args->after, "The statement after the change");
+    cmp->add_option("--before-file", args->before_file, "…or read from a file");
+    cmp->add_option("--after-file", args->after_file, "…or read from a file");
+    cmp->add_option("--param", args->params, "A parameter for $1, $2, … of both (repeat)");
+    cmp->add_option("--runs", args->runs, "Timed runs of each (default 30)")->check(CLI::Range(2, 1000000));
+    cmp->add_option("--seconds", args->seconds, "Instead of --runs: alternate for this long")
+        ->check(CLI::Range(0.1, 86400.0));
+    cmp->add_option("--warmup", args->warmup, "Untimed runs of each first (default 3)")->check(CLI::Range(0, 1000));
+    cmp->add_option("--node", args->node, "Where to run: replica-1 (default), replica-2, primary");
+    cmp->add_flag("--allow-writes", args->allow_writes,
+                  "Allow statements that write, each run in a transaction rolled back (else the session is "
+                  "read-only)");
+    cmp->add_option("--timeout-ms", args->timeout_ms, "statement_timeout of each run (default 30000)")
+        ->check(CLI::Range(1LL, 86400000LL));
+    cmp->add_option("--alpha", args->alpha, "Significance level of the rank test (default 0.01)")
+        ->check(CLI::Range(1e-9, 0.5));
+    cmp->add_option("--min-effect", args->min_effect, "Smallest median change in % called significant (default 5)")
+        ->check(CLI::Range(0.0, 1000.0));
+    cmp->add_option("--markdown", args->markdown, "Also write RB-10's before/after report to this file");
+    cmp->callback([&g, &action, args] { action = [&g, args] { return compare(g, *args); }; });
+}
+
+}  // namespace ywctl
