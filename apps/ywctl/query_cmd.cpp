@@ -1,4 +1,5 @@
-// ywctl query compare (RB-10): two statements timed on one connection, interleaved, with statistics.
+// ywctl query top (RB-8 from pg_stat_statements) and query compare (RB-10: two statements timed on one
+// connection, interleaved, with statistics).
 #include <fmt/format.h>
 
 #include <fstream>
@@ -6,9 +7,10 @@
 #include <memory>
 
 #include "commands.hpp"
-#include "output.hpp"
 #include "common/files.hpp"
 #include "ops/query_compare.hpp"
+#include "ops/query_top.hpp"
+#include "output.hpp"
 
 namespace ywctl {
 namespace {
@@ -30,13 +32,17 @@ struct CompareArgs {
 // A statement from the option or its file; kInvalidArgument when neither or both.
 yw::Result<std::string> statement(const std::string& text, const std::string& file, const char* which) {
     if (!text.empty() && !file.empty())
-        return yw::make_error(yw::ErrorCode::kInvalidArgument, fmt::format("--{0} or --{0}-file, not both", which));
+        return yw::make_error(yw::ErrorCode::kInvalidArgument,
+                              fmt::format("--{0} or --{0}-file, not both", which));
     if (!file.empty()) {
         auto sql = yw::read_text(file);
-        if (sql.empty()) return yw::make_error(yw::ErrorCode::kInvalidArgument, "cannot read " + file + " (or it is empty)");
+        if (sql.empty())
+            return yw::make_error(yw::ErrorCode::kInvalidArgument,
+                                  "cannot read " + file + " (or it is empty)");
         return sql;
     }
-    if (text.empty()) return yw::make_error(yw::ErrorCode::kInvalidArgument, fmt::format("--{} is required", which));
+    if (text.empty())
+        return yw::make_error(yw::ErrorCode::kInvalidArgument, fmt::format("--{} is required", which));
     return text;
 }
 
@@ -47,8 +53,8 @@ yw::Result<std::string> node_url(const yw::Config& config, std::string name) {
     if (name.empty()) name = nodes.size() > 1 ? nodes[1].name : nodes.at(0).name;
     for (const auto& n : nodes)
         if (n.name == name) return n.url;
-    return yw::make_error(yw::ErrorCode::kInvalidArgument,
-                          fmt::format("no node '{}' (known: {})", name, fmt::join(yw::names_of(nodes), ", ")));
+    return yw::make_error(yw::ErrorCode::kInvalidArgument, fmt::format("no node '{}' (known: {})", name,
+                                                                       fmt::join(yw::names_of(nodes), ", ")));
 }
 
 int compare(const Globals& g, const CompareArgs& args) {
@@ -99,11 +105,12 @@ int compare(const Globals& g, const CompareArgs& args) {
     } else {
         Table table{{"", "runs", "median", "p95", "mean (95 % CI)", "rows", "hit/read", "plan"}, {}};
         auto row = [&](const char* name, const yw::ops::SideResult& s) {
-            table.rows.push_back({name, std::to_string(s.summary.n), fmt::format("{:.3f} ms", s.summary.median),
-                                  fmt::format("{:.3f} ms", s.summary.p95),
-                                  fmt::format("{:.3f} ({:.3f} … {:.3f})", s.summary.mean, s.summary.mean_low,
-                                              s.summary.mean_high),
-                                  std::to_string(s.rows), fmt::format("{}/{}", s.shared_hit, s.shared_read), s.plan});
+            table.rows.push_back(
+                {name, std::to_string(s.summary.n), fmt::format("{:.3f} ms", s.summary.median),
+                 fmt::format("{:.3f} ms", s.summary.p95),
+                 fmt::format("{:.3f} ({:.3f} … {:.3f})", s.summary.mean, s.summary.mean_low,
+                             s.summary.mean_high),
+                 std::to_string(s.rows), fmt::format("{}/{}", s.shared_hit, s.shared_read), s.plan});
         };
         row("before", c->before);
         row("after", c->after);
@@ -116,15 +123,114 @@ int compare(const Globals& g, const CompareArgs& args) {
     return regression || !c->same_rows ? kWarning : kOk;
 }
 
+struct TopArgs {
+    yw::ops::TopOptions options;
+    std::string node;  // empty: every node
+};
+
+std::string shortened(std::string text, std::size_t width) {
+    for (auto& c : text)
+        if (c == '\n' || c == '\t') c = ' ';
+    if (text.size() > width) text = text.substr(0, width - 1) + "…";
+    return text;
+}
+
+int top(const Globals& g, const TopArgs& args) {
+    auto config = load_ctl_config(g);
+    if (!config) {
+        print_error(g.json, config.error().message);
+        return kConfig;
+    }
+    std::vector<yw::ops::NodeStatements> nodes;
+    bool known = args.node.empty();
+    for (const auto& n : config->nodes()) {
+        if (!args.node.empty() && n.name != args.node) continue;
+        known = true;
+        // A superuser sees every role's statement texts; the application's role only its own.
+        auto url = admin_url(*config, n.name);
+        auto conn = yw::pg::SyncConnection::open(url ? *url : n.url);
+        if (!conn) {
+            nodes.push_back({n.name, {}, "cannot connect: " + conn.error().message});
+            continue;
+        }
+        nodes.push_back(yw::ops::collect_statements(*conn, n.name, args.options));
+    }
+    if (!known) {
+        print_error(g.json, fmt::format("no node '{}' (known: {})", args.node,
+                                        fmt::join(yw::names_of(config->nodes()), ", ")));
+        return kUsage;
+    }
+    bool any_slow = false, any_read = false;
+    boost::json::array out;
+    Table table{{"", "node", "calls", "mean", "total", "rows/call", "hit %", "name", "statement"}, {}};
+    for (const auto& n : nodes) {
+        any_read = any_read || n.error.empty();
+        boost::json::array list;
+        for (const auto& s : n.statements) {
+            any_slow = any_slow || s.slow;
+            auto blocks = s.shared_hit + s.shared_read;
+            list.push_back({{"queryid", s.queryid},
+                            {"name", s.name},
+                            {"query", s.query},
+                            {"calls", s.calls},
+                            {"mean_ms", s.mean_ms},
+                            {"total_ms", s.total_ms},
+                            {"rows", s.rows},
+                            {"shared_hit", s.shared_hit},
+                            {"shared_read", s.shared_read},
+                            {"slow", s.slow}});
+            table.rows.push_back(
+                {s.slow ? "✗" : "✓", n.node, std::to_string(s.calls), fmt::format("{:.2f} ms", s.mean_ms),
+                 fmt::format("{:.0f} ms", s.total_ms),
+                 fmt::format("{:.1f}", s.calls ? double(s.rows) / double(s.calls) : 0.0),
+                 blocks ? fmt::format("{:.1f}", 100.0 * double(s.shared_hit) / double(blocks)) : "—",
+                 s.name.empty() ? "—" : s.name, shortened(s.query, 70)});
+        }
+        boost::json::object node{{"node", n.node}, {"statements", std::move(list)}};
+        if (!n.error.empty()) node["error"] = n.error;
+        out.push_back(std::move(node));
+        if (!n.error.empty())
+            table.rows.push_back({"?", n.node, "", "", "", "", "", "", shortened(n.error, 120)});
+    }
+    if (g.json) {
+        print_json(boost::json::object{{"slow_mean_ms", args.options.slow_mean_ms},
+                                       {"slow_min_calls", args.options.slow_min_calls},
+                                       {"nodes", std::move(out)}});
+    } else {
+        std::cout << render(table);
+        std::cout << fmt::format(
+            "\n✗ slow: mean ≥ {} ms and ≥ {} calls (PgHero's rule). Next: ywctl query compare "
+            "(RB-10) to prove a fix.\n",
+            args.options.slow_mean_ms, args.options.slow_min_calls);
+    }
+    if (!any_read) return kCritical;
+    return any_slow ? kWarning : kOk;
+}
+
 }  // namespace
 
 void add_query_commands(CLI::App& app, const Globals& g, Action& action) {
     auto* query = app.add_subcommand("query", "RB-10: measure statements as the database answers them");
     query->require_subcommand(1);
+    auto top_args = std::make_shared<TopArgs>();
+    auto* t = query->add_subcommand(
+        "top",
+        "RB-8 from pg_stat_statements: each node's statements with the most execution time, the slow ones "
+        "marked (exit 0 none slow, 1 some slow, 2 no node readable)");
+    t->add_option("--limit", top_args->options.limit, "Statements per node (default 10)")
+        ->check(CLI::Range(1, 1000));
+    t->add_option("--slow-mean-ms", top_args->options.slow_mean_ms, "Slow from this mean (default 20 ms)")
+        ->check(CLI::Range(0.0, 1e9));
+    t->add_option("--slow-min-calls", top_args->options.slow_min_calls, "…and this many calls (default 100)")
+        ->check(CLI::Range(0LL, 1000000000000LL));
+    t->add_option("--node", top_args->node, "Only this node (primary, replica-1, …)");
+    t->callback([&g, &action, top_args] { action = [&g, top_args] { return top(g, *top_args); }; });
+
     auto args = std::make_shared<CompareArgs>();
     auto* cmp = query->add_subcommand(
         "compare",
-        "Time two statements on one connection, interleaved after a warm-up; median, p95, mean ± 95 % CI, the "
+        "Time two statements on one connection, interleaved after a warm-up; median, p95, mean ± 95 % CI, "
+        "the "
         "change with its interval, Mann-Whitney U, buffers, plans and whether both return the same rows "
         "(exit 0; 1 when after is significantly slower or the rows differ; 2 on an error)");
     cmp->add_option("--before", args->before, "The statement as it is (SQL; $1… from --param)");
@@ -135,7 +241,8 @@ void add_query_commands(CLI::App& app, const Globals& g, Action& action) {
     cmp->add_option("--runs", args->runs, "Timed runs of each (default 30)")->check(CLI::Range(2, 1000000));
     cmp->add_option("--seconds", args->seconds, "Instead of --runs: alternate for this long")
         ->check(CLI::Range(0.1, 86400.0));
-    cmp->add_option("--warmup", args->warmup, "Untimed runs of each first (default 3)")->check(CLI::Range(0, 1000));
+    cmp->add_option("--warmup", args->warmup, "Untimed runs of each first (default 3)")
+        ->check(CLI::Range(0, 1000));
     cmp->add_option("--node", args->node, "Where to run: replica-1 (default), replica-2, primary");
     cmp->add_flag("--allow-writes", args->allow_writes,
                   "Allow statements that write, each run in a transaction rolled back (else the session is "
@@ -144,7 +251,8 @@ void add_query_commands(CLI::App& app, const Globals& g, Action& action) {
         ->check(CLI::Range(1LL, 86400000LL));
     cmp->add_option("--alpha", args->alpha, "Significance level of the rank test (default 0.01)")
         ->check(CLI::Range(1e-9, 0.5));
-    cmp->add_option("--min-effect", args->min_effect, "Smallest median change in % called significant (default 5)")
+    cmp->add_option("--min-effect", args->min_effect,
+                    "Smallest median change in % called significant (default 5)")
         ->check(CLI::Range(0.0, 1000.0));
     cmp->add_option("--markdown", args->markdown, "Also write RB-10's before/after report to this file");
     cmp->callback([&g, &action, args] { action = [&g, args] { return compare(g, *args); }; });

@@ -372,6 +372,16 @@ Status LocalTopology::prepare_primary(const std::string& node) {
             return s;
         }
     }
+    // pg_stat_statements (preloaded above) in the application's database: `ywctl query top` reads it (RB-8).
+    if (auto app_db = pg::SyncConnection::open(dsn(port_of(node), "postgres", "ywmessaging")); app_db) {
+        if (auto s = app_db->exec_script("cluster.pg_stat_statements",
+                                         "CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
+            !s) {
+            return s;
+        }
+    } else {
+        return app_db.error();
+    }
     // A slot for every other node: the replicas, and an old primary once it rejoined as a standby.
     std::vector<std::string> standbys;
     for (const auto& [name, port] : postgres_nodes()) {

@@ -41,7 +41,9 @@ Status timed(pg::SyncConnection& conn, Side& side, const CompareOptions& o) {
     auto rows = conn.query(side.query, o.params);
     double ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
     if (o.allow_writes) (void)conn.simple_query("compare.rollback", "ROLLBACK");
-    if (!rows) return make_error(ErrorCode::kInvalidArgument, fmt::format("{}: {}", side.label, rows.error().message));
+    if (!rows)
+        return make_error(ErrorCode::kInvalidArgument,
+                          fmt::format("{}: {}", side.label, rows.error().message));
     side.result.ms.push_back(ms);
     return {};
 }
@@ -97,7 +99,9 @@ std::string plan_path(const json::object& top) {
 Status explain(pg::SyncConnection& conn, Side& side, const CompareOptions& o) {
     std::string json_sql = "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + std::string(side.query.sql);
     auto rows = run(conn, pg::Query{"compare.explain", json_sql}, o);
-    if (!rows) return make_error(ErrorCode::kInvalidArgument, fmt::format("{}: EXPLAIN: {}", side.label, rows.error().message));
+    if (!rows)
+        return make_error(ErrorCode::kInvalidArgument,
+                          fmt::format("{}: EXPLAIN: {}", side.label, rows.error().message));
     if (rows->empty() || rows->rows[0].empty() || !rows->rows[0][0]) return {};
     boost::system::error_code ec;
     auto doc = json::parse(*rows->rows[0][0], ec);
@@ -107,8 +111,10 @@ Status explain(pg::SyncConnection& conn, Side& side, const CompareOptions& o) {
     if (const auto* t = top.if_contains("Execution Time")) side.result.execution_ms = t->to_number<double>();
     if (const auto* plan = top.if_contains("Plan"); plan && plan->is_object()) {
         const auto& p = plan->as_object();
-        if (const auto* v = p.if_contains("Shared Hit Blocks")) side.result.shared_hit = v->to_number<long long>();
-        if (const auto* v = p.if_contains("Shared Read Blocks")) side.result.shared_read = v->to_number<long long>();
+        if (const auto* v = p.if_contains("Shared Hit Blocks"))
+            side.result.shared_hit = v->to_number<long long>();
+        if (const auto* v = p.if_contains("Shared Read Blocks"))
+            side.result.shared_read = v->to_number<long long>();
         side.result.plan = plan_path(p);
     }
     std::string text_sql = "EXPLAIN (ANALYZE, BUFFERS) " + std::string(side.query.sql);
@@ -119,7 +125,9 @@ Status explain(pg::SyncConnection& conn, Side& side, const CompareOptions& o) {
     return {};
 }
 
-std::string ms_text(double ms) { return ms < 10 ? fmt::format("{:.3f} ms", ms) : fmt::format("{:.1f} ms", ms); }
+std::string ms_text(double ms) {
+    return ms < 10 ? fmt::format("{:.3f} ms", ms) : fmt::format("{:.1f} ms", ms);
+}
 
 std::string p_text(double p) { return p < 0.001 ? "p < 0.001" : fmt::format("p = {:.3f}", p); }
 
@@ -135,7 +143,8 @@ Result<Comparison> compare_queries(pg::SyncConnection& conn, const CompareOption
     if (o.before.empty() || o.after.empty())
         return make_error(ErrorCode::kInvalidArgument, "both --before and --after need a statement");
     if (o.runs < 2 && o.duration.count() <= 0)
-        return make_error(ErrorCode::kInvalidArgument, "at least 2 runs of each are needed for any statistics");
+        return make_error(ErrorCode::kInvalidArgument,
+                          "at least 2 runs of each are needed for any statistics");
     auto setup = fmt::format("SET statement_timeout = {}; SET default_transaction_read_only = {}",
                              o.statement_timeout.count(), o.allow_writes ? "off" : "on");
     if (auto r = conn.simple_query("compare.setup", setup); !r) return r.error();
@@ -183,19 +192,20 @@ Result<Comparison> compare_queries(pg::SyncConnection& conn, const CompareOption
     if (c.significant) {
         c.verdict = fmt::format("after is {:.1f} % {} (median {} → {}; 95 % CI {:+.1f} … {:+.1f} %; {})",
                                 std::abs(c.change.percent), c.change.percent < 0 ? "faster" : "slower",
-                                ms_text(c.before.summary.median), ms_text(c.after.summary.median), c.change.low,
-                                c.change.high, p_text(c.test.p));
-    } else {
-        c.verdict = fmt::format("no significant difference (median {} → {}, {:+.1f} %; 95 % CI {:+.1f} … {:+.1f} %; "
-                                "{}; significant needs p < {} and at least {} %)",
                                 ms_text(c.before.summary.median), ms_text(c.after.summary.median),
-                                c.change.percent, c.change.low, c.change.high, p_text(c.test.p), o.alpha,
-                                o.min_effect_percent);
+                                c.change.low, c.change.high, p_text(c.test.p));
+    } else {
+        c.verdict = fmt::format(
+            "no significant difference (median {} → {}, {:+.1f} %; 95 % CI {:+.1f} … {:+.1f} %; "
+            "{}; significant needs p < {} and at least {} %)",
+            ms_text(c.before.summary.median), ms_text(c.after.summary.median), c.change.percent, c.change.low,
+            c.change.high, p_text(c.test.p), o.alpha, o.min_effect_percent);
     }
     if (!c.same_rows) {
-        c.verdict += fmt::format("; the statements return different rows ({} vs {}): this compares two different "
-                                 "answers, not one answer made faster",
-                                 c.before.rows, c.after.rows);
+        c.verdict += fmt::format(
+            "; the statements return different rows ({} vs {}): this compares two different "
+            "answers, not one answer made faster",
+            c.before.rows, c.after.rows);
     }
     return c;
 }
@@ -240,22 +250,26 @@ json::object to_json(const Comparison& c, const CompareOptions& o) {
 std::string markdown(const Comparison& c, const CompareOptions& o) {
     auto side = [&](const char* title, const std::string& sql, const SideResult& s) {
         return fmt::format(
-            "## {}\n\n```sql\n{}\n```\n\n| runs | median | p95 | mean (95 % CI) | rows | buffers hit / read |\n"
-            "|---|---|---|---|---|---|\n| {} | {} | {} | {} ({} … {}) | {} | {} / {} |\n\nPlan: {}\n\n```\n{}```\n\n",
-            title, sql, s.summary.n, ms_text(s.summary.median), ms_text(s.summary.p95), ms_text(s.summary.mean),
-            ms_text(s.summary.mean_low), ms_text(s.summary.mean_high), s.rows, s.shared_hit, s.shared_read,
-            s.plan.empty() ? "—" : s.plan, s.plan_text);
+            "## {}\n\n```sql\n{}\n```\n\n| runs | median | p95 | mean (95 % CI) | rows | buffers hit / read "
+            "|\n"
+            "|---|---|---|---|---|---|\n| {} | {} | {} | {} ({} … {}) | {} | {} / {} |\n\nPlan: "
+            "{}\n\n```\n{}```\n\n",
+            title, sql, s.summary.n, ms_text(s.summary.median), ms_text(s.summary.p95),
+            ms_text(s.summary.mean), ms_text(s.summary.mean_low), ms_text(s.summary.mean_high), s.rows,
+            s.shared_hit, s.shared_read, s.plan.empty() ? "—" : s.plan, s.plan_text);
     };
     std::string out = "# Query performance: before and after (RB-10)\n\n";
-    out += fmt::format("Measured by `ywctl query compare` on one connection, interleaved (ABBA) after {} warm-up "
-                       "runs each; latencies as the client sees them.\n\n",
-                       o.warmup);
+    out += fmt::format(
+        "Measured by `ywctl query compare` on one connection, interleaved (ABBA) after {} warm-up "
+        "runs each; latencies as the client sees them.\n\n",
+        o.warmup);
     out += side("Before", o.before, c.before);
     out += side("After", o.after, c.after);
-    out += fmt::format("## Improvement\n\n{}\n\n- median change: {:+.1f} % (95 % bootstrap CI {:+.1f} … {:+.1f} %)\n"
-                       "- Mann–Whitney U = {:.0f}, z = {:.2f}, {}\n- same rows: {}\n",
-                       c.verdict, c.change.percent, c.change.low, c.change.high, c.test.u, c.test.z,
-                       p_text(c.test.p), c.same_rows ? "yes" : "no");
+    out += fmt::format(
+        "## Improvement\n\n{}\n\n- median change: {:+.1f} % (95 % bootstrap CI {:+.1f} … {:+.1f} %)\n"
+        "- Mann–Whitney U = {:.0f}, z = {:.2f}, {}\n- same rows: {}\n",
+        c.verdict, c.change.percent, c.change.low, c.change.high, c.test.u, c.test.z, p_text(c.test.p),
+        c.same_rows ? "yes" : "no");
     return out;
 }
 

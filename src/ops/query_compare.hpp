@@ -15,17 +15,17 @@
 namespace yw::ops {
 
 struct CompareOptions {
-    std::string before, after;      // SQL; parameters as $1, $2, … (the same for both)
+    std::string before, after;  // SQL; parameters as $1, $2, … (the same for both)
     std::vector<pg::Param> params;
-    int runs = 30;                  // timed runs of each, unless `duration` is set
+    int runs = 30;                          // timed runs of each, unless `duration` is set
     std::chrono::milliseconds duration{0};  // instead: alternate until this much time went by
-    int warmup = 3;                 // untimed runs of each first (caches, plans)
+    int warmup = 3;                         // untimed runs of each first (caches, plans)
     // Otherwise the session is read-only: a write is refused by the server itself. With it, each run is
     // rolled back.
     bool allow_writes = false;
     std::chrono::milliseconds statement_timeout{30000};
-    double alpha = 0.01;             // Mann–Whitney's p must be below this…
-    double min_effect_percent = 5;   // …and the median change at least this large, for "significant"
+    double alpha = 0.01;            // Mann–Whitney's p must be below this…
+    double min_effect_percent = 5;  // …and the median change at least this large, for "significant"
 };
 
 struct SideResult {

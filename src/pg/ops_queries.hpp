@@ -107,4 +107,16 @@ inline constexpr Query kApiKeyInsert{"seed.api_key_insert",
                                      "INSERT INTO api_keys (id, tenant_id, prefix, key_hash, name, tier)"
                                      " VALUES ($1::uuid, $2::uuid, $3, decode($4, 'hex'), $5, $6)"};
 
+// --- query advisor (RB-8/9/10, docs/runbooks.md) ---
+// The statements with the most total execution time in this database on this node (pg_stat_statements; the
+// extension must be created and preloaded): $1 how many.
+inline constexpr Query kStatementsTop{
+    "advisor.statements_top",
+    "SELECT s.queryid::text AS queryid, s.calls, s.total_exec_time AS total_ms, s.mean_exec_time AS mean_ms,"
+    " s.rows, s.shared_blks_hit AS hit, s.shared_blks_read AS read, s.query"
+    " FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid"
+    " WHERE d.datname = current_database() AND s.toplevel"
+    " ORDER BY s.total_exec_time DESC LIMIT $1::integer"};
+inline constexpr Query kStatementsReset{"advisor.statements_reset", "SELECT pg_stat_statements_reset()"};
+
 }  // namespace yw::pg::queries

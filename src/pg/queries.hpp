@@ -206,6 +206,36 @@ inline constexpr Query kAuditInsert{
     "$7::real[],"
     " $8::text[], $9::timestamptz[])"};
 
+// Every statement above: `ywctl query top` names them in pg_stat_statements (RB-8's names). A unit test
+// checks that none is missing.
+inline constexpr const Query* kServerQueries[] = {
+    &kHealthPing,
+    &kTopologyProbe,
+    &kCurrentWalLsn,
+    &kTenantCreate,
+    &kApiKeyCreate,
+    &kApiKeyByPrefix,
+    &kApiKeyPatch,
+    &kApiKeyAuthenticate,
+    &kUserCreate,
+    &kUserGet,
+    &kUserList,
+    &kUserPatch,
+    &kUserDelete,
+    &kConversationCreate,
+    &kConversationGet,
+    &kConversationList,
+    &kConversationPatch,
+    &kMessageCreate,
+    &kMessagesRecent,
+    &kMessagesBefore,
+    &kConversationExists,
+    &kMessageDelete,
+    &kCacheHotConversations,
+    &kCacheHotUsers,
+    &kAuditInsert,
+};
+
 #undef YW_MESSAGE_COLS
 #undef YW_CONVERSATION_COLS
 #undef YW_USER_COLS

@@ -1,7 +1,8 @@
-// `ywctl query compare` (RB-10) on the real topology: the API's hottest query (the latest 50 messages of a
-// conversation) on a copy of conversation_message's shape without and with its index — significantly faster,
-// same rows; the same statement twice — no significant difference; different answers said as such; writes
-// refused unless allowed (and then rolled back); a statement that never ends bounded; bad usage refused.
+// `ywctl query top` (RB-8 from pg_stat_statements) and `ywctl query compare` (RB-10) on the real topology:
+// the API's hottest query (the latest 50 messages of a conversation) on a copy of conversation_message's
+// shape without and with its index — significantly faster, same rows; the same statement twice — no
+// significant difference; different answers said as such; writes refused unless allowed (and then rolled
+// back); a statement that never ends bounded; bad usage refused.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
@@ -44,31 +45,33 @@ class QueryCompare : public ::testing::Test {
             " FROM generate_series(1, 200000) g;"
             "GRANT SELECT, DELETE ON {0} TO app_user;"
             "ANALYZE {0};";
-        ASSERT_TRUE(primary.exec_script("test.fill", fmt::format(fmt::runtime(fill), "cmp_slow", kTenant)).ok());
+        ASSERT_TRUE(
+            primary.exec_script("test.fill", fmt::format(fmt::runtime(fill), "cmp_slow", kTenant)).ok());
         // The same rows (ids included) in the indexed copy.
         ASSERT_TRUE(primary
-                        .exec_script("test.copy", "CREATE TABLE IF NOT EXISTS cmp_fast (LIKE cmp_slow INCLUDING DEFAULTS);"
-                                                  "TRUNCATE cmp_fast; INSERT INTO cmp_fast SELECT * FROM cmp_slow;"
-                                                  "GRANT SELECT, DELETE ON cmp_fast TO app_user; ANALYZE cmp_fast;")
+                        .exec_script("test.copy",
+                                     "CREATE TABLE IF NOT EXISTS cmp_fast (LIKE cmp_slow INCLUDING DEFAULTS);"
+                                     "TRUNCATE cmp_fast; INSERT INTO cmp_fast SELECT * FROM cmp_slow;"
+                                     "GRANT SELECT, DELETE ON cmp_fast TO app_user; ANALYZE cmp_fast;")
                         .ok());
         ASSERT_TRUE(primary
-                        .exec_script("test.index", "CREATE INDEX IF NOT EXISTS cmp_fast_latest ON cmp_fast"
-                                                   " (tenant_id, conversation_id, created_at DESC, id DESC)"
-                                                   " WHERE deleted_at IS NULL")
+                        .exec_script("test.index",
+                                     "CREATE INDEX IF NOT EXISTS cmp_fast_latest ON cmp_fast"
+                                     " (tenant_id, conversation_id, created_at DESC, id DESC)"
+                                     " WHERE deleted_at IS NULL")
                         .ok());
         ASSERT_TRUE(wait_until(30s, [] {
             auto replica = Topology::get().superuser("replica-1");
-            auto r = replica.simple_query("test.replayed",
-                                          "SELECT count(*) AS n FROM pg_indexes WHERE indexname = 'cmp_fast_latest'");
+            auto r = replica.simple_query(
+                "test.replayed", "SELECT count(*) AS n FROM pg_indexes WHERE indexname = 'cmp_fast_latest'");
             return r && !r->empty() && r->text(0, "n") == "1";
         }));
     }
 
     static RunResult compare(const std::string& before, const std::string& after,
                              std::vector<std::string> extra = {}) {
-        std::vector<std::string> args{"--json",  "query",        "compare", "--before",    before,
-                                      "--after", after,          "--param", kTenant,       "--param",
-                                      kConversation};
+        std::vector<std::string> args{"--json", "query",   "compare", "--before", before,       "--after",
+                                      after,    "--param", kTenant,   "--param",  kConversation};
         args.insert(args.end(), extra.begin(), extra.end());
         return ywctl(args);
     }
@@ -90,7 +93,8 @@ TEST_F(QueryCompare, TheIndexMakesTheHotQuerySignificantlyFasterWithTheSameRows)
     EXPECT_EQ(after.at("latencies_ms").as_array().size(), 30u);
     EXPECT_EQ(before.at("rows").to_number<int>(), 50);
     EXPECT_NE(std::string(before.at("plan").as_string()).find("cmp_slow"), std::string::npos);
-    EXPECT_NE(std::string(after.at("plan").as_string()).find("Index Scan using cmp_fast_latest"), std::string::npos)
+    EXPECT_NE(std::string(after.at("plan").as_string()).find("Index Scan using cmp_fast_latest"),
+              std::string::npos)
         << after.at("plan");
     EXPECT_GT(before.at("shared_hit_blocks").as_int64() + before.at("shared_read_blocks").as_int64(),
               after.at("shared_hit_blocks").as_int64() + after.at("shared_read_blocks").as_int64());
@@ -106,13 +110,15 @@ TEST_F(QueryCompare, TheSameStatementTwiceIsNoSignificantDifference) {
     auto doc = json_of(r);
     EXPECT_EQ(doc.at("significant"), false) << r.output;
     EXPECT_EQ(doc.at("same_rows"), true);
-    EXPECT_NE(std::string(doc.at("verdict").as_string()).find("no significant difference"), std::string::npos);
+    EXPECT_NE(std::string(doc.at("verdict").as_string()).find("no significant difference"),
+              std::string::npos);
 }
 
 TEST_F(QueryCompare, DifferentAnswersAreSaidAndExitOne) {
     // The runbook's own example changes the query: it is told, not reported as an improvement.
-    auto r = compare(latest50("cmp_fast"), "SELECT id, content, created_at FROM cmp_fast WHERE tenant_id = $1::uuid"
-                                           " AND conversation_id = $2::uuid ORDER BY created_at LIMIT 50",
+    auto r = compare(latest50("cmp_fast"),
+                     "SELECT id, content, created_at FROM cmp_fast WHERE tenant_id = $1::uuid"
+                     " AND conversation_id = $2::uuid ORDER BY created_at LIMIT 50",
                      {"--runs", "5"});
     EXPECT_EQ(r.exit_code, 1) << r.output;
     auto doc = json_of(r);
@@ -138,21 +144,52 @@ TEST_F(QueryCompare, WritesAreRefusedUnlessAllowedAndThenRolledBack) {
 
 TEST_F(QueryCompare, AStatementThatNeverEndsIsBoundedByTheTimeout) {
     auto started = std::chrono::steady_clock::now();
-    auto r = ywctl({"query", "compare", "--before", "SELECT pg_sleep(60)", "--after", "SELECT 1", "--timeout-ms",
-                    "300"});
+    auto r = ywctl({"query", "compare", "--before", "SELECT pg_sleep(60)", "--after", "SELECT 1",
+                    "--timeout-ms", "300"});
     EXPECT_EQ(r.exit_code, 2) << r.output;
     EXPECT_NE(r.output.find("statement timeout"), std::string::npos) << r.output;
     EXPECT_LT(std::chrono::steady_clock::now() - started, 20s);
 }
 
+TEST_F(QueryCompare, TopFindsTheSlowStatementOnTheNodeThatRanIt) {
+    // Ten slow runs on replica-1 (compare runs there), then what pg_stat_statements says of them.
+    ASSERT_EQ(compare(latest50("cmp_slow"), latest50("cmp_fast"), {"--runs", "10"}).exit_code, 0);
+    auto r = ywctl({"--json", "query", "top", "--slow-min-calls", "10", "--limit", "50"});
+    EXPECT_EQ(r.exit_code, 1) << r.output;  // some statement is slow
+    auto doc = json_of(r);
+    const auto& nodes = doc.at("nodes").as_array();
+    ASSERT_EQ(nodes.size(), 3u) << r.output;
+    bool found = false;
+    for (const auto& n : nodes) {
+        EXPECT_FALSE(n.as_object().contains("error")) << json::serialize(n);
+        for (const auto& s : n.at("statements").as_array()) {
+            std::string query(s.at("query").as_string());
+            // The statement itself, not compare's EXPLAIN of it.
+            if (query.find("FROM cmp_slow") == std::string::npos || !query.starts_with("SELECT")) continue;
+            if (n.at("node") != "replica-1") continue;
+            found = true;
+            EXPECT_EQ(s.at("slow"), true) << json::serialize(s);
+            EXPECT_GE(s.at("calls").as_int64(), 13);  // 1 check, 3 warm-up, 10 timed, EXPLAIN aside
+            EXPECT_GE(s.at("mean_ms").as_double(), 20.0);
+        }
+    }
+    EXPECT_TRUE(found) << r.output;
+    // The table for people, and one node only.
+    auto table = ywctl({"query", "top", "--node", "replica-1", "--slow-min-calls", "10"});
+    EXPECT_EQ(table.exit_code, 1) << table.output;
+    EXPECT_NE(table.output.find("✗"), std::string::npos) << table.output;
+    EXPECT_EQ(ywctl({"query", "top", "--node", "replica-9"}).exit_code, 64);
+}
+
 TEST_F(QueryCompare, BadUsageIsRefusedBeforeAnythingRuns) {
     auto no_after = ywctl({"query", "compare", "--before", "SELECT 1"});
     EXPECT_EQ(no_after.exit_code, 64) << no_after.output;
-    auto node = ywctl({"query", "compare", "--before", "SELECT 1", "--after", "SELECT 1", "--node", "replica-9"});
+    auto node =
+        ywctl({"query", "compare", "--before", "SELECT 1", "--after", "SELECT 1", "--node", "replica-9"});
     EXPECT_EQ(node.exit_code, 64) << node.output;
     EXPECT_NE(node.output.find("replica-1"), std::string::npos) << node.output;  // names the known nodes
-    auto both = ywctl({"query", "compare", "--before", "SELECT 1", "--before-file", "/etc/hostname", "--after",
-                       "SELECT 1"});
+    auto both = ywctl({"query", "compare", "--before", "SELECT 1", "--before-file", "/etc/hostname",
+                       "--after", "SELECT 1"});
     EXPECT_EQ(both.exit_code, 64) << both.output;
 }
 
