@@ -34,8 +34,9 @@ NodeStatements collect_statements(pg::SyncConnection& conn, const std::string& n
     if (!rows) {
         out.error = rows.error().message;
         if (out.error.find("pg_stat_statements") != std::string::npos)
-            out.error += " — it needs shared_preload_libraries = 'pg_stat_statements' and, once per database, "
-                         "CREATE EXTENSION pg_stat_statements (docs/runbooks.md, RB-8)";
+            out.error +=
+                " — it needs shared_preload_libraries = 'pg_stat_statements' and, once per database, "
+                "CREATE EXTENSION pg_stat_statements (docs/runbooks.md, RB-8)";
         return out;
     }
     for (size_t i = 0; i < rows->size(); ++i) {

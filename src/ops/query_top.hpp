@@ -38,6 +38,7 @@ bool is_slow(double mean_ms, long long calls, const TopOptions& options);
 // The registry name of a statement text (pg/queries.hpp's kServerQueries), "" when it is not one of them.
 std::string registry_name(std::string_view sql);
 
-NodeStatements collect_statements(pg::SyncConnection& conn, const std::string& node, const TopOptions& options);
+NodeStatements collect_statements(pg::SyncConnection& conn, const std::string& node,
+                                  const TopOptions& options);
 
 }  // namespace yw::ops

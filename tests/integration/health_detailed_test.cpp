@@ -200,14 +200,19 @@ TEST(HealthDetailed, AStormOfRequestsCostsOneProbeRound) {
     Child server("ywmsgd", {}, server_env(port, 5000));
     ASSERT_TRUE(wait_for_port(port, 20s)) << server.log();
     ASSERT_EQ(metric_value(port, "yw_health_probe_rounds_total"), 0);
-    constexpr int kRequests = 100;
+    // 1,000 calls from 50 clients at once, all within the 5 s a round is shared.
+    constexpr int kClients = 50, kEach = 20;
     std::vector<std::future<int>> calls;
-    for (int i = 0; i < kRequests; ++i)
-        calls.push_back(
-            std::async(std::launch::async, [port, i] { return get_detailed(port, i % 2 == 0).status; }));
+    for (int i = 0; i < kClients; ++i) {
+        calls.push_back(std::async(std::launch::async, [port, i] {
+            int ok = 0;
+            for (int k = 0; k < kEach; ++k) ok += get_detailed(port, (i + k) % 2 == 0).status == 200;
+            return ok;
+        }));
+    }
     int answered = 0;
-    for (auto& c : calls) answered += c.get() == 200;
-    EXPECT_EQ(answered, kRequests);
+    for (auto& c : calls) answered += c.get();
+    EXPECT_EQ(answered, kClients * kEach);
     EXPECT_EQ(metric_value(port, "yw_health_probe_rounds_total"), 1);
 }
 
@@ -327,6 +332,25 @@ TEST(HealthDetailedFaults, AStoppedPrimaryIsUnhealthyWithinTheDeadline) {
     EXPECT_EQ(db.at("replicas").as_array().at(0).at("connected"), true) << json::serialize(db);
     auto cli = ywctl({"health", "--json"});
     EXPECT_EQ(cli.exit_code, 2) << cli.output;
+}
+
+TEST(HealthDetailedFaults, AStoppedRedisIsUnhealthyAndTheDatabaseStaysHealthy) {
+    int port = free_port();
+    Child server("ywmsgd", {}, server_env(port));
+    ASSERT_TRUE(wait_for_port(port, 20s)) << server.log();
+    ASSERT_TRUE(all_healthy(wait_for(port, all_healthy)));
+    Restore restore;
+    int pid = std::stoi(read_text(Topology::get().dir() / "redis" / "redis.pid"));
+    ASSERT_EQ(::kill(pid, SIGTERM), 0);
+    ASSERT_TRUE(wait_until(10s, [&] { return !node::process_alive(pid); }));
+    auto d = wait_for(port, [](const Detailed& d) { return d.status == 503; });
+    EXPECT_EQ(d.status, 503) << json::serialize(d.doc);
+    EXPECT_LT(d.took, kDeadline + 3000ms);
+    ASSERT_TRUE(d.doc.contains("services"));
+    EXPECT_EQ(service(d, "redis").at("status"), "unhealthy");
+    EXPECT_TRUE(service(d, "redis").at("memory").is_null());
+    EXPECT_TRUE(service(d, "redis").contains("error"));
+    EXPECT_EQ(service(d, "database").at("status"), "healthy");
 }
 
 // A frozen process accepts connections (the kernel does) and never answers: only deadlines help.

@@ -1,13 +1,14 @@
 // `ywctl query top`'s rules: PgHero's "slow", and the registry names of ywmsgd's statements — every one of
 // pg/queries.hpp's statements is in kServerQueries (checked against the header's text, so a new statement
 // cannot be forgotten).
+#include "ops/query_top.hpp"
+
 #include <gtest/gtest.h>
 
 #include <regex>
 #include <set>
 
 #include "common/files.hpp"
-#include "ops/query_top.hpp"
 #include "pg/queries.hpp"
 
 namespace yw::ops {
@@ -25,8 +26,10 @@ TEST(QueryTop, PgHerosRuleNeedsBothAMeanAndCalls) {
 TEST(QueryTop, EveryServerStatementIsNamed) {
     auto header = read_text(std::string(YW_SOURCE_DIR) + "/src/pg/queries.hpp");
     std::regex defined(R"(inline constexpr Query (k\w+)\{)");
-    std::size_t n = std::distance(std::sregex_iterator(header.begin(), header.end(), defined), std::sregex_iterator());
-    EXPECT_EQ(std::size(pg::queries::kServerQueries), n) << "a statement of pg/queries.hpp is not in kServerQueries";
+    std::size_t n =
+        std::distance(std::sregex_iterator(header.begin(), header.end(), defined), std::sregex_iterator());
+    EXPECT_EQ(std::size(pg::queries::kServerQueries), n)
+        << "a statement of pg/queries.hpp is not in kServerQueries";
     std::set<std::string_view> names;
     for (const auto* q : pg::queries::kServerQueries) EXPECT_TRUE(names.insert(q->name).second) << q->name;
 }
