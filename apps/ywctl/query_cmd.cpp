@@ -9,6 +9,7 @@
 #include "commands.hpp"
 #include "common/files.hpp"
 #include "ops/query_compare.hpp"
+#include "ops/query_explain.hpp"
 #include "ops/query_top.hpp"
 #include "output.hpp"
 
@@ -123,6 +124,57 @@ int compare(const Globals& g, const CompareArgs& args) {
     return regression || !c->same_rows ? kWarning : kOk;
 }
 
+struct ExplainArgs {
+    std::string sql;
+    std::vector<std::string> params;
+    std::string node;
+    bool primary = false;
+    bool allow_writes = false;
+    long long timeout_ms = 30000;
+};
+
+int explain(const Globals& g, const ExplainArgs& args) {
+    auto config = load_ctl_config(g);
+    if (!config) {
+        print_error(g.json, config.error().message);
+        return kConfig;
+    }
+    // EXPLAIN ANALYZE runs the statement: never on the primary unless asked.
+    if (args.node == "primary" && !args.primary) {
+        print_error(g.json, "EXPLAIN ANALYZE runs the statement: on the primary only with --primary");
+        return kUsage;
+    }
+    auto url = node_url(*config, args.primary ? "primary" : args.node);
+    if (!url) {
+        print_error(g.json, url.error().message);
+        return kUsage;
+    }
+    auto conn = yw::pg::SyncConnection::open(*url);
+    if (!conn) {
+        print_error(g.json, "cannot connect: " + conn.error().message);
+        return kCritical;
+    }
+    yw::ops::ExplainOptions o;
+    o.sql = args.sql;
+    for (const auto& p : args.params) o.params.emplace_back(p);
+    o.allow_writes = args.allow_writes;
+    o.statement_timeout = std::chrono::milliseconds(args.timeout_ms);
+    auto e = yw::ops::explain_query(*conn, o);
+    if (!e) {
+        print_error(g.json, e.error().message);
+        return kCritical;
+    }
+    if (g.json) {
+        print_json(yw::ops::to_json(*e));
+    } else {
+        std::cout << e->plan_text << "\n";
+        if (e->signals.empty()) std::cout << "✓ nothing in this plan calls for an index or a change\n";
+        for (const auto& s : e->signals)
+            std::cout << "✗ " << s.message << (s.node.empty() ? "" : " [" + s.node + "]") << "\n";
+    }
+    return e->signals.empty() ? kOk : kWarning;
+}
+
 struct TopArgs {
     yw::ops::TopOptions options;
     std::string node;  // empty: every node
@@ -225,6 +277,25 @@ void add_query_commands(CLI::App& app, const Globals& g, Action& action) {
         ->check(CLI::Range(0LL, 1000000000000LL));
     t->add_option("--node", top_args->node, "Only this node (primary, replica-1, …)");
     t->callback([&g, &action, top_args] { action = [&g, top_args] { return top(g, *top_args); }; });
+
+    auto explain_args = std::make_shared<ExplainArgs>();
+    auto* ex = query->add_subcommand("explain",
+                                     "RB-9: EXPLAIN (ANALYZE, BUFFERS) on a replica, with what the plan says "
+                                     "in words: sequential scans of "
+                                     "large tables, partitions not pruned, planning over execution, rows "
+                                     "removed by filter, heap fetches, disk "
+                                     "reads, sorts on disk (exit 0 nothing found, 1 something, 2 an error)");
+    ex->add_option("statement", explain_args->sql, "The SQL ($1… from --param)")->required();
+    ex->add_option("--param", explain_args->params, "A parameter for $1, $2, … (repeat)");
+    ex->add_option("--node", explain_args->node, "Where to run: replica-1 (default), replica-2");
+    ex->add_flag("--primary", explain_args->primary, "Run it on the primary (it executes the statement)");
+    ex->add_flag(
+        "--allow-writes", explain_args->allow_writes,
+        "Allow a statement that writes, in a transaction rolled back (else the session is read-only)");
+    ex->add_option("--timeout-ms", explain_args->timeout_ms, "statement_timeout (default 30000)")
+        ->check(CLI::Range(1LL, 86400000LL));
+    ex->callback(
+        [&g, &action, explain_args] { action = [&g, explain_args] { return explain(g, *explain_args); }; });
 
     auto args = std::make_shared<CompareArgs>();
     auto* cmp = query->add_subcommand(

@@ -23,14 +23,8 @@ struct Side {
     SideResult result;
 };
 
-// Runs the statement once (in a rolled-back transaction when writes are allowed); its rows.
 Result<pg::Rows> run(pg::SyncConnection& conn, const pg::Query& q, const CompareOptions& o) {
-    if (o.allow_writes) {
-        if (auto r = conn.simple_query("compare.begin", "BEGIN"); !r) return r.error();
-    }
-    auto rows = conn.query(q, o.params);
-    if (o.allow_writes) (void)conn.simple_query("compare.rollback", "ROLLBACK");
-    return rows;
+    return run_statement(conn, q, o.params, o.allow_writes);
 }
 
 Status timed(pg::SyncConnection& conn, Side& side, const CompareOptions& o) {
@@ -68,31 +62,6 @@ std::string digest_of(const pg::Rows& rows) {
     }
     auto d = h.finish();
     return to_hex(d);
-}
-
-// The plan's spine, from the top down the first child to the first node that reads a relation:
-// "Limit → Sort → Seq Scan on cmp_slow", "Limit → Index Scan using cmp_fast_latest on cmp_fast".
-std::string plan_path(const json::object& top) {
-    std::string out;
-    const json::object* node = &top;
-    for (int depth = 0; node && depth < 8; ++depth) {
-        auto text = [&](const char* key) {
-            const auto* v = node->if_contains(key);
-            return v && v->is_string() ? std::string(v->as_string()) : std::string();
-        };
-        std::string step = text("Node Type");
-        if (auto index = text("Index Name"); !index.empty()) step += " using " + index;
-        auto relation = text("Relation Name");
-        if (!relation.empty()) step += " on " + relation;
-        out += (out.empty() ? "" : " → ") + step;
-        if (!relation.empty()) break;
-        const auto* children = node->if_contains("Plans");
-        node = children && children->is_array() && !children->as_array().empty() &&
-                       children->as_array()[0].is_object()
-                   ? &children->as_array()[0].as_object()
-                   : nullptr;
-    }
-    return out;
 }
 
 // EXPLAIN (ANALYZE, BUFFERS) of the side, once as JSON for the numbers and once as text for people.
@@ -133,6 +102,49 @@ std::string p_text(double p) { return p < 0.001 ? "p < 0.001" : fmt::format("p =
 
 }  // namespace
 
+// The plan's spine, from the top down the first child to the first node that reads a relation:
+// "Limit → Sort → Seq Scan on cmp_slow", "Limit → Index Scan using cmp_fast_latest on cmp_fast".
+std::string plan_path(const json::object& top) {
+    std::string out;
+    const json::object* node = &top;
+    for (int depth = 0; node && depth < 8; ++depth) {
+        auto text = [&](const char* key) {
+            const auto* v = node->if_contains(key);
+            return v && v->is_string() ? std::string(v->as_string()) : std::string();
+        };
+        std::string step = text("Node Type");
+        if (auto index = text("Index Name"); !index.empty()) step += " using " + index;
+        auto relation = text("Relation Name");
+        if (!relation.empty()) step += " on " + relation;
+        out += (out.empty() ? "" : " → ") + step;
+        if (!relation.empty()) break;
+        const auto* children = node->if_contains("Plans");
+        node = children && children->is_array() && !children->as_array().empty() &&
+                       children->as_array()[0].is_object()
+                   ? &children->as_array()[0].as_object()
+                   : nullptr;
+    }
+    return out;
+}
+
+Status prepare_session(pg::SyncConnection& conn, std::chrono::milliseconds statement_timeout,
+                       bool allow_writes) {
+    auto setup = fmt::format("SET statement_timeout = {}; SET default_transaction_read_only = {}",
+                             statement_timeout.count(), allow_writes ? "off" : "on");
+    if (auto r = conn.simple_query("advisor.setup", setup); !r) return r.error();
+    return {};
+}
+
+Result<pg::Rows> run_statement(pg::SyncConnection& conn, const pg::Query& q,
+                               const std::vector<pg::Param>& params, bool allow_writes) {
+    if (allow_writes) {
+        if (auto r = conn.simple_query("advisor.begin", "BEGIN"); !r) return r.error();
+    }
+    auto rows = conn.query(q, params);
+    if (allow_writes) (void)conn.simple_query("advisor.rollback", "ROLLBACK");
+    return rows;
+}
+
 bool is_significant(const stats::Change& change, const stats::RankTest& test, double alpha,
                     double min_effect_percent) {
     bool excludes_zero = change.high < 0 || change.low > 0;
@@ -145,9 +157,7 @@ Result<Comparison> compare_queries(pg::SyncConnection& conn, const CompareOption
     if (o.runs < 2 && o.duration.count() <= 0)
         return make_error(ErrorCode::kInvalidArgument,
                           "at least 2 runs of each are needed for any statistics");
-    auto setup = fmt::format("SET statement_timeout = {}; SET default_transaction_read_only = {}",
-                             o.statement_timeout.count(), o.allow_writes ? "off" : "on");
-    if (auto r = conn.simple_query("compare.setup", setup); !r) return r.error();
+    if (auto st = prepare_session(conn, o.statement_timeout, o.allow_writes); !st) return st.error();
 
     Side a{"before", pg::Query{"compare.before", o.before}, {}};
     Side b{"after", pg::Query{"compare.after", o.after}, {}};

@@ -49,6 +49,17 @@ struct Comparison {
     std::string verdict;  // one line
 };
 
+// The plan's spine from EXPLAIN's JSON "Plan", down the first child to the first node that reads a relation:
+// "Limit → Sort → Seq Scan on cmp_slow", "Limit → Index Scan using cmp_fast_latest on cmp_fast".
+std::string plan_path(const boost::json::object& plan);
+
+// The session every advisor command measures in: statement_timeout, and read-only unless writes are allowed.
+Status prepare_session(pg::SyncConnection& conn, std::chrono::milliseconds statement_timeout,
+                       bool allow_writes);
+// One statement; with `allow_writes` inside a transaction that is rolled back.
+Result<pg::Rows> run_statement(pg::SyncConnection& conn, const pg::Query& q,
+                               const std::vector<pg::Param>& params, bool allow_writes);
+
 // kInvalidArgument when a statement fails (which one and why), nothing half-measured.
 Result<Comparison> compare_queries(pg::SyncConnection& conn, const CompareOptions& options);
 

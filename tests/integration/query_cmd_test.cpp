@@ -1,4 +1,5 @@
-// `ywctl query top` (RB-8 from pg_stat_statements) and `ywctl query compare` (RB-10) on the real topology:
+// `ywctl query top` (RB-8 from pg_stat_statements), `query explain` (RB-9's first step) and `query compare`
+// (RB-10) on the real topology:
 // the API's hottest query (the latest 50 messages of a conversation) on a copy of conversation_message's
 // shape without and with its index — significantly faster, same rows; the same statement twice — no
 // significant difference; different answers said as such; writes refused unless allowed (and then rolled
@@ -179,6 +180,56 @@ TEST_F(QueryCompare, TopFindsTheSlowStatementOnTheNodeThatRanIt) {
     EXPECT_EQ(table.exit_code, 1) << table.output;
     EXPECT_NE(table.output.find("✗"), std::string::npos) << table.output;
     EXPECT_EQ(ywctl({"query", "top", "--node", "replica-9"}).exit_code, 64);
+}
+
+bool has_signal(const json::object& doc, const std::string& kind, const std::string& needle = "") {
+    for (const auto& s : doc.at("signals").as_array()) {
+        if (s.at("kind") == kind.c_str() &&
+            std::string(s.at("message").as_string()).find(needle) != std::string::npos)
+            return true;
+    }
+    return false;
+}
+
+TEST_F(QueryCompare, ExplainSaysWhatThePlanMeansOnAReplica) {
+    auto slow = ywctl(
+        {"--json", "query", "explain", latest50("cmp_slow"), "--param", kTenant, "--param", kConversation});
+    EXPECT_EQ(slow.exit_code, 1) << slow.output;
+    auto doc = json_of(slow);
+    EXPECT_TRUE(has_signal(doc, "seq_scan", "cmp_slow")) << slow.output;
+    EXPECT_NE(std::string(doc.at("plan_text").as_string()).find("Seq Scan"), std::string::npos);
+    auto fast = ywctl(
+        {"--json", "query", "explain", latest50("cmp_fast"), "--param", kTenant, "--param", kConversation});
+    EXPECT_EQ(fast.exit_code, 0) << fast.output;
+    EXPECT_FALSE(has_signal(json_of(fast), "seq_scan")) << fast.output;
+    // The partitioned table without a bound on created_at: every month is scanned.
+    auto unpruned =
+        ywctl({"--json", "query", "explain",
+               "SELECT count(*) FROM conversation_message WHERE tenant_id = $1::uuid", "--param", kTenant});
+    EXPECT_EQ(unpruned.exit_code, 1) << unpruned.output;
+    EXPECT_TRUE(has_signal(json_of(unpruned), "partitions_not_pruned")) << unpruned.output;
+    // The table for people.
+    auto table =
+        ywctl({"query", "explain", latest50("cmp_slow"), "--param", kTenant, "--param", kConversation});
+    EXPECT_NE(table.output.find("✗ sequential scan"), std::string::npos) << table.output;
+}
+
+TEST_F(QueryCompare, ExplainNeverRunsOnThePrimaryUnlessAskedNorWritesUnlessAllowed) {
+    auto primary = ywctl({"query", "explain", "SELECT 1", "--node", "primary"});
+    EXPECT_EQ(primary.exit_code, 64) << primary.output;
+    EXPECT_NE(primary.output.find("--primary"), std::string::npos) << primary.output;
+    EXPECT_EQ(ywctl({"query", "explain", "SELECT 1", "--primary"}).exit_code, 0);
+    const std::string del = "DELETE FROM cmp_fast WHERE conversation_id = $1::uuid";
+    auto refused = ywctl({"query", "explain", del, "--primary", "--param", kConversation});
+    EXPECT_EQ(refused.exit_code, 2) << refused.output;
+    EXPECT_NE(refused.output.find("--allow-writes"), std::string::npos) << refused.output;
+    auto allowed = ywctl({"query", "explain", del, "--primary", "--allow-writes", "--param", kConversation});
+    EXPECT_NE(allowed.exit_code, 2) << allowed.output;
+    auto n = Topology::get().superuser("primary").simple_query(
+        "test.count",
+        fmt::format("SELECT count(*) AS n FROM cmp_fast WHERE conversation_id = '{}'", kConversation));
+    ASSERT_TRUE(n.ok());
+    EXPECT_EQ(n->text(0, "n"), "500");  // rolled back
 }
 
 TEST_F(QueryCompare, BadUsageIsRefusedBeforeAnythingRuns) {
