@@ -34,26 +34,30 @@ void walk(const json::object& node, const ExplainOptions& o, std::vector<Signal>
     const double rows = number(node, "Actual Rows") * loops;
     const double removed = number(node, "Rows Removed by Filter") * loops;
     if (type == "Seq Scan" && rows + removed > static_cast<double>(o.seq_scan_rows)) {
-        out.push_back({"seq_scan", label(node),
-                       fmt::format("sequential scan read {:.0f} rows of {} to return {:.0f}: an index on the filtered "
-                                   "columns may help (ywctl index advise)",
-                                   rows + removed, text(node, "Relation Name"), rows)});
+        out.push_back(
+            {"seq_scan", label(node),
+             fmt::format("sequential scan read {:.0f} rows of {} to return {:.0f}: an index on the filtered "
+                         "columns may help (ywctl index advise)",
+                         rows + removed, text(node, "Relation Name"), rows)});
     } else if (removed > 1000 && removed > 10 * std::max(1.0, rows)) {
-        out.push_back({"rows_removed", label(node),
-                       fmt::format("removed {:.0f} rows by filter to return {:.0f}: the index does not cover the "
-                                   "filter",
-                                   removed, rows)});
+        out.push_back(
+            {"rows_removed", label(node),
+             fmt::format("removed {:.0f} rows by filter to return {:.0f}: the index does not cover the "
+                         "filter",
+                         removed, rows)});
     }
     if (double fetches = number(node, "Heap Fetches"); fetches > 0 && type == "Index Only Scan") {
-        out.push_back({"heap_fetches", label(node),
-                       fmt::format("index-only scan fetched {:.0f} heap rows: VACUUM the table so its visibility "
-                                   "map lets the index answer alone",
-                                   fetches)});
+        out.push_back(
+            {"heap_fetches", label(node),
+             fmt::format("index-only scan fetched {:.0f} heap rows: VACUUM the table so its visibility "
+                         "map lets the index answer alone",
+                         fetches)});
     }
     if (text(node, "Sort Space Type") == "Disk") {
-        out.push_back({"sort_on_disk", label(node),
-                       fmt::format("sort spilled {:.0f} kB to disk: more work_mem, or an index in the sort's order",
-                                   number(node, "Sort Space Used"))});
+        out.push_back(
+            {"sort_on_disk", label(node),
+             fmt::format("sort spilled {:.0f} kB to disk: more work_mem, or an index in the sort's order",
+                         number(node, "Sort Space Used"))});
     }
     const auto* children = node.if_contains("Plans");
     if (!children || !children->is_array()) return;
@@ -61,10 +65,11 @@ void walk(const json::object& node, const ExplainOptions& o, std::vector<Signal>
     if (type == "Append" || type == "Merge Append") {
         std::size_t scans = children->as_array().size();
         if (scans > 3) {
-            out.push_back({"partitions_not_pruned", type,
-                           fmt::format("scans {} partitions: a bound on the partition key (created_at) lets the "
-                                       "planner skip the others",
-                                       scans)});
+            out.push_back(
+                {"partitions_not_pruned", type,
+                 fmt::format("scans {} partitions: a bound on the partition key (created_at) lets the "
+                             "planner skip the others",
+                             scans)});
         }
     }
     for (const auto& child : children->as_array())
@@ -79,18 +84,20 @@ std::vector<Signal> read_signals(const json::object& explain, const ExplainOptio
         walk(plan->as_object(), o, out);
         const auto& top = plan->as_object();
         if (double read = number(top, "Shared Read Blocks"); read > 0) {
-            out.push_back({"disk_reads", label(top),
-                           fmt::format("read {:.0f} blocks ({:.1f} MB) from disk rather than shared buffers: a "
-                                       "cold cache, or a working set larger than memory",
-                                       read, read * 8 / 1024)});
+            out.push_back(
+                {"disk_reads", label(top),
+                 fmt::format("read {:.0f} blocks ({:.1f} MB) from disk rather than shared buffers: a "
+                             "cold cache, or a working set larger than memory",
+                             read, read * 8 / 1024)});
         }
     }
     double planning = number(explain, "Planning Time"), execution = number(explain, "Execution Time");
     if (planning > execution && planning > 1) {
-        out.push_back({"planning_over_execution", "",
-                       fmt::format("planning took {:.2f} ms, longer than executing ({:.2f} ms): prune partitions "
-                                   "with a bound, or simplify the statement",
-                                   planning, execution)});
+        out.push_back(
+            {"planning_over_execution", "",
+             fmt::format("planning took {:.2f} ms, longer than executing ({:.2f} ms): prune partitions "
+                         "with a bound, or simplify the statement",
+                         planning, execution)});
     }
     return out;
 }
@@ -135,8 +142,12 @@ json::object to_json(const Explanation& e) {
     json::array signals;
     for (const auto& s : e.signals)
         signals.push_back({{"kind", s.kind}, {"node", s.node}, {"message", s.message}});
-    return {{"plan", e.spine},         {"planning_ms", e.planning_ms}, {"execution_ms", e.execution_ms},
-            {"shared_hit", e.shared_hit}, {"shared_read", e.shared_read}, {"signals", std::move(signals)},
+    return {{"plan", e.spine},
+            {"planning_ms", e.planning_ms},
+            {"execution_ms", e.execution_ms},
+            {"shared_hit", e.shared_hit},
+            {"shared_read", e.shared_read},
+            {"signals", std::move(signals)},
             {"plan_text", e.plan_text}};
 }
 

@@ -21,8 +21,8 @@ struct ExplainOptions {
 };
 
 struct Signal {
-    std::string kind;  // seq_scan, partitions_not_pruned, planning_over_execution, rows_removed, heap_fetches,
-                       // disk_reads, sort_on_disk
+    std::string kind;  // seq_scan, partitions_not_pruned, planning_over_execution, rows_removed,
+                       // heap_fetches, disk_reads, sort_on_disk
     std::string node;  // the plan node it is about
     std::string message;
 };

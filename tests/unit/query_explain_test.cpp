@@ -1,10 +1,10 @@
 // `ywctl query explain`'s reading of EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON), on plans written as PostgreSQL
 // writes them.
+#include "ops/query_explain.hpp"
+
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
-
-#include "ops/query_explain.hpp"
 
 namespace yw::ops {
 namespace {
