@@ -51,6 +51,8 @@ TEST(OpenApi, DocumentsEveryRoute) {
     const std::vector<std::pair<std::string, std::string>> routes = {
         {"get", "/health"},
         {"get", "/health/detailed"},
+        {"get", "/status"},
+        {"get", "/status/data"},
         {"get", "/livez"},
         {"get", "/readyz"},
         {"get", "/openapi.json"},
