@@ -200,8 +200,10 @@ TEST_F(QueryCompare, ExplainSaysWhatThePlanMeansOnAReplica) {
     EXPECT_NE(std::string(doc.at("plan_text").as_string()).find("Seq Scan"), std::string::npos);
     auto fast = ywctl(
         {"--json", "query", "explain", latest50("cmp_fast"), "--param", kTenant, "--param", kConversation});
-    EXPECT_EQ(fast.exit_code, 0) << fast.output;
+    // No scan to fix (a busy machine may still see planning outlast this 0.1 ms execution: not asserted).
+    EXPECT_NE(fast.exit_code, 2) << fast.output;
     EXPECT_FALSE(has_signal(json_of(fast), "seq_scan")) << fast.output;
+    EXPECT_FALSE(has_signal(json_of(fast), "rows_removed")) << fast.output;
     // The partitioned table without a bound on created_at: every month is scanned.
     auto unpruned =
         ywctl({"--json", "query", "explain",
