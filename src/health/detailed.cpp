@@ -6,7 +6,6 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/io_context.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
@@ -525,13 +524,8 @@ asio::awaitable<std::shared_ptr<const Reading>> DetailedProber::run_round() {
     // Every probe of the round runs on one strand (they interleave on I/O), so the round's bookkeeping needs
     // no lock.
     asio::any_io_executor io = co_await asio::this_coro::executor;
-    // The strand is made on the io_context's own executor, not on `io` (which may itself be a strand): a
-    // strand<any_io_executor> is too large for any_io_executor's small buffer, and Boost 1.81 then shares it
-    // through a reference-counted target that concurrent rounds destroyed twice (ASan: heap-use-after-free in
-    // ~shared_target_executor under 50 concurrent clients). Both programs run their probes on an io_context.
-    auto& context = static_cast<asio::io_context&>(asio::query(io, asio::execution::context));
     asio::any_io_executor strand =
-        options_.single_threaded ? io : asio::any_io_executor(asio::make_strand(context.get_executor()));
+        options_.single_threaded ? io : asio::any_io_executor(asio::make_strand(io));
     auto reading = co_await asio::co_spawn(
         strand,
         [this, strand, io]() -> asio::awaitable<std::shared_ptr<const Reading>> {
