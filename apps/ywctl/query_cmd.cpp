@@ -5,6 +5,7 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <optional>
 
 #include "commands.hpp"
 #include "common/files.hpp"
@@ -58,6 +59,25 @@ yw::Result<std::string> node_url(const yw::Config& config, std::string name) {
                                                                        fmt::join(yw::names_of(nodes), ", ")));
 }
 
+// A connection to the node for a measuring command; nullopt with `exit` set (64 unknown node, 2 unreachable)
+// and the error printed.
+std::optional<yw::pg::SyncConnection> open_node(const Globals& g, const yw::Config& config,
+                                                const std::string& node, int& exit) {
+    auto url = node_url(config, node);
+    if (!url) {
+        print_error(g.json, url.error().message);
+        exit = kUsage;
+        return std::nullopt;
+    }
+    auto conn = yw::pg::SyncConnection::open(*url);
+    if (!conn) {
+        print_error(g.json, "cannot connect: " + conn.error().message);
+        exit = kCritical;
+        return std::nullopt;
+    }
+    return std::move(conn.value());
+}
+
 int compare(const Globals& g, const CompareArgs& args) {
     auto config = load_ctl_config(g);
     if (!config) {
@@ -83,16 +103,9 @@ int compare(const Globals& g, const CompareArgs& args) {
     o.statement_timeout = std::chrono::milliseconds(args.timeout_ms);
     o.alpha = args.alpha;
     o.min_effect_percent = args.min_effect;
-    auto url = node_url(*config, args.node);
-    if (!url) {
-        print_error(g.json, url.error().message);
-        return kUsage;
-    }
-    auto conn = yw::pg::SyncConnection::open(*url);
-    if (!conn) {
-        print_error(g.json, "cannot connect: " + conn.error().message);
-        return kCritical;
-    }
+    int exit = kOk;
+    auto conn = open_node(g, *config, args.node, exit);
+    if (!conn) return exit;
     auto c = yw::ops::compare_queries(*conn, o);
     if (!c) {
         print_error(g.json, c.error().message);
@@ -144,16 +157,9 @@ int explain(const Globals& g, const ExplainArgs& args) {
         print_error(g.json, "EXPLAIN ANALYZE runs the statement: on the primary only with --primary");
         return kUsage;
     }
-    auto url = node_url(*config, args.primary ? "primary" : args.node);
-    if (!url) {
-        print_error(g.json, url.error().message);
-        return kUsage;
-    }
-    auto conn = yw::pg::SyncConnection::open(*url);
-    if (!conn) {
-        print_error(g.json, "cannot connect: " + conn.error().message);
-        return kCritical;
-    }
+    int exit = kOk;
+    auto conn = open_node(g, *config, args.primary ? "primary" : args.node, exit);
+    if (!conn) return exit;
     yw::ops::ExplainOptions o;
     o.sql = args.sql;
     for (const auto& p : args.params) o.params.emplace_back(p);
