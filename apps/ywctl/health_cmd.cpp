@@ -159,9 +159,8 @@ int direct(const Globals& g) {
             redis.emplace(io.get_executor(), options);
             redis->start();
         }
-        auto options = yw::health::detailed_options(*config, true);
-        options.single_threaded = true;  // io.run() below, on this thread
-        yw::health::DetailedProber prober(options, redis ? &*redis : nullptr, nullptr, nullptr);
+        yw::health::DetailedProber prober(yw::health::detailed_options(*config, true),
+                                          redis ? &*redis : nullptr, nullptr, nullptr);
         asio::co_spawn(
             io,
             [&]() -> asio::awaitable<void> {

@@ -334,9 +334,8 @@ struct Slot {
 };
 
 // The kept connection when it is still good, else a new one within the deadline.
-// `io`: the io_context's own executor, not the round's strand. A kept connection outlives its round, and a
-// socket holding an any_io_executor around a strand was destroyed twice at close (ASan, heap-use-after-free
-// in ~Connection via ywctl health); completions still resume the coroutines on the strand.
+// `io`: the executor of the request that started the round, not the round's strand: a kept connection
+// outlives its round. Completions still resume the probe coroutines on the round's strand.
 asio::awaitable<Result<std::unique_ptr<pg::Connection>>> connection_of(Slot& slot, pg::Deadline deadline,
                                                                        asio::any_io_executor io) {
     auto conn = slot.take();
@@ -516,144 +515,147 @@ asio::awaitable<std::shared_ptr<const Reading>> DetailedProber::reading() {
         std::lock_guard lock(mutex_);
         if (last_ && std::chrono::steady_clock::now() - last_at_ < options_.ttl) co_return last_;
     }
-    auto r = co_await flight_.run("round", [this] { return run_round(); });
+    // Named, never a temporary of a co_await expression: see run_round().
+    const SingleFlight<std::shared_ptr<const Reading>>::Loader round = [this] { return run_round(); };
+    auto r = co_await flight_.run("round", round);
     co_return r;
 }
 
 asio::awaitable<std::shared_ptr<const Reading>> DetailedProber::run_round() {
     // Every probe of the round runs on one strand (they interleave on I/O), so the round's bookkeeping needs
     // no lock.
+    //
+    // The round's lambda is a named local, spawned in a statement of its own. GCC 12 destroys a capturing
+    // lambda that is a temporary of a co_await expression twice (GCC PR 100611; Asio issue 858): its copy of
+    // the strand, an any_io_executor, then dropped a reference it did not own (ASan: heap-use-after-free in
+    // ~shared_target_executor under concurrent /health/detailed). tests/unit/source_rules_test.cpp keeps the
+    // pattern out of the code base.
     asio::any_io_executor io = co_await asio::this_coro::executor;
-    asio::any_io_executor strand =
-        options_.single_threaded ? io : asio::any_io_executor(asio::make_strand(io));
-    auto reading = co_await asio::co_spawn(
-        strand,
-        [this, strand, io]() -> asio::awaitable<std::shared_ptr<const Reading>> {
-            const auto started = std::chrono::steady_clock::now();
-            const pg::Deadline deadline = started + options_.deadline;
-            struct Round {
-                explicit Round(asio::any_io_executor ex, size_t n)
-                    : done(std::move(ex)), nodes(n), remaining(n + 2) {}
-                asio::steady_timer done;
-                std::vector<NodeResult> nodes;
-                RedisReading redis;
-                PoolerReading pgbouncer;
-                size_t remaining;
-                void finished() {
-                    if (--remaining == 0) done.cancel();
-                }
-            };
-            const size_t n = probes_->nodes.size();
-            auto round = std::make_shared<Round>(strand, n);
-            // Probes keep their deadlines themselves; the timer's own bound is a safety net.
-            round->done.expires_at(deadline + std::chrono::milliseconds(200));
-            for (size_t i = 0; i < n; ++i) {
-                asio::co_spawn(
-                    strand,
-                    [this, i, deadline, round, io]() -> asio::awaitable<void> {
-                        round->nodes[i] = co_await probe_node(*probes_->nodes[i], deadline, io);
-                        round->finished();
-                    },
-                    asio::detached);
+    asio::any_io_executor strand = asio::make_strand(io);
+    auto round_on_strand = [this, strand, io]() -> asio::awaitable<std::shared_ptr<const Reading>> {
+        const auto started = std::chrono::steady_clock::now();
+        const pg::Deadline deadline = started + options_.deadline;
+        struct Round {
+            explicit Round(asio::any_io_executor ex, size_t n)
+                : done(std::move(ex)), nodes(n), remaining(n + 2) {}
+            asio::steady_timer done;
+            std::vector<NodeResult> nodes;
+            RedisReading redis;
+            PoolerReading pgbouncer;
+            size_t remaining;
+            void finished() {
+                if (--remaining == 0) done.cancel();
             }
+        };
+        const size_t n = probes_->nodes.size();
+        auto round = std::make_shared<Round>(strand, n);
+        // Probes keep their deadlines themselves; the timer's own bound is a safety net.
+        round->done.expires_at(deadline + std::chrono::milliseconds(200));
+        for (size_t i = 0; i < n; ++i) {
             asio::co_spawn(
                 strand,
-                [this, deadline, round]() -> asio::awaitable<void> {
-                    if (options_.redis_configured) round->redis = co_await probe_redis(redis_, deadline);
+                [this, i, deadline, round, io]() -> asio::awaitable<void> {
+                    round->nodes[i] = co_await probe_node(*probes_->nodes[i], deadline, io);
                     round->finished();
                 },
                 asio::detached);
-            asio::co_spawn(
-                strand,
-                [this, deadline, round, io]() -> asio::awaitable<void> {
-                    if (probes_->pgbouncer)
-                        round->pgbouncer = co_await probe_pgbouncer(*probes_->pgbouncer, deadline, io);
-                    round->finished();
-                },
-                asio::detached);
-            boost::system::error_code ec;
-            if (round->remaining > 0)
-                co_await round->done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        }
+        asio::co_spawn(
+            strand,
+            [this, deadline, round]() -> asio::awaitable<void> {
+                if (options_.redis_configured) round->redis = co_await probe_redis(redis_, deadline);
+                round->finished();
+            },
+            asio::detached);
+        asio::co_spawn(
+            strand,
+            [this, deadline, round, io]() -> asio::awaitable<void> {
+                if (probes_->pgbouncer)
+                    round->pgbouncer = co_await probe_pgbouncer(*probes_->pgbouncer, deadline, io);
+                round->finished();
+            },
+            asio::detached);
+        boost::system::error_code ec;
+        if (round->remaining > 0)
+            co_await round->done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
 
-            auto out = std::make_shared<Reading>();
-            out->taken = std::chrono::system_clock::now();
-            // A probe still running past the safety net counts as not answered; its result is dropped.
-            const bool late = round->remaining > 0;
-            std::vector<pg::NodeProbe> probes;
-            for (size_t i = 0; i < n; ++i) {
-                auto p = round->nodes[i].probe;
-                p.name = probes_->nodes[i]->name;
-                if (late && !p.reachable && p.error.empty()) p.error = "probe timed out";
-                probes.push_back(std::move(p));
+        auto out = std::make_shared<Reading>();
+        out->taken = std::chrono::system_clock::now();
+        // A probe still running past the safety net counts as not answered; its result is dropped.
+        const bool late = round->remaining > 0;
+        std::vector<pg::NodeProbe> probes;
+        for (size_t i = 0; i < n; ++i) {
+            auto p = round->nodes[i].probe;
+            p.name = probes_->nodes[i]->name;
+            if (late && !p.reachable && p.error.empty()) p.error = "probe timed out";
+            probes.push_back(std::move(p));
+        }
+        pg::Snapshot snap;
+        {
+            std::lock_guard lock(probes_->rules_mutex);
+            snap = probes_->rules.assess(probes, std::nullopt, std::chrono::steady_clock::now());
+        }
+        const auto* primary_probe = snap.primary >= 0 ? &probes[snap.primary] : nullptr;
+        for (size_t i = 0; i < n; ++i) {
+            const auto& state = snap.nodes[i];
+            const auto& probe = probes[i];
+            NodeReading r{.name = state.name,
+                          .connected = state.healthy,
+                          .latency_ms = round->nodes[i].latency_ms,
+                          .replay_paused = probe.replay_paused,
+                          .error = state.healthy ? std::string() : probe.error};
+            if (static_cast<int>(i) == snap.primary) {
+                if (r.error.empty() && !state.healthy) r.error = state.error;
+                out->primary = std::move(r);
+                out->dba = round->nodes[i].dba;
+                if (!state.healthy && out->dba.error.empty()) out->dba.error = "the primary does not answer";
+                continue;
             }
-            pg::Snapshot snap;
-            {
-                std::lock_guard lock(probes_->rules_mutex);
-                snap = probes_->rules.assess(probes, std::nullopt, std::chrono::steady_clock::now());
+            r.latency_ms.reset();
+            if (state.role == pg::Role::kFenced) {
+                r.fenced = true;
+                r.error = state.error.empty() ? "writable, but not the primary: fenced" : state.error;
+            } else if (state.healthy) {
+                // The rules' lag needs a history of the primary's positions; a single round falls back to
+                // the bytes left to replay. The larger of the two.
+                auto single = single_round_lag_ms(primary_probe ? primary_probe->current_lsn : std::nullopt,
+                                                  probe.replay_lsn, probe.replay_age_ms);
+                long long lag = state.lag_ms;
+                if (single) lag = std::max(lag, *single);
+                r.lag_ms = lag;
+                if (probe.replay_paused) r.error = "WAL replay is paused";
             }
-            const auto* primary_probe = snap.primary >= 0 ? &probes[snap.primary] : nullptr;
-            for (size_t i = 0; i < n; ++i) {
-                const auto& state = snap.nodes[i];
-                const auto& probe = probes[i];
-                NodeReading r{.name = state.name,
-                              .connected = state.healthy,
-                              .latency_ms = round->nodes[i].latency_ms,
-                              .replay_paused = probe.replay_paused,
-                              .error = state.healthy ? std::string() : probe.error};
-                if (static_cast<int>(i) == snap.primary) {
-                    if (r.error.empty() && !state.healthy) r.error = state.error;
-                    out->primary = std::move(r);
-                    out->dba = round->nodes[i].dba;
-                    if (!state.healthy && out->dba.error.empty())
-                        out->dba.error = "the primary does not answer";
-                    continue;
-                }
-                r.latency_ms.reset();
-                if (state.role == pg::Role::kFenced) {
-                    r.fenced = true;
-                    r.error = state.error.empty() ? "writable, but not the primary: fenced" : state.error;
-                } else if (state.healthy) {
-                    // The rules' lag needs a history of the primary's positions; a single round falls back to
-                    // the bytes left to replay. The larger of the two.
-                    auto single =
-                        single_round_lag_ms(primary_probe ? primary_probe->current_lsn : std::nullopt,
-                                            probe.replay_lsn, probe.replay_age_ms);
-                    long long lag = state.lag_ms;
-                    if (single) lag = std::max(lag, *single);
-                    r.lag_ms = lag;
-                    if (probe.replay_paused) r.error = "WAL replay is paused";
-                }
-                out->replicas.push_back(std::move(r));
-            }
-            if (!out->primary) out->dba.error = "no node answers as the primary";
-            out->redis = round->redis;
-            out->redis.configured = options_.redis_configured;
-            if (late && options_.redis_configured && !out->redis.ok && out->redis.error.empty())
-                out->redis.error = "probe timed out";
-            out->pgbouncer = round->pgbouncer;
-            out->pgbouncer.configured = probes_->pgbouncer != nullptr;
-            if (late && out->pgbouncer.configured && !out->pgbouncer.ok && out->pgbouncer.error.empty())
-                out->pgbouncer.error = "probe timed out";
-            if (monitor_) out->queries = {true, monitor_->summary()};
-            if (maintainer_) {
-                auto m = maintainer_->status();
-                auto& p = out->partitions;
-                p.available = true;
-                p.months_ahead = m.months_ahead;
-                const auto now_s =
-                    std::chrono::duration_cast<std::chrono::seconds>(out->taken.time_since_epoch()).count();
-                if (m.last_success_unix) p.last_success_s_ago = now_s - *m.last_success_unix;
-                const auto since = m.last_success_unix ? m.last_success_unix : m.failing_since_unix;
-                p.stale = since &&
-                          now_s - *since > kMaintainerStaleIntervals * options_.maintainer_interval.count();
-                p.last_error = m.last_error;
-            }
-            out->round_ms =
-                round2(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
-                           .count());
-            co_return out;
-        },
-        asio::use_awaitable);
+            out->replicas.push_back(std::move(r));
+        }
+        if (!out->primary) out->dba.error = "no node answers as the primary";
+        out->redis = round->redis;
+        out->redis.configured = options_.redis_configured;
+        if (late && options_.redis_configured && !out->redis.ok && out->redis.error.empty())
+            out->redis.error = "probe timed out";
+        out->pgbouncer = round->pgbouncer;
+        out->pgbouncer.configured = probes_->pgbouncer != nullptr;
+        if (late && out->pgbouncer.configured && !out->pgbouncer.ok && out->pgbouncer.error.empty())
+            out->pgbouncer.error = "probe timed out";
+        if (monitor_) out->queries = {true, monitor_->summary()};
+        if (maintainer_) {
+            auto m = maintainer_->status();
+            auto& p = out->partitions;
+            p.available = true;
+            p.months_ahead = m.months_ahead;
+            const auto now_s =
+                std::chrono::duration_cast<std::chrono::seconds>(out->taken.time_since_epoch()).count();
+            if (m.last_success_unix) p.last_success_s_ago = now_s - *m.last_success_unix;
+            const auto since = m.last_success_unix ? m.last_success_unix : m.failing_since_unix;
+            p.stale =
+                since && now_s - *since > kMaintainerStaleIntervals * options_.maintainer_interval.count();
+            p.last_error = m.last_error;
+        }
+        out->round_ms = round2(
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count());
+        co_return out;
+    };
+    auto spawned = asio::co_spawn(strand, std::move(round_on_strand), asio::use_awaitable);
+    auto reading = co_await std::move(spawned);
     rounds_.fetch_add(1);
     last_round_s_.store(reading->round_ms / 1000.0);
     {

@@ -152,13 +152,9 @@ std::string rfc3339(std::chrono::system_clock::time_point t);
 // --- the probes ---
 
 struct DetailedOptions {
-    std::vector<NodeEndpoint> nodes;  // direct DSNs: "primary", "replica-1", … (Config::nodes())
-    std::string pgbouncer_admin_url;  // PGBOUNCER_ADMIN_URL; empty: not configured
-    bool redis_configured = false;    // REDIS_URL set (the client comes with reading())
-    // The caller runs its io_context on one thread (ywctl): the round needs no strand. Boost 1.81's
-    // any_io_executor around a strand was destroyed twice in ywctl's single round (ASan: heap-use-after-free
-    // in ~shared_target_executor); a plain executor avoids it there. ywmsgd's threads keep the strand.
-    bool single_threaded = false;
+    std::vector<NodeEndpoint> nodes;           // direct DSNs: "primary", "replica-1", … (Config::nodes())
+    std::string pgbouncer_admin_url;           // PGBOUNCER_ADMIN_URL; empty: not configured
+    bool redis_configured = false;             // REDIS_URL set (the client comes with reading())
     std::chrono::milliseconds deadline{1000};  // YW_HEALTH_TIMEOUT_MS: every probe's own deadline
     std::chrono::milliseconds ttl{1000};       // YW_HEALTH_DETAILED_TTL_MS: how long a round is shared
     std::chrono::seconds maintainer_interval{3600};

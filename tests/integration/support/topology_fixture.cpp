@@ -174,9 +174,33 @@ Child::Child(const std::string& program, const std::vector<std::string>& args,
 }
 
 Child::~Child() {
-    if (pid_ > 0) {
+    if (running()) {
         kill(pid_, SIGKILL);
         waitpid(pid_, nullptr, 0);
+    } else if (crash_signal_ != 0) {
+        // A child that crashed (a sanitizer's abort, a segfault) says why in the test's output: its log is
+        // deleted next.
+        // Sanitizer frames name whole template types: each line is cut, so the report fits a CI log's tail.
+        std::istringstream in(log());
+        std::vector<std::string> lines;
+        for (std::string line; std::getline(in, line);) {
+            constexpr size_t kLine = 200;
+            if (line.size() > kLine) line = line.substr(0, kLine) + "…";
+            lines.push_back(std::move(line));
+        }
+        // From a sanitizer's report on, else the end of the log.
+        constexpr size_t kLines = 200;
+        size_t from = lines.size() > kLines ? lines.size() - kLines : 0;
+        for (size_t i = 0; i < lines.size(); ++i) {
+            if (lines[i].find("ERROR: AddressSanitizer") != std::string::npos ||
+                lines[i].find("runtime error:") != std::string::npos) {
+                from = i;
+                break;
+            }
+        }
+        fmt::print(stderr, "[child] {} died by signal {}; its log:\n", log_path_, crash_signal_);
+        for (size_t i = from; i < lines.size() && i < from + kLines; ++i)
+            fmt::print(stderr, "{}\n", lines[i]);
     }
     unlink(log_path_.c_str());
 }
@@ -186,6 +210,8 @@ bool Child::running() {
     int status = 0;
     if (waitpid(pid_, &status, WNOHANG) == pid_) {
         exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        if (WIFSIGNALED(status) && WTERMSIG(status) != SIGTERM && WTERMSIG(status) != SIGKILL)
+            crash_signal_ = WTERMSIG(status);
         pid_ = -1;
         return false;
     }

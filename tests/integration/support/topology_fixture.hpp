@@ -70,6 +70,7 @@ class Child {
     int pid_ = -1;
     std::string log_path_;
     int exit_code_ = -1;
+    int crash_signal_ = 0;  // the signal it died by, when not one of ours (SIGTERM, SIGKILL)
 };
 
 struct HttpResponse {
