@@ -12,6 +12,8 @@ packages=(
   libspdlog-dev libfmt-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
   # servers of the local topology (Debian 12 ships contrib, pg_stat_statements included, in postgresql-15)
   postgresql-15 pgbouncer redis-server redis-tools
+  # HypoPG: hypothetical indexes for `ywctl index advise` (RB-9)
+  postgresql-15-hypopg
   # backups: pgBackRest, and nginx (TLS in front of the S3 server: pgBackRest speaks only TLS) with openssl for
   # the topology's own CA
   pgbackrest nginx-light openssl

@@ -3,10 +3,12 @@
 
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "common/config.hpp"
 #include "common/error.hpp"
+#include "pg/sync_connection.hpp"
 
 namespace ywctl {
 
@@ -33,6 +35,16 @@ void add_cache_commands(CLI::App& app, const Globals& globals, Action& action);
 void add_health_commands(CLI::App& app, const Globals& globals, Action& action);
 // query compare (RB-10): apps/ywctl/query_cmd.cpp.
 void add_query_commands(CLI::App& app, const Globals& globals, Action& action);
+// index advise|create|check (RB-9): apps/ywctl/index_cmd.cpp.
+void add_index_commands(CLI::App& app, const Globals& globals, Action& action);
+// A registry statement's SQL by its name (pg/queries.hpp, e.g. messages.recent), for --name.
+yw::Result<std::string> registry_sql(const std::string& name);
+// A connection as the application's role to the node called `node` (replica-1 when empty, the primary when
+// the topology has none): for commands that measure. nullopt with `exit` set (64 unknown node, 2 unreachable)
+// and the error printed.
+std::optional<yw::pg::SyncConnection> open_node(const Globals& g, const yw::Config& config,
+                                                const std::string& node, int& exit);
+
 // partitions archive|restore (RB-18, RB-19), under the `partitions` noun of add_db_commands.
 void add_archive_commands(CLI::App& partitions, const Globals& globals, Action& action);
 // backup run|list|check|restore and drill restore (pgBackRest, RB-20): apps/ywctl/backup_cmd.cpp. After

@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
     ywctl::add_cache_commands(app, globals, action);
     ywctl::add_health_commands(app, globals, action);
     ywctl::add_query_commands(app, globals, action);
+    ywctl::add_index_commands(app, globals, action);
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {

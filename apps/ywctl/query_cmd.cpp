@@ -13,8 +13,51 @@
 #include "ops/query_explain.hpp"
 #include "ops/query_top.hpp"
 #include "output.hpp"
+#include "pg/queries.hpp"
 
 namespace ywctl {
+
+namespace {
+// The node's DSN: the application's role on that node (replica-1 by default, so that a heavy statement does
+// not load the primary), the primary when the topology has no replica.
+yw::Result<std::string> node_url(const yw::Config& config, std::string name) {
+    auto nodes = config.nodes();
+    if (name.empty()) name = nodes.size() > 1 ? nodes[1].name : nodes.at(0).name;
+    for (const auto& n : nodes)
+        if (n.name == name) return n.url;
+    return yw::make_error(yw::ErrorCode::kInvalidArgument, fmt::format("no node '{}' (known: {})", name,
+                                                                       fmt::join(yw::names_of(nodes), ", ")));
+}
+}  // namespace
+
+yw::Result<std::string> registry_sql(const std::string& name) {
+    std::vector<std::string_view> known;
+    for (const auto* q : yw::pg::queries::kServerQueries) {
+        if (q->name == name) return std::string(q->sql);
+        known.push_back(q->name);
+    }
+    return yw::make_error(
+        yw::ErrorCode::kInvalidArgument,
+        fmt::format("no registry statement '{}' (known: {})", name, fmt::join(known, ", ")));
+}
+
+std::optional<yw::pg::SyncConnection> open_node(const Globals& g, const yw::Config& config,
+                                                const std::string& node, int& exit) {
+    auto url = node_url(config, node);
+    if (!url) {
+        print_error(g.json, url.error().message);
+        exit = kUsage;
+        return std::nullopt;
+    }
+    auto conn = yw::pg::SyncConnection::open(*url);
+    if (!conn) {
+        print_error(g.json, "cannot connect: " + conn.error().message);
+        exit = kCritical;
+        return std::nullopt;
+    }
+    return std::move(conn.value());
+}
+
 namespace {
 
 struct CompareArgs {
@@ -46,36 +89,6 @@ yw::Result<std::string> statement(const std::string& text, const std::string& fi
     if (text.empty())
         return yw::make_error(yw::ErrorCode::kInvalidArgument, fmt::format("--{} is required", which));
     return text;
-}
-
-// The node's DSN: the application's role on that node (replica-1 by default, so that a heavy statement does
-// not load the primary), the primary when the topology has no replica.
-yw::Result<std::string> node_url(const yw::Config& config, std::string name) {
-    auto nodes = config.nodes();
-    if (name.empty()) name = nodes.size() > 1 ? nodes[1].name : nodes.at(0).name;
-    for (const auto& n : nodes)
-        if (n.name == name) return n.url;
-    return yw::make_error(yw::ErrorCode::kInvalidArgument, fmt::format("no node '{}' (known: {})", name,
-                                                                       fmt::join(yw::names_of(nodes), ", ")));
-}
-
-// A connection to the node for a measuring command; nullopt with `exit` set (64 unknown node, 2 unreachable)
-// and the error printed.
-std::optional<yw::pg::SyncConnection> open_node(const Globals& g, const yw::Config& config,
-                                                const std::string& node, int& exit) {
-    auto url = node_url(config, node);
-    if (!url) {
-        print_error(g.json, url.error().message);
-        exit = kUsage;
-        return std::nullopt;
-    }
-    auto conn = yw::pg::SyncConnection::open(*url);
-    if (!conn) {
-        print_error(g.json, "cannot connect: " + conn.error().message);
-        exit = kCritical;
-        return std::nullopt;
-    }
-    return std::move(conn.value());
 }
 
 int compare(const Globals& g, const CompareArgs& args) {
@@ -139,6 +152,7 @@ int compare(const Globals& g, const CompareArgs& args) {
 
 struct ExplainArgs {
     std::string sql;
+    std::string name;  // --name: a registry statement instead of SQL
     std::vector<std::string> params;
     std::string node;
     bool primary = false;
@@ -162,6 +176,18 @@ int explain(const Globals& g, const ExplainArgs& args) {
     if (!conn) return exit;
     yw::ops::ExplainOptions o;
     o.sql = args.sql;
+    if (args.sql.empty() && args.name.empty()) {
+        print_error(g.json, "a statement (SQL) or --name REGISTRY_NAME is required");
+        return kUsage;
+    }
+    if (!args.name.empty()) {
+        auto sql = registry_sql(args.name);
+        if (!sql) {
+            print_error(g.json, sql.error().message);
+            return kUsage;
+        }
+        o.sql = *sql;
+    }
     for (const auto& p : args.params) o.params.emplace_back(p);
     o.allow_writes = args.allow_writes;
     o.statement_timeout = std::chrono::milliseconds(args.timeout_ms);
@@ -291,7 +317,10 @@ void add_query_commands(CLI::App& app, const Globals& g, Action& action) {
                                      "large tables, partitions not pruned, planning over execution, rows "
                                      "removed by filter, heap fetches, disk "
                                      "reads, sorts on disk (exit 0 nothing found, 1 something, 2 an error)");
-    ex->add_option("statement", explain_args->sql, "The SQL ($1… from --param)")->required();
+    auto* ex_sql = ex->add_option("statement", explain_args->sql, "The SQL ($1… from --param)");
+    ex->add_option("--name", explain_args->name,
+                   "…or a statement of ywmsgd's registry (e.g. messages.recent)")
+        ->excludes(ex_sql);
     ex->add_option("--param", explain_args->params, "A parameter for $1, $2, … (repeat)");
     ex->add_option("--node", explain_args->node, "Where to run: replica-1 (default), replica-2");
     ex->add_flag("--primary", explain_args->primary, "Run it on the primary (it executes the statement)");

@@ -373,9 +373,18 @@ Status LocalTopology::prepare_primary(const std::string& node) {
         }
     }
     // pg_stat_statements (preloaded above) in the application's database: `ywctl query top` reads it (RB-8).
+    // HypoPG when the machine has it (postgresql-15-hypopg): `ywctl index advise` costs hypothetical indexes
+    // with it, and says how to enable it where it is missing.
     if (auto app_db = pg::SyncConnection::open(dsn(port_of(node), "postgres", "ywmessaging")); app_db) {
-        if (auto s = app_db->exec_script("cluster.pg_stat_statements",
-                                         "CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
+        if (auto s = app_db->exec_script(
+                "cluster.extensions",
+                "CREATE EXTENSION IF NOT EXISTS pg_stat_statements;\n"
+                "DO $$ BEGIN\n"
+                "  IF EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'hypopg')"
+                " THEN\n"
+                "    CREATE EXTENSION IF NOT EXISTS hypopg;\n"
+                "  END IF;\n"
+                "END $$");
             !s) {
             return s;
         }

@@ -119,4 +119,69 @@ inline constexpr Query kStatementsTop{
     " ORDER BY s.total_exec_time DESC LIMIT $1::integer"};
 inline constexpr Query kStatementsReset{"advisor.statements_reset", "SELECT pg_stat_statements_reset()"};
 
+// --- indexes (ywctl index advise / create / check, RB-9) ---
+// The table a relation belongs to for indexing: the root of its partition tree, or itself. NULL when $1 names
+// no table.
+inline constexpr Query kIndexTableRoot{
+    "index.table_root",
+    "SELECT c.oid::regclass::text AS name, coalesce(pg_partition_root(c.oid), c.oid)::regclass::text AS root,"
+    " c.relkind::text AS kind"
+    " FROM pg_class c WHERE c.oid = to_regclass($1) AND c.relkind IN ('r', 'p')"};
+// The leaf partitions of $1 (a partitioned table), by name; none for a plain table.
+inline constexpr Query kIndexPartitions{
+    "index.partitions",
+    "SELECT t.relid::regclass::text AS name FROM pg_partition_tree(to_regclass($1)) t"
+    " WHERE t.isleaf AND t.level > 0 ORDER BY 1"};
+// The columns of table $1 (not dropped, not system).
+inline constexpr Query kIndexColumns{
+    "index.columns",
+    "SELECT a.attname AS name FROM pg_attribute a WHERE a.attrelid = to_regclass($1) AND a.attnum > 0"
+    " AND NOT a.attisdropped ORDER BY a.attnum"};
+// The indexes on table $1 itself: their columns in order (expressions left out), validity and definition.
+inline constexpr Query kIndexesOfTable{
+    "index.of_table",
+    "SELECT i.indexrelid::regclass::text AS name, i.indisvalid AS valid, i.indpred IS NOT NULL AS partial,"
+    " array_to_string(ARRAY(SELECT a.attname FROM unnest(i.indkey) WITH ORDINALITY k(attnum, ord)"
+    "   JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum ORDER BY k.ord), ',') AS "
+    "columns,"
+    " pg_get_indexdef(i.indexrelid) AS definition"
+    " FROM pg_index i WHERE i.indrelid = to_regclass($1) ORDER BY 1"};
+// Whether a relation named $1 exists (an index name must be free).
+inline constexpr Query kIndexRelationExists{"index.relation_exists",
+                                            "SELECT to_regclass($1) IS NOT NULL AS exists"};
+// Whether index $1 is valid (NULL: there is no such index).
+inline constexpr Query kIndexIsValid{
+    "index.is_valid", "SELECT i.indisvalid AS valid FROM pg_index i WHERE i.indexrelid = to_regclass($1)"};
+inline constexpr Query kHypopgInstalled{"index.hypopg_installed",
+                                        "SELECT count(*) AS n FROM pg_extension WHERE extname = 'hypopg'"};
+// A hypothetical index ($1: its CREATE INDEX statement, built with quoted identifiers), for this session
+// only.
+inline constexpr Query kHypopgCreate{"index.hypopg_create",
+                                     "SELECT indexrelid::text AS oid FROM hypopg_create_index($1)"};
+inline constexpr Query kHypopgReset{"index.hypopg_reset", "SELECT hypopg_reset()"};
+inline constexpr Query kBackendPid{"index.backend_pid", "SELECT pg_backend_pid() AS pid"};
+// The progress of a CREATE INDEX in backend $1 (pg_stat_progress_create_index): phase, blocks and tuples.
+inline constexpr Query kIndexProgress{
+    "index.progress",
+    "SELECT phase, blocks_total, blocks_done, tuples_total, tuples_done FROM pg_stat_progress_create_index"
+    " WHERE pid = $1::integer"};
+// Every index of the database's own schemas with what `ywctl index check` judges: validity, its size, its
+// scans on this node since the statistics were reset, whether it enforces something, its identity for
+// duplicates (table, keys, operator classes, expressions, predicate) and its partitioned parent index.
+inline constexpr Query kIndexInventory{
+    "index.inventory",
+    "SELECT i.indexrelid::regclass::text AS name, i.indrelid::regclass::text AS table_name,"
+    " i.indisvalid AS valid, (i.indisunique OR i.indisprimary) AS enforces,"
+    " pg_relation_size(i.indexrelid) AS bytes, coalesce(s.idx_scan, 0) AS scans,"
+    " ci.relkind::text AS kind,"
+    " concat_ws('|', i.indrelid::text, i.indkey::text, i.indclass::text,"
+    "   coalesce(pg_get_expr(i.indexprs, i.indrelid), ''), coalesce(pg_get_expr(i.indpred, i.indrelid), ''))"
+    "   AS identity,"
+    " (SELECT h.inhparent::regclass::text FROM pg_inherits h WHERE h.inhrelid = i.indexrelid) AS parent"
+    " FROM pg_index i JOIN pg_class ci ON ci.oid = i.indexrelid JOIN pg_namespace n ON n.oid = "
+    "ci.relnamespace"
+    " LEFT JOIN pg_stat_all_indexes s ON s.indexrelid = i.indexrelid"
+    " WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'"
+    " ORDER BY 1"};
+
 }  // namespace yw::pg::queries
