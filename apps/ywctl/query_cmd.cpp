@@ -1,11 +1,14 @@
 // ywctl query top (RB-8 from pg_stat_statements) and query compare (RB-10: two statements timed on one
 // connection, interleaved, with statistics).
 #include <fmt/format.h>
+#include <sys/wait.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <memory>
 #include <optional>
+#include <thread>
 
 #include "commands.hpp"
 #include "common/files.hpp"
@@ -13,6 +16,7 @@
 #include "ops/query_explain.hpp"
 #include "ops/query_top.hpp"
 #include "output.hpp"
+#include "pg/ops_queries.hpp"
 #include "pg/queries.hpp"
 
 namespace ywctl {
@@ -62,6 +66,7 @@ namespace {
 
 struct CompareArgs {
     std::string before, after, before_file, after_file;
+    std::string around;  // a shell command between the two phases
     std::vector<std::string> params;
     int runs = 30;
     double seconds = 0;
@@ -99,7 +104,13 @@ int compare(const Globals& g, const CompareArgs& args) {
     }
     yw::ops::CompareOptions o;
     auto before = statement(args.before, args.before_file, "before");
-    auto after = statement(args.after, args.after_file, "after");
+    const bool around = !args.around.empty();
+    if (around && (!args.after.empty() || !args.after_file.empty())) {
+        print_error(g.json, "--around measures --before before and after the command: no --after with it");
+        return kUsage;
+    }
+    yw::Result<std::string> after =
+        around ? yw::Result<std::string>(std::string()) : statement(args.after, args.after_file, "after");
     for (auto* s : {&before, &after}) {
         if (!*s) {
             print_error(g.json, s->error().message);
@@ -119,6 +130,31 @@ int compare(const Globals& g, const CompareArgs& args) {
     int exit = kOk;
     auto conn = open_node(g, *config, args.node, exit);
     if (!conn) return exit;
+    if (around) {
+        // The command's output goes to stderr (stdout is the report), then the node replays what it wrote on
+        // the primary before the after phase starts.
+        o.between = [&]() -> yw::Status {
+            int status = std::system(("(" + args.around + ") 1>&2").c_str());
+            if (status != 0)
+                return yw::make_error(
+                    yw::ErrorCode::kInvalidArgument,
+                    fmt::format("--around: the command failed (status {}); nothing compared",
+                                WIFEXITED(status) ? WEXITSTATUS(status) : status));
+            auto primary = yw::pg::SyncConnection::open(config->nodes().at(0).url);
+            if (!primary) return primary.error();
+            auto lsn = primary->query(yw::pg::queries::kCurrentWalLsn);
+            if (!lsn || lsn->empty())
+                return yw::make_error(yw::ErrorCode::kUnavailable, "the primary's WAL position");
+            const std::string at = lsn->rows[0][0].value_or("0/0");
+            for (int i = 0; i < 300; ++i) {
+                auto done = conn->query(yw::pg::queries::kReplayedUpTo, {at});
+                if (done && !done->empty() && done->text(0, "done") == "t") return {};
+                std::this_thread::sleep_for(std::chrono::milliseconds(100));
+            }
+            return yw::make_error(yw::ErrorCode::kTimeout,
+                                  "the node did not replay the command's changes in 30 s");
+        };
+    }
     auto c = yw::ops::compare_queries(*conn, o);
     if (!c) {
         print_error(g.json, c.error().message);
@@ -343,6 +379,10 @@ void add_query_commands(CLI::App& app, const Globals& g, Action& action) {
     cmp->add_option("--after", args->after, "The statement after the change");
     cmp->add_option("--before-file", args->before_file, "…or read from a file");
     cmp->add_option("--after-file", args->after_file, "…or read from a file");
+    cmp->add_option(
+        "--around", args->around,
+        "Instead of --after: measure --before, run this shell command (e.g. ywctl index create …), "
+        "wait for the node to replay it, measure --before again");
     cmp->add_option("--param", args->params, "A parameter for $1, $2, … of both (repeat)");
     cmp->add_option("--runs", args->runs, "Timed runs of each (default 30)")->check(CLI::Range(2, 1000000));
     cmp->add_option("--seconds", args->seconds, "Instead of --runs: alternate for this long")

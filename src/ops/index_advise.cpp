@@ -226,7 +226,13 @@ std::vector<ColumnUse> column_uses(
         if (!root) return;
         roots.insert(*root);
         root_by_name[relation] = *root;
-        if (auto alias = text_of(node, "Alias"); !alias.empty()) root_by_name[alias] = *root;
+        if (auto alias = text_of(node, "Alias"); !alias.empty()) {
+            root_by_name[alias] = *root;
+            // A partition's scan is aliased "<alias>_<n>"; the sort above the Append names "<alias>".
+            size_t cut = alias.find_last_not_of("0123456789");
+            if (cut != std::string::npos && cut + 1 < alias.size() && alias[cut] == '_')
+                root_by_name.emplace(alias.substr(0, cut), *root);
+        }
         for (const char* key : {"Index Cond", "Recheck Cond", "Filter"}) {
             for (const auto& r : references(text_of(node, key))) {
                 auto kind = kind_of(r.op);
@@ -242,6 +248,7 @@ std::vector<ColumnUse> column_uses(
         auto refs = references(key);
         if (refs.empty()) continue;
         auto table = resolve(refs[0].qualifier, only);
+        if (table.empty()) table = only;
         if (!table.empty()) add(table, refs[0].column, ColumnUse::Kind::kSort);
     }
     return out;

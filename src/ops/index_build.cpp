@@ -366,7 +366,7 @@ Result<std::vector<IndexFinding>> check_indexes(std::vector<pg::SyncConnection*>
     // Duplicates: top-level indexes of the same table, keys, operator classes, expressions and predicate.
     std::map<std::string, std::vector<const Index*>> by_identity;
     for (const auto& [name, x] : all)
-        if (top_of(name) == name) by_identity[x.identity].push_back(&x);
+        if (top_of(name) == name && x.valid) by_identity[x.identity].push_back(&x);
     for (auto& [identity, list] : by_identity) {
         if (list.size() < 2) continue;
         // Keep the one that enforces something (else the first by name); the others are duplicates.

@@ -152,7 +152,8 @@ bool is_significant(const stats::Change& change, const stats::RankTest& test, do
 }
 
 Result<Comparison> compare_queries(pg::SyncConnection& conn, const CompareOptions& o) {
-    if (o.before.empty() || o.after.empty())
+    const bool around = static_cast<bool>(o.between);
+    if (o.before.empty() || (o.after.empty() && !around))
         return make_error(ErrorCode::kInvalidArgument, "both --before and --after need a statement");
     if (o.runs < 2 && o.duration.count() <= 0)
         return make_error(ErrorCode::kInvalidArgument,
@@ -160,9 +161,25 @@ Result<Comparison> compare_queries(pg::SyncConnection& conn, const CompareOption
     if (auto st = prepare_session(conn, o.statement_timeout, o.allow_writes); !st) return st.error();
 
     Side a{"before", pg::Query{"compare.before", o.before}, {}};
-    Side b{"after", pg::Query{"compare.after", o.after}, {}};
-    // One run each first: a statement that fails (or writes without --allow-writes) stops here.
+    Side b{"after", pg::Query{"compare.after", around ? o.before : o.after}, {}};
+    auto measure_alone = [&](Side& s) -> Status {
+        for (int i = 0; i < o.warmup; ++i) {
+            if (auto r = run(conn, s.query, o); !r) return r.error();
+        }
+        auto started = Clock::now();
+        for (int i = 0;; ++i) {
+            if (o.duration.count() > 0 ? Clock::now() - started >= o.duration : i >= o.runs) break;
+            if (auto st = timed(conn, s, o); !st) return st.error();
+        }
+        return explain(conn, s, o);
+    };
+    // One run each first: a statement that fails (or writes without --allow-writes) stops here. Around a
+    // command, the after side's first run comes after it.
     for (Side* s : {&a, &b}) {
+        if (around && s == &b) {
+            if (auto st = measure_alone(a); !st) return st.error();
+            if (auto st = o.between(); !st) return st.error();
+        }
         auto rows = run(conn, s->query, o);
         if (!rows) {
             std::string hint = rows.error().message.find("read-only transaction") != std::string::npos
@@ -174,24 +191,28 @@ Result<Comparison> compare_queries(pg::SyncConnection& conn, const CompareOption
         s->result.rows = rows->size();
         s->result.digest = digest_of(*rows);
     }
-    for (int i = 0; i < o.warmup; ++i) {
+    if (around) {
+        if (auto st = measure_alone(b); !st) return st.error();
+    } else {
+        for (int i = 0; i < o.warmup; ++i) {
+            for (Side* s : {&a, &b}) {
+                if (auto r = run(conn, s->query, o); !r) return r.error();
+            }
+        }
+        // ABBA: each pair alternates which goes first, so neither always runs on the other's warm cache.
+        auto started = Clock::now();
+        for (int i = 0;; ++i) {
+            if (o.duration.count() > 0 ? Clock::now() - started >= o.duration : i >= o.runs) break;
+            Side* first = i % 2 == 0 ? &a : &b;
+            Side* second = i % 2 == 0 ? &b : &a;
+            if (auto st = timed(conn, *first, o); !st) return st.error();
+            if (auto st = timed(conn, *second, o); !st) return st.error();
+        }
         for (Side* s : {&a, &b}) {
-            if (auto r = run(conn, s->query, o); !r) return r.error();
+            if (auto st = explain(conn, *s, o); !st) return st.error();
         }
     }
-    // ABBA: each pair alternates which goes first, so neither always runs on the other's warm cache.
-    auto started = Clock::now();
-    for (int i = 0;; ++i) {
-        if (o.duration.count() > 0 ? Clock::now() - started >= o.duration : i >= o.runs) break;
-        Side* first = i % 2 == 0 ? &a : &b;
-        Side* second = i % 2 == 0 ? &b : &a;
-        if (auto st = timed(conn, *first, o); !st) return st.error();
-        if (auto st = timed(conn, *second, o); !st) return st.error();
-    }
-    for (Side* s : {&a, &b}) {
-        if (auto st = explain(conn, *s, o); !st) return st.error();
-        s->result.summary = stats::summarize(s->result.ms);
-    }
+    for (Side* s : {&a, &b}) s->result.summary = stats::summarize(s->result.ms);
     Comparison c;
     c.before = std::move(a.result);
     c.after = std::move(b.result);
@@ -211,6 +232,7 @@ Result<Comparison> compare_queries(pg::SyncConnection& conn, const CompareOption
             ms_text(c.before.summary.median), ms_text(c.after.summary.median), c.change.percent, c.change.low,
             c.change.high, p_text(c.test.p), o.alpha, o.min_effect_percent);
     }
+    if (around) c.verdict += "; measured before and after the command, not interleaved";
     if (!c.same_rows) {
         c.verdict += fmt::format(
             "; the statements return different rows ({} vs {}): this compares two different "
@@ -270,8 +292,12 @@ std::string markdown(const Comparison& c, const CompareOptions& o) {
     };
     std::string out = "# Query performance: before and after (RB-10)\n\n";
     out += fmt::format(
-        "Measured by `ywctl query compare` on one connection, interleaved (ABBA) after {} warm-up "
-        "runs each; latencies as the client sees them.\n\n",
+        fmt::runtime(o.between ? "Measured by `ywctl query compare --around` on one connection, before "
+                                 "and after the command, after {} warm-up runs each; latencies as the "
+                                 "client sees them.\n\n"
+                               : "Measured by `ywctl query compare` on one connection, interleaved "
+                                 "(ABBA) after {} warm-up runs each; latencies as the client sees "
+                                 "them.\n\n"),
         o.warmup);
     out += side("Before", o.before, c.before);
     out += side("After", o.after, c.after);

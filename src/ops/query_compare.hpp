@@ -5,6 +5,7 @@
 
 #include <boost/json/object.hpp>
 #include <chrono>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,9 @@ struct CompareOptions {
     // rolled back.
     bool allow_writes = false;
     std::chrono::milliseconds statement_timeout{30000};
+    // --around: `before` is measured, then this runs (e.g. an index build), then `before` again as the
+    // "after" side. Not interleaved: drift of the machine between the two phases is not cancelled out.
+    std::function<Status()> between;
     double alpha = 0.01;            // Mann–Whitney's p must be below this…
     double min_effect_percent = 5;  // …and the median change at least this large, for "significant"
 };

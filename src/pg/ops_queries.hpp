@@ -117,6 +117,9 @@ inline constexpr Query kStatementsTop{
     " FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid"
     " WHERE d.datname = current_database() AND s.toplevel"
     " ORDER BY s.total_exec_time DESC LIMIT $1::integer"};
+// On a replica: whether it replayed the WAL up to $1 (a pg_lsn); always true on a primary.
+inline constexpr Query kReplayedUpTo{"advisor.replayed_up_to",
+                                     "SELECT coalesce(pg_last_wal_replay_lsn() >= $1::pg_lsn, true) AS done"};
 inline constexpr Query kStatementsReset{"advisor.statements_reset", "SELECT pg_stat_statements_reset()"};
 
 // --- indexes (ywctl index advise / create / check, RB-9) ---

@@ -97,6 +97,10 @@ TEST(StatusPage, RendersEveryGradeAStoppedReplicaAndStaleness) {
     int port = free_port();
     auto server = std::make_unique<Child>("ywmsgd", std::vector<std::string>{}, server_env(port));
     ASSERT_TRUE(wait_for_port(port, 20s)) << server->log();
+    // As a load balancer does: traffic once /health says the instance is up (under ASan on a busy machine the
+    // first connections to the database take a while).
+    ASSERT_TRUE(wait_until(30s, [port] { return http_request(port, "GET", "/health").status == 200; }))
+        << server->log();
     const std::string token = admin_token_of(Topology::get());
     ASSERT_FALSE(token.empty());
     ApiClient api(port, token);
