@@ -37,8 +37,9 @@ void add_health_commands(CLI::App& app, const Globals& globals, Action& action);
 void add_query_commands(CLI::App& app, const Globals& globals, Action& action);
 // index advise|create|check (RB-9): apps/ywctl/index_cmd.cpp.
 void add_index_commands(CLI::App& app, const Globals& globals, Action& action);
-// A registry statement's SQL by its name (pg/queries.hpp, e.g. messages.recent), for --name.
-yw::Result<std::string> registry_sql(const std::string& name);
+// The statement of a measuring command: its SQL, or a registry statement's by name (pg/queries.hpp, e.g.
+// messages.recent; --name). kInvalidArgument for both, neither, or an unknown name.
+yw::Result<std::string> statement_or_registry(const std::string& sql, const std::string& name);
 // A connection as the application's role to the node called `node` (replica-1 when empty, the primary when
 // the topology has none): for commands that measure. nullopt with `exit` set (64 unknown node, 2 unreachable)
 // and the error printed.

@@ -4,12 +4,14 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <iostream>
 #include <memory>
 
 #include "commands.hpp"
 #include "ops/index_advise.hpp"
 #include "ops/index_build.hpp"
+#include "ops/query_top.hpp"
 #include "output.hpp"
 
 namespace ywctl {
@@ -17,10 +19,40 @@ namespace {
 
 struct AdviseArgs {
     std::string sql, name, node;
+    int top = 0;  // instead of a statement: the node's N statements with the most time (pg_stat_statements)
     std::vector<std::string> params;
     long long timeout_ms = 30000;
     double max_ratio = 0.5;
 };
+
+// The advice in words: the candidates with their estimated costs, then what to build (or why nothing).
+void print_advice(const yw::ops::Advice& a) {
+    std::cout << "plan: " << a.plan << fmt::format(" (estimated cost {:.1f})\n", a.baseline_cost);
+    Table table{{"table", "columns", a.costed ? "estimated cost" : "cost", "used"}, {}};
+    for (const auto& c : a.candidates) {
+        table.rows.push_back({c.table, fmt::format("({})", fmt::join(c.columns, ", ")),
+                              a.costed
+                                  ? fmt::format("{:.1f} ({:.0f} %)", c.cost,
+                                                a.baseline_cost > 0 ? 100 * c.cost / a.baseline_cost : 0.0)
+                                  : "not costed",
+                              a.costed ? (c.used ? "yes" : "no") : "-"});
+    }
+    if (!table.rows.empty()) std::cout << render(table);
+    for (const auto& i : a.invalid_indexes)
+        std::cout << "✗ " << i << " is INVALID: writes maintain it, no read uses it (ywctl index check)\n";
+    for (const auto& n : a.notes) std::cout << "• " << n << "\n";
+    if (!a.statements.empty()) {
+        std::cout << fmt::format("✓ suggest {} on {} ({}): estimated cost {:.1f} → {:.1f}\n", a.index_name,
+                                 a.best->table, fmt::join(a.best->columns, ", "), a.baseline_cost,
+                                 a.best->cost);
+        std::cout << fmt::format("  build it: ywctl index create {} --on '{}({})' --yes\n", a.index_name,
+                                 a.best->table, fmt::join(a.best->columns, ", "));
+        std::cout << "  which runs:\n";
+        for (const auto& s : a.statements) std::cout << "    " << s << ";\n";
+    }
+}
+
+int advise_top(const Globals& g, const AdviseArgs& args, const yw::Config& config);
 
 int advise(const Globals& g, const AdviseArgs& args) {
     auto config = load_ctl_config(g);
@@ -28,20 +60,21 @@ int advise(const Globals& g, const AdviseArgs& args) {
         print_error(g.json, config.error().message);
         return kConfig;
     }
-    yw::ops::AdviseOptions o;
-    o.sql = args.sql;
-    if (args.sql.empty() == args.name.empty()) {
-        print_error(g.json, "a statement (SQL) or --name REGISTRY_NAME is required, not both");
-        return kUsage;
-    }
-    if (!args.name.empty()) {
-        auto sql = registry_sql(args.name);
-        if (!sql) {
-            print_error(g.json, sql.error().message);
+    if (args.top > 0) {
+        if (!args.sql.empty() || !args.name.empty() || !args.params.empty()) {
+            print_error(g.json,
+                        "--top advises on the node's busiest statements: no statement, --name or --param");
             return kUsage;
         }
-        o.sql = *sql;
+        return advise_top(g, args, *config);
     }
+    yw::ops::AdviseOptions o;
+    auto sql = statement_or_registry(args.sql, args.name);
+    if (!sql) {
+        print_error(g.json, sql.error().message);
+        return kUsage;
+    }
+    o.sql = *sql;
     for (const auto& p : args.params) o.params.emplace_back(p);
     o.statement_timeout = std::chrono::milliseconds(args.timeout_ms);
     o.max_cost_ratio = args.max_ratio;
@@ -56,33 +89,81 @@ int advise(const Globals& g, const AdviseArgs& args) {
     if (g.json) {
         print_json(yw::ops::to_json(*a));
     } else {
-        std::cout << "plan: " << a->plan << fmt::format(" (estimated cost {:.1f})\n", a->baseline_cost);
-        Table table{{"table", "columns", a->costed ? "estimated cost" : "cost", "used"}, {}};
-        for (const auto& c : a->candidates) {
-            table.rows.push_back(
-                {c.table, fmt::format("({})", fmt::join(c.columns, ", ")),
-                 a->costed ? fmt::format("{:.1f} ({:.0f} %)", c.cost,
-                                         a->baseline_cost > 0 ? 100 * c.cost / a->baseline_cost : 0.0)
-                           : "not costed",
-                 a->costed ? (c.used ? "yes" : "no") : "-"});
-        }
-        if (!table.rows.empty()) std::cout << render(table);
-        for (const auto& i : a->invalid_indexes)
-            std::cout << "✗ " << i
-                      << " is INVALID: writes maintain it, no read uses it (ywctl index check)\n";
-        for (const auto& n : a->notes) std::cout << "• " << n << "\n";
-        if (!a->statements.empty()) {
-            std::cout << fmt::format("✓ suggest {} on {} ({}): estimated cost {:.1f} → {:.1f}\n",
-                                     a->index_name, a->best->table, fmt::join(a->best->columns, ", "),
-                                     a->baseline_cost, a->best->cost);
-            std::cout << fmt::format("  build it: ywctl index create {} --on '{}({})' --yes\n", a->index_name,
-                                     a->best->table, fmt::join(a->best->columns, ", "));
-            std::cout << "  which runs:\n";
-            for (const auto& s : a->statements) std::cout << "    " << s << ";\n";
-        }
+        print_advice(*a);
     }
     // 1: an index is suggested (or one is INVALID); 0: nothing to do.
     return !a->statements.empty() || !a->invalid_indexes.empty() ? kWarning : kOk;
+}
+
+// Whether a statement pg_stat_statements kept is one to advise on: a query of the application's tables, not
+// the catalog reads of health checks and of this advisor.
+bool worth_advising(const std::string& query) {
+    std::string head;
+    for (char c : query) {
+        if (std::isspace(static_cast<unsigned char>(c)) && head.empty()) continue;
+        head += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        if (head.size() == 6) break;
+    }
+    if (head.rfind("select", 0) != 0 && head.rfind("with", 0) != 0) return false;
+    return query.find("pg_") == std::string::npos && query.find("hypopg") == std::string::npos;
+}
+
+int advise_top(const Globals& g, const AdviseArgs& args, const yw::Config& config) {
+    int exit = kOk;
+    auto conn = open_node(g, config, args.node, exit);
+    if (!conn) return exit;
+    yw::ops::TopOptions top;
+    top.limit = std::max(50, args.top * 5);  // room for the statements skipped below
+    auto collected = yw::ops::collect_statements(*conn, args.node.empty() ? "replica-1" : args.node, top);
+    if (!collected.error.empty()) {
+        print_error(g.json, collected.error);
+        return kCritical;
+    }
+    boost::json::array out;
+    bool suggested = false;
+    int advised = 0;
+    for (const auto& st : collected.statements) {
+        if (advised >= args.top) break;
+        if (!worth_advising(st.query)) continue;
+        ++advised;
+        yw::ops::AdviseOptions o;
+        o.sql = st.query;
+        o.generic = true;
+        o.statement_timeout = std::chrono::milliseconds(args.timeout_ms);
+        o.max_cost_ratio = args.max_ratio;
+        auto a = yw::ops::advise_index(*conn, o);
+        const std::string label = st.name.empty() ? st.query : st.name;
+        boost::json::object entry{{"name", st.name},
+                                  {"query", st.query},
+                                  {"calls", st.calls},
+                                  {"mean_ms", st.mean_ms},
+                                  {"total_ms", st.total_ms}};
+        if (a) {
+            suggested = suggested || !a->statements.empty();
+            entry["advice"] = yw::ops::to_json(*a);
+        } else {
+            entry["error"] = a.error().message;
+        }
+        if (g.json) {
+            out.push_back(std::move(entry));
+            continue;
+        }
+        std::string shown = label.size() > 100 ? label.substr(0, 99) + "…" : label;
+        for (auto& c : shown)
+            if (c == '\n') c = ' ';
+        std::cout << fmt::format("── {} ({} calls, mean {:.2f} ms, total {:.0f} ms)\n", shown, st.calls,
+                                 st.mean_ms, st.total_ms);
+        if (a) {
+            print_advice(*a);
+        } else {
+            std::cout << "• cannot plan it without values: " << a.error().message << "\n";
+        }
+        std::cout << "\n";
+    }
+    if (g.json) print_json(boost::json::object{{"statements", std::move(out)}});
+    if (!g.json && advised == 0)
+        std::cout << "no statement of the application's tables in pg_stat_statements yet\n";
+    return suggested ? kWarning : kOk;
 }
 
 struct CreateArgs {
@@ -253,6 +334,11 @@ void add_index_commands(CLI::App& app, const Globals& g, Action& action) {
     adv->add_option("--name", advise_args->name,
                     "…or a statement of ywmsgd's registry (e.g. messages.recent)");
     adv->add_option("--param", advise_args->params, "A parameter for $1, $2, … (repeat)");
+    adv->add_option(
+           "--top", advise_args->top,
+           "Instead of a statement: the node's N statements with the most time in pg_stat_statements, "
+           "each planned generically (no values needed)")
+        ->check(CLI::Range(1, 100));
     adv->add_option("--node", advise_args->node, "Where to plan: replica-1 (default), replica-2, primary");
     adv->add_option("--timeout-ms", advise_args->timeout_ms, "statement_timeout (default 30000)")
         ->check(CLI::Range(1LL, 86400000LL));

@@ -34,7 +34,11 @@ yw::Result<std::string> node_url(const yw::Config& config, std::string name) {
 }
 }  // namespace
 
-yw::Result<std::string> registry_sql(const std::string& name) {
+yw::Result<std::string> statement_or_registry(const std::string& sql, const std::string& name) {
+    if (sql.empty() == name.empty())
+        return yw::make_error(yw::ErrorCode::kInvalidArgument,
+                              "a statement (SQL) or --name REGISTRY_NAME is required, not both");
+    if (name.empty()) return sql;
     std::vector<std::string_view> known;
     for (const auto* q : yw::pg::queries::kServerQueries) {
         if (q->name == name) return std::string(q->sql);
@@ -211,19 +215,12 @@ int explain(const Globals& g, const ExplainArgs& args) {
     auto conn = open_node(g, *config, args.primary ? "primary" : args.node, exit);
     if (!conn) return exit;
     yw::ops::ExplainOptions o;
-    o.sql = args.sql;
-    if (args.sql.empty() && args.name.empty()) {
-        print_error(g.json, "a statement (SQL) or --name REGISTRY_NAME is required");
+    auto sql = statement_or_registry(args.sql, args.name);
+    if (!sql) {
+        print_error(g.json, sql.error().message);
         return kUsage;
     }
-    if (!args.name.empty()) {
-        auto sql = registry_sql(args.name);
-        if (!sql) {
-            print_error(g.json, sql.error().message);
-            return kUsage;
-        }
-        o.sql = *sql;
-    }
+    o.sql = *sql;
     for (const auto& p : args.params) o.params.emplace_back(p);
     o.allow_writes = args.allow_writes;
     o.statement_timeout = std::chrono::milliseconds(args.timeout_ms);

@@ -171,18 +171,30 @@ struct Explained {
     std::string text;  // the JSON as text (hypothetical index names are searched in it)
 };
 
+// The generic form's prepared statement (advise_index prepares it, and deallocates it before it returns).
+constexpr const char* kGenericStatement = "yw_advise_generic";
+
 Result<Explained> explain(pg::SyncConnection& conn, const AdviseOptions& o) {
-    auto rows = conn.query(pg::Query{"advise.explain", "EXPLAIN (FORMAT JSON) " + o.sql}, o.params);
+    Result<pg::Rows> rows = make_error(ErrorCode::kInternal, "not run");
+    if (o.generic) {
+        // Prepared again for every plan: a cached generic plan would not see a hypothetical index made since.
+        auto prepared = conn.simple_query("advise.prepare", std::string("DEALLOCATE ALL") + "; PREPARE " +
+                                                                kGenericStatement + " AS " + o.sql);
+        if (!prepared) return make_error(ErrorCode::kInvalidArgument, prepared.error().message);
+        std::vector<std::string> nulls(static_cast<size_t>(parameter_count(o.sql)), "NULL");
+        const std::string execute = nulls.empty()
+                                        ? std::string(kGenericStatement)
+                                        : fmt::format("{}({})", kGenericStatement, fmt::join(nulls, ", "));
+        rows = conn.query(pg::Query{"advise.explain_generic", "EXPLAIN (FORMAT JSON) EXECUTE " + execute});
+    } else {
+        rows = conn.query(pg::Query{"advise.explain", "EXPLAIN (FORMAT JSON) " + o.sql}, o.params);
+    }
     if (!rows) return make_error(ErrorCode::kInvalidArgument, rows.error().message);
-    if (rows->empty() || rows->rows[0].empty() || !rows->rows[0][0])
-        return make_error(ErrorCode::kInternal, "EXPLAIN answered nothing");
-    boost::system::error_code ec;
-    auto doc = json::parse(*rows->rows[0][0], ec);
-    if (ec || !doc.is_array() || doc.as_array().empty() || !doc.as_array()[0].is_object())
-        return make_error(ErrorCode::kInternal, "EXPLAIN's JSON is not what PostgreSQL writes");
+    auto document = explain_document(*rows);
+    if (!document) return document.error();
     Explained e;
     e.text = *rows->rows[0][0];
-    e.top = doc.as_array()[0].as_object();
+    e.top = std::move(*document);
     if (const auto* plan = e.top.if_contains("Plan"); plan && plan->is_object()) {
         e.plan = plan->as_object();
         if (const auto* c = e.plan.if_contains("Total Cost"); c && c->is_number())
@@ -346,6 +358,24 @@ bool covers(const std::vector<std::string>& index_columns, const std::vector<std
            std::equal(candidate.begin(), candidate.end(), index_columns.begin());
 }
 
+int parameter_count(const std::string& sql) {
+    int highest = 0;
+    bool quoted = false;
+    for (size_t i = 0; i < sql.size(); ++i) {
+        if (sql[i] == '\'') quoted = !quoted;
+        if (quoted || sql[i] != '$' || i + 1 >= sql.size() ||
+            !std::isdigit(static_cast<unsigned char>(sql[i + 1])))
+            continue;
+        if (i > 0 && ident_char(sql[i - 1])) continue;  // part of a name, or a $1$ dollar quote's tag
+        int n = 0;
+        size_t k = i + 1;
+        while (k < sql.size() && std::isdigit(static_cast<unsigned char>(sql[k])) && n < 100000)
+            n = n * 10 + (sql[k++] - '0');
+        highest = std::max(highest, n);
+    }
+    return highest;
+}
+
 // --- against a database ---
 
 Result<TableInfo> table_info(pg::SyncConnection& conn, const std::string& table) {
@@ -384,6 +414,26 @@ Result<Advice> advise_index(pg::SyncConnection& conn, const AdviseOptions& o) {
     if (!installed) return installed.error();
     const bool hypopg = installed->text(0, "n") != "0";
     if (hypopg) (void)conn.query(pg::queries::kHypopgReset);
+    if (o.generic) {
+        // Without values, EXPLAIN EXECUTE's NULLs would prune every partition at executor start-up (a bound
+        // compared with NULL matches nothing): pruning is off, so each partition's scan is in the plan to
+        // cost.
+        if (auto r = conn.simple_query(
+                "advise.generic",
+                "SET plan_cache_mode = force_generic_plan; SET enable_partition_pruning = off");
+            !r)
+            return r.error();
+    }
+    struct Deallocate {
+        pg::SyncConnection& conn;
+        bool generic;
+        ~Deallocate() {
+            if (generic)
+                (void)conn.simple_query("advise.deallocate",
+                                        std::string("DEALLOCATE ALL") +
+                                            "; RESET plan_cache_mode; RESET enable_partition_pruning");
+        }
+    } deallocate{conn, o.generic};
 
     auto base = explain(conn, o);
     if (!base) return base.error();

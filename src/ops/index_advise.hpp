@@ -23,6 +23,9 @@ struct AdviseOptions {
     std::string sql;  // $1… from params
     std::vector<pg::Param> params;
     std::chrono::milliseconds statement_timeout{30000};
+    // A statement as pg_stat_statements keeps it: $1… without values. It is prepared and planned generically
+    // (plan_cache_mode = force_generic_plan), so no value is needed to cost an index.
+    bool generic = false;
     double max_cost_ratio = 0.5;  // suggest only what brings the estimated cost to at most this share
     int max_columns = 3;
 };
@@ -100,6 +103,9 @@ IndexPlan index_plan(const std::string& name, const std::string& table,
 
 // Whether an index with these columns makes a candidate redundant: it leads with all of them, in order.
 bool covers(const std::vector<std::string>& index_columns, const std::vector<std::string>& candidate);
+
+// The highest $n of a statement outside its string literals (0: none).
+int parameter_count(const std::string& sql);
 
 // --- against a database ---
 

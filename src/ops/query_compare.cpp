@@ -71,11 +71,9 @@ Status explain(pg::SyncConnection& conn, Side& side, const CompareOptions& o) {
     if (!rows)
         return make_error(ErrorCode::kInvalidArgument,
                           fmt::format("{}: EXPLAIN: {}", side.label, rows.error().message));
-    if (rows->empty() || rows->rows[0].empty() || !rows->rows[0][0]) return {};
-    boost::system::error_code ec;
-    auto doc = json::parse(*rows->rows[0][0], ec);
-    if (ec || !doc.is_array() || doc.as_array().empty()) return {};
-    const auto& top = doc.as_array()[0].as_object();
+    auto document = explain_document(*rows);
+    if (!document) return {};  // the timings stand without the plan
+    const auto& top = *document;
     if (const auto* t = top.if_contains("Planning Time")) side.result.planning_ms = t->to_number<double>();
     if (const auto* t = top.if_contains("Execution Time")) side.result.execution_ms = t->to_number<double>();
     if (const auto* plan = top.if_contains("Plan"); plan && plan->is_object()) {
@@ -125,6 +123,16 @@ std::string plan_path(const json::object& top) {
                    : nullptr;
     }
     return out;
+}
+
+Result<json::object> explain_document(const pg::Rows& rows) {
+    if (rows.empty() || rows.rows[0].empty() || !rows.rows[0][0])
+        return make_error(ErrorCode::kInternal, "EXPLAIN answered nothing");
+    boost::system::error_code ec;
+    auto doc = json::parse(*rows.rows[0][0], ec);
+    if (ec || !doc.is_array() || doc.as_array().empty() || !doc.as_array()[0].is_object())
+        return make_error(ErrorCode::kInternal, "EXPLAIN's JSON is not what PostgreSQL writes");
+    return std::move(doc.as_array()[0].as_object());
 }
 
 Status prepare_session(pg::SyncConnection& conn, std::chrono::milliseconds statement_timeout,

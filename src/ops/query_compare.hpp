@@ -57,6 +57,10 @@ struct Comparison {
 // "Limit → Sort → Seq Scan on cmp_slow", "Limit → Index Scan using cmp_fast_latest on cmp_fast".
 std::string plan_path(const boost::json::object& plan);
 
+// The first element of EXPLAIN (FORMAT JSON)'s one-cell answer; kInternal when it is not what PostgreSQL
+// writes.
+Result<boost::json::object> explain_document(const pg::Rows& rows);
+
 // The session every advisor command measures in: statement_timeout, and read-only unless writes are allowed.
 Status prepare_session(pg::SyncConnection& conn, std::chrono::milliseconds statement_timeout,
                        bool allow_writes);

@@ -115,13 +115,9 @@ Result<Explanation> explain_query(pg::SyncConnection& conn, const ExplainOptions
         return make_error(ErrorCode::kInvalidArgument, rows.error().message + hint);
     }
     Explanation e;
-    if (rows->empty() || rows->rows[0].empty() || !rows->rows[0][0])
-        return make_error(ErrorCode::kInternal, "EXPLAIN answered nothing");
-    boost::system::error_code ec;
-    auto doc = json::parse(*rows->rows[0][0], ec);
-    if (ec || !doc.is_array() || doc.as_array().empty() || !doc.as_array()[0].is_object())
-        return make_error(ErrorCode::kInternal, "EXPLAIN's JSON is not what PostgreSQL writes");
-    const auto& top = doc.as_array()[0].as_object();
+    auto document = explain_document(*rows);
+    if (!document) return document.error();
+    const auto& top = *document;
     e.planning_ms = number(top, "Planning Time");
     e.execution_ms = number(top, "Execution Time");
     if (const auto* plan = top.if_contains("Plan"); plan && plan->is_object()) {

@@ -11,6 +11,7 @@
 #include <boost/json.hpp>
 #include <thread>
 
+#include "common/config.hpp"
 #include "common/files.hpp"
 #include "support/ops_helpers.hpp"
 #include "support/topology_fixture.hpp"
@@ -133,6 +134,44 @@ TEST_F(IndexCommands, AdvisesTheHotQuerysIndexCostedOnAReplica) {
     EXPECT_EQ(attach, 3);
     // Nothing was built: the hypothetical indexes lived in advise's session only.
     EXPECT_FALSE(exists(std::string(doc.at("index_name").as_string())));
+}
+
+TEST_F(IndexCommands, TopAdvisesOnTheBusiestStatementsWithoutTheirValues) {
+    // The hot query as the API runs it, as app_user on replica-1: pg_stat_statements keeps it as $1, $2
+    // without values (and shows app_user the text of its own statements only).
+    auto env = read_env_file(Topology::get().env_file().string());
+    ASSERT_TRUE(env.ok());
+    std::string replicas = env->at("DATABASE_READ_REPLICAS");  // replica-1=URL,replica-2=URL
+    const std::string url =
+        replicas.substr(replicas.find('=') + 1, replicas.find(',') - replicas.find('=') - 1);
+    auto replica = pg::SyncConnection::open(url);
+    ASSERT_TRUE(replica.ok()) << replica.error().message;
+    for (int i = 0; i < 5; ++i) {
+        const std::string sql = fmt::format(
+            "SELECT id, content, created_at FROM adv_msg WHERE tenant_id = '{}'::uuid AND conversation_id = "
+            "'{}'::uuid"
+            " AND deleted_at IS NULL ORDER BY created_at DESC, id DESC LIMIT 50",
+            kTenant, kConversation);
+        ASSERT_TRUE(replica->simple_query("test.hot", sql).ok());
+    }
+    auto r = ywctl({"--json", "index", "advise", "--top", "5"});
+    ASSERT_EQ(r.exit_code, 1) << r.output;
+    bool advised = false;
+    const auto doc = json_of(r);
+    for (const auto& st : doc.at("statements").as_array()) {
+        if (std::string(st.at("query").as_string()).find("adv_msg") == std::string::npos) continue;
+        ASSERT_TRUE(st.as_object().contains("advice")) << r.output;
+        const auto& best = st.at("advice").at("best");
+        ASSERT_TRUE(best.is_object()) << r.output;
+        EXPECT_EQ(best.at("columns").as_array().at(0), "tenant_id") << r.output;
+        // Every partition is costed (NULLs for the values would have pruned them all away).
+        EXPECT_NE(std::string(st.at("advice").at("plan").as_string()).find("adv_msg_"), std::string::npos)
+            << r.output;
+        advised = true;
+    }
+    EXPECT_TRUE(advised) << r.output;
+    // The statement, or --top: not both.
+    EXPECT_EQ(ywctl({"index", "advise", "--top", "3", "SELECT 1"}).exit_code, 64);
 }
 
 TEST_F(IndexCommands, TheSuggestedIndexBuiltAroundACompareIsASignificantImprovement) {

@@ -132,6 +132,14 @@ TEST(IndexAdvise, AnIndexCoversACandidateItLeadsWith) {
     EXPECT_FALSE(covers({"conv"}, {}));
 }
 
+TEST(IndexAdvise, CountsParametersOutsideLiterals) {
+    EXPECT_EQ(parameter_count("SELECT 1"), 0);
+    EXPECT_EQ(parameter_count("SELECT * FROM t WHERE a = $1 AND b > $2 LIMIT $3"), 3);
+    EXPECT_EQ(parameter_count("SELECT * FROM t WHERE a = $2 OR a = $10"), 10);
+    EXPECT_EQ(parameter_count("SELECT '$5' FROM t WHERE a = $1"), 1);
+    EXPECT_EQ(parameter_count("SELECT a$1 FROM t"), 0);
+}
+
 TEST(IndexBuild, ParsesTableAndColumnsAndRefusesTheRest) {
     auto t = parse_index_target("conversation_message( conversation_id , created_at)");
     ASSERT_TRUE(t);
