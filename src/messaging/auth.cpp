@@ -42,6 +42,36 @@ void Authenticator::forget_all() {
     cache_.clear();
 }
 
+asio::awaitable<Authenticator::Lookup> Authenticator::lookup(std::string hash_hex, KeyHash hash) {
+    // On a replica: key writes carry the "api_keys" read-your-writes scope (src/pg/queries.hpp), so a replica
+    // is only asked once it has replayed the last key change this instance (or, through Redis, any instance)
+    // made. A miss there is an answer; asking the primary again would let a flood of random keys cost the
+    // primary a transaction each.
+    pg::Params params{hash_hex};
+    auto rows = co_await db_.exec(pg::Intent::kRead, pg::queries::kApiKeyAuthenticate, std::move(params));
+    if (!rows) co_return rows.error();
+    if (rows->rows() != 1) co_return std::optional<Principal>();
+    Row r(*rows, 0);
+    // The index found the row by hash; compare again in constant time so no code path depends on where two
+    // hashes differ.
+    KeyHash stored{};
+    std::string stored_hex = r.text("key_hash");
+    for (size_t i = 0; i < stored.size() && 2 * i + 1 < stored_hex.size(); ++i) {
+        stored[i] = static_cast<std::uint8_t>(std::stoi(stored_hex.substr(2 * i, 2), nullptr, 16));
+    }
+    if (!constant_time_equal(stored, hash)) co_return std::optional<Principal>();
+    Principal p;
+    p.key_id = r.text("id");
+    p.tenant_id = r.text("tenant_id");
+    p.prefix = r.text("prefix");
+    p.tier = r.text("tier");
+    if (!r.is_null("burst_size")) p.burst_size = static_cast<int>(r.int64("burst_size"));
+    p.whitelist_ips = parse_text_array(r.text("whitelist_ips"));
+    p.blocked = r.boolean("blocked");
+    p.block_reason = r.text("block_reason");
+    co_return std::optional<Principal>(std::move(p));
+}
+
 Task<Principal> Authenticator::authenticate(std::string_view presented, std::string_view client_ip) {
     if (presented.empty())
         co_return make_error(ErrorCode::kUnauthenticated, "an API key is required (X-API-Key)");
@@ -72,35 +102,11 @@ Task<Principal> Authenticator::authenticate(std::string_view presented, std::str
         }
     }
     if (!cached) {
-        // On a replica: key writes carry the "api_keys" read-your-writes scope (src/pg/queries.hpp), so a
-        // replica is only asked once it has replayed the last key change this instance (or, through Redis,
-        // any instance) made. A miss there is an answer; asking the primary again would let a flood of
-        // random keys cost the primary a transaction each.
-        pg::Params params{hash_hex};
-        auto rows = co_await db_.exec(pg::Intent::kRead, pg::queries::kApiKeyAuthenticate, std::move(params));
-        if (!rows) co_return rows.error();
-        if (rows->rows() == 1) {
-            Row r(*rows, 0);
-            // The index found the row by hash; compare again in constant time so no code path depends on
-            // where two hashes differ.
-            KeyHash stored{};
-            std::string stored_hex = r.text("key_hash");
-            for (size_t i = 0; i < stored.size() && 2 * i + 1 < stored_hex.size(); ++i) {
-                stored[i] = static_cast<std::uint8_t>(std::stoi(stored_hex.substr(2 * i, 2), nullptr, 16));
-            }
-            if (constant_time_equal(stored, hash)) {
-                Principal p;
-                p.key_id = r.text("id");
-                p.tenant_id = r.text("tenant_id");
-                p.prefix = r.text("prefix");
-                p.tier = r.text("tier");
-                if (!r.is_null("burst_size")) p.burst_size = static_cast<int>(r.int64("burst_size"));
-                p.whitelist_ips = parse_text_array(r.text("whitelist_ips"));
-                p.blocked = r.boolean("blocked");
-                p.block_reason = r.text("block_reason");
-                principal = std::move(p);
-            }
-        }
+        // Named, never a temporary of the co_await (tests/unit/source_rules_test.cpp).
+        const SingleFlight<Lookup>::Loader load = [this, &hash_hex, &hash] { return lookup(hash_hex, hash); };
+        Lookup found = co_await lookups_.run(hash_hex, load);
+        if (!found) co_return found.error();
+        principal = std::move(*found);
         std::lock_guard lock(mutex_);
         if (cache_.size() >= kMaxCachedKeys) cache_.clear();  // bounded memory; refills from the database
         cache_[hash_hex] = Entry{principal, now + (principal ? ttl_ : std::min(ttl_, kUnknownKeyTtl))};

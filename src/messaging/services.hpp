@@ -12,6 +12,8 @@
 
 #include "cache/cache.hpp"
 #include "common/error.hpp"
+#include "common/single_flight.hpp"
+#include "messaging/api_key.hpp"
 #include "messaging/cursor.hpp"
 #include "messaging/json_body.hpp"
 #include "pg/cluster.hpp"
@@ -62,6 +64,9 @@ class Authenticator {
     // Under mutex_: seconds until `client_ip` may cause lookups again; 0 when it may now.
     long long locked_out_for(std::string_view client_ip, Clock::time_point now);
     void note_failure(std::string_view client_ip, Clock::time_point now);
+    // The key's row by its hash (nullopt: no such key). Concurrent lookups of one key share one query.
+    using Lookup = Result<std::optional<Principal>>;
+    boost::asio::awaitable<Lookup> lookup(std::string hash_hex, KeyHash hash);
 
     pg::Cluster& db_;
     const std::chrono::milliseconds ttl_;
@@ -70,6 +75,9 @@ class Authenticator {
     // By SHA-256 hex of the key. An expired entry of a valid key still says "this key worked lately".
     std::unordered_map<std::string, Entry> cache_;
     std::unordered_map<std::string, Failures> failures_;  // by client address
+    // A key's first requests arriving together (a client opening 64 connections) cost one query, not 64.
+    SingleFlight<Lookup> lookups_{
+        [](const std::exception& e) { return Lookup(make_error(ErrorCode::kInternal, e.what())); }};
 };
 
 struct PageRequest {

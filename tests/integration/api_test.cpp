@@ -10,6 +10,8 @@
 
 #include <boost/json.hpp>
 #include <fstream>
+#include <future>
+#include <latch>
 #include <thread>
 
 #include "common/config.hpp"
@@ -154,6 +156,25 @@ TEST_F(Api, AdminCreatesTenantsAndKeysAndOnlyTheHashIsStored) {
     expect_error(admin("POST", "/admin/tenants/00000000-0000-7000-8000-000000000000/api-keys", "{}"), 404,
                  "not_found");
     expect_error(admin("POST", "/admin/tenants/not-a-uuid/api-keys", "{}"), 400, "invalid_argument");
+}
+
+// A client opening many connections at once with a key this instance has not seen: one database lookup, the
+// other requests wait for its answer (single-flight), and every one is answered.
+TEST_F(Api, AKeysFirstConcurrentRequestsCostOneLookup) {
+    auto t = make_tenant("Sixty-Four Connections");
+    const std::string series = R"(yw_db_query_duration_seconds_count{query="api_keys.authenticate"})";
+    const double before = std::max(0.0, metric_value(port_, series));
+    constexpr int kClients = 64;
+    std::vector<std::future<int>> calls;
+    std::latch start(kClients);
+    for (int i = 0; i < kClients; ++i) {
+        calls.push_back(std::async(std::launch::async, [&] {
+            start.arrive_and_wait();
+            return as(t.key, "GET", "/v1/users").status;
+        }));
+    }
+    for (auto& c : calls) EXPECT_EQ(c.get(), 200);
+    EXPECT_EQ(metric_value(port_, series) - before, 1);
 }
 
 TEST_F(Api, AdminEndpointsNeedTheToken) {
