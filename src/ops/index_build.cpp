@@ -52,7 +52,7 @@ Status drop_left_over(const std::string& dsn, const std::string& index, bool con
             return r.error();
         const std::string sql = fmt::format("DROP INDEX {}IF EXISTS {}", concurrently ? "CONCURRENTLY " : "",
                                             conn->quote_identifier(index));
-        auto r = conn->simple_query("index.cleanup_drop", sql);
+        auto r = conn->query(pg::Query{"index.cleanup_drop", sql});
         if (r) return {};
         last = r.error().message;
         if (!lock_timed_out(last)) return r.error();
@@ -199,11 +199,13 @@ BuildReport build_index(const std::string& dsn, const BuildOptions& o, const Ind
         }
     });
 
+    // The DDL goes through the extended protocol: one statement per call, so a --where predicate cannot carry
+    // a second statement.
     bool parent_made = false;
     std::string building;  // the index whose build is running (to drop when it stops half-way)
     std::string failure;
     if (!plan.parent_statement.empty()) {
-        auto r = conn->simple_query("index.create_parent", plan.parent_statement);
+        auto r = conn->query(pg::Query{"index.create_parent", plan.parent_statement});
         if (r) {
             parent_made = true;
         } else {
@@ -221,14 +223,14 @@ BuildReport build_index(const std::string& dsn, const BuildOptions& o, const Ind
             break;
         }
         building = step.index;
-        auto r = conn->simple_query("index.create_concurrently", step.create);
+        auto r = conn->query(pg::Query{"index.create_concurrently", step.create});
         if (!r) {
             failure = r.error().message;
             break;
         }
         building.clear();
         if (!step.attach.empty()) {
-            auto a = conn->simple_query("index.attach", step.attach);
+            auto a = conn->query(pg::Query{"index.attach", step.attach});
             if (!a) {
                 failure = a.error().message;
                 building = step.index;  // built but not attached: it goes too

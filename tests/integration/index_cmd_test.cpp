@@ -253,6 +253,14 @@ TEST_F(IndexCommands, BadNamesTablesAndColumnsAreRefusedBeforeAnythingIsBuilt) {
     }
     EXPECT_FALSE(exists("x_idx"));
     EXPECT_TRUE(exists("adv_msg"));
+    // A predicate carrying a second statement: refused by the server (one statement per call), nothing built,
+    // nothing dropped.
+    auto smuggled = ywctl({"index", "create", "x_idx", "--on", "adv_msg(conversation_id)", "--where",
+                           "deleted_at IS NULL; DROP TABLE adv_msg_c", "--yes"});
+    EXPECT_EQ(smuggled.exit_code, 1) << smuggled.output;
+    EXPECT_TRUE(exists("adv_msg_c"));
+    EXPECT_FALSE(exists("x_idx"));
+    EXPECT_EQ(invalid_indexes(), "");
     // Without --yes: the statements, nothing built.
     auto dry = ywctl({"index", "create", "x_idx", "--on", "adv_msg(conversation_id)"});
     EXPECT_EQ(dry.exit_code, 0) << dry.output;
