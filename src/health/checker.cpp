@@ -82,7 +82,9 @@ boost::json::object topology_report(const pg::Snapshot& t, std::vector<std::stri
         if (n.role == pg::Role::kFenced) problems.push_back(n.name + ": " + n.error);
         nodes.push_back(std::move(o));
     }
+    // probe_round: rounds this instance finished; 0 while the first is running (the configuration's guess).
     boost::json::object out{{"primary", t.primary_node() ? t.primary_node()->name : ""},
+                            {"probe_round", t.round},
                             {"nodes", std::move(nodes)}};
     if (t.pgbouncer_configured) {
         boost::json::object b{{"leads_to_primary", t.pgbouncer_ok}};

@@ -238,6 +238,17 @@ TEST_F(Routing, PgBouncerRestartedServiceContinues) {
     };
     ASSERT_EQ(write("before").status, 201);  // pooled connections to PgBouncer, now idle
     ASSERT_EQ(read().status, 200);
+    // Its first probe round (at start) has seen PgBouncer up: otherwise, slow to start (ASan on a busy
+    // machine), that round could run after the kill, and the instance would know of it before any write found
+    // out.
+    ASSERT_TRUE(eventually([&] {
+        auto h = parse_object(other.call("GET", "/health"));
+        const auto* checks = h.if_contains("checks");
+        const auto* t = checks && checks->is_object() ? checks->as_object().if_contains("topology") : nullptr;
+        return t && t->is_object() && t->as_object().contains("probe_round") &&
+               t->at("probe_round").to_number<std::int64_t>() >= 1 &&
+               t->at("pgbouncer").at("leads_to_primary").as_bool();
+    }));
     ASSERT_EQ(kill(pid, SIGKILL), 0);
     ASSERT_TRUE(eventually([&] { return kill(pid, 0) != 0; }, 10s));
     // PgBouncer refuses the first write's connection (nothing reached a server): it goes straight to the
