@@ -50,7 +50,7 @@ asio::awaitable<Authenticator::Lookup> Authenticator::lookup(std::string hash_he
     pg::Params params{hash_hex};
     auto rows = co_await db_.exec(pg::Intent::kRead, pg::queries::kApiKeyAuthenticate, std::move(params));
     if (!rows) co_return rows.error();
-    if (rows->rows() != 1) co_return std::optional<Principal>();
+    if (rows->rows() != 1) co_return remember(hash_hex, std::nullopt);
     Row r(*rows, 0);
     // The index found the row by hash; compare again in constant time so no code path depends on where two
     // hashes differ.
@@ -59,7 +59,7 @@ asio::awaitable<Authenticator::Lookup> Authenticator::lookup(std::string hash_he
     for (size_t i = 0; i < stored.size() && 2 * i + 1 < stored_hex.size(); ++i) {
         stored[i] = static_cast<std::uint8_t>(std::stoi(stored_hex.substr(2 * i, 2), nullptr, 16));
     }
-    if (!constant_time_equal(stored, hash)) co_return std::optional<Principal>();
+    if (!constant_time_equal(stored, hash)) co_return remember(hash_hex, std::nullopt);
     Principal p;
     p.key_id = r.text("id");
     p.tenant_id = r.text("tenant_id");
@@ -69,7 +69,18 @@ asio::awaitable<Authenticator::Lookup> Authenticator::lookup(std::string hash_he
     p.whitelist_ips = parse_text_array(r.text("whitelist_ips"));
     p.blocked = r.boolean("blocked");
     p.block_reason = r.text("block_reason");
-    co_return std::optional<Principal>(std::move(p));
+    co_return remember(hash_hex, std::move(p));
+}
+
+std::optional<Principal> Authenticator::remember(const std::string& hash_hex,
+                                                 std::optional<Principal> principal) {
+    // Cached by the lookup itself, before its single flight ends: a request arriving just after finds the
+    // entry instead of starting a second lookup.
+    const auto now = Clock::now();
+    std::lock_guard lock(mutex_);
+    if (cache_.size() >= kMaxCachedKeys) cache_.clear();  // bounded memory; refills from the database
+    cache_[hash_hex] = Entry{principal, now + (principal ? ttl_ : std::min(ttl_, kUnknownKeyTtl))};
+    return principal;
 }
 
 Task<Principal> Authenticator::authenticate(std::string_view presented, std::string_view client_ip) {
@@ -107,10 +118,10 @@ Task<Principal> Authenticator::authenticate(std::string_view presented, std::str
         Lookup found = co_await lookups_.run(hash_hex, load);
         if (!found) co_return found.error();
         principal = std::move(*found);
-        std::lock_guard lock(mutex_);
-        if (cache_.size() >= kMaxCachedKeys) cache_.clear();  // bounded memory; refills from the database
-        cache_[hash_hex] = Entry{principal, now + (principal ? ttl_ : std::min(ttl_, kUnknownKeyTtl))};
-        if (!principal) note_failure(client_ip, now);
+        if (!principal) {
+            std::lock_guard lock(mutex_);
+            note_failure(client_ip, now);
+        }
     }
     if (!principal) co_return make_error(ErrorCode::kUnauthenticated, "invalid API key");
     if (principal->blocked) {

@@ -67,6 +67,8 @@ class Authenticator {
     // The key's row by its hash (nullopt: no such key). Concurrent lookups of one key share one query.
     using Lookup = Result<std::optional<Principal>>;
     boost::asio::awaitable<Lookup> lookup(std::string hash_hex, KeyHash hash);
+    // Caches a lookup's answer (an unknown key briefly) and returns it.
+    std::optional<Principal> remember(const std::string& hash_hex, std::optional<Principal> principal);
 
     pg::Cluster& db_;
     const std::chrono::milliseconds ttl_;
