@@ -351,11 +351,10 @@ void add_index_commands(CLI::App& app, const Globals& g, Action& action) {
     auto create_args = std::make_shared<CreateArgs>();
     auto* cr = index->add_subcommand(
         "create",
-        "Build an index without blocking writes: CONCURRENTLY, partition by partition then attached, bounded "
-        "by "
-        "lock_timeout, with progress; a build that fails or is interrupted drops what it left (exit 0 built, "
-        "1 "
-        "not built and cleaned up, 2 something left behind, 64 a bad name, table or column)");
+        "Build an index without blocking writes: CONCURRENTLY, partition by partition then attached, "
+        "bounded by lock_timeout, with progress; a build that fails or is interrupted drops what it left "
+        "(exit 0 built, 1 not built and cleaned up, 2 something left behind, 64 a bad name, table or "
+        "column)");
     cr->add_option("name", create_args->name, "The index's name")->required();
     cr->add_option("--on", create_args->on, "TABLE(COLUMN, …), e.g. 'conversation_message(conversation_id)'")
         ->required();

@@ -386,9 +386,7 @@ Result<TableInfo> table_info(pg::SyncConnection& conn, const std::string& table)
     TableInfo t;
     t.name = root->text(0, "name");
     t.root = root->text(0, "root");
-    auto kind = conn.query(pg::queries::kIndexTableRoot, {t.root});
-    if (!kind) return kind.error();
-    t.partitioned = !kind->empty() && kind->text(0, "kind") == "p";
+    t.partitioned = root->text(0, "root_kind") == "p";
     if (t.partitioned) {
         auto parts = conn.query(pg::queries::kIndexPartitions, {t.root});
         if (!parts) return parts.error();

@@ -329,25 +329,27 @@ Result<std::vector<IndexFinding>> check_indexes(std::vector<pg::SyncConnection*>
             if (it != all.end()) it->second.scans += rows->optional_int(i, "scans").value_or(0);
         }
     }
-    auto top_of = [&](const std::string& name) {
+    // Each index's top-level index: itself, or the partitioned index it is attached to (through levels).
+    std::map<std::string, std::string> top;
+    for (const auto& [name, x] : all) {
         std::string at = name;
         for (int depth = 0; depth < 8; ++depth) {
             auto it = all.find(at);
             if (it == all.end() || it->second.parent.empty() || !all.count(it->second.parent)) break;
             at = it->second.parent;
         }
-        return at;
-    };
+        top[name] = at;
+    }
     struct Group {
         long long bytes = 0, scans = 0;
         int partitions = 0;
     };
     std::map<std::string, Group> groups;
     for (const auto& [name, x] : all) {
-        auto& g = groups[top_of(name)];
+        auto& g = groups[top[name]];
         g.bytes += x.bytes;
         g.scans += x.scans;
-        if (top_of(name) != name) ++g.partitions;
+        if (top[name] != name) ++g.partitions;
     }
     std::vector<IndexFinding> out;
     for (const auto& [name, x] : all) {
@@ -368,7 +370,7 @@ Result<std::vector<IndexFinding>> check_indexes(std::vector<pg::SyncConnection*>
     // Duplicates: top-level indexes of the same table, keys, operator classes, expressions and predicate.
     std::map<std::string, std::vector<const Index*>> by_identity;
     for (const auto& [name, x] : all)
-        if (top_of(name) == name && x.valid) by_identity[x.identity].push_back(&x);
+        if (top[name] == name && x.valid) by_identity[x.identity].push_back(&x);
     for (auto& [identity, list] : by_identity) {
         if (list.size() < 2) continue;
         // Keep the one that enforces something (else the first by name); the others are duplicates.
@@ -381,7 +383,7 @@ Result<std::vector<IndexFinding>> check_indexes(std::vector<pg::SyncConnection*>
         }
     }
     for (const auto& [name, x] : all) {
-        if (top_of(name) != name || x.enforces || !x.valid) continue;
+        if (top[name] != name || x.enforces || !x.valid) continue;
         const auto& g = groups[name];
         if (g.scans > 0) continue;
         out.push_back({"unused", name, x.table, g.bytes, g.partitions, 0,

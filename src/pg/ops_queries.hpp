@@ -127,9 +127,9 @@ inline constexpr Query kStatementsReset{"advisor.statements_reset", "SELECT pg_s
 // no table.
 inline constexpr Query kIndexTableRoot{
     "index.table_root",
-    "SELECT c.oid::regclass::text AS name, coalesce(pg_partition_root(c.oid), c.oid)::regclass::text AS root,"
-    " c.relkind::text AS kind"
-    " FROM pg_class c WHERE c.oid = to_regclass($1) AND c.relkind IN ('r', 'p')"};
+    "SELECT c.oid::regclass::text AS name, r.oid::regclass::text AS root, r.relkind::text AS root_kind"
+    " FROM pg_class c JOIN pg_class r ON r.oid = coalesce(pg_partition_root(c.oid), c.oid)"
+    " WHERE c.oid = to_regclass($1) AND c.relkind IN ('r', 'p')"};
 // The leaf partitions of $1 (a partitioned table), by name; none for a plain table.
 inline constexpr Query kIndexPartitions{
     "index.partitions",
