@@ -95,7 +95,10 @@ function presentedKey(req) {
 
 const app = Fastify({ logger: false });
 
+// The cache's counters, for the bench's hit-rate note (a team would export these as metrics).
+const stats = { cache_hits: 0, cache_misses: 0 };
 app.get('/health', async () => ({ status: 'ok' }));
+app.get('/stats', async () => stats);
 
 app.get('/v1/conversations/:id/messages', async (req, reply) => {
   const key = presentedKey(req);
@@ -120,7 +123,11 @@ app.get('/v1/conversations/:id/messages', async (req, reply) => {
   if (redis) {
     try {
       const cached = await redis.get(cacheKey);
-      if (cached !== null) return reply.header('x-cache', 'HIT').type('application/json').send(cached);
+      if (cached !== null) {
+        stats.cache_hits++;
+        return reply.header('x-cache', 'HIT').type('application/json').send(cached);
+      }
+      stats.cache_misses++;
     } catch (err) {
       // Redis down: answer from the database, like ywmsgd's BYPASS.
     }
