@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # run.sh: `make bench` — builds Release, starts a throwaway topology on free ports, loads the data set
-# (bench/load.sql), runs pgbench (the database's own ceiling for the latest-50 SQL) and wrk against ywmsgd, prints
-# one table and writes it, with the raw outputs, to bench/out/. The topology is always destroyed on exit.
+# (bench/load.sql), runs pgbench (the database's own ceiling for the latest-50 SQL), compares ywmsgd side by side
+# with the bench peer (bench/peer/: Fastify + node-postgres + ioredis; bench/compare.sh) and runs the wrk scenarios
+# against ywmsgd, prints the tables and writes them, with the raw outputs, to bench/out/. The topology, ywmsgd and
+# the peer are always stopped on exit.
 # Knobs (environment): see docs/benchmarks.md.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -43,6 +45,8 @@ say() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { say "error: $*"; exit 1; }
 for tool in wrk pgbench psql jq curl ss; do command -v "$tool" >/dev/null || die "$tool is missing (scripts/bootstrap.sh installs it)"; done
 case $db_path in pgbouncer|direct|prepared) ;; *) die "BENCH_DB_PATH must be pgbouncer, direct or prepared, not '$db_path'";; esac
+# The side-by-side comparison with the peer (BENCH_PEER*): its knobs and functions.
+source bench/compare.sh
 
 # ---------------------------------------------------------------------------------------------------- build
 if [ "$skip_build" != 1 ]; then
@@ -62,6 +66,7 @@ if [ "$micro" = 1 ] && [ -x "$bdir/yw_micro_bench" ]; then
     "$bdir/yw_micro_bench" --benchmark_out="$raw/micro.json" --benchmark_out_format=json >"$raw/micro.txt" 2>&1 ||
         say "warning: yw_micro_bench failed (see micro.txt)"
 fi
+peer_install
 
 # ---------------------------------------------------------------------------------------------------- cleanup
 tmp=""
@@ -72,6 +77,7 @@ cleanup() {
     local rc=$?
     trap - EXIT INT TERM
     [ -n "$sampler_pid" ] && kill "$sampler_pid" 2>/dev/null
+    stop_peer
     if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
         kill -TERM "$server_pid" 2>/dev/null
         for _ in $(seq 1 50); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.2; done
@@ -94,7 +100,7 @@ trap 'exit 143' TERM
 port_free() { ! ss -Htan "sport = :$1" 2>/dev/null | grep -q .; }
 # Bases from 17000 up to below the kernel's ephemeral range, so outgoing connections rarely collide.
 eph_low=$(awk '{ print $1 }' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
-pick_base() {  # primary N, replicas N+1/N+2, PgBouncer N+1000, Redis N+947, S3 N+948/949, and ywmsgd on N+3
+pick_base() {  # primary N, replicas N+1/N+2, PgBouncer N+1000, Redis N+947, S3 N+948/949, ywmsgd N+3, the peer N+4
     local lo=17000 slots base p ok
     slots=$(( (eph_low - 1001 - lo) / 10 ))
     [ "$slots" -gt 0 ] || { lo=20000; slots=4000; }
@@ -102,7 +108,7 @@ pick_base() {  # primary N, replicas N+1/N+2, PgBouncer N+1000, Redis N+947, S3 
     for ((i = 0; i < slots; i++)); do
         base=$(( lo + ((start + i) % slots) * 10 ))
         ok=1
-        for p in $base $((base + 1)) $((base + 2)) $((base + 3)) $((base + 947)) $((base + 948)) $((base + 949)) $((base + 1000)); do
+        for p in $base $((base + 1)) $((base + 2)) $((base + 3)) $((base + 4)) $((base + 947)) $((base + 948)) $((base + 949)) $((base + 1000)); do
             port_free "$p" || { ok=0; break; }
         done
         [ $ok = 1 ] && { echo "$base"; return 0; }
@@ -111,6 +117,7 @@ pick_base() {  # primary N, replicas N+1/N+2, PgBouncer N+1000, Redis N+947, S3 
 }
 base=$(pick_base) || die "no free port range found"
 http_port=$((base + 3))
+peer_port=$((base + 4)) peer_url="http://127.0.0.1:$((base + 4))"
 
 # ---------------------------------------------------------------------------------------------------- topology
 tmp=$(mktemp -d /tmp/ywbench.XXXXXX)
@@ -126,6 +133,11 @@ env_file="$cluster_dir/cluster.env"
 admin_token=$(sed -n 's/^YW_ADMIN_TOKEN=//p' "$env_file" | tr -d "\"'")
 pgb_url=$(sed -n 's/^DATABASE_URL=//p' "$env_file" | tr -d "\"'")
 direct_url=$(printf '%s' "$pgb_url" | sed "s/:$((base + 1000))\//:$base\//")
+# The peer's connections: app_user on the primary and on each replica, and Redis, as cluster.env gives them.
+app_primary_url=$(sed -n 's/^DATABASE_PRIMARY_URL=//p' "$env_file" | tr -d "\"'")
+[ -n "$app_primary_url" ] || app_primary_url=$direct_url
+replica_urls=$(sed -n 's/^DATABASE_READ_REPLICAS=//p' "$env_file" | tr -d "\"'" | tr ',' '\n' | sed 's/^[^=]*=//' | paste -sd,)
+redis_url=$(sed -n 's/^REDIS_URL=//p' "$env_file" | tr -d "\"'")
 psql_pg=(psql -X -q -h 127.0.0.1 -p "$base" -U postgres -d ywmessaging -v ON_ERROR_STOP=1)
 since=$(date -u -d "-${window_days} days" +%Y-%m-%dT%H:%M:%SZ)
 
@@ -191,6 +203,7 @@ db_size=$("${psql_pg[@]}" -Atc "SELECT pg_size_pretty(pg_database_size('ywmessag
 "${psql_pg[@]}" -Atc "SELECT id FROM bench_conversations ORDER BY n" >"$raw/conversation_ids.txt"
 "${psql_pg[@]}" -Atc "SELECT id FROM bench_users ORDER BY n" >"$raw/user_ids.txt"
 say "loaded $n_messages messages into $n_parts partitions in ${load_s}s (hottest 1 % of conversations: $hot_share %; database $db_size)"
+cmp_prepare_longtail
 
 # ---------------------------------------------------------------------------------------------------- pgbench
 # Latency percentiles from pgbench's per-transaction log (third field: microseconds).
@@ -203,7 +216,7 @@ pgbench_run() {  # mode clients seconds label [script]
     [ "$c" -lt "$j" ] && j=$c
     rm -f "$raw/pglog_$label".*
     pgbench -h 127.0.0.1 -p "$base" -U postgres -n -M "$mode" -c "$c" -j "$j" -T "$secs" \
-        -D tenant="$tenant_id" -D hot_pct="$hot_pct" -D nconv="$nconv" -D nhot="$nhot" -D since="$since" \
+        -D tenant="$tenant_id" -D hot_pct="$hot_pct" -D nconv="$nconv" -D nhot="$nhot" -D since="$since" -D lt_lo="${lt_lo:-1}" \
         -l --log-prefix="$raw/pglog_$label" -f "$script" ywmessaging >"$raw/pgbench_$label.txt" 2>&1
 }
 # CPU busy % of the whole machine over 3 s while our topology is idle: other engineers' compiles, etc.
@@ -233,6 +246,20 @@ say "pgbench warm-up (${warmup}s)"
 pgbench_run prepared 8 "$warmup" warmup || true
 rm -f "$raw"/pglog_warmup.*
 printf 'mode\tclients\ttps\tavg_ms\tp50_ms\tp99_ms\tfailed\n' >"$raw/pgbench.tsv"
+pgbench_measure() {  # variant mode clients script → one line of pgbench.tsv
+    local variant=$1 mode=$2 c=$3 script=$4 f tps avg failed p50 p99
+    say "pgbench $variant -c $c (${pg_duration}s)"
+    pgbench_run "$mode" "$c" "$pg_duration" "${variant}_c$c" "$script" || say "warning: pgbench $variant -c $c failed (see pgbench_${variant}_c$c.txt)"
+    f="$raw/pgbench_${variant}_c$c.txt"
+    tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$f" | head -1)
+    avg=$(sed -n 's/^latency average = \([0-9.]*\) ms.*/\1/p' "$f" | head -1)
+    failed=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$f" | head -1)
+    grep -q 'aborted' "$f" && failed="aborted"
+    read -r p50 p99 < <(log_pcts "$raw/pglog_${variant}_c$c".*)
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$variant" "$c" "${tps:-0}" "${avg:--}" "$p50" "$p99" "${failed:-?}" \
+        >>"$raw/pgbench.tsv"
+    gzip -f "$raw/pglog_${variant}_c$c".* 2>/dev/null || true
+}
 # Variants: the plain SQL in every mode; with BENCH_PG_WINDOW_DAYS, also the windowed SQL (mode "<mode>+window").
 variants=""
 for mode in $pg_modes; do variants="$variants $mode"; done
@@ -240,20 +267,9 @@ if [ "$window_days" -gt 0 ]; then for mode in $pg_modes; do variants="$variants 
 for variant in $variants; do
     mode=${variant%+window} script=bench/pgbench/latest50.sql
     [ "$variant" != "$mode" ] && script=bench/pgbench/latest50_window.sql
-    for c in $pg_clients; do
-        say "pgbench $variant -c $c (${pg_duration}s)"
-        pgbench_run "$mode" "$c" "$pg_duration" "${variant}_c$c" "$script" || say "warning: pgbench $variant -c $c failed (see pgbench_${variant}_c$c.txt)"
-        f="$raw/pgbench_${variant}_c$c.txt"
-        tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$f" | head -1)
-        avg=$(sed -n 's/^latency average = \([0-9.]*\) ms.*/\1/p' "$f" | head -1)
-        failed=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$f" | head -1)
-        grep -q 'aborted' "$f" && failed="aborted"
-        read -r p50 p99 < <(log_pcts "$raw/pglog_${variant}_c$c".*)
-        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$variant" "$c" "${tps:-0}" "${avg:--}" "$p50" "$p99" "${failed:-?}" \
-            >>"$raw/pgbench.tsv"
-        gzip -f "$raw/pglog_${variant}_c$c".* 2>/dev/null || true
-    done
+    for c in $pg_clients; do pgbench_measure "$variant" "$mode" "$c" "$script"; done
 done
+cmp_pgbench_longtail   # the long-tail mix, -M prepared: the database's ceiling for that workload
 best() {  # mode → "tps clients p50 p99" of the best run of that mode
     awk -F'\t' -v m="$1" 'NR > 1 && $1 == m && $7 == "0" && $3 + 0 > b { b = $3 + 0; l = $3 " " $2 " " $5 " " $6 }
         END { print (l == "" ? "0 - - -" : l) }' "$raw/pgbench.tsv"
@@ -324,6 +340,11 @@ reconfigure() {
         "$ywctl" --config "$env_file" cache clear --all --yes >"$raw/cache_clear.log" 2>&1 || true
     fi
 }
+# ---------------------------------------------------------------------------------------------------- peer
+# ywmsgd beside the peer, path × workload (bench/compare.sh), before the wrk scenarios: post_message would add
+# recent messages to the quiet conversations of the long tail. ywmsgd is left as the scenarios start it.
+cmp_section
+
 # One line per scenario: scenario rps p50 p99 non2xx rss_peak_mb hwm_mb note
 : >"$raw/wrk.tsv"
 for s in $scenarios; do
@@ -500,6 +521,7 @@ cache_targets() {
     else awk -v r="$rate" 'BEGIN { printf "- %s ≥ 80 %% cache hits on the skewed workload (get_user_zipf, from a cold cache): %.1f %%\n", (r >= 80 ? "✓" : "✗"), r }'; fi
 }
 { targets; cache_targets; } >"$raw/targets.md"
+cmp_report >"$raw/compare.md"
 # On a shared machine other work skews every number: say so next to the targets.
 for phase in before after; do
     v=$(cat "$raw/background_cpu_$phase" 2>/dev/null || echo 0)
@@ -540,6 +562,7 @@ git diff --quiet HEAD 2>/dev/null || git_rev="$git_rev (dirty tree)"
     echo "Debian $(cat /etc/debian_version 2>/dev/null), $(psql -h 127.0.0.1 -p "$base" -U postgres -d ywmessaging -Atc 'SHOW server_version' 2>/dev/null | cut -d' ' -f1 | sed 's/^/PostgreSQL /'),"
     echo "$(pgbouncer --version 2>/dev/null | head -1), $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2). Commit $git_rev."
     echo "Other work on the machine (CPU busy while the topology was idle): $(cat "$raw/background_cpu_before") % before, $(cat "$raw/background_cpu_after") % after."
+    if [ -s "$raw/compare.md" ]; then echo; cat "$raw/compare.md"; fi
 } >"$raw/results.md"
 cp "$raw/results.md" "$out/results.md"
 
@@ -547,5 +570,6 @@ echo
 cat "$raw/table.md"
 echo
 cat "$raw/targets.md"
+if [ -s "$raw/compare.md" ]; then echo; cat "$raw/compare.md"; fi
 echo
 say "results: bench/out/results.md; raw outputs: bench/out/$stamp/"
