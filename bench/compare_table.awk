@@ -41,7 +41,7 @@ END {
     # 1. every read path ≥ 1.5× the peer's requests/s with p99 ≤ the peer's, each workload
     for (i = 1; i <= nk; i++) {
         k = order[i]; if (P[k] == "cache") continue
-        if (!both(k)) { printf "- ✗ %s/%s: ywmsgd ≥ 1.5× the peer's req/s with p99 ≤ the peer's: not measured\n", P[k], W[k]; continue }
+        if (!both(k)) { printf "- %s/%s: ywmsgd ≥ 1.5× the peer's req/s with p99 ≤ the peer's: not measured\n", P[k], W[k]; continue }
         y = mean(rps, k, "ywmsgd"); p = mean(rps, k, "peer"); yp = mean(p99, k, "ywmsgd"); pp = mean(p99, k, "peer")
         printf "- %s %s/%s: ywmsgd ≥ 1.5× the peer's req/s with p99 ≤ the peer's: %.0f / %.0f = %.2f×, p99 %.2f vs %.2f ms%s\n",
             mark(y / p >= 1.5 && yp <= pp && !errs(k)), P[k], W[k], y, p, y / p, yp, pp, errnote(k)
@@ -49,7 +49,7 @@ END {
     # 2. the cache path ≥ 3× the peer
     for (i = 1; i <= nk; i++) {
         k = order[i]; if (P[k] != "cache") continue
-        if (!both(k)) { printf "- ✗ cache/%s: ywmsgd ≥ 3× the peer's req/s: not measured\n", W[k]; continue }
+        if (!both(k)) { printf "- cache/%s: ywmsgd ≥ 3× the peer's req/s: not measured\n", W[k]; continue }
         y = mean(rps, k, "ywmsgd"); p = mean(rps, k, "peer")
         printf "- %s cache/%s: ywmsgd ≥ 3× the peer's req/s: %.0f / %.0f = %.2f×%s\n", mark(y / p >= 3 && !errs(k)), W[k], y, p, y / p, errnote(k)
     }
@@ -57,7 +57,7 @@ END {
     for (i = 1; i <= nk; i++) {
         k = order[i]; if (P[k] == "cache") continue
         pg = W[k] == "hot" ? pg_hot : pg_lt
-        if (!has(k, "ywmsgd") || pg + 0 <= 0) { printf "- ✗ %s/%s: ywmsgd ≥ 0.8× pgbench -M prepared (same SQL, same mix): not measured\n", P[k], W[k]; continue }
+        if (!has(k, "ywmsgd") || pg + 0 <= 0) { printf "- %s/%s: ywmsgd ≥ 0.8× pgbench -M prepared (same SQL, same mix): not measured\n", P[k], W[k]; continue }
         y = mean(rps, k, "ywmsgd")
         printf "- %s %s/%s: ywmsgd ≥ 0.8× pgbench -M prepared (same SQL, same mix): %.0f / %.0f = %.2f×%s\n",
             mark(y / pg >= 0.8 && !err[k, "ywmsgd"]), P[k], W[k], y, pg, y / pg, err[k, "ywmsgd"] ? " (run had errors)" : ""
@@ -65,11 +65,11 @@ END {
     # 4. CPU per request ≤ 0.5× the peer's
     for (i = 1; i <= nk; i++) {
         k = order[i]
-        if (!both(k) || cpu(k, "peer") <= 0) { printf "- ✗ %s/%s: ywmsgd's CPU per request ≤ 0.5× the peer's: not measured\n", P[k], W[k]; continue }
+        if (!both(k) || cpu(k, "peer") <= 0) { printf "- %s/%s: ywmsgd's CPU per request ≤ 0.5× the peer's: not measured\n", P[k], W[k]; continue }
         printf "- %s %s/%s: ywmsgd's CPU per request ≤ 0.5× the peer's: %.0f / %.0f µs = %.2f×\n",
             mark(cpu(k, "ywmsgd") <= 0.5 * cpu(k, "peer")), P[k], W[k], cpu(k, "ywmsgd"), cpu(k, "peer"), cpu(k, "ywmsgd") / cpu(k, "peer")
     }
     # 5. ywmsgd RSS < 32 MB
     if (yrss > 0) printf "- %s ywmsgd RSS < 32 MB: peak VmHWM %.1f MB over the compared runs\n", mark(yrss < 32), yrss
-    else print "- ✗ ywmsgd RSS < 32 MB: not measured"
+    else print "- ywmsgd RSS < 32 MB: not measured"
 }
