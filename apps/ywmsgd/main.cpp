@@ -195,8 +195,8 @@ int main(int argc, char** argv) {
         config.cache_negative_ttl,
         config.cache_ttl_jitter_pct / 100.0,
         config.cache_timeout,
-        std::max(std::chrono::seconds(60),
-                 2 * std::chrono::ceil<std::chrono::seconds>(config.query_timeout))};
+        std::max({std::chrono::seconds(60), 2 * std::chrono::ceil<std::chrono::seconds>(config.query_timeout),
+                  2 * std::chrono::ceil<std::chrono::seconds>(config.max_replica_lag)})};
     yw::cache::Cache cache(cache_options);
     msg::UserService users(db, cursors, cache);
     msg::ConversationService conversations(db, cursors, cache);

@@ -1,6 +1,9 @@
 // Cache-aside over the async Redis client: GET, else load once (single-flight) and SET EX with jitter.
 #include "cache/cache.hpp"
 
+#include <fmt/format.h>
+
+#include <charconv>
 #include <functional>
 #include <random>
 
@@ -25,15 +28,21 @@ return 1
     return script;
 }
 
-// A write's invalidation: each key's stamp becomes Redis's clock in µs (strictly above its last value, so it
-// always moves) for ARGV[1] seconds, and the key is deleted. KEYS: entry1, stamp1, entry2, stamp2….
+// A write's invalidation. Each key's stamp becomes "<µs> <LSN>": Redis's clock in µs (strictly above the
+// stamp's last value, so it always moves) and the highest WAL position of the writes that invalidated it
+// (16 hex digits, so strings compare as positions), for ARGV[1] seconds; the key is deleted. ARGV[2]: this
+// write's position. KEYS: entry1, stamp1, entry2, stamp2….
 const redis::Script& invalidate_script() {
     static const redis::Script script{R"lua(
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 for i = 1, #KEYS, 2 do
-  local stamp = math.max(now, (tonumber(redis.call('GET', KEYS[i + 1])) or 0) + 1)
-  redis.call('SET', KEYS[i + 1], string.format('%.0f', stamp), 'EX', ARGV[1])
+  local old = redis.call('GET', KEYS[i + 1]) or ''
+  local lsn = ARGV[2]
+  local old_lsn = string.match(old, ' (%x+)$') or ''
+  if old_lsn > lsn then lsn = old_lsn end
+  local stamp = math.max(now, (tonumber(string.match(old, '^%d+')) or 0) + 1)
+  redis.call('SET', KEYS[i + 1], string.format('%.0f', stamp) .. ' ' .. lsn, 'EX', ARGV[1])
   redis.call('UNLINK', KEYS[i])
 end
 return #KEYS / 2
@@ -50,7 +59,7 @@ const redis::Script& warm_script() {
 local since = tonumber(ARGV[1])
 local stored = 0
 for i = 1, #KEYS, 2 do
-  local stamp = tonumber(redis.call('GET', KEYS[i + 1]))
+  local stamp = tonumber(string.match(redis.call('GET', KEYS[i + 1]) or '', '^%d+'))
   if (stamp == nil or stamp < since) and redis.call('SET', KEYS[i], ARGV[i + 1], 'EX', ARGV[i + 2], 'NX') then
     stored = stored + 1
   end
@@ -69,6 +78,20 @@ std::vector<std::string> with_stamps(const std::vector<std::string>& keys) {
         out.push_back(stamp_key(key));
     }
     return out;
+}
+
+// The WAL position a fill must see, from the key's stamp as MGET read it ('' when no write invalidated the
+// key within stamp_ttl: 0). A stamp without one (written by an older version) could be any write: the
+// primary.
+std::uint64_t lsn_of_stamp(std::string_view stamp) {
+    if (stamp.empty()) return 0;
+    auto space = stamp.rfind(' ');
+    std::uint64_t lsn = 0;
+    if (space == std::string_view::npos) return Cache::kUnknownLsn;
+    const char* first = stamp.data() + space + 1;
+    const char* last = stamp.data() + stamp.size();
+    auto [ptr, ec] = std::from_chars(first, last, lsn, 16);
+    return ec == std::errc{} && ptr == last && first != last ? lsn : Cache::kUnknownLsn;
 }
 
 double uniform01() {
@@ -157,7 +180,9 @@ asio::awaitable<Cache::Answer> Cache::lookup_or_load(Namespace ns, const std::st
     }
 
     std::uint64_t before = generation(key).load(std::memory_order_acquire);
-    Result<std::string> loaded = co_await load();
+    FillLsn fill;
+    if (cacheable) fill = lsn_of_stamp(stamp_before);
+    Result<std::string> loaded = co_await load(fill);
     c.loads.fetch_add(1, std::memory_order_relaxed);
     bool not_found = !loaded && loaded.error().code == ErrorCode::kNotFound;
     if (!loaded && !not_found) co_return Answer{Outcome::kBypass, std::move(loaded)};  // database error
@@ -185,7 +210,7 @@ asio::awaitable<Cache::Answer> Cache::lookup_or_load(Namespace ns, const std::st
     co_return Answer{Outcome::kMiss, std::move(loaded)};
 }
 
-asio::awaitable<void> Cache::invalidate(std::vector<std::string> keys) {
+asio::awaitable<void> Cache::invalidate(std::vector<std::string> keys, std::uint64_t written_lsn) {
     // Bumped before the delete: a load running now sees it and will not store what it read.
     for (const auto& key : keys) generation(key).fetch_add(1, std::memory_order_acq_rel);
     if (!redis_ || keys.empty()) co_return;
@@ -193,7 +218,8 @@ asio::awaitable<void> Cache::invalidate(std::vector<std::string> keys) {
     // Stamps and deletes in one script: a load on any instance that began before this write will not store
     // what it read (the stamp moved), and what was stored before is gone.
     std::vector<std::string> script_keys = with_stamps(keys);
-    std::vector<std::string> args{std::to_string(options_.stamp_ttl.count())};
+    std::vector<std::string> args{std::to_string(options_.stamp_ttl.count()),
+                                  fmt::format("{:016X}", written_lsn)};
     auto reply = co_await redis_->eval(invalidate_script(), std::move(script_keys), std::move(args),
                                        std::chrono::steady_clock::now() + options_.timeout);
     if (!reply || reply->is_error()) {

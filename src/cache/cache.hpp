@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,8 +27,10 @@ struct CacheOptions {
     std::chrono::seconds negative_ttl{5};    // YW_CACHE_NEGATIVE_TTL_S: "not found"
     double jitter = 0.1;                     // YW_CACHE_TTL_JITTER_PCT / 100
     std::chrono::milliseconds timeout{100};  // YW_CACHE_TIMEOUT_MS: one Redis call's budget
-    // How long a write's invalidation stamp lives: longer than any load may take (ywmsgd: the larger of
-    // 60 s and twice YW_QUERY_TIMEOUT_MS), so a load that began before the write always sees it.
+    // How long a write's invalidation stamp lives: longer than any load may take, so a load that began before
+    // the write always sees it, and longer than a readable replica may lag, so a fill that finds no stamp
+    // may read any replica (ywmsgd: the largest of 60 s, twice YW_QUERY_TIMEOUT_MS and twice
+    // YW_MAX_REPLICA_LAG_MS).
     std::chrono::seconds stamp_ttl{60};
 };
 
@@ -61,9 +64,15 @@ struct NamespaceStats {
 // database and the failure is counted.
 class Cache {
   public:
+    // What a load must read. Set when its answer will be stored for every reader: the newest WAL position
+    // reported by the writes that invalidated the key within stamp_ttl (0: none; kUnknownLsn: a write whose
+    // position is unknown, so only the primary is sure to show it), which the node it reads from must have
+    // replayed. nullopt: the answer is not stored (no Redis, or Redis failing), read as any read is.
+    using FillLsn = std::optional<std::uint64_t>;
+    static constexpr std::uint64_t kUnknownLsn = UINT64_MAX;
     // Loads the resource from the database: its JSON text, kNotFound (cached for negative_ttl), or another
     // error (not cached, passed on).
-    using Loader = std::function<boost::asio::awaitable<Result<std::string>>()>;
+    using Loader = std::function<boost::asio::awaitable<Result<std::string>>(FillLsn)>;
 
     // Without a Redis client every read loads (still single-flight) and answers kBypass.
     explicit Cache(CacheOptions options);
@@ -73,9 +82,11 @@ class Cache {
 
     boost::asio::awaitable<Result<Fetched>> get(Namespace ns, const std::string& key, Loader load);
 
-    // Deletes `keys` (UNLINK) before the write that changed them is answered. Failures are counted and
-    // logged, never returned: the entries then live until their TTL.
-    boost::asio::awaitable<void> invalidate(std::vector<std::string> keys);
+    // Deletes `keys` (UNLINK) before the write that changed them is answered, and raises their stamps with
+    // `written_lsn` (the write's WAL position, pg::ResultSet::write_lsn: a fill of these keys reads a node
+    // that replayed it). Failures are counted and logged, never returned: the entries then live until their
+    // TTL.
+    boost::asio::awaitable<void> invalidate(std::vector<std::string> keys, std::uint64_t written_lsn);
 
     // Redis's clock in µs: read it before a bulk load and pass it to store_if_absent.
     boost::asio::awaitable<Result<std::int64_t>> clock();

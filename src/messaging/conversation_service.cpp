@@ -50,14 +50,15 @@ Task<Json> ConversationService::list(const Principal& p, const PageRequest& page
 
 Task<cache::Fetched> ConversationService::get(const Principal& p, std::string_view id) {
     if (auto s = validate_uuid(id, "conversation id"); !s) co_return s.error();
-    cache::Cache::Loader loader = [&] { return load(p, id); };
+    cache::Cache::Loader loader = [&](cache::Cache::FillLsn fill) { return load(p, id, fill); };
     std::string key = cache::conversation_key(p.tenant_id, id);
     co_return co_await cache_.get(cache::Namespace::kConversations, key, std::move(loader));
 }
 
-Task<std::string> ConversationService::load(const Principal& p, std::string_view id) {
+Task<std::string> ConversationService::load(const Principal& p, std::string_view id,
+                                            cache::Cache::FillLsn fill) {
     pg::Params params{std::string(id), p.tenant_id};
-    auto rows = co_await db_.exec(fill_intent(cache_), pg::queries::kConversationGet, std::move(params));
+    auto rows = co_await load_read(db_, fill, pg::queries::kConversationGet, std::move(params));
     if (!rows) co_return rows.error();
     if (rows->rows() == 0) co_return make_error(ErrorCode::kNotFound, std::string(kNoConversation));
     co_return to_json(conversation_json(Row(*rows, 0)));
@@ -75,7 +76,7 @@ Task<Json> ConversationService::patch(const Principal& p, std::string_view id, c
                       flag(subject->present), opt(*subject)};
     auto rows = co_await db_.exec(pg::Intent::kWrite, pg::queries::kConversationPatch, std::move(params));
     std::vector<std::string> stale{cache::conversation_key(p.tenant_id, id)};
-    co_await cache_.invalidate(std::move(stale));
+    co_await cache_.invalidate(std::move(stale), written_lsn(rows));
     if (!rows) co_return client_error(rows.error(), "conflict");
     if (rows->rows() == 0) co_return make_error(ErrorCode::kNotFound, std::string(kNoConversation));
     co_return conversation_json(Row(*rows, 0));

@@ -12,10 +12,8 @@ namespace yw::messaging {
 namespace {
 
 constexpr std::string_view kNoConversation = "no such conversation";
-// The first page looks only this far back, so the planner prunes to two or three monthly partitions; a
-// conversation quieter than that costs one more query.
-constexpr std::int64_t kRecentWindowUs = 45LL * 24 * 3600 * 1000000;
-const std::string kMaxId = "ffffffff-ffff-ffff-ffff-ffffffffffff";
+// Below the floor itself: (created_at, id) < (floor, the nil UUID) is created_at < floor.
+const std::string kMinId = "00000000-0000-0000-0000-000000000000";
 
 // What a new or deleted message makes stale: the conversation (last_message_at) and its first page.
 std::vector<std::string> message_keys(const Principal& p, std::string_view conversation_id) {
@@ -42,7 +40,7 @@ Task<Json> MessageService::create(const Principal& p, std::string_view conversat
                       channel->present ? channel->value : std::string("sms"),
                       content->value};
     auto rows = co_await db_.exec(pg::Intent::kWrite, pg::queries::kMessageCreate, std::move(params));
-    co_await cache_.invalidate(message_keys(p, conversation_id));
+    co_await cache_.invalidate(message_keys(p, conversation_id), written_lsn(rows));
     if (!rows) co_return client_error(rows.error(), "conflict");
     if (rows->rows() == 0) co_return make_error(ErrorCode::kNotFound, std::string(kNoConversation));
     co_return message_json(Row(*rows, 0));
@@ -52,47 +50,60 @@ Task<cache::Fetched> MessageService::list(const Principal& p, std::string_view c
                                           const PageRequest& page) {
     if (auto s = validate_uuid(conversation_id, "conversation id"); !s) co_return s.error();
     if (page.cursor.empty() && page.limit == kDefaultPageLimit) {
-        cache::Cache::Loader loader = [&] {
-            return load_page(p, conversation_id, page, fill_intent(cache_));
+        cache::Cache::Loader loader = [&](cache::Cache::FillLsn fill) {
+            return load_page(p, conversation_id, page, fill);
         };
         std::string key = cache::first_page_key(p.tenant_id, conversation_id);
         co_return co_await cache_.get(cache::Namespace::kMessages, key, std::move(loader));
     }
-    auto body = co_await load_page(p, conversation_id, page, pg::Intent::kRead);
+    auto body = co_await load_page(p, conversation_id, page, std::nullopt);
     if (!body) co_return body.error();
     co_return cache::Fetched{std::move(body.value()), cache::Outcome::kBypass};
 }
 
 Task<std::string> MessageService::load_page(const Principal& p, std::string_view conversation_id,
-                                            const PageRequest& page, pg::Intent intent) {
+                                            const PageRequest& page, cache::Cache::FillLsn fill) {
     std::string conv(conversation_id);
     std::string limit = std::to_string(page.limit);
     // Written as text: this page is the product's hot path. (On the heap: GCC 12 warns of a mismatched
     // delete for the coroutine frame when it holds a PageText.)
     auto data = std::make_unique<PageText>(kMessageShape);
-    std::string last_us, last_id;
+    std::int64_t last_us = 0;
+    std::string last_id;
     auto remember_last = [&](const pg::ResultSet& rows) {
         if (rows.rows() == 0) return;
         Row last(rows, rows.rows() - 1);
-        last_us = std::to_string(last.int64("created_us"));
+        last_us = last.int64("created_us");
         last_id = last.text("id");
+    };
+    auto older_than = [&](std::int64_t before_us, std::string before_id, int count) {
+        pg::Params params{conv, p.tenant_id, std::to_string(count), rfc3339_from_us(before_us),
+                          std::move(before_id)};
+        return load_read(db_, fill, pg::queries::kMessagesBefore, std::move(params));
     };
 
     if (page.cursor.empty()) {
-        std::string since = rfc3339_from_us(unix_us_now() - kRecentWindowUs);
-        pg::Params recent_params{conv, p.tenant_id, limit, since};
-        auto recent = co_await db_.exec(intent, pg::queries::kMessagesRecent, std::move(recent_params));
-        if (!recent) co_return recent.error();
-        data->append(*recent);
-        remember_last(*recent);
-        if (recent->rows() < page.limit) {
-            pg::Params older_params{conv, p.tenant_id, std::to_string(page.limit - recent->rows()), since,
-                                    kMaxId};
-            auto older = co_await db_.exec(intent, pg::queries::kMessagesBefore, std::move(older_params));
+        // One statement: from the floor of the last full page when there is one (pruned to the partitions
+        // that hold the page), else the whole conversation newest first.
+        std::optional<std::int64_t> floor = floors_.find(conv, page.limit);
+        pg::Params first_params{conv, p.tenant_id, limit};
+        if (floor) first_params.emplace_back(rfc3339_from_us(*floor));
+        const pg::Query& first_query = floor ? pg::queries::kMessagesRecent : pg::queries::kMessagesLatest;
+        auto first = co_await load_read(db_, fill, first_query, std::move(first_params));
+        if (!first) co_return first.error();
+        data->append(*first);
+        remember_last(*first);
+        if (floor && first->rows() < page.limit) {
+            // Messages were deleted since: the rest lies below the window (or below its last row).
+            floors_.forget(conv, page.limit);
+            std::int64_t below_us = first->rows() > 0 ? last_us : *floor;
+            std::string below_id = first->rows() > 0 ? last_id : kMinId;
+            auto older = co_await older_than(below_us, std::move(below_id), page.limit - first->rows());
             if (!older) co_return older.error();
             data->append(*older);
             remember_last(*older);
         }
+        if (data->size() == page.limit) floors_.remember(conv, page.limit, last_us);
     } else {
         auto fields = cursors_.decode(page.cursor, {"m", p.tenant_id, conv});
         std::int64_t before_us = 0;
@@ -101,8 +112,7 @@ Task<std::string> MessageService::load_page(const Principal& p, std::string_view
             !validate_uuid((*fields)[4], "cursor")) {
             co_return make_error(ErrorCode::kInvalidArgument, "invalid cursor");
         }
-        pg::Params before_params{conv, p.tenant_id, limit, rfc3339_from_us(before_us), (*fields)[4]};
-        auto rows = co_await db_.exec(intent, pg::queries::kMessagesBefore, std::move(before_params));
+        auto rows = co_await older_than(before_us, (*fields)[4], page.limit);
         if (!rows) co_return rows.error();
         data->append(*rows);
         remember_last(*rows);
@@ -110,12 +120,14 @@ Task<std::string> MessageService::load_page(const Principal& p, std::string_view
     if (data->size() == 0) {
         // An empty page of a conversation that is not this tenant's must look like one that does not exist.
         pg::Params exists_params{conv, p.tenant_id};
-        auto exists = co_await db_.exec(intent, pg::queries::kConversationExists, std::move(exists_params));
+        auto exists =
+            co_await load_read(db_, fill, pg::queries::kConversationExists, std::move(exists_params));
         if (!exists) co_return exists.error();
         if (exists->rows() == 0) co_return make_error(ErrorCode::kNotFound, std::string(kNoConversation));
     }
     std::string next;
-    if (data->size() == page.limit) next = cursors_.encode({"m", p.tenant_id, conv, last_us, last_id});
+    if (data->size() == page.limit)
+        next = cursors_.encode({"m", p.tenant_id, conv, std::to_string(last_us), last_id});
     co_return data->finish(next);
 }
 
@@ -133,7 +145,7 @@ Task<bool> MessageService::remove(const Principal& p, std::string_view conversat
     pg::Params params{std::string(message_id), std::string(conversation_id), p.tenant_id,
                       rfc3339_from_us(ms * 1000)};
     auto rows = co_await db_.exec(pg::Intent::kWrite, pg::queries::kMessageDelete, std::move(params));
-    co_await cache_.invalidate(message_keys(p, conversation_id));
+    co_await cache_.invalidate(message_keys(p, conversation_id), written_lsn(rows));
     if (!rows) co_return client_error(rows.error(), "conflict");
     if (rows->affected_rows() == 0) co_return make_error(ErrorCode::kNotFound, "no such message");
     co_return true;

@@ -16,6 +16,7 @@
 #include "messaging/api_key.hpp"
 #include "messaging/cursor.hpp"
 #include "messaging/json_body.hpp"
+#include "messaging/page_floors.hpp"
 #include "pg/cluster.hpp"
 
 namespace yw::messaging {
@@ -112,7 +113,7 @@ class UserService {
     Task<bool> remove(const Principal& p, std::string_view id);
 
   private:
-    Task<std::string> load(const Principal& p, std::string_view id);
+    Task<std::string> load(const Principal& p, std::string_view id, cache::Cache::FillLsn fill);
     pg::Cluster& db_;
     const CursorCodec& cursors_;
     cache::Cache& cache_;
@@ -128,7 +129,7 @@ class ConversationService {
     Task<Json> patch(const Principal& p, std::string_view id, const JsonBody& body);
 
   private:
-    Task<std::string> load(const Principal& p, std::string_view id);
+    Task<std::string> load(const Principal& p, std::string_view id, cache::Cache::FillLsn fill);
     pg::Cluster& db_;
     const CursorCodec& cursors_;
     cache::Cache& cache_;
@@ -145,11 +146,13 @@ class MessageService {
     Task<bool> remove(const Principal& p, std::string_view conversation_id, std::string_view message_id);
 
   private:
+    // `fill`: see load_read.
     Task<std::string> load_page(const Principal& p, std::string_view conversation_id, const PageRequest& page,
-                                pg::Intent intent);
+                                cache::Cache::FillLsn fill);
     pg::Cluster& db_;
     const CursorCodec& cursors_;
     cache::Cache& cache_;
+    PageFloors floors_;
 };
 
 // Shared validation.
@@ -161,10 +164,19 @@ Result<std::string> id_after(const CursorCodec& cursors, const std::string& curs
 // The cursor of the page after `rows` when it came back full (`limit` rows), else "".
 std::string next_id_cursor(const CursorCodec& cursors, std::vector<std::string> scope,
                            const pg::ResultSet& rows, int limit);
-// The intent of a load that may fill the cache: an entry lives for minutes, so it must not be read from a
-// replica that has not replayed the write which just deleted it.
-inline pg::Intent fill_intent(const cache::Cache& cache) {
-    return cache.enabled() ? pg::Intent::kReadAfterWrite : pg::Intent::kRead;
+// The database read of a cached resource's load. A fill (its answer stored for every reader, for minutes)
+// reads a node that has replayed the writes which invalidated the key, any replica when none did lately; a
+// load that will not be stored reads as any read (the tenant's own writes).
+inline boost::asio::awaitable<Result<pg::ResultSet>> load_read(pg::Cluster& db, cache::Cache::FillLsn fill,
+                                                               const pg::Query& query, pg::Params params) {
+    if (fill) return db.exec(pg::AtLeast{*fill}, query, std::move(params));
+    return db.exec(pg::Intent::kRead, query, std::move(params));
+}
+// What a write's invalidation tells the fills of its keys to wait for: its WAL position, or, when the write
+// failed (it may have committed), a position only the primary is sure to have.
+static_assert(cache::Cache::kUnknownLsn == pg::kNewestLsn);
+inline std::uint64_t written_lsn(const Result<pg::ResultSet>& rows) {
+    return rows ? rows->write_lsn() : cache::Cache::kUnknownLsn;
 }
 // A database error as the client may see it: constraint texts and SQL never leave the server.
 Error client_error(const Error& db_error, std::string_view conflict_message);

@@ -60,14 +60,14 @@ Task<Json> UserService::list(const Principal& p, const PageRequest& page) {
 
 Task<cache::Fetched> UserService::get(const Principal& p, std::string_view id) {
     if (auto s = validate_uuid(id, "user id"); !s) co_return s.error();
-    cache::Cache::Loader loader = [&] { return load(p, id); };
+    cache::Cache::Loader loader = [&](cache::Cache::FillLsn fill) { return load(p, id, fill); };
     std::string key = cache::user_key(p.tenant_id, id);
     co_return co_await cache_.get(cache::Namespace::kUsers, key, std::move(loader));
 }
 
-Task<std::string> UserService::load(const Principal& p, std::string_view id) {
+Task<std::string> UserService::load(const Principal& p, std::string_view id, cache::Cache::FillLsn fill) {
     pg::Params params{std::string(id), p.tenant_id};
-    auto rows = co_await db_.exec(fill_intent(cache_), pg::queries::kUserGet, std::move(params));
+    auto rows = co_await load_read(db_, fill, pg::queries::kUserGet, std::move(params));
     if (!rows) co_return rows.error();
     if (rows->rows() == 0) co_return make_error(ErrorCode::kNotFound, std::string(kNoUser));
     co_return to_json(user_json(Row(*rows, 0)));
@@ -88,7 +88,7 @@ Task<Json> UserService::patch(const Principal& p, std::string_view id, const Jso
                       flag(phone->present), opt(*phone), flag(email->present), opt(*email)};
     auto rows = co_await db_.exec(pg::Intent::kWrite, pg::queries::kUserPatch, std::move(params));
     std::vector<std::string> stale{cache::user_key(p.tenant_id, id)};
-    co_await cache_.invalidate(std::move(stale));
+    co_await cache_.invalidate(std::move(stale), written_lsn(rows));
     if (!rows) co_return client_error(rows.error(), kPhoneTaken);
     if (rows->rows() == 0) co_return make_error(ErrorCode::kNotFound, std::string(kNoUser));
     co_return user_json(Row(*rows, 0));
@@ -99,7 +99,7 @@ Task<bool> UserService::remove(const Principal& p, std::string_view id) {
     pg::Params params{std::string(id), p.tenant_id};
     auto rows = co_await db_.exec(pg::Intent::kWrite, pg::queries::kUserDelete, std::move(params));
     std::vector<std::string> stale{cache::user_key(p.tenant_id, id)};
-    co_await cache_.invalidate(std::move(stale));
+    co_await cache_.invalidate(std::move(stale), written_lsn(rows));
     if (!rows) co_return rows.error();
     if (rows->affected_rows() == 0) co_return make_error(ErrorCode::kNotFound, std::string(kNoUser));
     co_return true;

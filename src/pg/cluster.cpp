@@ -159,6 +159,7 @@ asio::awaitable<Result<ResultSet>> Cluster::run(Target target, const Query& quer
         auto lsn = co_await (*lease)->exec(queries::kCurrentWalLsn, std::move(none), deadline);
         std::optional<std::uint64_t> parsed;
         if (lsn && lsn->rows() == 1) parsed = parse_lsn(lsn->get(0, 0));
+        result->set_write_lsn(parsed.value_or(kNewestLsn));
         if (parsed) {
             lsns_.note(*tenant, *parsed);
             if (shared_) co_await shared_->publish(*tenant, *parsed);
@@ -183,11 +184,8 @@ asio::awaitable<Result<ResultSet>> Cluster::exec(Intent intent, const Query& que
                             std::chrono::steady_clock::now() + options_.query_timeout);
 }
 
-// The one place where every statement's duration is measured.
 asio::awaitable<Result<ResultSet>> Cluster::exec(Intent intent, const Query& query, Params params,
                                                  Deadline deadline) {
-    deadline = std::min(deadline, std::chrono::steady_clock::now() + options_.query_timeout);
-    auto started = std::chrono::steady_clock::now();
     std::string tenant;  // the read-your-writes scope (see Query)
     if (query.tenant_param >= 0 && static_cast<size_t>(query.tenant_param) < params.size() &&
         params[query.tenant_param]) {
@@ -195,12 +193,6 @@ asio::awaitable<Result<ResultSet>> Cluster::exec(Intent intent, const Query& que
     } else if (!query.scope.empty()) {
         tenant = "scope:" + std::string(query.scope);
     }
-    std::shared_ptr<const Snapshot> snapshot = topology_ ? topology_->snapshot() : nullptr;
-    static const Snapshot kNone;
-    const Snapshot& s = snapshot ? *snapshot : kNone;
-    // A read after writes goes straight to the primary's node, never through PgBouncer: should the primary
-    // die, it fails at once (not in PgBouncer's queue) and is asked again on the freshest replica that
-    // answers, which holds the newest that exists now. A read must not fail while a replica lives.
     const bool read = intent != Intent::kWrite;
     std::uint64_t required = intent == Intent::kReadAfterWrite ? kNewestLsn
                              : read                            ? lsns_.required(tenant)
@@ -209,6 +201,28 @@ asio::awaitable<Result<ResultSet>> Cluster::exec(Intent intent, const Query& que
         std::uint64_t elsewhere = co_await shared_->lookup(tenant);  // written through another instance
         required = std::max(required, elsewhere);
     }
+    co_return co_await dispatch(intent, required, tenant, query, std::move(params), deadline);
+}
+
+asio::awaitable<Result<ResultSet>> Cluster::exec(AtLeast at, const Query& query, Params params) {
+    static const std::string kNoTenant;
+    co_return co_await dispatch(Intent::kRead, at.lsn, kNoTenant, query, std::move(params),
+                                std::chrono::steady_clock::now() + options_.query_timeout);
+}
+
+// The one place where every statement's duration is measured.
+asio::awaitable<Result<ResultSet>> Cluster::dispatch(Intent intent, std::uint64_t required,
+                                                     const std::string& tenant, const Query& query,
+                                                     Params params, Deadline deadline) {
+    deadline = std::min(deadline, std::chrono::steady_clock::now() + options_.query_timeout);
+    auto started = std::chrono::steady_clock::now();
+    std::shared_ptr<const Snapshot> snapshot = topology_ ? topology_->snapshot() : nullptr;
+    static const Snapshot kNone;
+    const Snapshot& s = snapshot ? *snapshot : kNone;
+    // A read after writes goes straight to the primary's node, never through PgBouncer: should the primary
+    // die, it fails at once (not in PgBouncer's queue) and is asked again on the freshest replica that
+    // answers, which holds the newest that exists now. A read must not fail while a replica lives.
+    const bool read = intent != Intent::kWrite;
     auto target = read ? route_read(s, required, -1) : route_write(s);
 
     Result<ResultSet> result = target ? Result<ResultSet>(ResultSet()) : Result<ResultSet>(target.error());

@@ -25,6 +25,12 @@ enum class Intent {
                       // primary answering, on the freshest replica (degraded) rather than failing
 };
 
+// A read that must see the WAL up to `lsn`, a position the caller holds (cache fills: the newest write that
+// invalidated the entry). It covers all the read needs, so the tenant's shared position is not looked up.
+struct AtLeast {
+    std::uint64_t lsn = 0;
+};
+
 struct ClusterOptions {
     PoolOptions primary;             // DATABASE_URL: PgBouncer, or the primary itself
     std::vector<PoolOptions> nodes;  // direct pools, in the topology's node order; empty: no routing
@@ -90,6 +96,8 @@ class Cluster {
     boost::asio::awaitable<Result<ResultSet>> exec(Intent intent, const Query& query, Params params);
     boost::asio::awaitable<Result<ResultSet>> exec(Intent intent, const Query& query, Params params,
                                                    Deadline deadline);
+    // A read on a node that has replayed `at.lsn` (the primary when no replica has).
+    boost::asio::awaitable<Result<ResultSet>> exec(AtLeast at, const Query& query, Params params);
 
     struct NamedStats {
         std::string name;
@@ -126,6 +134,11 @@ class Cluster {
     // be tried elsewhere.
     boost::asio::awaitable<Result<ResultSet>> run(Target target, const Query& query, Params params,
                                                   Deadline deadline, const std::string* tenant, bool& sent);
+    // Routes and runs one statement; `required`: the WAL position a read must see; `tenant`: the scope whose
+    // write this may be.
+    boost::asio::awaitable<Result<ResultSet>> dispatch(Intent intent, std::uint64_t required,
+                                                       const std::string& tenant, const Query& query,
+                                                       Params params, Deadline deadline);
     // DATABASE_URL (PgBouncer) failed a statement: writes go straight to the primary until the topology has
     // probed PgBouncer again.
     void distrust_entry(const Snapshot& s, const Error& error);

@@ -152,11 +152,20 @@ inline constexpr Query kMessageCreate{"messages.create",
                                       " CASE WHEN $4 = 'inbound' THEN 'received' ELSE 'queued' END FROM conv"
                                       " RETURNING " YW_MESSAGE_COLS,
                                       2};
-// The hot path (RB-8/9/10): newest first, keyset on (created_at, id). `since` ($4) bounds created_at from
-// below with a parameter, so the planner prunes to the recent partitions instead of planning all 27; the
-// service asks again below `since` only when the window held fewer than `limit` rows. In messages.before,
-// `created_at <= $4` repeats what the row comparison implies, because partition pruning cannot read a row
-// comparison: without it every partition newer than the cursor is scanned too.
+// The hot path (RB-8/9/10): newest first, keyset on (created_at, id). A first page is one statement:
+// messages.latest when the service knows nothing of the conversation (its generic plan is an ordered Append
+// that scans the partitions newest first and stops at `limit` rows), messages.recent when it knows how far
+// back the last full page reached ($4, messaging::PageFloors: a parameter, so the plan prunes to the
+// partitions from there on). messages.before continues below a cursor; `created_at <= $4` repeats what the
+// row comparison implies, because partition pruning cannot read a row comparison: without it every partition
+// newer than the cursor is scanned too.
+inline constexpr Query kMessagesLatest{
+    "messages.latest",
+    "SELECT " YW_MESSAGE_COLS
+    " FROM conversation_message"
+    " WHERE conversation_id = $1::uuid AND tenant_id = $2::uuid AND deleted_at IS NULL"
+    " ORDER BY created_at DESC, id DESC LIMIT $3::int",
+    1};
 inline constexpr Query kMessagesRecent{
     "messages.recent",
     "SELECT " YW_MESSAGE_COLS
@@ -209,31 +218,19 @@ inline constexpr Query kAuditInsert{
 // Every statement above: `ywctl query top` names them in pg_stat_statements (RB-8's names). A unit test
 // checks that none is missing.
 inline constexpr const Query* kServerQueries[] = {
-    &kHealthPing,
-    &kTopologyProbe,
-    &kCurrentWalLsn,
-    &kTenantCreate,
-    &kApiKeyCreate,
-    &kApiKeyByPrefix,
-    &kApiKeyPatch,
-    &kApiKeyAuthenticate,
-    &kUserCreate,
-    &kUserGet,
-    &kUserList,
-    &kUserPatch,
-    &kUserDelete,
-    &kConversationCreate,
-    &kConversationGet,
-    &kConversationList,
-    &kConversationPatch,
-    &kMessageCreate,
-    &kMessagesRecent,
-    &kMessagesBefore,
-    &kConversationExists,
-    &kMessageDelete,
-    &kCacheHotConversations,
-    &kCacheHotUsers,
-    &kAuditInsert,
+    &kHealthPing,        &kTopologyProbe,
+    &kCurrentWalLsn,     &kTenantCreate,
+    &kApiKeyCreate,      &kApiKeyByPrefix,
+    &kApiKeyPatch,       &kApiKeyAuthenticate,
+    &kUserCreate,        &kUserGet,
+    &kUserList,          &kUserPatch,
+    &kUserDelete,        &kConversationCreate,
+    &kConversationGet,   &kConversationList,
+    &kConversationPatch, &kMessageCreate,
+    &kMessagesLatest,    &kMessagesRecent,
+    &kMessagesBefore,    &kConversationExists,
+    &kMessageDelete,     &kCacheHotConversations,
+    &kCacheHotUsers,     &kAuditInsert,
 };
 
 #undef YW_MESSAGE_COLS

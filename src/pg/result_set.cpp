@@ -33,12 +33,14 @@ std::string one_line(std::string_view text) {
 
 }  // namespace
 
-ResultSet::ResultSet(ResultSet&& other) noexcept : result_(std::exchange(other.result_, nullptr)) {}
+ResultSet::ResultSet(ResultSet&& other) noexcept
+    : result_(std::exchange(other.result_, nullptr)), write_lsn_(other.write_lsn_) {}
 
 ResultSet& ResultSet::operator=(ResultSet&& other) noexcept {
     if (this != &other) {
         PQclear(result_);
         result_ = std::exchange(other.result_, nullptr);
+        write_lsn_ = other.write_lsn_;
     }
     return *this;
 }

@@ -33,8 +33,15 @@ class ResultSet {
 
     const PGresult* raw() const { return result_; }
 
+    // A write's: the primary's WAL position read just after it committed, which a replica must have replayed
+    // to show it (pg::Cluster sets it when it routes over replicas; 0: not read, nothing to wait for;
+    // UINT64_MAX: it could not be read, only the primary is sure to show it).
+    std::uint64_t write_lsn() const { return write_lsn_; }
+    void set_write_lsn(std::uint64_t lsn) { write_lsn_ = lsn; }
+
   private:
     PGresult* result_ = nullptr;
+    std::uint64_t write_lsn_ = 0;
 };
 
 // The error class of a SQLSTATE ("23505" → kConflict, …). `names_constraint`: the error carries a constraint

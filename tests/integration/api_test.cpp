@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <fstream>
 #include <future>
@@ -329,6 +330,70 @@ TEST_F(Api, MessagesNewestFirstWithKeysetPaginationAndSoftDelete) {
     auto empty = as(t.key, "GET", "/v1/conversations/" + other + "/messages");
     ASSERT_EQ(empty.status, 200) << empty.body;
     EXPECT_TRUE(parse(empty).at("next_cursor").is_null());
+}
+
+// A first page is one statement from the floor the last full page reached (messaging::PageFloors). Deletes
+// inside the window, new messages and a conversation shrinking below a page must still give exactly the
+// newest messages, with the rest after the cursor and nothing twice.
+TEST_F(Api, FirstPagesStayExactAcrossDeletesAndNewMessages) {
+    auto t = make_tenant("Floors Chapel");
+    auto conv = make_conversation(t, make_user(t, "Quiet"));
+    const std::string messages = "/v1/conversations/" + conv + "/messages";
+    std::vector<std::string> alive;  // oldest first
+    auto send = [&](int i) {
+        auto r =
+            as(t.key, "POST", messages, json::serialize(json::object{{"content", fmt::format("m{}", i)}}));
+        ASSERT_EQ(r.status, 201) << r.body;
+        alive.emplace_back(parse(r).at("id").as_string());
+    };
+    auto remove = [&](const std::string& id) {
+        ASSERT_EQ(as(t.key, "DELETE", messages + "/" + id).status, 204);
+        alive.erase(std::find(alive.begin(), alive.end(), id));
+    };
+    // Every page of 20 (uncached: only the default size is), newest first, following the cursors.
+    auto pages = [&] {
+        std::vector<std::vector<std::string>> out;
+        std::string cursor;
+        do {
+            auto r = as(t.key, "GET", messages + "?limit=20" + (cursor.empty() ? "" : "&before=" + cursor));
+            EXPECT_EQ(r.status, 200) << r.body;
+            auto page = parse(r);
+            out.emplace_back();
+            for (auto& m : page.at("data").as_array()) out.back().emplace_back(m.at("id").as_string());
+            cursor = page.at("next_cursor").is_null() ? "" : std::string(page.at("next_cursor").as_string());
+        } while (!cursor.empty() && out.size() < 10);
+        return out;
+    };
+    auto expected = [&] {
+        std::vector<std::vector<std::string>> out;
+        std::vector<std::string> newest(alive.rbegin(), alive.rend());
+        for (size_t i = 0;;) {  // a full page has a cursor to one more page; a short one ends the list
+            size_t n = std::min<size_t>(20, newest.size() - i);
+            out.emplace_back(newest.begin() + static_cast<long>(i),
+                             newest.begin() + static_cast<long>(i + n));
+            i += n;
+            if (n < 20) break;
+        }
+        return out;
+    };
+    for (int i = 0; i < 45; ++i) send(i);
+    EXPECT_EQ(pages(), expected()) << "first read: no floor yet";
+    EXPECT_EQ(pages(), expected()) << "from the floor";
+    remove(alive[alive.size() - 1]);  // inside the window, the floor's own row (the 20th newest) kept
+    remove(alive[alive.size() - 9]);
+    remove(alive[alive.size() - 15]);
+    EXPECT_EQ(pages(), expected()) << "deletes inside the window";
+    remove(alive[alive.size() - 20]);  // the floor's own row
+    EXPECT_EQ(pages(), expected()) << "the floor's row deleted";
+    send(100);
+    send(101);
+    EXPECT_EQ(pages(), expected()) << "new messages above the floor";
+    while (alive.size() > 25) remove(alive.back());
+    EXPECT_EQ(pages(), expected()) << "after deleting the newest";
+    while (alive.size() > 12) remove(alive.back());
+    EXPECT_EQ(pages(), expected()) << "fewer messages than a page";
+    while (!alive.empty()) remove(alive.back());
+    EXPECT_EQ(pages(), expected()) << "none left";
 }
 
 TEST_F(Api, MessageContentLengthIsCountedInCharacters) {

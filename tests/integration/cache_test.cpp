@@ -231,11 +231,12 @@ TEST(Cache, ALoadThatRacedAWriteOnAnotherInstanceIsNotStored) {
                 [&]() -> asio::awaitable<void> {
                     while (!load_started) co_await pause(1ms);
                     std::vector<std::string> keys{key};
-                    co_await b.invalidate(std::move(keys));
+                    co_await b.invalidate(std::move(keys), 0);
                     written = true;
                 },
                 asio::detached);
-            cache::Cache::Loader before_the_write = [&]() -> asio::awaitable<Result<std::string>> {
+            cache::Cache::Loader before_the_write =
+                [&](cache::Cache::FillLsn) -> asio::awaitable<Result<std::string>> {
                 load_started = true;
                 while (!written) co_await pause(1ms);
                 co_return std::string(R"({"name":"before the write"})");
@@ -243,7 +244,8 @@ TEST(Cache, ALoadThatRacedAWriteOnAnotherInstanceIsNotStored) {
             raced = co_await a.get(cache::Namespace::kUsers, key, before_the_write);
             stored_after_race = co_await value_in_redis();
             // A load that no write crossed is stored as usual, and B hits it.
-            cache::Cache::Loader after_the_write = [&]() -> asio::awaitable<Result<std::string>> {
+            cache::Cache::Loader after_the_write =
+                [&](cache::Cache::FillLsn) -> asio::awaitable<Result<std::string>> {
                 co_return std::string(R"({"name":"after the write"})");
             };
             (void)co_await a.get(cache::Namespace::kUsers, key, after_the_write);
@@ -268,6 +270,89 @@ TEST(Cache, ALoadThatRacedAWriteOnAnotherInstanceIsNotStored) {
     ASSERT_TRUE(ttl.ok());
     EXPECT_GT(ttl->integer, 0);  // the stamp goes away by itself
     EXPECT_LE(ttl->integer, options.stamp_ttl.count());
+}
+
+// Pauses WAL replay on both replicas for the test's scope; resumes it however the test ends.
+class ReplayPaused {
+  public:
+    ReplayPaused() {
+        for (const char* node : {"replica-1", "replica-2"}) {
+            auto su = Topology::get().superuser(node);
+            EXPECT_TRUE(su.simple_query("test.pause", "SELECT pg_wal_replay_pause()").ok());
+        }
+    }
+    ~ReplayPaused() {
+        for (const char* node : {"replica-1", "replica-2"}) {
+            auto su = Topology::get().superuser(node);
+            EXPECT_TRUE(su.simple_query("test.resume", "SELECT pg_wal_replay_resume()").ok());
+        }
+    }
+};
+
+// Whether `node` has replayed the message `id`.
+bool replica_has(const std::string& node, const std::string& id) {
+    static constexpr pg::Query kHas{"test.has",
+                                    "SELECT count(*) AS n FROM conversation_message WHERE id = $1::uuid"};
+    auto su = Topology::get().superuser(node);
+    auto r = su.query(kHas, {id});
+    return r.ok() && r->size() == 1 && r->text(0, "n") == "1";
+}
+
+bool eventually(const std::function<bool()>& ok, std::chrono::milliseconds limit = 10s) {
+    for (auto end = std::chrono::steady_clock::now() + limit; std::chrono::steady_clock::now() < end;) {
+        if (ok()) return true;
+        std::this_thread::sleep_for(50ms);
+    }
+    return ok();
+}
+
+std::string reads_of(const std::string& node) {
+    return fmt::format("yw_db_route_statements_total{{node=\"{}\",kind=\"read\"}}", node);
+}
+
+// Fills read the replicas (the primary stays free for writes), but never store a page older than the write
+// that invalidated it, whichever instance wrote and whichever fills. The replicas count as fresh for a minute
+// here, so only the invalidation's WAL position keeps a fill off a replica that has not replayed the write.
+TEST(Cache, AFillOnAnotherInstanceNeverStoresAPageOlderThanTheWriteThatInvalidatedIt) {
+    Server a({"YW_MAX_REPLICA_LAG_MS=60000"});
+    Server b({"YW_MAX_REPLICA_LAG_MS=60000"});
+    auto [tenant, key] = a.tenant("Fill Fellowship");
+    std::string user = a.create(key, "/v1/users", {{"name", "Lydia"}});
+    std::string conv = a.create(key, "/v1/conversations", {{"user_id", user}});
+    std::string first = a.create(key, "/v1/conversations/" + conv + "/messages", {{"content", "first"}});
+    const std::string page = "/v1/conversations/" + conv + "/messages";
+    ASSERT_TRUE(
+        eventually([&] { return replica_has("replica-1", first) && replica_has("replica-2", first); }));
+
+    // With nothing to wait for, B's fill reads a replica, and B then answers from Redis.
+    ASSERT_TRUE(
+        topology_redis().command({"DEL", cache::stamp_key(cache::first_page_key(tenant, conv))}).ok());
+    double replica_reads = metric(b.port(), reads_of("replica-1")) + metric(b.port(), reads_of("replica-2"));
+    auto cold = b.as(key, "GET", page);
+    ASSERT_EQ(cold.status, 200) << cold.body;
+    EXPECT_EQ(cold.headers["x-cache"], "MISS");
+    EXPECT_GT(metric(b.port(), reads_of("replica-1")) + metric(b.port(), reads_of("replica-2")),
+              replica_reads);
+    EXPECT_EQ(b.as(key, "GET", page).headers["x-cache"], "HIT");
+
+    {
+        ReplayPaused paused;
+        std::string second =
+            a.create(key, "/v1/conversations/" + conv + "/messages", {{"content", "second"}});
+        auto after = b.as(key, "GET", page);
+        ASSERT_EQ(after.status, 200) << after.body;
+        EXPECT_EQ(after.headers["x-cache"], "MISS");
+        auto data = parse(after).at("data").as_array();
+        ASSERT_EQ(data.size(), 2u) << after.body;
+        EXPECT_EQ(data[0].at("id").as_string(), second) << "the fill stored a page older than the write";
+        auto again = b.as(key, "GET", page);  // what the fill stored, for every instance
+        EXPECT_EQ(again.headers["x-cache"], "HIT");
+        EXPECT_EQ(again.body, after.body);
+        EXPECT_EQ(a.as(key, "GET", page).body, after.body);
+        // The replicas had not replayed the write: the page came from the primary.
+        EXPECT_FALSE(replica_has("replica-1", second));
+        EXPECT_FALSE(replica_has("replica-2", second));
+    }
 }
 
 TEST(Cache, TwoHundredConcurrentMissesCostOneQuery) {

@@ -43,11 +43,13 @@ struct CacheTest : ::testing::Test {
     CacheOptions options;
     std::string key = user_key("t1", "u1");
     int loads = 0;
+    std::vector<Cache::FillLsn> fills;   // what each load was told to read
     Result<std::string> loaded = kUser;  // what the database answers
 
     Cache::Loader loader() {
-        return [this]() -> asio::awaitable<Result<std::string>> {
+        return [this](Cache::FillLsn fill) -> asio::awaitable<Result<std::string>> {
             ++loads;
+            fills.push_back(fill);
             co_return loaded;
         };
     }
@@ -94,6 +96,27 @@ TEST_F(CacheTest, AMissLoadsAndFillsWithTheStampItSawThenAHitDoesNotLoad) {
     EXPECT_EQ(s.misses, 1u);
     EXPECT_EQ(s.loads, 1u);
     EXPECT_EQ(s.errors, 0u);
+}
+
+TEST_F(CacheTest, AFillReadsAtLeastTheWritePositionOfTheKeysStamp) {
+    fake.on("EVALSHA", reply::integer(1));
+    fake.on("MGET", reply::array({reply::nil(), reply::text("1700000000000001 000000000A1B2C3D")}));
+    expect_user(get(), Outcome::kMiss);
+    fake.on("MGET", reply::array({reply::nil(), reply::nil()}));  // no write within the stamp's TTL
+    expect_user(get(), Outcome::kMiss);
+    fake.on("MGET",
+            reply::array({reply::nil(), reply::text("1700000000000001")}));  // an older version's stamp
+    expect_user(get(), Outcome::kMiss);
+    fake.on("MGET", reply::array({reply::nil(), reply::text("1700000000000001 zz")}));  // garbled
+    expect_user(get(), Outcome::kMiss);
+    fake.set_down(true);  // not going to be stored: a plain read
+    expect_user(get(), Outcome::kBypass);
+    ASSERT_EQ(fills.size(), 5u);
+    EXPECT_EQ(fills[0], Cache::FillLsn(0xA1B2C3DULL));
+    EXPECT_EQ(fills[1], Cache::FillLsn(0));
+    EXPECT_EQ(fills[2], Cache::FillLsn(Cache::kUnknownLsn));
+    EXPECT_EQ(fills[3], Cache::FillLsn(Cache::kUnknownLsn));
+    EXPECT_EQ(fills[4], std::nullopt);
 }
 
 TEST_F(CacheTest, NotFoundIsCachedForTheNegativeTtlAndAnsweredFromRedis) {
@@ -186,10 +209,11 @@ TEST_F(CacheTest, ADatabaseErrorIsPassedOnAndNotCached) {
 TEST_F(CacheTest, AWriteDuringTheLoadKeepsWhatItReadOutOfRedis) {
     fake.on("MGET", reply::array({reply::nil(), reply::nil()}));
     fake.on("EVALSHA", reply::integer(1));
-    Cache::Loader load = [&]() -> asio::awaitable<Result<std::string>> {
+    Cache::Loader load = [&](Cache::FillLsn) -> asio::awaitable<Result<std::string>> {
         ++loads;
         std::vector<std::string> written{key};
-        co_await cache().invalidate(std::move(written));  // a write of the key lands while the load runs
+        co_await cache().invalidate(std::move(written),
+                                    0x10);  // a write of the key lands while the load runs
         co_return kUser;
     };
     expect_user(testing::run(io, cache().get(Namespace::kUsers, key, load)),
@@ -197,7 +221,8 @@ TEST_F(CacheTest, AWriteDuringTheLoadKeepsWhatItReadOutOfRedis) {
     auto evals = scripts(fake);
     ASSERT_EQ(evals.size(), 1u);  // the invalidation only: no fill
     EXPECT_EQ(evals[0].keys, (std::vector<std::string>{key, stamp_key(key)}));
-    EXPECT_EQ(evals[0].argv, (std::vector<std::string>{"60"}));  // the stamp's TTL
+    // The stamp's TTL and the write's WAL position, 16 hex digits (they compare as strings in the script).
+    EXPECT_EQ(evals[0].argv, (std::vector<std::string>{"60", "0000000000000010"}));
     EXPECT_EQ(users().stale, 1u);
 }
 
