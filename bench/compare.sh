@@ -94,13 +94,13 @@ cmp_server() {
 }
 
 # The peer for a path: primary = PEER_DATABASE_URL on the primary; replicas = round-robin over both replicas;
-# cache = the primary plus Redis (keys under peer:, so ywmsgd's keys are never touched).
+# cache = Redis (keys under peer:, so ywmsgd's keys are never touched), misses round-robin on both replicas.
 start_peer() {
     local mode=$1 envs code=000
     envs=(PEER_DATABASE_URL="$app_primary_url" PEER_PORT="$peer_port" PEER_POOL_MAX="$peer_pool")
     case $mode in
     replicas) envs+=(PEER_READ_URLS="$replica_urls") ;;
-    cache) envs+=(PEER_REDIS_URL="$redis_url" PEER_REDIS_PREFIX=peer:) ;;
+    cache) envs+=(PEER_READ_URLS="$replica_urls" PEER_REDIS_URL="$redis_url" PEER_REDIS_PREFIX=peer:) ;;
     esac
     say "starting the peer on 127.0.0.1:$peer_port (mode $mode, pool $peer_pool)"
     (cd "$root/bench/peer" && exec env "${envs[@]}" node server.js) >>"$raw/peer.log" 2>&1 &
