@@ -29,7 +29,7 @@ integration: build
 
 # The whole suite again under AddressSanitizer + UndefinedBehaviorSanitizer.
 sanitize: bootstrap
-	@$(CMAKE) -B $(BUILD)-asan -DYW_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+	@$(CMAKE) -B $(BUILD)-asan -DYW_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug -DYW_BUILD_BENCH=OFF >/dev/null
 	@cmake --build $(BUILD)-asan -j $(JOBS)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir $(BUILD)-asan --output-on-failure

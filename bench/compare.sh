@@ -261,9 +261,10 @@ cmp_report() {
     echo "$lt_share % of all messages; heat ranks $lt_lo–$nconv, a random permutation of the ids, so spread over the id space)."
     echo "Paths: primary — ywmsgd straight to the primary (named prepared statements, DATABASE_READ_REPLICAS empty), the"
     echo "peer's one pool on the primary; replicas — ywmsgd as it ships (database via $cmp_db_path0, reads on the replicas), the"
-    echo "peer round-robin over both replicas; cache — ywmsgd with YW_CACHE_ENABLED=true, the peer on the primary with Redis"
-    echo "(GET, else query and SET … EX 60); both caches emptied before each run, then the same ${warmup}s warm-up."
-    echo "ywmsgd runs with its rate limiter on (a Redis script per request); the peer has none. Peer pool: $peer_pool per pool."
+    echo "peer round-robin over both replicas; cache — ywmsgd with YW_CACHE_ENABLED=true, the peer with Redis (GET, else"
+    echo "query a replica and SET … EX 60); both caches emptied before each run, then the same ${warmup}s warm-up."
+    echo "ywmsgd runs with its rate limiter (room leased from a Redis script), read-your-writes lookups (a Redis GET per"
+    echo "database read) and audit log on; the peer has none of them. Peer pool: $peer_pool per pool."
     printf 'pgbench -M prepared, same SQL and mix, best of c = %s: hot %s tps, longtail %s tps.\n' "$pg_clients" \
         "$(awk -v t="$best_prep_tps" -v c="$best_prep_c" 'BEGIN { printf "%.0f (c=%s)", t, c }')" \
         "$(awk -v t="$lt_pg" -v c="$lt_c" 'BEGIN { if (t + 0 > 0) printf "%.0f (c=%s)", t, c; else print "not run" }')"
