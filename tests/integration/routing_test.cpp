@@ -220,7 +220,7 @@ TEST_F(Routing, PgBouncerRestartedServiceContinues) {
     pid_t pid = 0;
     in >> pid;
     ASSERT_GT(pid, 0);
-    // A second instance whose topology probes are 30 s apart, with its cache on (fills read after writes):
+    // A second instance whose topology probes are 30 s apart, with its cache on (a fill reads a replica that replayed the write, else the primary's node):
     // whatever it does in the next seconds, it does without the topology having noticed PgBouncer die.
     int port = free_port();
     Child slow_probes(
@@ -252,7 +252,7 @@ TEST_F(Routing, PgBouncerRestartedServiceContinues) {
     ASSERT_EQ(kill(pid, SIGKILL), 0);
     ASSERT_TRUE(eventually([&] { return kill(pid, 0) != 0; }, 10s));
     // PgBouncer refuses the first write's connection (nothing reached a server): it goes straight to the
-    // primary at once, and so does every write and read-after-write after it until the topology probes again.
+    // primary at once, and so does every write after it until the topology probes again.
     for (int i = 0; i < 20; ++i) {
         auto posted = write(fmt::format("pgbouncer down {}", i));
         ASSERT_EQ(posted.status, 201) << posted.body << slow_probes.log();
