@@ -220,8 +220,9 @@ TEST_F(Routing, PgBouncerRestartedServiceContinues) {
     pid_t pid = 0;
     in >> pid;
     ASSERT_GT(pid, 0);
-    // A second instance whose topology probes are 30 s apart, with its cache on (a fill reads a replica that replayed the write, else the primary's node):
-    // whatever it does in the next seconds, it does without the topology having noticed PgBouncer die.
+    // A second instance whose topology probes are 30 s apart, with its cache on (a fill reads a replica that
+    // replayed the write, else the primary's node): whatever it does in the next seconds, it does without the
+    // topology having noticed PgBouncer die.
     int port = free_port();
     Child slow_probes(
         "ywmsgd", {},
