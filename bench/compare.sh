@@ -149,10 +149,10 @@ cmp_check() {
 }
 
 # ---------------------------------------------------------------------------------------------------- runs
-cmp_wrk() {  # url script ids seconds label
+cmp_wrk() {  # url hot_pct ids seconds label: bench/wrk/latest50.lua over `ids`, hot_pct % of them to the first nhot
     BENCH_SCENARIO="$5" BENCH_IDS="$3" BENCH_API_KEY="$api_key" BENCH_WRK_DIR="$root/bench/wrk" \
-        BENCH_HOT_PCT="$hot_pct" BENCH_NHOT="$nhot" \
-        wrk -t"$threads" -c"$conns" -d"${4}s" --timeout 10s --latency -s "bench/wrk/$2.lua" "$1" >"$raw/wrk_cmp_$5.txt" 2>&1
+        BENCH_HOT_PCT="$2" BENCH_NHOT="$nhot" \
+        wrk -t"$threads" -c"$conns" -d"${4}s" --timeout 10s --latency -s bench/wrk/latest50.lua "$1" >"$raw/wrk_cmp_$5.txt" 2>&1
 }
 cmp_cache_counters() {  # side → "hits misses" of its first-page cache
     if [ "$1" = ywmsgd ]; then
@@ -168,15 +168,15 @@ cmp_row() {  # path workload side round rps p50 p99 non2xx requests cpu_ticks hw
 # One measured run: the side's cache emptied (cache path), ywmsgd's rate-limit window reset, the same warm-up for
 # both sides, then wrk; the server's CPU time (utime + stime) over the run and its VmHWM after it.
 cmp_run() {  # side path workload round
-    local side=$1 path=$2 wl=$3 r=$4 pid url script ids label j t0 t1 hwm h0=0 m0=0 h1 m1 note=""
+    local side=$1 path=$2 wl=$3 r=$4 pid url pct ids label j t0 t1 hwm h0=0 m0=0 h1 m1 note=""
     label="${path}_${wl}_${side}_r$r"
     if [ "$side" = ywmsgd ]; then pid=$server_pid url=$base_url; else pid=$peer_pid url=$peer_url; fi
     if [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null; then
         cmp_row "$path" "$wl" "$side" "$r" - - - - - - - "not run: $side not running"; return 0
     fi
     case $wl in
-    hot) script=latest50 ids=$raw/conversation_ids.txt ;;
-    longtail) script=latest50_longtail ids=$raw/longtail_ids.txt ;;
+    hot) pct=$hot_pct ids=$raw/conversation_ids.txt ;;
+    longtail) pct=0 ids=$raw/longtail_ids.txt ;;  # uniform over the quiet conversations
     esac
     if [ "$path" = cache ]; then
         local pattern=(--all); [ "$side" = peer ] && pattern=(--pattern 'peer:*')
@@ -184,11 +184,11 @@ cmp_run() {  # side path workload round
             say "warning: could not empty $side's cache (see cmp_cache_clear.log)"
     fi
     [ "$side" = ywmsgd ] && { "$ywctl" --config "$env_file" ratelimit reset "$api_key" --yes >>"$raw/cmp_ratelimit_reset.log" 2>&1 || true; }
-    [ "$warmup" -gt 0 ] && { cmp_wrk "$url" "$script" "$ids" "$warmup" "${label}_warmup" || true; }
+    [ "$warmup" -gt 0 ] && { cmp_wrk "$url" "$pct" "$ids" "$warmup" "${label}_warmup" || true; }
     say "compare $path/$wl round $r: $side (${duration}s)"
     [ "$path" = cache ] && read -r h0 m0 < <(cmp_cache_counters "$side")
     t0=$(cpu_ticks "$pid")
-    cmp_wrk "$url" "$script" "$ids" "$duration" "$label" || say "warning: wrk $label failed (see wrk_cmp_$label.txt)"
+    cmp_wrk "$url" "$pct" "$ids" "$duration" "$label" || say "warning: wrk $label failed (see wrk_cmp_$label.txt)"
     t1=$(cpu_ticks "$pid")
     hwm=$(awk '$1 == "VmHWM:" { print $2 }' "/proc/$pid/status" 2>/dev/null || true)
     if [ "$path" = cache ]; then

@@ -1,4 +1,4 @@
--- latest50_longtail.sql: latest50.sql's SQL for the long-tail mix of bench/wrk/latest50_longtail.lua: uniformly
+-- latest50_longtail.sql: latest50.sql's SQL for the long-tail mix (wrk: bench/wrk/latest50.lua, BENCH_HOT_PCT=0): uniformly
 -- one of the quiet conversations, heat ranks :lt_lo..:nconv (bench_conversations numbers them by message count,
 -- decreasing, so the conversations with less than one message a day are the ranks from :lt_lo up; run.sh computes
 -- it). Variables: -D tenant=UUID -D lt_lo=N -D nconv=10000.
