@@ -75,7 +75,7 @@ cmp_pgbench_longtail() {
     cmp_on && cmp_has_workload longtail || return 0
     local c
     for c in $pg_clients; do
-        pgbench_measure prepared+longtail prepared "$c" bench/pgbench/latest50_longtail.sql
+        pg_hot_pct=0 pg_lo=$lt_lo pgbench_measure prepared+longtail prepared "$c" bench/pgbench/latest50.sql
     done
 }
 

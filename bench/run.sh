@@ -211,12 +211,12 @@ log_pcts() { cat "$@" 2>/dev/null | awk '{print $3}' | sort -n | awk '{a[NR]=$1}
     if (NR == 0) { print "- -"; exit }
     i50 = int(NR * 0.50); if (i50 < 1) i50 = 1; i99 = int(NR * 0.99); if (i99 < 1) i99 = 1
     printf "%.2f %.2f\n", a[i50] / 1000, a[i99] / 1000 }'; }
-pgbench_run() {  # mode clients seconds label [script]
+pgbench_run() {  # mode clients seconds label [script]; pg_hot_pct / pg_lo (environment) change the mix
     local mode=$1 c=$2 secs=$3 label=$4 script=${5:-bench/pgbench/latest50.sql} j=$threads
     [ "$c" -lt "$j" ] && j=$c
     rm -f "$raw/pglog_$label".*
     pgbench -h 127.0.0.1 -p "$base" -U postgres -n -M "$mode" -c "$c" -j "$j" -T "$secs" \
-        -D tenant="$tenant_id" -D hot_pct="$hot_pct" -D nconv="$nconv" -D nhot="$nhot" -D since="$since" -D lt_lo="${lt_lo:-1}" \
+        -D tenant="$tenant_id" -D hot_pct="${pg_hot_pct:-$hot_pct}" -D lo="${pg_lo:-1}" -D nconv="$nconv" -D nhot="$nhot" -D since="$since" \
         -l --log-prefix="$raw/pglog_$label" -f "$script" ywmessaging >"$raw/pgbench_$label.txt" 2>&1
 }
 # CPU busy % of the whole machine over 3 s while our topology is idle: other engineers' compiles, etc.

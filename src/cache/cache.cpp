@@ -86,10 +86,10 @@ std::vector<std::string> with_stamps(const std::vector<std::string>& keys) {
 std::uint64_t lsn_of_stamp(std::string_view stamp) {
     if (stamp.empty()) return 0;
     auto space = stamp.rfind(' ');
-    std::uint64_t lsn = 0;
     if (space == std::string_view::npos) return Cache::kUnknownLsn;
     const char* first = stamp.data() + space + 1;
     const char* last = stamp.data() + stamp.size();
+    std::uint64_t lsn = 0;
     auto [ptr, ec] = std::from_chars(first, last, lsn, 16);
     return ec == std::errc{} && ptr == last && first != last ? lsn : Cache::kUnknownLsn;
 }
