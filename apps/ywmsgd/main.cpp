@@ -259,6 +259,8 @@ int main(int argc, char** argv) {
     if (redis && topology) {
         write_positions.emplace(*redis);
         db.share_write_positions(&*write_positions);
+        metrics.add_source(
+            [&write_positions](yw::prometheus::Writer& out) { write_positions->dump_metrics(out); });
     }
     yw::ratelimit::LimiterOptions limiter_options;
     limiter_options.enabled = config.rate_limit_enabled;

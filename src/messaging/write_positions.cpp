@@ -1,4 +1,4 @@
-// WritePositions: one EVALSHA per tenant write, one GET per tenant read that reaches the database.
+// WritePositions: one EVALSHA per tenant write; the reads that reach the database share MGETs.
 #include "messaging/write_positions.hpp"
 
 #include <fmt/format.h>
@@ -21,11 +21,23 @@ return 1
 
 std::string key_of(const std::string& scope) { return "ryw:" + scope; }
 
+std::uint64_t position_of(const redis::Reply& reply) {
+    if (!reply.is_string()) return 0;
+    std::uint64_t lsn = 0;
+    const std::string& s = reply.str;
+    auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), lsn, 16);
+    return ec == std::errc{} && ptr == s.data() + s.size() ? lsn : 0;
+}
+
 }  // namespace
 
 WritePositions::WritePositions(redis::Client& client, std::chrono::milliseconds timeout,
                                std::chrono::milliseconds ttl)
-    : client_(client), timeout_(timeout), ttl_(ttl), raise_(kRaiseScript) {}
+    : client_(client),
+      timeout_(timeout),
+      ttl_(ttl),
+      raise_(kRaiseScript),
+      lookups_([this](const std::vector<std::string>& keys) { return read_positions(keys); }, 0) {}
 
 boost::asio::awaitable<void> WritePositions::publish(const std::string& scope, std::uint64_t lsn) {
     if (!client_.connected()) co_return;
@@ -36,14 +48,30 @@ boost::asio::awaitable<void> WritePositions::publish(const std::string& scope, s
 }
 
 boost::asio::awaitable<std::uint64_t> WritePositions::lookup(const std::string& scope) {
-    if (!client_.connected()) co_return 0;
-    redis::Command get{"GET", key_of(scope)};
-    auto reply = co_await client_.command(std::move(get), std::chrono::steady_clock::now() + timeout_);
-    if (!reply || !reply->is_string()) co_return 0;
-    std::uint64_t lsn = 0;
-    const std::string& s = reply->str;
-    auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), lsn, 16);
-    co_return ec == std::errc{} && ptr == s.data() + s.size() ? lsn : 0;
+    co_return co_await lookups_.lookup(key_of(scope));
+}
+
+boost::asio::awaitable<std::vector<std::uint64_t>> WritePositions::read_positions(
+    const std::vector<std::string>& keys) {
+    std::vector<std::uint64_t> positions;
+    if (!client_.connected()) co_return positions;  // 0 for all: reads route on this instance's writes alone
+    redis::Command mget{"MGET"};
+    mget.insert(mget.end(), keys.begin(), keys.end());
+    auto reply = co_await client_.command(std::move(mget), std::chrono::steady_clock::now() + timeout_);
+    if (!reply || !reply->is_array() || reply->elements.size() != keys.size()) co_return positions;
+    positions.reserve(keys.size());
+    for (const auto& element : reply->elements) positions.push_back(position_of(element));
+    co_return positions;
+}
+
+void WritePositions::dump_metrics(prometheus::Writer& out) const {
+    auto stats = lookups_.stats();
+    out.family("yw_ryw_lookups_total", "counter",
+               "Reads that looked up their tenant's last write through another instance (ryw:{tenant})");
+    out.sample("yw_ryw_lookups_total", "", stats.lookups);
+    out.family("yw_ryw_lookup_rounds_total", "counter",
+               "Redis round trips (MGET) those lookups took: concurrent lookups share one");
+    out.sample("yw_ryw_lookup_rounds_total", "", stats.rounds);
 }
 
 }  // namespace yw::messaging
