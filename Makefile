@@ -2,6 +2,10 @@
 BUILD       ?= build
 BUILD_TYPE  ?= RelWithDebInfo
 JOBS        ?= $(shell nproc)
+# Integration binaries run this many at a time. Each has its own topology on its own ports and spends most of
+# its time waiting (replication, probes, restarts): 2 at a time on 2 cores took 449 s instead of 717 s, with
+# about a third of the CPU still idle. TEST_JOBS=1 runs them one by one.
+TEST_JOBS   ?= 2
 CMAKE       := cmake -S . -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
 SOURCES     := $(shell git ls-files '*.cpp' '*.hpp' 2>/dev/null)
 
@@ -19,20 +23,20 @@ build: bootstrap
 # Every test: unit tests first (seconds), then the integration tests, each binary on its own topology.
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure -L unit
-	ctest --test-dir $(BUILD) --output-on-failure -L integration
+	ctest --test-dir $(BUILD) --output-on-failure -L integration -j $(TEST_JOBS)
 
 unit: build
 	ctest --test-dir $(BUILD) --output-on-failure -L unit
 
 integration: build
-	ctest --test-dir $(BUILD) --output-on-failure -L integration
+	ctest --test-dir $(BUILD) --output-on-failure -L integration -j $(TEST_JOBS)
 
 # The whole suite again under AddressSanitizer + UndefinedBehaviorSanitizer.
 sanitize: bootstrap
 	@$(CMAKE) -B $(BUILD)-asan -DYW_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug -DYW_BUILD_BENCH=OFF >/dev/null
 	@cmake --build $(BUILD)-asan -j $(JOBS)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  ctest --test-dir $(BUILD)-asan --output-on-failure
+	  ctest --test-dir $(BUILD)-asan --output-on-failure -j $(TEST_JOBS)
 
 # Start the local topology, migrate, seed a demo tenant and key, and run ywmsgd in the foreground.
 run: build
