@@ -162,13 +162,17 @@ cmp_cache_counters() {  # side → "hits misses" of its first-page cache
         curl -s "$peer_url/stats" | jq -r '"\(.cache_hits) \(.cache_misses)"' 2>/dev/null || echo "0 0"
     fi
 }
+cmp_ryw_counters() {  # ywmsgd's read-your-writes lookups and the MGET rounds they took → "lookups rounds"
+    curl -s "$base_url/metrics" | awk '$1 == "yw_ryw_lookups_total" { l = $2 } $1 == "yw_ryw_lookup_rounds_total" { r = $2 }
+        END { print l + 0, r + 0 }'
+}
 cmp_row() {  # path workload side round rps p50 p99 non2xx requests cpu_ticks hwm_kb note
     local IFS=$'\t'; echo "$*" >>"$raw/cmp.tsv"
 }
 # One measured run: the side's cache emptied (cache path), ywmsgd's rate-limit window reset, the same warm-up for
 # both sides, then wrk; the server's CPU time (utime + stime) over the run and its VmHWM after it.
 cmp_run() {  # side path workload round
-    local side=$1 path=$2 wl=$3 r=$4 pid url pct ids label j t0 t1 hwm h0=0 m0=0 h1 m1 note=""
+    local side=$1 path=$2 wl=$3 r=$4 pid url pct ids label j t0 t1 hwm h0=0 m0=0 h1 m1 l0=0 n0=0 l1 n1 note=""
     label="${path}_${wl}_${side}_r$r"
     if [ "$side" = ywmsgd ]; then pid=$server_pid url=$base_url; else pid=$peer_pid url=$peer_url; fi
     if [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null; then
@@ -187,6 +191,7 @@ cmp_run() {  # side path workload round
     [ "$warmup" -gt 0 ] && { cmp_wrk "$url" "$pct" "$ids" "$warmup" "${label}_warmup" || true; }
     say "compare $path/$wl round $r: $side (${duration}s)"
     [ "$path" = cache ] && read -r h0 m0 < <(cmp_cache_counters "$side")
+    [ "$side" = ywmsgd ] && read -r l0 n0 < <(cmp_ryw_counters)
     t0=$(cpu_ticks "$pid")
     cmp_wrk "$url" "$pct" "$ids" "$duration" "$label" || say "warning: wrk $label failed (see wrk_cmp_$label.txt)"
     t1=$(cpu_ticks "$pid")
@@ -194,6 +199,11 @@ cmp_run() {  # side path workload round
     if [ "$path" = cache ]; then
         read -r h1 m1 < <(cmp_cache_counters "$side")
         note=$(awk -v h=$((h1 - h0)) -v m=$((m1 - m0)) 'BEGIN { printf "cache hits %.1f %%", (h + m) ? 100 * h / (h + m) : 0 }')
+    fi
+    if [ "$side" = ywmsgd ]; then
+        read -r l1 n1 < <(cmp_ryw_counters)
+        [ $((n1 - n0)) -gt 0 ] && note="${note:+$note; }$(awk -v l=$((l1 - l0)) -v n=$((n1 - n0)) \
+            'BEGIN { printf "ryw lookups %d in %d MGETs (%.1f each)", l, n, l / n }')"
     fi
     kill -0 "$pid" 2>/dev/null || note="${note:+$note; }$side DIED during the run"
     j=$(sed -n 's/^BENCH_JSON //p' "$raw/wrk_cmp_$label.txt" | tail -1)
