@@ -273,8 +273,9 @@ cmp_report() {
     echo "peer's one pool on the primary; replicas — ywmsgd as it ships (database via $cmp_db_path0, reads on the replicas), the"
     echo "peer round-robin over both replicas; cache — ywmsgd with YW_CACHE_ENABLED=true, the peer with Redis (GET, else"
     echo "query a replica and SET … EX 60); both caches emptied before each run, then the same ${warmup}s warm-up."
-    echo "ywmsgd runs with its rate limiter (room leased from a Redis script), read-your-writes lookups (a Redis GET per"
-    echo "database read) and audit log on; the peer has none of them. Peer pool: $peer_pool per pool."
+    echo "ywmsgd runs with its rate limiter (room leased from a Redis script), read-your-writes lookups (each database"
+    echo "read asks Redis, in MGETs shared by concurrent reads) and audit log on; the peer has none of them. Peer pool:"
+    echo "$peer_pool per pool."
     printf 'pgbench -M prepared, same SQL and mix, best of c = %s: hot %s tps, longtail %s tps.\n' "$pg_clients" \
         "$(awk -v t="$best_prep_tps" -v c="$best_prep_c" 'BEGIN { printf "%.0f (c=%s)", t, c }')" \
         "$(awk -v t="$lt_pg" -v c="$lt_c" 'BEGIN { if (t + 0 > 0) printf "%.0f (c=%s)", t, c; else print "not run" }')"
