@@ -162,9 +162,15 @@ cmp_cache_counters() {  # side → "hits misses" of its first-page cache
         curl -s "$peer_url/stats" | jq -r '"\(.cache_hits) \(.cache_misses)"' 2>/dev/null || echo "0 0"
     fi
 }
-cmp_ryw_counters() {  # ywmsgd's read-your-writes lookups and the MGET rounds they took → "lookups rounds"
+cmp_ywmsgd_counters() {  # → "ryw_lookups ryw_rounds latest_count latest_sum_s recent_count recent_sum_s"
+    # the read-your-writes lookups and the MGETs they took; the first-page statements without a floor
+    # (messages.latest) and with one (messages.recent), with their summed durations (pool wait included)
     curl -s "$base_url/metrics" | awk '$1 == "yw_ryw_lookups_total" { l = $2 } $1 == "yw_ryw_lookup_rounds_total" { r = $2 }
-        END { print l + 0, r + 0 }'
+        $1 == "yw_db_query_duration_seconds_count{query=\"messages.latest\"}" { lc = $2 }
+        $1 == "yw_db_query_duration_seconds_sum{query=\"messages.latest\"}" { ls = $2 }
+        $1 == "yw_db_query_duration_seconds_count{query=\"messages.recent\"}" { rc = $2 }
+        $1 == "yw_db_query_duration_seconds_sum{query=\"messages.recent\"}" { rs = $2 }
+        END { printf "%d %d %d %.6f %d %.6f\n", l, r, lc, ls, rc, rs }'
 }
 cmp_row() {  # path workload side round rps p50 p99 non2xx requests cpu_ticks hwm_kb note
     local IFS=$'\t'; echo "$*" >>"$raw/cmp.tsv"
@@ -172,7 +178,7 @@ cmp_row() {  # path workload side round rps p50 p99 non2xx requests cpu_ticks hw
 # One measured run: the side's cache emptied (cache path), ywmsgd's rate-limit window reset, the same warm-up for
 # both sides, then wrk; the server's CPU time (utime + stime) over the run and its VmHWM after it.
 cmp_run() {  # side path workload round
-    local side=$1 path=$2 wl=$3 r=$4 pid url pct ids label j t0 t1 hwm h0=0 m0=0 h1 m1 l0=0 n0=0 l1 n1 note=""
+    local side=$1 path=$2 wl=$3 r=$4 pid url pct ids label j t0 t1 hwm h0=0 m0=0 h1 m1 before="" after note=""
     label="${path}_${wl}_${side}_r$r"
     if [ "$side" = ywmsgd ]; then pid=$server_pid url=$base_url; else pid=$peer_pid url=$peer_url; fi
     if [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null; then
@@ -191,7 +197,7 @@ cmp_run() {  # side path workload round
     [ "$warmup" -gt 0 ] && { cmp_wrk "$url" "$pct" "$ids" "$warmup" "${label}_warmup" || true; }
     say "compare $path/$wl round $r: $side (${duration}s)"
     [ "$path" = cache ] && read -r h0 m0 < <(cmp_cache_counters "$side")
-    [ "$side" = ywmsgd ] && read -r l0 n0 < <(cmp_ryw_counters)
+    [ "$side" = ywmsgd ] && before=$(cmp_ywmsgd_counters)
     t0=$(cpu_ticks "$pid")
     cmp_wrk "$url" "$pct" "$ids" "$duration" "$label" || say "warning: wrk $label failed (see wrk_cmp_$label.txt)"
     t1=$(cpu_ticks "$pid")
@@ -200,10 +206,14 @@ cmp_run() {  # side path workload round
         read -r h1 m1 < <(cmp_cache_counters "$side")
         note=$(awk -v h=$((h1 - h0)) -v m=$((m1 - m0)) 'BEGIN { printf "cache hits %.1f %%", (h + m) ? 100 * h / (h + m) : 0 }')
     fi
-    if [ "$side" = ywmsgd ]; then
-        read -r l1 n1 < <(cmp_ryw_counters)
-        [ $((n1 - n0)) -gt 0 ] && note="${note:+$note; }$(awk -v l=$((l1 - l0)) -v n=$((n1 - n0)) \
-            'BEGIN { printf "ryw lookups %d in %d MGETs (%.1f each)", l, n, l / n }')"
+    if [ "$side" = ywmsgd ] && [ -n "$before" ]; then
+        after=$(cmp_ywmsgd_counters)
+        note="${note:+$note; }$(awk -v b="$before" -v a="$after" 'BEGIN {
+            split(b, x, " "); split(a, y, " "); for (i = 1; i <= 6; i++) d[i] = y[i] - x[i]; sep = ""
+            if (d[2] > 0) { printf "ryw lookups %d in %d MGETs (%.1f each)", d[1], d[2], d[1] / d[2]; sep = "; " }
+            if (d[3] > 0) { printf "%sno floor (messages.latest) %d, mean %.1f ms", sep, d[3], 1000 * d[4] / d[3]; sep = "; " }
+            if (d[5] > 0) printf "%sfloor (messages.recent) %d, mean %.1f ms", sep, d[5], 1000 * d[6] / d[5] }')"
+        note=${note%; }
     fi
     kill -0 "$pid" 2>/dev/null || note="${note:+$note; }$side DIED during the run"
     j=$(sed -n 's/^BENCH_JSON //p' "$raw/wrk_cmp_$label.txt" | tail -1)
