@@ -24,11 +24,17 @@ Task<Json> ConversationService::create(const Principal& p, const JsonBody& body)
     if (!status) co_return status.error();
     auto subject = body.string("subject", 0, 500, true);
     if (!subject) co_return subject.error();
-    pg::Params params{to_string(uuid7()), p.tenant_id, user_id->value,
-                      status->present ? status->value : std::string("open"), opt(*subject)};
+    std::string id = to_string(uuid7());
+    pg::Params params{id, p.tenant_id, user_id->value, status->present ? status->value : std::string("open"),
+                      opt(*subject)};
     auto rows = co_await db_.exec(pg::Intent::kWrite, pg::queries::kConversationCreate, std::move(params));
     if (!rows) co_return client_error(rows.error(), "conflict");
     if (rows->rows() == 0) co_return make_error(ErrorCode::kNotFound, "no such user");
+    // The new conversation and its (empty) first page are stamped like any write to them: their first fills
+    // must read a node that has the new row, or a lagging replica's 404 would be cached.
+    std::vector<std::string> fresh{cache::conversation_key(p.tenant_id, id),
+                                   cache::first_page_key(p.tenant_id, id)};
+    co_await cache_.invalidate(std::move(fresh), written_lsn(rows));
     co_return conversation_json(Row(*rows, 0));
 }
 

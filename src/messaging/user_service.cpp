@@ -40,9 +40,14 @@ Task<Json> UserService::create(const Principal& p, const JsonBody& body) {
     auto email = body.string("email", 3, 320, true);
     if (!email) co_return email.error();
     if (auto s = validate_contact(*phone, *email); !s) co_return s.error();
-    pg::Params params{to_string(uuid7()), p.tenant_id, name->value, opt(*phone), opt(*email)};
+    std::string id = to_string(uuid7());
+    pg::Params params{id, p.tenant_id, name->value, opt(*phone), opt(*email)};
     auto rows = co_await db_.exec(pg::Intent::kWrite, pg::queries::kUserCreate, std::move(params));
     if (!rows) co_return client_error(rows.error(), kPhoneTaken);
+    // Stamped like any write to the key: the first fill must read a node that has the new row, or a lagging
+    // replica's 404 would be cached.
+    std::vector<std::string> fresh{cache::user_key(p.tenant_id, id)};
+    co_await cache_.invalidate(std::move(fresh), written_lsn(rows));
     co_return user_json(Row(*rows, 0));
 }
 

@@ -298,6 +298,14 @@ bool replica_has(const std::string& node, const std::string& id) {
     return r.ok() && r->size() == 1 && r->text(0, "n") == "1";
 }
 
+// Whether `node` has replayed the user `id`.
+bool replica_has_user(const std::string& node, const std::string& id) {
+    static constexpr pg::Query kHas{"test.has_user", "SELECT count(*) AS n FROM users WHERE id = $1::uuid"};
+    auto su = Topology::get().superuser(node);
+    auto r = su.query(kHas, {id});
+    return r.ok() && r->size() == 1 && r->text(0, "n") == "1";
+}
+
 bool eventually(const std::function<bool()>& ok, std::chrono::milliseconds limit = 10s) {
     for (auto end = std::chrono::steady_clock::now() + limit; std::chrono::steady_clock::now() < end;) {
         if (ok()) return true;
@@ -353,6 +361,32 @@ TEST(Cache, AFillOnAnotherInstanceNeverStoresAPageOlderThanTheWriteThatInvalidat
         EXPECT_FALSE(replica_has("replica-1", second));
         EXPECT_FALSE(replica_has("replica-2", second));
     }
+}
+
+TEST(Cache, WhatATenantCreatesIsReadableAtOnceThoughNoReplicaHasIt) {
+    // A new resource's keys are stamped with the write that made it, like any write's: its first fill waits
+    // for a node that has the row (here only the primary), on this instance or another, and never caches a
+    // lagging replica's 404. Replay is paused on both replicas, which stay readable (lag allowed: 60 s).
+    Server a({"YW_MAX_REPLICA_LAG_MS=60000"});
+    Server b({"YW_MAX_REPLICA_LAG_MS=60000"});
+    auto [tenant, key] = a.tenant("Newcomers Chapel");
+    ASSERT_EQ(b.as(key, "GET", "/v1/conversations").status, 200);  // both know the key before the pause
+    ReplayPaused paused;
+    std::string user = a.create(key, "/v1/users", {{"name", "Phoebe"}});
+    std::string conv = a.create(key, "/v1/conversations", {{"user_id", user}});
+    EXPECT_FALSE(replica_has_user("replica-1", user));
+    EXPECT_FALSE(replica_has_user("replica-2", user));
+    auto expect_fresh = [&](Server& s, const std::string& target) {
+        auto r = s.as(key, "GET", target);
+        EXPECT_EQ(r.status, 200) << target << ": " << r.body;
+        EXPECT_EQ(r.headers["x-cache"], "MISS") << target;
+        auto again = (&s == &a ? b : a).as(key, "GET", target);  // what the fill stored, for every instance
+        EXPECT_EQ(again.status, 200) << target << ": " << again.body;
+        EXPECT_EQ(again.headers["x-cache"], "HIT") << target;
+    };
+    expect_fresh(b, "/v1/users/" + user);                        // filled by the other instance
+    expect_fresh(a, "/v1/conversations/" + conv);                // by the one that wrote it
+    expect_fresh(b, "/v1/conversations/" + conv + "/messages");  // the new conversation's empty first page
 }
 
 TEST(Cache, TwoHundredConcurrentMissesCostOneQuery) {
