@@ -254,7 +254,6 @@ int main(int argc, char** argv) {
     } else {
         yw::log::warn("no REDIS_URL: rate limits are per instance only, and reads are not cached");
     }
-    if (redis) messages.share_floors(&*redis);  // first pages' floors, shared between instances and restarts
     // Read-your-writes across instances: a tenant's write position, shared through Redis.
     std::optional<yw::messaging::WritePositions> write_positions;
     if (redis && topology) {

@@ -85,7 +85,7 @@ Task<std::string> MessageService::load_page(const Principal& p, std::string_view
     if (page.cursor.empty()) {
         // One statement: from the floor of the last full page when there is one (pruned to the partitions
         // that hold the page), else the whole conversation newest first.
-        std::optional<std::int64_t> floor = co_await floors_.lookup(p.tenant_id, conv, page.limit);
+        std::optional<std::int64_t> floor = floors_.find(conv, page.limit);
         pg::Params first_params{conv, p.tenant_id, limit};
         if (floor) first_params.emplace_back(rfc3339_from_us(*floor));
         const pg::Query& first_query = floor ? pg::queries::kMessagesRecent : pg::queries::kMessagesLatest;
@@ -95,7 +95,7 @@ Task<std::string> MessageService::load_page(const Principal& p, std::string_view
         remember_last(*first);
         if (floor && first->rows() < page.limit) {
             // Messages were deleted since: the rest lies below the window (or below its last row).
-            co_await floors_.drop(p.tenant_id, conv, page.limit);
+            floors_.forget(conv, page.limit);
             std::int64_t below_us = first->rows() > 0 ? last_us : *floor;
             std::string below_id = first->rows() > 0 ? last_id : kMinId;
             auto older = co_await older_than(below_us, std::move(below_id), page.limit - first->rows());
@@ -103,9 +103,7 @@ Task<std::string> MessageService::load_page(const Principal& p, std::string_view
             data->append(*older);
             remember_last(*older);
         }
-        if (data->size() == page.limit) {
-            co_await floors_.keep(p.tenant_id, conv, page.limit, last_us, floor);
-        }
+        if (data->size() == page.limit) floors_.remember(conv, page.limit, last_us);
     } else {
         auto fields = cursors_.decode(page.cursor, {"m", p.tenant_id, conv});
         std::int64_t before_us = 0;

@@ -3,16 +3,11 @@
 #pragma once
 
 #include <array>
-#include <boost/asio/awaitable.hpp>
-#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <string>
 #include <string_view>
-
-#include "redis/commands.hpp"
 
 namespace yw::messaging {
 
@@ -37,25 +32,6 @@ class PageFloors {
     // A window came back short: the floor no longer holds (messages were deleted).
     void forget(std::string_view conversation_id, int limit);
 
-    // Shared through Redis once attached (ywmsgd: whenever REDIS_URL is set):
-    // `floors:{tenant}:{conversation}: {limit}` → µs, kept a day (evictable). A floor another instance
-    // learned, or this one before a restart, spares a conversation's first read here the unbounded statement.
-    // Redis failing or slow (20 ms) is a missing floor, never an error: a floor is a hint.
-    void share(redis::Commands* redis) { redis_ = redis; }
-    // This process's floor, else the shared one (then remembered here).
-    boost::asio::awaitable<std::optional<std::int64_t>> lookup(const std::string& tenant_id,
-                                                               const std::string& conversation_id, int limit);
-    // remember(), and shared when it differs from `known` (what lookup gave).
-    boost::asio::awaitable<void> keep(const std::string& tenant_id, const std::string& conversation_id,
-                                      int limit, std::int64_t floor_us, std::optional<std::int64_t> known);
-    // forget(), here and in Redis.
-    boost::asio::awaitable<void> drop(const std::string& tenant_id, const std::string& conversation_id,
-                                      int limit);
-
-    static std::string shared_key(std::string_view tenant_id, std::string_view conversation_id, int limit);
-    static constexpr std::chrono::hours kSharedTtl{24};
-    static constexpr std::chrono::milliseconds kSharedTimeout{20};
-
   private:
     struct Slot {
         std::uint64_t tag = 0;  // the key's hash; 0: empty
@@ -67,7 +43,6 @@ class PageFloors {
 
     std::unique_ptr<std::array<Slot, kSlots>> slots_;
     mutable std::array<std::mutex, kStripes> stripes_;
-    redis::Commands* redis_ = nullptr;
 };
 
 }  // namespace yw::messaging

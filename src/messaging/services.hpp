@@ -144,8 +144,6 @@ class MessageService {
     // Newest first; keyset on (created_at, id). The first page of the default size is cached.
     Task<cache::Fetched> list(const Principal& p, std::string_view conversation_id, const PageRequest& page);
     Task<bool> remove(const Principal& p, std::string_view conversation_id, std::string_view message_id);
-    // The first pages' floors shared through Redis (PageFloors::share); before the server's threads start.
-    void share_floors(redis::Commands* redis) { floors_.share(redis); }
 
   private:
     // `fill`: see load_read.

@@ -17,7 +17,6 @@
 
 #include "common/config.hpp"
 #include "pg/queries.hpp"
-#include "support/api_client.hpp"
 #include "support/topology_fixture.hpp"
 
 namespace yw::test {
@@ -336,55 +335,6 @@ TEST_F(Api, MessagesNewestFirstWithKeysetPaginationAndSoftDelete) {
 // A first page is one statement from the floor the last full page reached (messaging::PageFloors). Deletes
 // inside the window, new messages and a conversation shrinking below a page must still give exactly the
 // newest messages, with the rest after the cursor and nothing twice.
-TEST_F(Api, AFloorOneInstanceLearnedServesAnotherAndItsPagesStayExact) {
-    // The first page's floor goes through Redis (floors:{tenant}:{conversation}:{limit}): another instance,
-    // or this one after a restart, reads a conversation it never read from the floor, one pruned statement.
-    auto t = make_tenant("Shared Floors Chapel");
-    auto conv = make_conversation(t, make_user(t, "Member"));
-    const std::string messages = "/v1/conversations/" + conv + "/messages";
-    std::vector<std::string> newest;  // newest first
-    for (int i = 0; i < 30; ++i) {
-        auto r =
-            as(t.key, "POST", messages, json::serialize(json::object{{"content", fmt::format("s{}", i)}}));
-        ASSERT_EQ(r.status, 201) << r.body;
-        newest.insert(newest.begin(), std::string(parse(r).at("id").as_string()));
-    }
-    auto ids = [&](const HttpResponse& r) {
-        std::vector<std::string> out;
-        EXPECT_EQ(r.status, 200) << r.body;
-        auto page = parse(r);  // kept: a range-for over a temporary's member would outlive the temporary
-        if (!page.contains("data")) return out;
-        for (auto& m : page.at("data").as_array()) out.emplace_back(m.at("id").as_string());
-        return out;
-    };
-    auto expected = [&] { return std::vector<std::string>(newest.begin(), newest.begin() + 20); };
-    EXPECT_EQ(ids(as(t.key, "GET", messages + "?limit=20")), expected()) << "this instance learns the floor";
-
-    int port = free_port();
-    Child second("ywmsgd", {},
-                 {"YW_CONFIG_FILE=" + Topology::get().env_file().string(),
-                  fmt::format("YW_HTTP_PORT={}", port), "YW_LOG_LEVEL=warn", "CACHE_WARMING_ENABLED=false"});
-    ASSERT_TRUE(wait_for_port(port, 20s)) << second.log();
-    ApiClient other(port, admin_token_);
-    auto statements = [&](const char* query) {
-        return other.metric(fmt::format("yw_db_query_duration_seconds_count{{query=\"{}\"}}", query))
-            .value_or(0);
-    };
-    double latest = statements("messages.latest"), recent = statements("messages.recent");
-    EXPECT_EQ(ids(other.as(t.key, "GET", messages + "?limit=20")), expected());
-    EXPECT_EQ(statements("messages.latest"), latest) << "the other instance read without the floor";
-    EXPECT_EQ(statements("messages.recent"), recent + 1);
-
-    // Deletes through the first instance: the other's floor (from Redis) no longer holds, its page is exact.
-    for (size_t i : {19u, 5u}) {
-        ASSERT_EQ(as(t.key, "DELETE", messages + "/" + newest[i]).status, 204);
-        newest.erase(newest.begin() + static_cast<long>(i));
-    }
-    EXPECT_EQ(ids(other.as(t.key, "GET", messages + "?limit=20")), expected()) << "the floor's row deleted";
-    EXPECT_EQ(ids(as(t.key, "GET", messages + "?limit=20")), expected());
-    EXPECT_EQ(second.terminate(), 0) << second.log();
-}
-
 TEST_F(Api, FirstPagesStayExactAcrossDeletesAndNewMessages) {
     auto t = make_tenant("Floors Chapel");
     auto conv = make_conversation(t, make_user(t, "Quiet"));
