@@ -3,10 +3,10 @@
 
 #include <fmt/format.h>
 
-#include <charconv>
 #include <functional>
 #include <random>
 
+#include "common/hex.hpp"
 #include "common/logging.hpp"
 #include "redis/commands.hpp"
 
@@ -87,11 +87,7 @@ std::uint64_t lsn_of_stamp(std::string_view stamp) {
     if (stamp.empty()) return 0;
     auto space = stamp.rfind(' ');
     if (space == std::string_view::npos) return Cache::kUnknownLsn;
-    const char* first = stamp.data() + space + 1;
-    const char* last = stamp.data() + stamp.size();
-    std::uint64_t lsn = 0;
-    auto [ptr, ec] = std::from_chars(first, last, lsn, 16);
-    return ec == std::errc{} && ptr == last && first != last ? lsn : Cache::kUnknownLsn;
+    return parse_hex_u64(stamp.substr(space + 1)).value_or(Cache::kUnknownLsn);
 }
 
 double uniform01() {

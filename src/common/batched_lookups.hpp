@@ -69,9 +69,9 @@ class BatchedLookups {
     }
 
     struct Stats {
-        unsigned long long rounds = 0;  // calls of load
-        unsigned long long lookups =
-            0;  // answered lookups (rounds ≤ lookups; the gap is what batching saved)
+        // Calls of load, and the lookups they answered (rounds ≤ lookups; the gap is what batching saved).
+        unsigned long long rounds = 0;
+        unsigned long long lookups = 0;
     };
     Stats stats() const {
         std::lock_guard lock(mutex_);
@@ -98,8 +98,8 @@ class BatchedLookups {
     };
 
     struct Round {
-        std::vector<std::string>
-            keys;  // fixed once the round is sent (it is then neither next_ nor joinable)
+        // Fixed once the round is sent (it is then neither next_ nor joinable).
+        std::vector<std::string> keys;
         std::unordered_map<std::string, size_t> slots;
         std::vector<Waiter> waiters;
         std::optional<std::vector<Value>> answers;  // set when it came back

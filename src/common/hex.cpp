@@ -1,6 +1,8 @@
 // See hex.hpp.
 #include "common/hex.hpp"
 
+#include <charconv>
+
 namespace yw {
 
 int hex_value(char c) {
@@ -21,6 +23,14 @@ std::string to_hex(std::span<const unsigned char> bytes) {
     out.reserve(bytes.size() * 2);
     for (unsigned char b : bytes) append_hex(out, b);
     return out;
+}
+
+std::optional<std::uint64_t> parse_hex_u64(std::string_view text) {
+    std::uint64_t value = 0;
+    const char* last = text.data() + text.size();
+    auto [ptr, ec] = std::from_chars(text.data(), last, value, 16);
+    if (text.empty() || ec != std::errc{} || ptr != last) return std::nullopt;
+    return value;
 }
 
 }  // namespace yw

@@ -3,7 +3,7 @@
 
 #include <fmt/format.h>
 
-#include <charconv>
+#include "common/hex.hpp"
 
 namespace yw::messaging {
 namespace {
@@ -22,11 +22,7 @@ return 1
 std::string key_of(const std::string& scope) { return "ryw:" + scope; }
 
 std::uint64_t position_of(const redis::Reply& reply) {
-    if (!reply.is_string()) return 0;
-    std::uint64_t lsn = 0;
-    const std::string& s = reply.str;
-    auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), lsn, 16);
-    return ec == std::errc{} && ptr == s.data() + s.size() ? lsn : 0;
+    return reply.is_string() ? parse_hex_u64(reply.str).value_or(0) : 0;
 }
 
 }  // namespace
@@ -48,6 +44,7 @@ boost::asio::awaitable<void> WritePositions::publish(const std::string& scope, s
 }
 
 boost::asio::awaitable<std::uint64_t> WritePositions::lookup(const std::string& scope) {
+    if (!client_.connected()) co_return 0;  // Redis down: no round to join (read_positions checks again)
     co_return co_await lookups_.lookup(key_of(scope));
 }
 
